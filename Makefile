@@ -1,0 +1,48 @@
+# chronik build and test entry points. `make run` and `make test` are the two
+# commands README.md promises work on a fresh machine (after .ci/run's installs).
+
+GO        ?= go
+BIN       := bin/chronik
+PKGS      := ./...
+# Whole-suite bound: CI has 2 cores; keep the suite well under 15 minutes.
+TEST_TIMEOUT ?= 12m
+FUZZTIME  ?= 30s
+
+.PHONY: all build run test test-short bench fuzz lint vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cli/chronik
+
+run: build
+	./$(BIN) start
+
+test: build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+
+# Runs every fuzz target for FUZZTIME each (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

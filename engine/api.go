@@ -1,0 +1,112 @@
+package engine
+
+// This file holds the public value types of the engine API. The Engine methods
+// live in engine.go.
+
+import "time"
+
+// Special offsets for ListOffsets, as in Kafka's ListOffsets request.
+const (
+	Latest       int64 = -1 // the high watermark (next offset to be written)
+	Earliest     int64 = -2 // the log start offset
+	MaxTimestamp int64 = -3 // the offset of the record with the largest timestamp
+)
+
+// Record is one decoded Kafka record.
+type Record struct {
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Timestamp time.Time // zero means "now" when producing
+	Offset    int64     // set on fetch
+}
+
+// Header is one record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// TopicConfig holds a topic's settings. Zero values mean the default noted on
+// each field. ParseTopicConfigs converts Kafka config names to it.
+type TopicConfig struct {
+	Partitions        int32 // number of partitions; default Config.DefaultPartitions
+	ReplicationFactor int16 // replicas per partition; default min(3, brokers)
+
+	RetentionMs     int64  // retention.ms; default 7 days; -1 = unlimited
+	RetentionBytes  int64  // retention.bytes per partition; default -1 = unlimited
+	SegmentBytes    int64  // segment.bytes; default 1 GiB
+	SegmentMs       int64  // segment.ms; default 7 days
+	MaxMessageBytes int32  // max.message.bytes (one batch); default 1 MiB + 12 bytes, as Kafka
+	CleanupPolicy   string // cleanup.policy: "delete" (default) or "compact"
+	// MessageTimestampType is message.timestamp.type: "CreateTime" (default)
+	// or "LogAppendTime".
+	MessageTimestampType string
+	// Compression is the codec of sealed segment files: "zstd" (default), "s2",
+	// "lz4" or "none". Client-compressed batches are stored as sent.
+	Compression string
+}
+
+// ProduceResult is the outcome of a successful produce.
+type ProduceResult struct {
+	BaseOffset     int64 // offset of the first record written
+	LogAppendTime  int64 // ms since epoch when the topic uses LogAppendTime, else -1
+	LogStartOffset int64
+}
+
+// FetchOptions bound one Fetch.
+type FetchOptions struct {
+	MaxBytes int           // stop adding batches past this many bytes (at least one batch is returned)
+	MinBytes int           // wait until this many bytes are available or MaxWait passes; 0 = do not wait
+	MaxWait  time.Duration // long-poll limit when fewer than MinBytes are available
+}
+
+// FetchResult is what a Fetch returns.
+type FetchResult struct {
+	// Batches holds whole Kafka v2 record batches, as stored, starting with
+	// the batch that contains the requested offset.
+	Batches        []byte
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// ListOffsetsResult answers ListOffsets.
+type ListOffsetsResult struct {
+	Offset      int64 // -1 when no record matches a timestamp query
+	Timestamp   int64 // ms; -1 unless the query was by timestamp or MaxTimestamp
+	LeaderEpoch int32
+}
+
+// Metadata is a point-in-time view of the cluster as recorded in __meta.
+type Metadata struct {
+	ClusterID    string
+	ControllerID uint64 // broker leading __meta; 0 if none
+	Brokers      []Broker
+	Topics       []TopicInfo
+}
+
+// Broker is one member of the cluster.
+type Broker struct {
+	ID        uint64
+	KafkaAddr string // advertised host:port, "" until the broker registers
+	Rack      string
+}
+
+// TopicInfo describes a topic.
+type TopicInfo struct {
+	Name       string
+	ID         [16]byte // topic UUID
+	Internal   bool
+	Config     TopicConfig
+	Partitions []PartitionInfo
+}
+
+// PartitionInfo describes one partition.
+type PartitionInfo struct {
+	Partition       int32
+	Leader          uint64 // 0 if none known
+	LeaderEpoch     int32
+	Replicas        []uint64
+	ISR             []uint64 // replicas known to be in sync
+	PreferredLeader uint64
+}

@@ -1,0 +1,87 @@
+// Package archtest checks that chronik's packages depend on each other in one
+// direction only: cli -> kafka -> engine -> shards -> segment, cli -> bench.
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/chronik-io/chronik"
+
+// allowed lists, per top-level package, the chronik packages it may import.
+// A package not listed here may import nothing of chronik's except internal/.
+var allowed = map[string][]string{
+	"segment":  {},
+	"shards":   {"segment", "internal"},
+	"engine":   {"shards", "segment", "internal"},
+	"kafka":    {"engine", "internal"},
+	"bench":    {"engine", "kafka", "internal"},
+	"cli":      {"engine", "kafka", "bench", "shards", "segment", "internal", "cli"},
+	"internal": {"internal", "segment", "shards", "engine", "kafka"},
+}
+
+// forbiddenExternal lists module prefixes a package must not import.
+var forbiddenExternal = map[string][]string{
+	"segment": {"github.com/lni/", "github.com/twmb/"},
+	"engine":  {"github.com/twmb/franz-go/pkg/kgo"},
+	"kafka":   {"github.com/lni/"},
+	// pebble must never be imported by chronik itself (dragonboat pins an old one).
+	"*": {"github.com/cockroachdb/pebble"},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func top(path string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+	if i := strings.IndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return rel
+}
+
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	n := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		from := top(p.ImportPath)
+		for _, imp := range p.Imports {
+			for _, bad := range append(forbiddenExternal[from], forbiddenExternal["*"]...) {
+				if strings.HasPrefix(imp, bad) {
+					t.Errorf("%s imports %s, which %s must not", p.ImportPath, imp, from)
+				}
+			}
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to := top(imp)
+			if to == from && from != "internal" && from != "cli" {
+				continue
+			}
+			ok := false
+			for _, a := range allowed[from] {
+				ok = ok || a == to
+			}
+			if !ok {
+				t.Errorf("%s imports %s: %s may not depend on %s", p.ImportPath, imp, from, to)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("go list found only %d packages", n)
+	}
+}
