@@ -1,0 +1,221 @@
+package kafka
+
+// Fetch: v4-16
+//
+// Behaviour:
+//   - Each partition is read once from the local leader, without waiting,
+//     in request order, within PartitionMaxBytes and what is left of
+//     MaxBytes; the first non-empty partition always gets at least one
+//     whole batch (engine.Fetch returns at least one batch). Partitions
+//     past the response budget answer with no records and their high
+//     watermark.
+//   - If the total is below MinBytes, the handler waits on engine.Watch of
+//     every partition read without error until one moves, MaxWaitMillis
+//     passes (capped by Config.MaxFetchWait), or the server closes; then it
+//     reads again.
+//   - Fetch sessions (KIP-227) are declined: every response has SessionID 0
+//     and is a full response. A request naming a session ID answers
+//     FETCH_SESSION_ID_NOT_FOUND; session ID 0 with an epoch above 0 answers
+//     INVALID_FETCH_SESSION_EPOCH. Clients then fetch without sessions.
+//   - No transactions: LastStableOffset is the high watermark and there are
+//     never aborted transactions, for both isolation levels.
+//   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint (v12+) and the
+//     leader's endpoint (v16).
+//
+// Version notes:
+//   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
+//   - v5: LogStartOffset
+//   - v7: fetch sessions
+//   - v9: CurrentLeaderEpoch (not checked: chronik serves only from the
+//     leader, and answers with the current epoch in Metadata)
+//   - v11: Rack, PreferredReadReplica (always -1)
+//   - v12: flexible versions, tagged CurrentLeader, DivergingEpoch
+//   - v13: topic IDs instead of names
+//   - v15: ReplicaState replaces ReplicaID
+//   - v16: NodeEndpoints (KIP-951)
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+func init() { regKey(1, 4, 16, handleFetch) }
+
+// fetchSlot is one requested partition and its place in the response.
+type fetchSlot struct {
+	topic     string
+	partition int32
+	offset    int64
+	maxBytes  int
+	resp      *kmsg.FetchResponseTopicPartition
+	skip      bool // resolved with an error before reading (unknown topic ID)
+}
+
+func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.Version = r.version
+
+	if r.version >= 7 {
+		switch {
+		case req.SessionID != 0:
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp, nil
+		case req.SessionEpoch > 0:
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return resp, nil
+		}
+		resp.SessionID = 0
+	}
+
+	v := s.view()
+	var slots []*fetchSlot
+	for _, rt := range req.Topics {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		name, unknownID := rt.Topic, false
+		if r.version >= 13 {
+			if ti := v.byID[rt.TopicID]; ti != nil {
+				name = ti.Name
+			} else {
+				unknownID = true
+			}
+		}
+		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		resp.Topics = append(resp.Topics, t)
+		rtp := resp.Topics[len(resp.Topics)-1].Partitions
+		for i, rp := range rt.Partitions {
+			p := &rtp[i]
+			*p = kmsg.NewFetchResponseTopicPartition()
+			p.Partition = rp.Partition
+			p.HighWatermark = -1
+			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes), resp: p}
+			if unknownID {
+				p.ErrorCode = kerr.UnknownTopicID.Code
+				slot.skip = true
+			}
+			slots = append(slots, slot)
+		}
+	}
+
+	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	maxWait = min(max(maxWait, 0), s.cfg.MaxFetchWait)
+	deadline := time.Now().Add(maxWait)
+	minBytes := int(req.MinBytes)
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 {
+		maxBytes = 1<<31 - 1
+	}
+
+	leaders := map[int32]bool{}
+	for {
+		total := readFetchSlots(s, ctx, slots, maxBytes, leaders)
+		if total >= minBytes || minBytes <= 0 || !time.Now().Before(deadline) {
+			break
+		}
+		if !waitFetch(s, ctx, slots, deadline) {
+			total = readFetchSlots(s, ctx, slots, maxBytes, leaders)
+			break
+		}
+	}
+
+	if len(leaders) > 0 && r.version >= 16 {
+		for _, ep := range s.view().endpoints() {
+			if leaders[ep.id] {
+				b := kmsg.NewFetchResponseBroker()
+				b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
+				resp.Brokers = append(resp.Brokers, b)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// readFetchSlots reads every slot once without waiting and returns the bytes
+// gathered. Each slot's response is overwritten.
+func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes int, leaders map[int32]bool) int {
+	total := 0
+	for _, sl := range slots {
+		if sl.skip {
+			continue
+		}
+		p := sl.resp
+		p.RecordBatches = nil
+		budget := min(sl.maxBytes, maxBytes-total)
+		exhausted := budget <= 0
+		if exhausted {
+			budget = 1 // still read, for the high watermark; records are dropped
+		}
+		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget})
+		if err != nil {
+			p.ErrorCode = errorCode(err)
+			id, epoch := leaderHint(err)
+			p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = id, epoch
+			if id >= 0 {
+				leaders[id] = true
+			}
+			continue
+		}
+		p.ErrorCode = 0
+		p.HighWatermark = res.HighWatermark
+		p.LastStableOffset = res.HighWatermark
+		p.LogStartOffset = res.LogStartOffset
+		if !exhausted {
+			p.RecordBatches = res.Batches
+			total += len(res.Batches)
+		}
+	}
+	return total
+}
+
+// waitFetch waits until the high watermark of any readable slot moves, the
+// deadline passes, ctx ends or the server closes. It reports whether new data
+// may be available.
+func waitFetch(s *Server, ctx context.Context, slots []*fetchSlot, deadline time.Time) bool {
+	var chans []<-chan struct{}
+	for _, sl := range slots {
+		if sl.skip || sl.resp.ErrorCode != 0 {
+			continue
+		}
+		ch, err := s.be.Watch(sl.topic, sl.partition, sl.resp.HighWatermark)
+		if err != nil {
+			return true // leadership or topic changed: read again to report it
+		}
+		chans = append(chans, ch)
+	}
+	if len(chans) == 0 {
+		return false
+	}
+	wake := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func(ch <-chan struct{}) {
+			select {
+			case <-ch:
+				select {
+				case wake <- struct{}{}:
+				case <-stop:
+				}
+			case <-stop:
+			}
+		}(ch)
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-wake:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}

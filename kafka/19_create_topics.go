@@ -1,0 +1,139 @@
+package kafka
+
+// CreateTopics: v2-7
+//
+// Behaviour:
+//   - Each topic is created through the engine (a __meta command that the
+//     controller places), which waits until every partition has a leader.
+//   - NumPartitions -1 and ReplicationFactor -1 mean the defaults
+//     (Config.DefaultPartitions, else the engine's; min(3, brokers)).
+//   - Manual ReplicaAssignment is refused with INVALID_REPLICA_ASSIGNMENT:
+//     the controller places replicas.
+//   - Configs are parsed by the engine; an unknown or malformed one answers
+//     INVALID_CONFIG. A topic named twice answers INVALID_REQUEST.
+//   - ValidateOnly checks names, counts and configs without creating.
+//   - v5+ answers with the partition count, replication factor and configs
+//     of the created topic; v7 with its topic ID.
+//
+// Version notes:
+//   - v1: ValidateOnly, ErrorMessage
+//   - v4: -1 for default partitions and replication factor
+//   - v5: flexible versions, NumPartitions, ReplicationFactor, Configs
+//   - v7: TopicID
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+func init() { regKey(19, 2, 7, handleCreateTopics) }
+
+func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	resp.Version = r.version
+	if req.TimeoutMillis > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+		defer cancel()
+	}
+
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		t := kmsg.NewCreateTopicsResponseTopic()
+		t.Topic = rt.Topic
+		setErr := func(code int16, err error) {
+			t.ErrorCode = code
+			t.ErrorMessage = errorMessage(err)
+			resp.Topics = append(resp.Topics, t)
+		}
+		if seen[rt.Topic] > 1 {
+			setErr(kerr.InvalidRequest.Code, fmt.Errorf("topic %q named more than once", rt.Topic))
+			continue
+		}
+		if len(rt.ReplicaAssignment) > 0 {
+			setErr(kerr.InvalidReplicaAssignment.Code, fmt.Errorf("manual replica assignment is not supported; the controller places replicas"))
+			continue
+		}
+		cfgs := make(map[string]string, len(rt.Configs))
+		for _, c := range rt.Configs {
+			if c.Value != nil {
+				cfgs[c.Name] = *c.Value
+			}
+		}
+		tc, err := parseTopicConfigs(cfgs)
+		if err != nil {
+			setErr(errorCode(err), err)
+			continue
+		}
+		tc.Partitions = rt.NumPartitions
+		if tc.Partitions == -1 {
+			tc.Partitions = s.cfg.DefaultPartitions
+		}
+		tc.ReplicationFactor = rt.ReplicationFactor
+		if tc.ReplicationFactor == -1 {
+			tc.ReplicationFactor = 0
+		}
+		if tc.Partitions < -1 || rt.NumPartitions == 0 {
+			setErr(kerr.InvalidPartitions.Code, fmt.Errorf("%w: %d", engine.ErrInvalidPartitions, rt.NumPartitions))
+			continue
+		}
+		if rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1 {
+			setErr(kerr.InvalidReplicationFactor.Code, fmt.Errorf("%w: %d", engine.ErrInvalidReplicationFactor, rt.ReplicationFactor))
+			continue
+		}
+		if req.ValidateOnly {
+			if s.view().byName[rt.Topic] != nil {
+				setErr(kerr.TopicAlreadyExists.Code, fmt.Errorf("%w: %s", engine.ErrTopicExists, rt.Topic))
+				continue
+			}
+			fillCreated(&t, tc, nil)
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		if err := s.be.CreateTopic(ctx, rt.Topic, tc); err != nil {
+			setErr(errorCode(err), err)
+			continue
+		}
+		s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
+		fillCreated(&t, tc, s.view().byName[rt.Topic])
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp, nil
+}
+
+// fillCreated sets the v5+ description of a created topic: from __meta when
+// ti is known, else from the request.
+func fillCreated(t *kmsg.CreateTopicsResponseTopic, tc engine.TopicConfig, ti *engine.TopicInfo) {
+	if ti != nil {
+		tc = ti.Config
+		t.TopicID = ti.ID
+		t.NumPartitions = int32(len(ti.Partitions))
+		if len(ti.Partitions) > 0 {
+			t.ReplicationFactor = int16(len(ti.Partitions[0].Replicas))
+		}
+	} else {
+		t.NumPartitions = tc.Partitions
+		t.ReplicationFactor = tc.ReplicationFactor
+	}
+	for _, e := range topicConfigEntries(tc) {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name = e.name
+		val := e.value
+		c.Value = &val
+		c.Source = int8(kmsg.ConfigSourceDefaultConfig)
+		if !e.isDefault {
+			c.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
+		}
+		t.Configs = append(t.Configs, c)
+	}
+}

@@ -1,0 +1,95 @@
+package kafka
+
+// The one table from engine errors to Kafka error codes. Handlers put the
+// code into the per-partition (or per-topic) slot of their response; only
+// framing and version violations close a connection.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+// errorCodes maps engine sentinels (matched with errors.Is, in order) to the
+// Kafka error a client acts on. Anything else is UNKNOWN_SERVER_ERROR.
+var errorCodes = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	// Leadership: retriable, the client refreshes metadata (and uses the
+	// CurrentLeader hint the handler adds).
+	{engine.ErrNotLeader, kerr.NotLeaderForPartition},
+	{engine.ErrNotReady, kerr.LeaderNotAvailable},
+	// A closing engine is transferring its leaderships away.
+	{engine.ErrClosed, kerr.NotLeaderForPartition},
+
+	{engine.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+	{engine.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
+	{engine.ErrTopicExists, kerr.TopicAlreadyExists},
+	{engine.ErrInvalidTopic, kerr.InvalidTopicException},
+	{engine.ErrInvalidPartitions, kerr.InvalidPartitions},
+	{engine.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
+	{engine.ErrInvalidConfig, kerr.InvalidConfig},
+
+	{engine.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+
+	// A timed-out produce may still commit; the client retries and
+	// idempotent producers are de-duplicated.
+	{engine.ErrTimeout, kerr.RequestTimedOut},
+	{context.DeadlineExceeded, kerr.RequestTimedOut},
+	// Cancelled only when the server shuts down.
+	{context.Canceled, kerr.NotLeaderForPartition},
+
+	{engine.ErrCorruptBatch, kerr.CorruptMessage},
+	{engine.ErrRecordTooLarge, kerr.MessageTooLarge},
+	{engine.ErrInvalidRecord, kerr.InvalidRecord},
+	{engine.ErrDuplicateSequence, kerr.DuplicateSequenceNumber},
+	{engine.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{engine.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{engine.ErrStorage, kerr.KafkaStorageError},
+}
+
+// errorCode returns the Kafka error code for err: 0 for nil, the first match
+// in errorCodes, else UNKNOWN_SERVER_ERROR.
+func errorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	return kafkaError(err).Code
+}
+
+// kafkaError is errorCode returning the kerr.Error (nil for nil).
+func kafkaError(err error) *kerr.Error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return m.kerr
+		}
+	}
+	return kerr.UnknownServerError
+}
+
+// errorMessage is the ErrorMessage of a response slot: nil when there is no
+// error, else the engine's text (which never holds secrets).
+func errorMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
+
+// leaderHint returns the current leader carried by a NotLeaderError: the
+// broker id and epoch, or -1, -1 when unknown.
+func leaderHint(err error) (leader int32, epoch int32) {
+	var nl *engine.NotLeaderError
+	if errors.As(err, &nl) && nl.Leader != 0 {
+		return int32(nl.Leader), int32(nl.Epoch)
+	}
+	return -1, -1
+}

@@ -1,0 +1,224 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+// DefaultMaxFrameBytes is the default largest request a connection may send:
+// 100 MiB, Kafka's socket.request.max.bytes.
+const DefaultMaxFrameBytes = 100 << 20
+
+// Config configures a Server. The zero value is usable: every field notes its
+// default.
+type Config struct {
+	// MaxFrameBytes is the largest request accepted, in bytes, counting
+	// everything after the 4-byte length prefix. A larger frame closes that
+	// connection (with a log line); other connections are unaffected.
+	// Default DefaultMaxFrameBytes (100 MiB, socket.request.max.bytes).
+	MaxFrameBytes int32
+	// AutoCreateTopics creates unknown topics on Metadata (when the client
+	// allows it) and on Produce. Default false; the CLI defaults it to true.
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of auto-created topics and of
+	// CreateTopics requests that ask for the default (-1). 0 = engine default.
+	DefaultPartitions int32
+	// Logger receives connection and request logs. nil = discard.
+	Logger *slog.Logger
+	// MaxFetchWait caps a Fetch request's MaxWaitMillis, so a client cannot
+	// park a connection for longer than this. Default 30s.
+	MaxFetchWait time.Duration
+	// IdleTimeout closes a connection that sends nothing for this long, as
+	// Kafka's connections.max.idle.ms. Default 10 minutes; negative disables.
+	IdleTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.MaxFetchWait == 0 {
+		c.MaxFetchWait = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+}
+
+// Validate reports every invalid field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxFrameBytes < 0 {
+		errs = append(errs, fmt.Errorf("kafka: MaxFrameBytes (%d) must be >= 0", c.MaxFrameBytes))
+	} else if c.MaxFrameBytes != 0 && c.MaxFrameBytes < 1024 {
+		errs = append(errs, fmt.Errorf("kafka: MaxFrameBytes (%d) must be at least 1024", c.MaxFrameBytes))
+	}
+	if c.DefaultPartitions < 0 {
+		errs = append(errs, fmt.Errorf("kafka: DefaultPartitions (%d) must be >= 0", c.DefaultPartitions))
+	}
+	if c.MaxFetchWait < 0 {
+		errs = append(errs, fmt.Errorf("kafka: MaxFetchWait (%s) must be >= 0", c.MaxFetchWait))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is a Kafka wire-protocol server over one engine. Each accepted
+// connection gets one goroutine that reads a request, handles it and writes
+// its response before reading the next, so pipelined requests are answered in
+// order. Safe for concurrent use.
+type Server struct {
+	be  backend
+	cfg Config
+	log *slog.Logger
+
+	// ctx is cancelled by Close once in-flight requests had their chance to
+	// finish; handlers derive their contexts from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// closing is closed when Close starts: listeners stop, connections stop
+	// reading, long-poll fetches return what they have.
+	closing chan struct{}
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a server that answers Kafka requests from e. It does not listen;
+// call Serve.
+func New(e *engine.Engine, cfg Config) (*Server, error) {
+	if e == nil {
+		return nil, errors.New("kafka: nil engine")
+	}
+	return newServer(e, cfg)
+}
+
+func newServer(be backend, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		be:        be,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		ctx:       ctx,
+		cancel:    cancel,
+		closing:   make(chan struct{}),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}, nil
+}
+
+// Serve accepts connections on ln until Close. It blocks, and returns nil
+// after Close, or the accept error that stopped it. ln is closed on return.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closing:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("kafka: accept on %s: %w", ln.Addr(), err)
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// closeGrace bounds how long Close waits for in-flight requests before it
+// cancels them.
+const closeGrace = 10 * time.Second
+
+// Close stops accepting, lets in-flight requests finish (long-poll fetches
+// return at once with what they have), writes their responses and closes
+// every connection. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		s.log.Warn("in-flight requests did not finish in time; cancelling them", "grace", closeGrace)
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	s.cancel()
+	return nil
+}
