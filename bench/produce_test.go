@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// newFake starts franz-go's in-process Kafka cluster for load-generator
+// tests; it is closed when the test ends.
+func newFake(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkOrdered fails unless min <= p50 <= p90 <= p99 <= p99.9 <= max.
+func checkOrdered(t *testing.T, l Latency) {
+	t.Helper()
+	v := []float64{l.Min, l.P50, l.P90, l.P99, l.P999, l.Max}
+	for i := 1; i < len(v); i++ {
+		if v[i] < v[i-1] {
+			t.Errorf("latency not ordered: %+v", l)
+			return
+		}
+	}
+}
+
+func TestProduceCountsAndReport(t *testing.T) {
+	fake := newFake(t)
+	var mu sync.Mutex
+	var progress []Progress
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "counts"
+	cfg.Partitions = 4
+	cfg.Records = 5000
+	cfg.RecordSize = 100
+	cfg.Keys = "sequential"
+	cfg.Producers = 2
+	cfg.ProgressInterval = 20 * time.Millisecond
+	cfg.Progress = func(p Progress) {
+		mu.Lock()
+		progress = append(progress, p)
+		mu.Unlock()
+	}
+	res, err := Produce(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 5000 || res.Acked != 5000 || res.Failed != 0 {
+		t.Fatalf("sent %d acked %d failed %d, want 5000/5000/0 (errors %v)", res.Sent, res.Acked, res.Failed, res.Errors)
+	}
+	if res.Bytes != 5000*100 {
+		t.Errorf("bytes %d, want %d", res.Bytes, 5000*100)
+	}
+	if res.Latency.Count != 5000 {
+		t.Errorf("latency samples %d, want 5000", res.Latency.Count)
+	}
+	checkOrdered(t, res.Latency)
+	if res.Elapsed <= 0 || res.RecordsPerSec <= 0 || res.MiBPerSec <= 0 {
+		t.Errorf("elapsed %s, %f rec/s, %f MiB/s: want all positive", res.Elapsed, res.RecordsPerSec, res.MiBPerSec)
+	}
+	if got := res.Settings["partitions"]; got != "4" {
+		t.Errorf("settings partitions %q, want 4", got)
+	}
+	mu.Lock()
+	last := progress[len(progress)-1]
+	mu.Unlock()
+	if !last.Done || last.Records != 5000 {
+		t.Errorf("last progress %+v: want Done with 5000 records", last)
+	}
+
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatalf("JSON report does not parse: %v\n%s", err, buf.String())
+	}
+	if back["acked"].(float64) != 5000 {
+		t.Errorf("JSON acked %v, want 5000", back["acked"])
+	}
+	buf.Reset()
+	if err := WriteText(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"5,000 records sent, 5,000 acknowledged, 0 failed", "p99.9", "acks=all", "partitions=4"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestProduceCountsFailures(t *testing.T) {
+	fake := newFake(t)
+	// Fail every produce request with a non-retriable error: each record
+	// must be counted as failed, none hidden.
+	fake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		r := req.(*kmsg.ProduceRequest)
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range r.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic = tp.Topic
+			rt.TopicID = tp.TopicID
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.InvalidRecord.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "failing"
+	cfg.Partitions = 2
+	cfg.Records = 300
+	cfg.RecordSize = 10
+	res, err := Produce(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 300 || res.Failed != 300 || res.Acked != 0 {
+		t.Fatalf("sent %d acked %d failed %d, want 300/0/300", res.Sent, res.Acked, res.Failed)
+	}
+	if len(res.Errors) == 0 || res.Errors[0].Count != 300 || !strings.Contains(res.Errors[0].Error, "INVALID_RECORD") {
+		t.Errorf("errors %+v: want 300 x INVALID_RECORD", res.Errors)
+	}
+	if res.Latency.Count != 0 {
+		t.Errorf("failed records must not enter the latency histogram: %+v", res.Latency)
+	}
+}
+
+func TestProduceWarmupAndDuration(t *testing.T) {
+	fake := newFake(t)
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "timed"
+	cfg.Partitions = 1
+	cfg.Records = 0
+	cfg.Warmup = 200 * time.Millisecond
+	cfg.Duration = 300 * time.Millisecond
+	cfg.RecordSize = 64
+	cfg.Rate = 2000
+	res, err := Produce(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.WarmupRecords == 0 {
+		t.Error("no warm-up records were produced")
+	}
+	if res.Sent != res.Acked+res.Failed {
+		t.Errorf("sent %d != acked %d + failed %d", res.Sent, res.Acked, res.Failed)
+	}
+	// 2000 records/s for 0.3s: about 600 measured records, never the
+	// warm-up's 400 on top.
+	if res.Sent < 450 || res.Sent > 700 {
+		t.Errorf("sent %d records in 300ms at 2000/s, want about 600", res.Sent)
+	}
+	if res.Latency.Count != res.Acked {
+		t.Errorf("latency samples %d != acked %d", res.Latency.Count, res.Acked)
+	}
+	if res.Elapsed < 250*time.Millisecond || res.Elapsed > 5*time.Second {
+		t.Errorf("elapsed %s for a 300ms run", res.Elapsed)
+	}
+}
+
+func TestProduceInterrupted(t *testing.T) {
+	fake := newFake(t)
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "interrupted"
+	cfg.Partitions = 1
+	cfg.Records = 0
+	cfg.Duration = time.Hour
+	cfg.RecordSize = 10
+	cfg.Rate = 1000
+	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	res, err := Produce(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted {
+		t.Error("Interrupted not set")
+	}
+	if res.Sent == 0 || res.Sent != res.Acked+res.Failed {
+		t.Errorf("sent %d acked %d failed %d: every sent record must be accounted for", res.Sent, res.Acked, res.Failed)
+	}
+}

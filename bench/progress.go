@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Progress is a snapshot of a running benchmark, passed to the Progress
+// callback of ProduceConfig and ConsumeConfig.
+type Progress struct {
+	Kind   string // "produce" or "consume"
+	Warmup bool   // still in the warm-up; counts below are zero
+	Done   bool   // the final call: the run has finished
+	// Elapsed is the time since the measured phase began (or since the
+	// warm-up began, while Warmup is set).
+	Elapsed time.Duration
+	Records int64 // acknowledged (produce) or consumed records so far
+	Bytes   int64 // their value bytes
+	Errors  int64 // failed records so far
+
+	// Interval figures cover the time since the previous call.
+	RecordsPerSec float64
+	MiBPerSec     float64
+	P99           float64 // ms; 0 when no latency was recorded
+
+	TargetRecords  int64         // 0 when the run is bounded by time only
+	TargetDuration time.Duration // 0 when the run is bounded by count only
+}
+
+// Fraction is the part of the run done, in [0, 1], or -1 while unknown.
+func (p Progress) Fraction() float64 {
+	if p.Warmup {
+		return -1
+	}
+	f := -1.0
+	if p.TargetRecords > 0 {
+		f = float64(p.Records) / float64(p.TargetRecords)
+	}
+	if p.TargetDuration > 0 {
+		f = max(f, float64(p.Elapsed)/float64(p.TargetDuration))
+	}
+	if f > 1 {
+		f = 1
+	}
+	return f
+}
+
+// ETA estimates the time left, or -1 while unknown.
+func (p Progress) ETA() time.Duration {
+	f := p.Fraction()
+	if f <= 0 || p.Elapsed <= 0 {
+		return -1
+	}
+	return time.Duration(float64(p.Elapsed) * (1 - f) / f)
+}
+
+// Line renders p as one status line, with a bar of barWidth cells (no bar
+// when barWidth is 0).
+func (p Progress) Line(barWidth int) string {
+	var b strings.Builder
+	if barWidth > 0 {
+		f := p.Fraction()
+		fill := 0
+		if f > 0 {
+			fill = int(f*float64(barWidth) + 0.5)
+		}
+		b.WriteByte('[')
+		b.WriteString(strings.Repeat("=", fill))
+		if fill < barWidth {
+			b.WriteByte('>')
+			b.WriteString(strings.Repeat(" ", barWidth-fill-1))
+		}
+		b.WriteString("] ")
+		if f >= 0 {
+			fmt.Fprintf(&b, "%3.0f%% ", f*100)
+		}
+	}
+	if p.Warmup {
+		fmt.Fprintf(&b, "%s warm-up %5.1fs", p.Kind, p.Elapsed.Seconds())
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s %6.1fs %s rec  %s rec/s  %.1f MiB/s  p99 %sms  err %s",
+		p.Kind, p.Elapsed.Seconds(), commas(p.Records), commas(int64(p.RecordsPerSec+0.5)),
+		p.MiBPerSec, fmtMs(p.P99), commas(p.Errors))
+	if p.Done {
+		b.WriteString("  done")
+	} else if eta := p.ETA(); eta >= 0 {
+		fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
+	}
+	return b.String()
+}
+
+// NewProgressWriter returns a Progress callback that writes to w. With live
+// set (w is a terminal) it redraws one line in place, with a progress bar;
+// otherwise it writes one plain line per call. The callback is safe for
+// concurrent use.
+func NewProgressWriter(w io.Writer, live bool) func(Progress) {
+	var mu sync.Mutex
+	return func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !live {
+			fmt.Fprintln(w, p.Line(0))
+			return
+		}
+		end := ""
+		if p.Done {
+			end = "\n"
+		}
+		// \r returns to the line start; \x1b[K clears what a longer previous
+		// line left behind.
+		fmt.Fprintf(w, "\r%s\x1b[K%s", p.Line(20), end)
+	}
+}
+
+// IsTerminal reports whether f is a terminal, so progress can be drawn in
+// place.
+func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
