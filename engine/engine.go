@@ -1,84 +1,390 @@
 package engine
 
-// CONTRACT SKELETON: the signatures below are the API the kafka and bench
-// packages build against. The engine implementation replaces the bodies; it
-// may add methods and fields but must not change these signatures without
-// updating every caller.
-
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/plugin/tan"
+	"github.com/lni/dragonboat/v4/raftio"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-io/chronik/shards"
 )
 
-var errUnimplemented = errors.New("chronik: engine not implemented yet")
+// Engine is one broker's embedded, replicated log. Safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	nh    *dragonboat.NodeHost
+	reg   *shards.Registry
+	meta  *shards.MetaSM
+	logdb string
 
-// Config configures one engine (one broker's replicated log).
-type Config struct {
-	NodeID    uint64            // this broker's id, >= 1
-	DataDir   string            // root of all on-disk state
-	RaftAddr  string            // host:port this node's Raft transport listens on
-	Peers     map[uint64]string // every member's Raft address, this node included
-	KafkaAddr string            // advertised Kafka host:port registered in __meta; "" for none
-	Rack      string            // optional rack id for replica placement
-	Logger    *slog.Logger      // nil discards logs
+	metaChanged chan struct{} // signalled (non-blocking) on every __meta update
+	leaders     leaderTable
+	reports     chan uint64 // partition shards whose leadership changed to this node
 
-	DefaultPartitions int32 // partitions of auto-created topics; default 3
-	// DefaultReplicationFactor of created topics; 0 means min(3, brokers).
-	DefaultReplicationFactor int16
+	mu    sync.Mutex
+	parts map[uint64]*partition // running local partition replicas by shard id
+
+	ready     chan struct{} // closed once this broker is registered in __meta
+	readyOnce sync.Once
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
-// Engine is one broker's embedded, replicated log. Safe for concurrent use.
-type Engine struct{}
+// Open starts an engine: the NodeHost (with the static registry), the __meta
+// replica, the reconciler that starts this broker's partition replicas, and
+// the registration of this broker in __meta. It does not wait for __meta to
+// elect a leader; WaitReady does.
+func Open(cfg Config) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	lg = lg.With("node", cfg.NodeID)
+	routeDragonboatLogs(lg)
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	logdb, err := chooseLogDB(cfg.DataDir, cfg.LogDB)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := shards.NewRegistry(cfg.Peers, lg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	raftAddr, _ := shards.CanonicalAddr(cfg.RaftAddr)
+	e := &Engine{
+		cfg: cfg, log: lg, reg: reg, logdb: logdb,
+		metaChanged: make(chan struct{}, 1),
+		reports:     make(chan uint64, 1024),
+		parts:       map[uint64]*partition{},
+		ready:       make(chan struct{}),
+		closing:     make(chan struct{}),
+	}
+	e.leaders.init()
+	nhc := config.NodeHostConfig{
+		NodeHostDir:         filepath.Join(cfg.DataDir, "raft"),
+		RTTMillisecond:      uint64(cfg.RTT / time.Millisecond),
+		RaftAddress:         raftAddr,
+		NodeHostID:          shards.NodeHostID(cfg.NodeID),
+		RaftEventListener:   (*raftListener)(e),
+		EnableMetrics:       false,
+		MaxSendQueueSize:    256 << 20,
+		MaxReceiveQueueSize: 256 << 20,
+		Expert:              config.GetDefaultExpertConfig(),
+	}
+	nhc.Expert.NodeRegistryFactory = reg
+	if cfg.SmallLogDBMemory {
+		nhc.Expert.LogDB = config.GetTinyMemLogDBConfig()
+	} else {
+		nhc.Expert.LogDB = config.GetSmallMemLogDBConfig()
+	}
+	if logdb == LogDBTan {
+		nhc.Expert.LogDBFactory = tan.Factory
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, fmt.Errorf("start raft node host at %s: %w", raftAddr, err)
+	}
+	e.nh = nh
+	if err := e.startMeta(); err != nil {
+		nh.Close()
+		return nil, err
+	}
+	e.goFunc(e.registerLoop)
+	e.goFunc(e.reconcileLoop)
+	e.goFunc(e.reportLoop)
+	e.goFunc(e.retentionLoop)
+	return e, nil
+}
 
-// Open starts an engine.
-func Open(cfg Config) (*Engine, error) { return nil, errUnimplemented }
+// goFunc runs f on a goroutine that Close waits for.
+func (e *Engine) goFunc(f func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
 
-// Close stops the engine.
-func (e *Engine) Close() error { return nil }
+// chooseLogDB returns the LogDB recorded in dir/LOGDB, or records want
+// (default tan) there on the first start.
+func chooseLogDB(dir, want string) (string, error) {
+	p := filepath.Join(dir, "LOGDB")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		have := strings.TrimSpace(string(b))
+		if want != "" && want != have {
+			return "", fmt.Errorf("%w: LogDB %q requested but %s was created with %q (fixed at first start)", ErrInvalidConfig, want, dir, have)
+		}
+		return have, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", p, err)
+	}
+	if want == "" {
+		want = LogDBTan
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(want+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("record logdb choice: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return "", fmt.Errorf("record logdb choice: %w", err)
+	}
+	return want, nil
+}
+
+// raftConfig returns the dragonboat settings of one replica.
+func (e *Engine) raftConfig(shard, replica uint64) config.Config {
+	return config.Config{
+		ShardID:            shard,
+		ReplicaID:          replica,
+		ElectionRTT:        e.cfg.ElectionTicks,
+		HeartbeatRTT:       e.cfg.HeartbeatTicks,
+		CheckQuorum:        true,
+		PreVote:            true,
+		SnapshotEntries:    e.cfg.SnapshotEntries,
+		CompactionOverhead: e.cfg.CompactionOverhead,
+		MaxInMemLogSize:    256 << 20,
+	}
+}
+
+// startMeta starts this broker's __meta replica: every configured peer is an
+// initial member (replica id = broker id).
+func (e *Engine) startMeta() error {
+	e.meta = shards.NewMetaSM(func(*shards.MetaState) {
+		select {
+		case e.metaChanged <- struct{}{}:
+		default:
+		}
+	})
+	rc := e.raftConfig(shards.MetaShardID, e.cfg.NodeID)
+	rc.SnapshotEntries = 1000
+	rc.CompactionOverhead = 1000
+	var members map[uint64]string
+	if !e.nh.HasNodeInfo(shards.MetaShardID, e.cfg.NodeID) {
+		ids := make([]uint64, 0, len(e.cfg.Peers))
+		for id := range e.cfg.Peers {
+			ids = append(ids, id)
+		}
+		members = shards.Members(ids)
+	}
+	create := func(uint64, uint64) sm.IStateMachine { return e.meta }
+	if err := e.nh.StartReplica(members, false, create, rc); err != nil {
+		return fmt.Errorf("start __meta replica: %w", err)
+	}
+	return nil
+}
+
+// registerLoop registers this broker in __meta once it has a leader, and has
+// the controller generate the cluster id.
+func (e *Engine) registerLoop() {
+	me := shards.BrokerInfo{ID: e.cfg.NodeID, KafkaAddr: e.cfg.KafkaAddr, Rack: e.cfg.Rack}
+	for {
+		st := e.meta.State()
+		b, ok := st.Brokers[me.ID]
+		registered := ok && b == me
+		if registered && st.ClusterID != "" {
+			e.readyOnce.Do(func() { close(e.ready) })
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if !registered {
+			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRegister, Broker: &me})
+		} else if leader, _ := e.leaders.get(shards.MetaShardID); leader == e.cfg.NodeID {
+			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpInitCluster, ClusterID: newClusterID()})
+		}
+		cancel()
+		if err != nil && !errors.Is(err, ErrClosed) {
+			e.log.Debug("register in __meta", "err", err)
+		}
+		select {
+		case <-e.closing:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// newClusterID returns a random, Kafka-style (base64url, 22 chars) cluster id.
+func newClusterID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	out := make([]byte, 22)
+	var acc, bits uint
+	j := 0
+	for _, c := range b {
+		acc = acc<<8 | uint(c)
+		bits += 8
+		for bits >= 6 && j < 22 {
+			bits -= 6
+			out[j] = alphabet[(acc>>bits)&63]
+			j++
+		}
+	}
+	if j < 22 {
+		out[j] = alphabet[(acc<<(6-bits))&63]
+	}
+	return string(out)
+}
+
+// proposeMeta proposes c to __meta, retrying temporary errors until ctx is
+// done, and returns the result value.
+func (e *Engine) proposeMeta(ctx context.Context, c shards.MetaCommand) (uint64, error) {
+	res, err := e.propose(ctx, shards.MetaShardID, c.Encode())
+	if err != nil {
+		return 0, fmt.Errorf("__meta %s: %w", c.Op, err)
+	}
+	if len(res.Data) > 0 {
+		return res.Value, &metaError{code: res.Value}
+	}
+	return res.Value, nil
+}
+
+type metaError struct{ code uint64 }
+
+func (m *metaError) Error() string {
+	return fmt.Sprintf("chronik: __meta rejected the command (code %d)", m.code)
+}
+
+// propose runs SyncPropose, retrying dragonboat's temporary errors until ctx
+// is done. A context without deadline gets Config.ProduceTimeout.
+func (e *Engine) propose(ctx context.Context, shard uint64, cmd []byte) (sm.Result, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.ProduceTimeout)
+		defer cancel()
+	}
+	sess := e.nh.GetNoOPSession(shard)
+	backoff := time.Millisecond
+	for {
+		res, err := e.nh.SyncPropose(ctx, sess, cmd)
+		if err == nil {
+			return res, nil
+		}
+		select {
+		case <-e.closing:
+			return sm.Result{}, fmt.Errorf("shard %d: %w", shard, ErrClosed)
+		default:
+		}
+		if ctx.Err() != nil || errors.Is(err, dragonboat.ErrTimeout) {
+			return sm.Result{}, fmt.Errorf("shard %d: %w (%v)", shard, ErrTimeout, err)
+		}
+		if errors.Is(err, dragonboat.ErrShardNotFound) || errors.Is(err, dragonboat.ErrShardClosed) || errors.Is(err, dragonboat.ErrClosed) {
+			return sm.Result{}, fmt.Errorf("shard %d: %w (%v)", shard, ErrNotReady, err)
+		}
+		if !dragonboat.IsTempError(err) {
+			return sm.Result{}, fmt.Errorf("shard %d: propose: %w", shard, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return sm.Result{}, fmt.Errorf("shard %d: %w (%v)", shard, ErrTimeout, err)
+		case <-e.closing:
+			t.Stop()
+			return sm.Result{}, fmt.Errorf("shard %d: %w", shard, ErrClosed)
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 100*time.Millisecond)
+	}
+}
+
+// Close stops the engine: it hands leadership of the partitions it leads to
+// another replica where it can (bounded to about two election timeouts),
+// stops every replica and closes the NodeHost.
+func (e *Engine) Close() error {
+	first := false
+	e.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	e.transferLeadership()
+	close(e.closing)
+	e.wg.Wait()
+	e.nh.Close()
+	e.mu.Lock()
+	for _, p := range e.parts {
+		p.notify.close()
+	}
+	e.parts = map[uint64]*partition{}
+	e.mu.Unlock()
+	return nil
+}
 
 // NodeID returns this broker's id.
-func (e *Engine) NodeID() uint64 { return 0 }
+func (e *Engine) NodeID() uint64 { return e.cfg.NodeID }
 
-// WaitReady blocks until __meta has a leader and this broker is registered.
-func (e *Engine) WaitReady(ctx context.Context) error { return errUnimplemented }
-
-// CreateTopic creates a topic and waits until every partition has a leader.
-func (e *Engine) CreateTopic(ctx context.Context, name string, tc TopicConfig) error {
-	return errUnimplemented
+// WaitReady blocks until __meta has a leader, the cluster id is set and this
+// broker is registered. It returns ctx's error wrapped in ErrTimeout, or
+// ErrClosed.
+func (e *Engine) WaitReady(ctx context.Context) error {
+	select {
+	case <-e.ready:
+		return nil
+	case <-e.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("wait for __meta: %w (%v)", ErrTimeout, ctx.Err())
+	}
 }
 
-// DeleteTopic deletes a topic.
-func (e *Engine) DeleteTopic(ctx context.Context, name string) error { return errUnimplemented }
-
-// Produce encodes recs as one record batch and appends it.
-func (e *Engine) Produce(ctx context.Context, topic string, partition int32, recs []Record) (ProduceResult, error) {
-	return ProduceResult{}, errUnimplemented
+// ControllerID returns the broker leading __meta (the controller), 0 if none.
+func (e *Engine) ControllerID() uint64 {
+	l, _ := e.leaders.get(shards.MetaShardID)
+	return shards.BrokerOf(l)
 }
 
-// ProduceBatch appends one or more concatenated Kafka v2 record batches.
-func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (ProduceResult, error) {
-	return ProduceResult{}, errUnimplemented
+// ClusterID returns the cluster's id, generated once and stored in __meta;
+// "" before the first controller has set it (see WaitReady).
+func (e *Engine) ClusterID() string { return e.meta.State().ClusterID }
+
+// LogDB returns the Raft log store in use ("tan" or "pebble").
+func (e *Engine) LogDB() string { return e.logdb }
+
+// UnknownRaftTargets counts Raft messages this broker could not address
+// because the target replica's broker is not among the configured peers.
+func (e *Engine) UnknownRaftTargets() uint64 { return e.reg.UnknownTargets() }
+
+// raftListener receives dragonboat's leader events.
+type raftListener Engine
+
+// LeaderUpdated implements raftio.IRaftEventListener. It runs on one
+// dragonboat goroutine and only records the change.
+func (l *raftListener) LeaderUpdated(info raftio.LeaderInfo) {
+	e := (*Engine)(l)
+	e.leaders.set(info.ShardID, info.LeaderID, info.Term)
+	if info.ShardID != shards.MetaShardID && info.LeaderID == info.ReplicaID && info.LeaderID != 0 {
+		select {
+		case e.reports <- info.ShardID:
+		default:
+		}
+	}
+	if info.ShardID == shards.MetaShardID {
+		select {
+		case e.metaChanged <- struct{}{}:
+		default:
+		}
+	}
 }
-
-// Fetch reads batches from offset on the partition leader.
-func (e *Engine) Fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
-	return FetchResult{}, errUnimplemented
-}
-
-// Watch returns a channel closed when the partition's high watermark moves
-// past hw. Multi-partition long polls wait on several of these.
-func (e *Engine) Watch(topic string, partition int32, hw int64) (<-chan struct{}, error) {
-	return nil, errUnimplemented
-}
-
-// ListOffsets resolves Earliest, Latest, MaxTimestamp or a timestamp (ms).
-func (e *Engine) ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (ListOffsetsResult, error) {
-	return ListOffsetsResult{}, errUnimplemented
-}
-
-// Metadata returns the cluster as recorded in __meta.
-func (e *Engine) Metadata() Metadata { return Metadata{} }
-
-var _ = time.Second

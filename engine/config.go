@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chronik-io/chronik/shards"
+)
+
+// LogDB names accepted by Config.LogDB.
+const (
+	LogDBTan    = "tan"
+	LogDBPebble = "pebble"
+)
+
+// Config configures one engine (one broker's replicated log).
+type Config struct {
+	NodeID    uint64            // this broker's id, in [1, 999]
+	DataDir   string            // root of all on-disk state
+	RaftAddr  string            // host:port this node's Raft transport listens on
+	Peers     map[uint64]string // every member's Raft address, this node included
+	KafkaAddr string            // advertised Kafka host:port registered in __meta; "" for none
+	Rack      string            // optional rack id for replica placement
+	Logger    *slog.Logger      // nil discards logs
+
+	DefaultPartitions int32 // partitions of auto-created topics; default 3
+	// DefaultReplicationFactor of created topics; 0 means min(3, brokers).
+	DefaultReplicationFactor int16
+
+	// RTT is the Raft tick (dragonboat RTTMillisecond); default 50ms.
+	RTT time.Duration
+	// ElectionTicks is the election timeout in ticks (a follower campaigns
+	// after ElectionTicks..2*ElectionTicks without a leader); default 20
+	// (about 1 s with the default RTT). Must exceed 2*HeartbeatTicks.
+	ElectionTicks uint64
+	// HeartbeatTicks is the leader heartbeat interval in ticks; default 2.
+	HeartbeatTicks uint64
+	// LogDB is the Raft log store, "tan" (default) or "pebble". It is fixed
+	// at the first start and recorded in DataDir/LOGDB; a later start with a
+	// different non-empty value fails.
+	LogDB string
+	// SmallLogDBMemory uses dragonboat's tiny LogDB memory budget (tests,
+	// many engines in one process); default false (the small-memory budget).
+	SmallLogDBMemory bool
+	// MaxInFlightPerPartition bounds proposals in flight per partition on
+	// this leader; further produces wait (within their context). Default 16.
+	MaxInFlightPerPartition int
+	// SnapshotEntries is the Raft entry count between (cheap, metadata only)
+	// snapshots of a partition shard; default 10000.
+	SnapshotEntries uint64
+	// CompactionOverhead is how many entries are kept in the Raft log after a
+	// snapshot, so lagging followers catch up from the log rather than from a
+	// streamed snapshot; default 20000.
+	CompactionOverhead uint64
+	// ProduceTimeout bounds a produce whose context has no deadline;
+	// default 30s.
+	ProduceTimeout time.Duration
+	// RetentionCheckInterval is how often a leader applies retention.ms and
+	// retention.bytes; default 1m.
+	RetentionCheckInterval time.Duration
+	// ReconcileInterval is how often the reconciler re-checks __meta even
+	// when nothing changed; default 1s.
+	ReconcileInterval time.Duration
+	// SegmentBytes is the default segment size (segment.bytes) of partitions
+	// whose topic sets none; default 1 GiB.
+	SegmentBytes int64
+	// SegmentCacheBytes is the per-partition cache of recently written
+	// frames; 0 = the segment package default.
+	SegmentCacheBytes int64
+}
+
+// DefaultConfig returns the configuration of a one-node cluster: node 1,
+// data in ./data, Raft on 127.0.0.1:7001.
+func DefaultConfig() Config {
+	c := Config{
+		NodeID:   1,
+		DataDir:  "data",
+		RaftAddr: "127.0.0.1:7001",
+	}
+	c.Peers = map[uint64]string{1: c.RaftAddr}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = 3
+	}
+	if c.RTT == 0 {
+		c.RTT = 50 * time.Millisecond
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 20
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = 2
+	}
+	if c.MaxInFlightPerPartition == 0 {
+		c.MaxInFlightPerPartition = 16
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 10000
+	}
+	if c.CompactionOverhead == 0 {
+		c.CompactionOverhead = 20000
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = 30 * time.Second
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = time.Minute
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = time.Second
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = 1 << 30
+	}
+}
+
+// Validate reports every invalid field of c (after defaults are applied to
+// unset ones), joined with errors.Join; each wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	c.setDefaults()
+	var errList []error
+	bad := func(format string, args ...any) {
+		errList = append(errList, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if c.NodeID == 0 || c.NodeID >= shards.ReplicaGenerationBase {
+		bad("NodeID %d: must be in [1, %d]", c.NodeID, shards.ReplicaGenerationBase-1)
+	}
+	if c.DataDir == "" {
+		bad("DataDir is empty")
+	}
+	raft, err := shards.CanonicalAddr(c.RaftAddr)
+	if err != nil {
+		bad("RaftAddr %q: %v", c.RaftAddr, err)
+	}
+	if len(c.Peers) == 0 {
+		bad("Peers is empty: list every member, this node included")
+	} else if p, ok := c.Peers[c.NodeID]; !ok {
+		bad("Peers has no entry for NodeID %d", c.NodeID)
+	} else if cp, err := shards.CanonicalAddr(p); err == nil && raft != "" && cp != raft {
+		bad("Peers[%d] = %q but RaftAddr = %q", c.NodeID, p, c.RaftAddr)
+	}
+	seen := map[string]uint64{}
+	for id, a := range c.Peers {
+		if id == 0 || id >= shards.ReplicaGenerationBase {
+			bad("Peers: id %d must be in [1, %d]", id, shards.ReplicaGenerationBase-1)
+		}
+		ca, err := shards.CanonicalAddr(a)
+		if err != nil {
+			bad("Peers[%d]: %v", id, err)
+			continue
+		}
+		if other, dup := seen[ca]; dup {
+			bad("Peers[%d] and Peers[%d] share address %s", id, other, ca)
+		}
+		seen[ca] = id
+	}
+	if c.DefaultPartitions < 1 {
+		bad("DefaultPartitions %d: must be >= 1", c.DefaultPartitions)
+	}
+	if c.DefaultReplicationFactor < 0 || int(c.DefaultReplicationFactor) > len(c.Peers) {
+		bad("DefaultReplicationFactor %d: must be in [0, %d peers]", c.DefaultReplicationFactor, len(c.Peers))
+	}
+	if c.RTT < time.Millisecond {
+		bad("RTT %v: must be >= 1ms", c.RTT)
+	}
+	if c.ElectionTicks <= 2*c.HeartbeatTicks {
+		bad("ElectionTicks %d: must be > 2*HeartbeatTicks (%d)", c.ElectionTicks, c.HeartbeatTicks)
+	}
+	switch c.LogDB {
+	case "", LogDBTan, LogDBPebble:
+	default:
+		bad("LogDB %q: want %q or %q", c.LogDB, LogDBTan, LogDBPebble)
+	}
+	if c.MaxInFlightPerPartition < 1 {
+		bad("MaxInFlightPerPartition %d: must be >= 1", c.MaxInFlightPerPartition)
+	}
+	if c.ProduceTimeout < 0 || c.RetentionCheckInterval < 0 || c.ReconcileInterval < 0 {
+		bad("ProduceTimeout, RetentionCheckInterval and ReconcileInterval must be >= 0")
+	}
+	if c.SegmentBytes < 1<<10 {
+		bad("SegmentBytes %d: must be >= 1024", c.SegmentBytes)
+	}
+	return errors.Join(errList...)
+}

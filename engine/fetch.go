@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/chronik-io/chronik/shards"
+)
+
+// Fetch reads whole record batches from offset on the partition leader, up
+// to opts.MaxBytes (at least one batch), from the local segment files; only
+// committed data is ever there, so the high watermark is the log end. When
+// fewer than opts.MinBytes are available it long-polls until they are or
+// opts.MaxWait passes (or ctx is done), then returns what there is.
+//
+// Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError,
+// ErrNotReady, ErrOffsetOutOfRange (offset below the log start or above the
+// high watermark), ErrStorage, ErrClosed.
+func (e *Engine) Fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
+	p, _, _, err := e.leaderOf(topic, partition)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 1 << 20
+	}
+	var deadline <-chan time.Time
+	if opts.MinBytes > 0 && opts.MaxWait > 0 {
+		t := time.NewTimer(opts.MaxWait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		b, start, end, err := p.sm.Read(offset, opts.MaxBytes)
+		if err != nil {
+			return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		}
+		res := FetchResult{Batches: b, HighWatermark: end, LogStartOffset: start}
+		if len(b) >= opts.MinBytes || deadline == nil {
+			return res, nil
+		}
+		// Wait for the high watermark to move past what we have read.
+		ch := p.notify.watch(end)
+		select {
+		case <-ch:
+		case <-deadline:
+			return res, nil
+		case <-ctx.Done():
+			return res, nil
+		case <-e.closing:
+			return res, nil
+		}
+		if _, _, _, err := e.leaderOf(topic, partition); err != nil {
+			return res, nil
+		}
+	}
+}
+
+// Watch returns a channel closed when the partition's high watermark moves
+// past hw (or the local replica stops). Multi-partition long polls wait on
+// several of these. The partition must have a replica on this broker.
+//
+// Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError (no local
+// replica).
+func (e *Engine) Watch(topic string, partition int32, hw int64) (<-chan struct{}, error) {
+	_, part, err := e.resolve(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	p := e.local(part.Shard)
+	if p == nil {
+		rec := e.meta.State().Leaders[part.Shard]
+		return nil, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
+	}
+	return p.notify.watch(hw), nil
+}
+
+// ListOffsets resolves spec on the partition leader: Latest (the high
+// watermark), Earliest (the log start offset), MaxTimestamp (the record
+// with the largest timestamp), or a timestamp in ms (the first offset whose
+// batch timestamp is >= it; Offset -1 when none).
+//
+// Errors: as Fetch.
+func (e *Engine) ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (ListOffsetsResult, error) {
+	p, _, epoch, err := e.leaderOf(topic, partition)
+	if err != nil {
+		return ListOffsetsResult{}, err
+	}
+	wrap := func(err error) error { return fmt.Errorf("topic %q partition %d: %w", topic, partition, err) }
+	res := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: epoch}
+	switch spec {
+	case Latest, Earliest:
+		start, end, err := p.sm.Offsets()
+		if err != nil {
+			return res, wrap(err)
+		}
+		res.Offset = end
+		if spec == Earliest {
+			res.Offset = start
+		}
+	case MaxTimestamp:
+		ts, off, err := p.sm.MaxTimestamp()
+		if err != nil {
+			return res, wrap(err)
+		}
+		if off >= 0 && ts >= 0 {
+			res.Offset, res.Timestamp = off, ts
+		}
+	default:
+		if spec < 0 {
+			return res, wrap(fmt.Errorf("list offsets spec %d: %w", spec, ErrInvalidRecord))
+		}
+		off, ts, ok, err := p.sm.OffsetForTimestamp(spec)
+		if err != nil {
+			return res, wrap(err)
+		}
+		if ok {
+			res.Offset, res.Timestamp = off, ts
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,334 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/chronik-io/chronik/segment"
+	"github.com/chronik-io/chronik/shards"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// partition is one local replica of a partition shard.
+type partition struct {
+	topic     string
+	index     int32
+	shard     uint64
+	replica   uint64
+	dir       string
+	sm        *shards.PartitionSM
+	notify    *notifier
+	inflight  chan struct{} // semaphore bounding proposals in flight
+	balanced  bool          // preferred-leader transfer attempted
+	startedAt time.Time
+}
+
+// reconcileLoop keeps the local partition replicas equal to what __meta
+// assigns to this broker.
+func (e *Engine) reconcileLoop() {
+	t := time.NewTicker(e.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		e.reconcile()
+		select {
+		case <-e.closing:
+			return
+		case <-e.metaChanged:
+		case <-t.C:
+		}
+	}
+}
+
+// assignment is one partition replica __meta places on this broker.
+type assignment struct {
+	topic   *shards.Topic
+	index   int32
+	part    shards.Partition
+	replica uint64
+}
+
+func (e *Engine) assignments(st *shards.MetaState) map[uint64]assignment {
+	out := map[uint64]assignment{}
+	for _, t := range st.Topics {
+		for i, p := range t.Partitions {
+			for _, r := range p.Replicas {
+				if shards.BrokerOf(r) == e.cfg.NodeID {
+					out[p.Shard] = assignment{topic: t, index: int32(i), part: p, replica: r}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) reconcile() {
+	st := e.meta.State()
+	want := e.assignments(st)
+	e.mu.Lock()
+	var stop []*partition
+	for shard, p := range e.parts {
+		if _, ok := want[shard]; !ok {
+			stop = append(stop, p)
+			delete(e.parts, shard)
+		}
+	}
+	var start []assignment
+	for shard, a := range want {
+		if _, ok := e.parts[shard]; !ok {
+			start = append(start, a)
+		}
+	}
+	e.mu.Unlock()
+	for _, p := range stop {
+		e.stopPartition(p, true)
+	}
+	slices.SortFunc(start, func(a, b assignment) int { return int(a.part.Shard) - int(b.part.Shard) })
+	for _, a := range start {
+		if err := e.startPartition(a); err != nil {
+			e.log.Warn("start partition replica", "topic", a.topic.Name, "partition", a.index, "shard", a.part.Shard, "err", err)
+		}
+	}
+	e.balanceLeaders(st)
+}
+
+// partitionDir is where a partition replica's segments live; the shard id
+// makes a re-created topic's directory distinct.
+func (e *Engine) partitionDir(topic string, index int32, shard uint64) string {
+	return filepath.Join(e.cfg.DataDir, "partitions", fmt.Sprintf("%s-%d.%d", topic, index, shard))
+}
+
+// segmentOptions maps a topic's config to the partition's segment options.
+func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
+	tc, err := ParseTopicConfigs(t.Configs)
+	if err != nil {
+		e.log.Warn("topic configs", "topic", t.Name, "err", err)
+	}
+	o := &segment.Options{
+		SegmentBytes: tc.SegmentBytes,
+		SegmentAge:   time.Duration(tc.SegmentMs) * time.Millisecond,
+		Logger:       e.log.With("topic", t.Name),
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = e.cfg.SegmentBytes
+	}
+	if e.cfg.SegmentCacheBytes != 0 {
+		o.CacheBytes = int(e.cfg.SegmentCacheBytes)
+	}
+	switch tc.Compression {
+	case "", "producer", "gzip", "snappy":
+	case "none", "uncompressed":
+		o.SealedCodec, o.SealedCodecSet = segment.CodecNone, true
+	default:
+		if c, err := segment.ParseCodec(tc.Compression); err == nil {
+			o.SealedCodec, o.SealedCodecSet = c, true
+		}
+	}
+	return o
+}
+
+// startPartition starts a local replica: with its member map on the first
+// start of an initial member, with none on a restart (HasNodeInfo), and as
+// a joiner when the replica was added after the shard was created.
+func (e *Engine) startPartition(a assignment) error {
+	p := &partition{
+		topic: a.topic.Name, index: a.index, shard: a.part.Shard, replica: a.replica,
+		dir:       e.partitionDir(a.topic.Name, a.index, a.part.Shard),
+		notify:    newNotifier(),
+		inflight:  make(chan struct{}, e.cfg.MaxInFlightPerPartition),
+		startedAt: time.Now(),
+	}
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", p.dir, err)
+	}
+	p.sm = shards.NewPartitionSM(p.shard, p.replica, shards.PartitionConfig{
+		Dir: p.dir, Segment: e.segmentOptions(a.topic), Logger: e.log.With("topic", p.topic, "partition", p.index),
+		OnApply: p.notify.update,
+	})
+	var members map[uint64]string
+	join := false
+	if !e.nh.HasNodeInfo(p.shard, p.replica) {
+		if slices.Contains(a.part.Initial, p.replica) || len(a.part.Initial) == 0 {
+			members = shards.Members(a.part.Replicas)
+			if len(a.part.Initial) > 0 {
+				members = shards.Members(a.part.Initial)
+			}
+		} else {
+			join = true
+		}
+	}
+	create := func(uint64, uint64) sm.IOnDiskStateMachine { return p.sm }
+	e.mu.Lock()
+	e.parts[p.shard] = p
+	e.mu.Unlock()
+	if err := e.nh.StartOnDiskReplica(members, join, create, e.raftConfig(p.shard, p.replica)); err != nil {
+		e.mu.Lock()
+		delete(e.parts, p.shard)
+		e.mu.Unlock()
+		return fmt.Errorf("start shard %d replica %d: %w", p.shard, p.replica, err)
+	}
+	e.log.Debug("started partition replica", "topic", p.topic, "partition", p.index, "shard", p.shard, "replica", p.replica, "join", join)
+	return nil
+}
+
+// stopPartition stops a local replica; with remove it also deletes its Raft
+// state and segment files (the topic was deleted or the replica moved).
+func (e *Engine) stopPartition(p *partition, remove bool) {
+	if err := e.nh.StopReplica(p.shard, p.replica); err != nil {
+		e.log.Warn("stop partition replica", "shard", p.shard, "err", err)
+	}
+	p.notify.close()
+	e.leaders.remove(p.shard)
+	if !remove {
+		return
+	}
+	e.goFunc(func() {
+		for i := 0; i < 100; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := e.nh.SyncRemoveData(ctx, p.shard, p.replica)
+			cancel()
+			if err == nil {
+				break
+			}
+			select {
+			case <-e.closing:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if err := os.RemoveAll(p.dir); err != nil {
+			e.log.Warn("remove partition files", "dir", p.dir, "err", err)
+		}
+	})
+}
+
+// local returns the running local replica of shard, or nil.
+func (e *Engine) local(shard uint64) *partition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.parts[shard]
+}
+
+// reportLoop tells __meta about partitions whose leadership moved to this
+// broker, so that every broker can answer Metadata for them.
+func (e *Engine) reportLoop() {
+	pending := map[uint64]bool{}
+	t := time.NewTicker(e.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.closing:
+			return
+		case s := <-e.reports:
+			pending[s] = true
+			continue
+		case <-t.C:
+			// Re-check every led partition against __meta (lost reports).
+			st := e.meta.State()
+			e.mu.Lock()
+			for shard, p := range e.parts {
+				l, term := e.leaders.get(shard)
+				if l == p.replica {
+					if rec, ok := st.Leaders[shard]; !ok || rec.Leader != l || rec.Epoch != term {
+						pending[shard] = true
+					}
+				}
+			}
+			e.mu.Unlock()
+		}
+		for shard := range pending {
+			l, term := e.leaders.get(shard)
+			p := e.local(shard)
+			if p == nil || l != p.replica {
+				delete(pending, shard)
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpLeader, Shard: shard, Leader: l, Epoch: term})
+			cancel()
+			if err == nil {
+				delete(pending, shard)
+			}
+		}
+	}
+}
+
+// balanceLeaders hands a new partition's leadership to its preferred leader
+// once, right after the partition's first election, so that the leaders
+// of a topic spread over the brokers as placed by the controller.
+func (e *Engine) balanceLeaders(st *shards.MetaState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for shard, p := range e.parts {
+		if p.balanced {
+			continue
+		}
+		l, term := e.leaders.get(shard)
+		if l == 0 {
+			continue
+		}
+		p.balanced = true
+		if l != p.replica || term > 2 {
+			continue
+		}
+		a := e.findPartition(st, shard)
+		if a == nil || a.Preferred == 0 || a.Preferred == p.replica {
+			continue
+		}
+		if _, ok := st.Brokers[shards.BrokerOf(a.Preferred)]; !ok {
+			continue
+		}
+		if err := e.nh.RequestLeaderTransfer(shard, a.Preferred); err != nil {
+			e.log.Debug("leader transfer to preferred", "shard", shard, "err", err)
+		}
+	}
+}
+
+func (e *Engine) findPartition(st *shards.MetaState, shard uint64) *shards.Partition {
+	for _, t := range st.Topics {
+		for i := range t.Partitions {
+			if t.Partitions[i].Shard == shard {
+				return &t.Partitions[i]
+			}
+		}
+	}
+	return nil
+}
+
+// transferLeadership asks, for every partition this broker leads, another
+// replica to take over, and waits (bounded) for the moves.
+func (e *Engine) transferLeadership() {
+	st := e.meta.State()
+	var moving []uint64
+	e.mu.Lock()
+	for shard, p := range e.parts {
+		if l, _ := e.leaders.get(shard); l != p.replica {
+			continue
+		}
+		a := e.findPartition(st, shard)
+		if a == nil {
+			continue
+		}
+		for _, r := range a.Replicas {
+			if r != p.replica {
+				if e.nh.RequestLeaderTransfer(shard, r) == nil {
+					moving = append(moving, shard)
+				}
+				break
+			}
+		}
+	}
+	e.mu.Unlock()
+	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
+	for _, shard := range moving {
+		for time.Now().Before(deadline) {
+			if l, _ := e.leaders.get(shard); shards.BrokerOf(l) != e.cfg.NodeID {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

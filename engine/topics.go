@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/chronik-io/chronik/shards"
+)
+
+// CreateTopic creates a topic: the controller places tc.Partitions
+// partitions (default Config.DefaultPartitions) of tc.ReplicationFactor
+// replicas (default min(3, brokers)) round robin over the registered
+// brokers, spreading preferred leaders. It returns once every partition has
+// a leader (or ctx is done: ErrTimeout, the topic then exists).
+//
+// Errors: ErrInvalidTopic, ErrInvalidPartitions,
+// ErrInvalidReplicationFactor, ErrInvalidConfig, ErrTopicExists,
+// ErrTimeout, ErrClosed.
+func (e *Engine) CreateTopic(ctx context.Context, name string, tc TopicConfig) error {
+	return e.createTopic(ctx, name, tc, false)
+}
+
+func (e *Engine) createTopic(ctx context.Context, name string, tc TopicConfig, internal bool) error {
+	if !validTopicName(name) {
+		return fmt.Errorf("topic %q: %w", name, ErrInvalidTopic)
+	}
+	if tc.Partitions == 0 {
+		tc.Partitions = e.cfg.DefaultPartitions
+	}
+	if tc.Partitions < 1 || tc.Partitions > 10000 {
+		return fmt.Errorf("topic %q: %d partitions: %w", name, tc.Partitions, ErrInvalidPartitions)
+	}
+	brokers := len(e.meta.State().SortedBrokers())
+	if tc.ReplicationFactor == 0 {
+		tc.ReplicationFactor = e.cfg.DefaultReplicationFactor
+	}
+	if tc.ReplicationFactor == 0 {
+		tc.ReplicationFactor = int16(min(3, max(brokers, 1)))
+	}
+	if tc.ReplicationFactor < 1 || int(tc.ReplicationFactor) > brokers {
+		return fmt.Errorf("topic %q: replication factor %d with %d registered brokers: %w", name, tc.ReplicationFactor, brokers, ErrInvalidReplicationFactor)
+	}
+	configs := tc.Map()
+	if _, err := ParseTopicConfigs(configs); err != nil {
+		return fmt.Errorf("topic %q: %w", name, err)
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	_, err := e.proposeMeta(ctx, shards.MetaCommand{
+		Op: shards.OpCreateTopic, Name: name, TopicID: id, Internal: internal,
+		Configs: configs, Partitions: tc.Partitions, RF: tc.ReplicationFactor,
+	})
+	var me *metaError
+	if errors.As(err, &me) {
+		switch me.code {
+		case shards.MetaTopicExists:
+			return fmt.Errorf("topic %q: %w", name, ErrTopicExists)
+		case shards.MetaNotEnoughBrokers:
+			return fmt.Errorf("topic %q: replication factor %d: %w", name, tc.ReplicationFactor, ErrInvalidReplicationFactor)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %q: %w", name, err)
+	}
+	return e.waitLeaders(ctx, name)
+}
+
+// waitLeaders waits until every partition of topic has a leader recorded in
+// __meta.
+func (e *Engine) waitLeaders(ctx context.Context, name string) error {
+	for {
+		st := e.meta.State()
+		t, ok := st.Topics[name]
+		if !ok {
+			return fmt.Errorf("topic %q: %w", name, ErrUnknownTopic)
+		}
+		all := true
+		for _, p := range t.Partitions {
+			if st.Leaders[p.Shard].Leader == 0 {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %q: waiting for partition leaders: %w", name, ErrTimeout)
+		case <-e.closing:
+			return ErrClosed
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// WaitLeaders blocks until every partition of topic has a leader known to
+// __meta (as CreateTopic does before it returns).
+func (e *Engine) WaitLeaders(ctx context.Context, topic string) error {
+	return e.waitLeaders(ctx, topic)
+}
+
+// DeleteTopic deletes a topic. Every broker stops its replicas of the
+// topic's partitions and deletes their files; shard ids are never reused.
+//
+// Errors: ErrUnknownTopic, ErrTimeout, ErrClosed.
+func (e *Engine) DeleteTopic(ctx context.Context, name string) error {
+	_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpDeleteTopic, Name: name})
+	var me *metaError
+	if errors.As(err, &me) && me.code == shards.MetaUnknownTopic {
+		return fmt.Errorf("topic %q: %w", name, ErrUnknownTopic)
+	}
+	if err != nil {
+		return fmt.Errorf("delete topic %q: %w", name, err)
+	}
+	return nil
+}
+
+// AddReplica adds a replica of a partition on broker (which must not host
+// one yet): the Raft membership change runs on this broker, which must host
+// a replica of the partition, then __meta records it and the target broker's
+// reconciler starts the new replica as a joiner that catches up from the
+// leader's log or a streamed snapshot.
+func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, broker uint64) error {
+	_, part, err := e.resolve(topic, partition)
+	if err != nil {
+		return err
+	}
+	gen := uint64(0)
+	for _, r := range part.Replicas {
+		if shards.BrokerOf(r) == broker {
+			return fmt.Errorf("topic %q partition %d: broker %d already hosts replica %d: %w", topic, partition, broker, r, ErrInvalidReplicationFactor)
+		}
+		gen = max(gen, r/shards.ReplicaGenerationBase)
+	}
+	replica := gen*shards.ReplicaGenerationBase + broker
+	if e.local(part.Shard) == nil {
+		return fmt.Errorf("topic %q partition %d: no local replica to change membership from: %w", topic, partition, ErrNotReady)
+	}
+	if _, ok := e.cfg.Peers[broker]; !ok {
+		return fmt.Errorf("broker %d is not a configured peer: %w", broker, ErrInvalidReplicationFactor)
+	}
+	for {
+		err = e.nh.SyncRequestAddReplica(ctx, part.Shard, replica, shards.NodeHostID(broker), 0)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("add replica %d to shard %d: %w (%v)", replica, part.Shard, ErrTimeout, err)
+	}
+	_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpAddReplica, Shard: part.Shard, Replica: replica})
+	return err
+}
+
+// Metadata returns the cluster as recorded in __meta: brokers, topics and,
+// per partition, the leader (this broker's own view for partitions it
+// hosts, else the leader last reported to __meta), epoch and replicas.
+func (e *Engine) Metadata() Metadata {
+	st := e.meta.State()
+	md := Metadata{ClusterID: st.ClusterID, ControllerID: e.ControllerID()}
+	for _, id := range slices.Sorted(maps.Keys(st.Brokers)) {
+		b := st.Brokers[id]
+		md.Brokers = append(md.Brokers, Broker{ID: b.ID, KafkaAddr: b.KafkaAddr, Rack: b.Rack})
+	}
+	names := make([]string, 0, len(st.Topics))
+	for n := range st.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := st.Topics[n]
+		tc, _ := ParseTopicConfigs(t.Configs)
+		tc.Partitions = int32(len(t.Partitions))
+		if len(t.Partitions) > 0 {
+			tc.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+		}
+		ti := TopicInfo{Name: t.Name, ID: t.ID, Internal: t.Internal, Config: tc}
+		for i, p := range t.Partitions {
+			pi := PartitionInfo{Partition: int32(i), PreferredLeader: shards.BrokerOf(p.Preferred)}
+			for _, r := range p.Replicas {
+				pi.Replicas = append(pi.Replicas, shards.BrokerOf(r))
+			}
+			leader, epoch := st.Leaders[p.Shard].Leader, st.Leaders[p.Shard].Epoch
+			if e.local(p.Shard) != nil {
+				if l, term := e.leaders.get(p.Shard); l != 0 && term >= epoch {
+					leader, epoch = l, term
+				}
+			}
+			pi.Leader, pi.LeaderEpoch = shards.BrokerOf(leader), int32(epoch)
+			pi.ISR = slices.Clone(pi.Replicas)
+			ti.Partitions = append(ti.Partitions, pi)
+		}
+		md.Topics = append(md.Topics, ti)
+	}
+	return md
+}

@@ -1,0 +1,288 @@
+package shards
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync/atomic"
+
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// MetaState is the replicated content of __meta. A value returned by
+// (*MetaSM).State is immutable: the state machine replaces it on every
+// update (copy on write), so readers need no lock.
+type MetaState struct {
+	ClusterID      string                // generated once by the first controller
+	Brokers        map[uint64]BrokerInfo // by broker id
+	Topics         map[string]*Topic     // by name
+	Leaders        map[uint64]LeaderInfo // last reported leader per partition shard
+	NextShardID    uint64                // next partition shard id; never reused
+	NextProducerID int64                 // next idempotent producer id
+	Cursor         uint64                // round-robin placement cursor
+	Index          uint64                // Raft index of the last applied entry
+}
+
+// BrokerInfo is one registered broker.
+type BrokerInfo struct {
+	ID        uint64
+	KafkaAddr string
+	Rack      string
+	Fenced    bool
+}
+
+// Topic is one topic and its partition layout.
+type Topic struct {
+	Name       string
+	ID         [16]byte
+	Internal   bool
+	Configs    map[string]string // Kafka config names -> values, as given
+	Partitions []Partition
+}
+
+// Partition is one partition's replica placement.
+type Partition struct {
+	Shard     uint64
+	Replicas  []uint64 // replica ids (generation*1000 + broker id)
+	Initial   []uint64 // the replicas the shard was created with
+	Preferred uint64   // preferred leader replica id
+}
+
+// LeaderInfo is a partition leader as last reported to __meta.
+type LeaderInfo struct {
+	Leader uint64 // replica id
+	Epoch  uint64 // Raft term
+}
+
+// Meta command ops.
+const (
+	OpInitCluster = "init"
+	OpRegister    = "register"
+	OpCreateTopic = "create"
+	OpDeleteTopic = "delete"
+	OpLeader      = "leader"
+	OpProducerID  = "pid"
+	OpAddReplica  = "add-replica"
+)
+
+// Meta result codes. A rejected command returns one of these in
+// sm.Result.Value with a non-empty Data; on success Value is 0, or the new
+// producer id (OpProducerID), or the first shard id (OpCreateTopic).
+const (
+	MetaOK uint64 = iota
+	MetaTopicExists
+	MetaUnknownTopic
+	MetaNotEnoughBrokers
+	MetaBadCommand
+)
+
+// MetaCommand is one proposal to __meta, JSON encoded.
+type MetaCommand struct {
+	Op         string            `json:"op"`
+	ClusterID  string            `json:"cluster_id,omitempty"`
+	Broker     *BrokerInfo       `json:"broker,omitempty"`
+	Name       string            `json:"name,omitempty"`
+	TopicID    [16]byte          `json:"topic_id,omitzero"`
+	Internal   bool              `json:"internal,omitempty"`
+	Configs    map[string]string `json:"configs,omitempty"`
+	Partitions int32             `json:"partitions,omitempty"`
+	RF         int16             `json:"rf,omitempty"`
+	Shard      uint64            `json:"shard,omitempty"`
+	Leader     uint64            `json:"leader,omitempty"`
+	Epoch      uint64            `json:"epoch,omitempty"`
+	Replica    uint64            `json:"replica,omitempty"`
+}
+
+// Encode returns the command's wire form.
+func (c MetaCommand) Encode() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("encode meta command: %v", err)) // only plain types: cannot fail
+	}
+	return b
+}
+
+// MetaSM is the __meta state machine: deterministic, in memory, snapshotted
+// as JSON. Update runs on dragonboat's apply goroutine; State may be called
+// from any goroutine.
+type MetaSM struct {
+	state    atomic.Pointer[MetaState]
+	onChange func(*MetaState)
+}
+
+var _ sm.IStateMachine = (*MetaSM)(nil)
+
+// NewMetaSM returns an empty __meta state machine. onChange, if not nil, is
+// called (on the apply goroutine) with the new state after every update; it
+// must not block.
+func NewMetaSM(onChange func(*MetaState)) *MetaSM {
+	m := &MetaSM{onChange: onChange}
+	m.state.Store(newMetaState())
+	return m
+}
+
+func newMetaState() *MetaState {
+	return &MetaState{
+		Brokers:        map[uint64]BrokerInfo{},
+		Topics:         map[string]*Topic{},
+		Leaders:        map[uint64]LeaderInfo{},
+		NextShardID:    FirstPartitionShardID,
+		NextProducerID: 1000,
+	}
+}
+
+// State returns the current, immutable state.
+func (m *MetaSM) State() *MetaState { return m.state.Load() }
+
+func (s *MetaState) clone() *MetaState {
+	c := *s
+	c.Brokers = maps.Clone(s.Brokers)
+	c.Topics = maps.Clone(s.Topics) // *Topic values are never mutated in place
+	c.Leaders = maps.Clone(s.Leaders)
+	return &c
+}
+
+// SortedBrokers returns the registered, unfenced broker ids in order.
+func (s *MetaState) SortedBrokers() []uint64 {
+	ids := make([]uint64, 0, len(s.Brokers))
+	for id, b := range s.Brokers {
+		if !b.Fenced {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Update implements sm.IStateMachine.
+func (m *MetaSM) Update(e sm.Entry) (sm.Result, error) {
+	var c MetaCommand
+	s := m.state.Load().clone()
+	s.Index = e.Index
+	var res sm.Result
+	if err := json.Unmarshal(e.Cmd, &c); err != nil {
+		res = sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+	} else {
+		res = s.apply(c)
+	}
+	m.state.Store(s)
+	if m.onChange != nil {
+		m.onChange(s)
+	}
+	return res, nil
+}
+
+func (s *MetaState) apply(c MetaCommand) sm.Result {
+	switch c.Op {
+	case OpInitCluster:
+		if s.ClusterID == "" {
+			s.ClusterID = c.ClusterID
+		}
+	case OpRegister:
+		if c.Broker == nil || c.Broker.ID == 0 {
+			return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+		}
+		s.Brokers[c.Broker.ID] = *c.Broker
+	case OpLeader:
+		if cur, ok := s.Leaders[c.Shard]; !ok || c.Epoch >= cur.Epoch {
+			s.Leaders[c.Shard] = LeaderInfo{Leader: c.Leader, Epoch: c.Epoch}
+		}
+	case OpProducerID:
+		id := s.NextProducerID
+		s.NextProducerID++
+		return sm.Result{Value: uint64(id)}
+	case OpDeleteTopic:
+		t, ok := s.Topics[c.Name]
+		if !ok {
+			return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+		}
+		delete(s.Topics, c.Name)
+		for _, p := range t.Partitions {
+			delete(s.Leaders, p.Shard)
+		}
+	case OpCreateTopic:
+		return s.createTopic(c)
+	case OpAddReplica:
+		return s.addReplica(c)
+	default:
+		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+	}
+	return sm.Result{Value: MetaOK}
+}
+
+// createTopic places the partitions round robin over the registered brokers,
+// starting each partition one broker further so that preferred leaders
+// (the first replica) spread evenly. Returns the first shard id.
+func (s *MetaState) createTopic(c MetaCommand) sm.Result {
+	if _, ok := s.Topics[c.Name]; ok {
+		return sm.Result{Value: MetaTopicExists, Data: []byte{1}}
+	}
+	brokers := s.SortedBrokers()
+	if c.RF < 1 || int(c.RF) > len(brokers) || c.Partitions < 1 {
+		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}
+	}
+	t := &Topic{Name: c.Name, ID: c.TopicID, Internal: c.Internal, Configs: c.Configs}
+	first := s.NextShardID
+	for i := int32(0); i < c.Partitions; i++ {
+		start := int(s.Cursor % uint64(len(brokers)))
+		s.Cursor++
+		reps := make([]uint64, c.RF)
+		for r := range reps {
+			reps[r] = brokers[(start+r)%len(brokers)]
+		}
+		t.Partitions = append(t.Partitions, Partition{Shard: s.NextShardID, Replicas: reps, Initial: slices.Clone(reps), Preferred: reps[0]})
+		s.NextShardID++
+	}
+	s.Topics[c.Name] = t
+	return sm.Result{Value: first}
+}
+
+// addReplica records that replica c.Replica was added to the Raft group of
+// partition shard c.Shard (the caller ran the membership change first).
+func (s *MetaState) addReplica(c MetaCommand) sm.Result {
+	for name, t := range s.Topics {
+		for i, p := range t.Partitions {
+			if p.Shard != c.Shard {
+				continue
+			}
+			if slices.Contains(p.Replicas, c.Replica) {
+				return sm.Result{Value: MetaOK}
+			}
+			nt := *t
+			nt.Partitions = slices.Clone(t.Partitions)
+			nt.Partitions[i].Replicas = append(slices.Clone(p.Replicas), c.Replica)
+			s.Topics[name] = &nt
+			return sm.Result{Value: MetaOK}
+		}
+	}
+	return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+}
+
+// Lookup implements sm.IStateMachine; it returns the current *MetaState.
+func (m *MetaSM) Lookup(any) (any, error) { return m.state.Load(), nil }
+
+// SaveSnapshot implements sm.IStateMachine.
+func (m *MetaSM) SaveSnapshot(w io.Writer, _ sm.ISnapshotFileCollection, _ <-chan struct{}) error {
+	if err := json.NewEncoder(w).Encode(m.state.Load()); err != nil {
+		return fmt.Errorf("save __meta snapshot: %w", err)
+	}
+	return nil
+}
+
+// RecoverFromSnapshot implements sm.IStateMachine.
+func (m *MetaSM) RecoverFromSnapshot(r io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
+	s := newMetaState()
+	if err := json.NewDecoder(r).Decode(s); err != nil {
+		return fmt.Errorf("recover __meta snapshot: %w", err)
+	}
+	m.state.Store(s)
+	if m.onChange != nil {
+		m.onChange(s)
+	}
+	return nil
+}
+
+// Close implements sm.IStateMachine.
+func (m *MetaSM) Close() error { return nil }

@@ -1,0 +1,450 @@
+package shards
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/chronik-io/chronik/internal/errs"
+	"github.com/chronik-io/chronik/segment"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// PartitionSM is the state machine of one partition shard: an
+// IOnDiskStateMachine over a segment.Log.
+//
+// Threading: dragonboat calls Open, Update, Sync, PrepareSnapshot,
+// RecoverFromSnapshot and Close; SaveSnapshot may run concurrently with
+// Update. The read methods (Read, Offsets, ...) may be called from any
+// goroutine at any time, also during RecoverFromSnapshot and after Close
+// (they then return errs.ErrClosed).
+type PartitionSM struct {
+	shardID, replicaID uint64
+	dir                string
+	opts               *segment.Options
+	log                *slog.Logger
+	onApply            func(hw int64)
+
+	mu     sync.RWMutex // guards seg and closed against concurrent readers
+	seg    *segment.Log
+	closed bool
+
+	producers producerTable // Update goroutine only
+	frame     []byte        // reused frame buffer, Update goroutine only
+}
+
+var _ sm.IOnDiskStateMachine = (*PartitionSM)(nil)
+
+// PartitionConfig configures NewPartitionSM.
+type PartitionConfig struct {
+	Dir     string           // the partition's segment directory
+	Segment *segment.Options // options for segment.Open; nil = defaults
+	Logger  *slog.Logger     // nil discards
+	// OnApply, if not nil, is called after every applied batch of entries
+	// (and after a snapshot is recovered) with the new high watermark. It
+	// runs on dragonboat's apply goroutine and must not block.
+	OnApply func(hw int64)
+}
+
+// NewPartitionSM returns the state machine of a partition shard; dragonboat
+// opens it.
+func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM {
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	return &PartitionSM{
+		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment,
+		log: lg.With("shard", shardID), onApply: cfg.OnApply, producers: producerTable{},
+	}
+}
+
+// Open implements sm.IOnDiskStateMachine: it opens the segment files and
+// returns the last Raft index stored in them.
+func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
+	l, err := segment.Open(p.dir, p.opts)
+	if err != nil {
+		return 0, fmt.Errorf("shard %d: open log %s: %w", p.shardID, p.dir, err)
+	}
+	p.mu.Lock()
+	p.seg = l
+	p.mu.Unlock()
+	if err := p.rebuildProducers(l); err != nil {
+		return 0, err
+	}
+	if p.onApply != nil {
+		p.onApply(l.EndOffset())
+	}
+	return l.LastIndex(), nil
+}
+
+// producerScanBytes bounds how much of the log tail Open scans to rebuild
+// the idempotent producer table.
+const producerScanBytes = 64 << 20
+
+// rebuildProducers scans the tail of the log (the last segments, up to about
+// producerScanBytes) and records every idempotent batch in the producer
+// table, so de-duplication survives restarts.
+func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
+	p.producers = producerTable{}
+	from := l.StartOffset()
+	segs := l.Segments()
+	var tail int64
+	for i := len(segs) - 1; i >= 0; i-- {
+		tail += segs[i].Size
+		from = segs[i].BaseOffset
+		if tail >= producerScanBytes {
+			break
+		}
+	}
+	if from < l.StartOffset() {
+		from = l.StartOffset()
+	}
+	for off := from; off < l.EndOffset(); {
+		b, err := l.Read(off, 1<<20)
+		if err != nil {
+			return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
+		}
+		if len(b) == 0 {
+			break
+		}
+		for len(b) > 0 {
+			h, err := ParseBatchHeader(b)
+			if err != nil {
+				return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
+			}
+			p.producers.record(h, h.BaseOffset)
+			off = h.BaseOffset + int64(h.LastOffsetDelta) + 1
+			b = b[h.Length:]
+		}
+	}
+	return nil
+}
+
+// Update implements sm.IOnDiskStateMachine. It assigns offsets to the batches
+// of every entry, in order, and writes them as one frame; each entry's result
+// is its base offset, or an error code in Result.Data.
+func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
+	p.mu.RLock()
+	l := p.seg
+	p.mu.RUnlock()
+	if l == nil {
+		return nil, fmt.Errorf("shard %d: update on a closed log: %w", p.shardID, errs.ErrClosed)
+	}
+	frame := p.frame[:0]
+	next := l.EndOffset()
+	first := ents[0].Index
+	flush := func(last uint64) error {
+		if err := l.Append(frame, first, last); err != nil {
+			return fmt.Errorf("shard %d: append entries %d-%d: %w", p.shardID, first, last, err)
+		}
+		frame = frame[:0]
+		return nil
+	}
+	for i := range ents {
+		e := &ents[i]
+		if len(e.Cmd) > 0 && e.Cmd[0] == cmdSetLogStart {
+			if e.Index > first {
+				if err := flush(e.Index - 1); err != nil {
+					return nil, err
+				}
+			}
+			res, err := p.setLogStart(l, e)
+			if err != nil {
+				return nil, err
+			}
+			e.Result = res
+			first = e.Index + 1
+			continue
+		}
+		var res sm.Result
+		frame, next, res = p.apply(frame, next, e.Cmd)
+		e.Result = res
+	}
+	if last := ents[len(ents)-1].Index; first <= last {
+		if err := flush(last); err != nil {
+			return nil, err
+		}
+	}
+	if cap(frame) <= 4<<20 {
+		p.frame = frame[:0]
+	}
+	if p.onApply != nil {
+		p.onApply(next)
+	}
+	return ents, nil
+}
+
+func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error) {
+	if len(e.Cmd) != 9 {
+		if err := l.Append(nil, e.Index, e.Index); err != nil {
+			return sm.Result{}, fmt.Errorf("shard %d: record index %d: %w", p.shardID, e.Index, err)
+		}
+		return sm.Result{Data: []byte{ResultBadCommand}}, nil
+	}
+	off := int64(uint64(e.Cmd[1])<<56 | uint64(e.Cmd[2])<<48 | uint64(e.Cmd[3])<<40 | uint64(e.Cmd[4])<<32 |
+		uint64(e.Cmd[5])<<24 | uint64(e.Cmd[6])<<16 | uint64(e.Cmd[7])<<8 | uint64(e.Cmd[8]))
+	if off > l.EndOffset() {
+		off = l.EndOffset()
+	}
+	if off > l.StartOffset() {
+		if err := l.TruncateFront(off); err != nil {
+			// Deleting whole segments is an optimisation of space only;
+			// the log start stays where it was on this replica.
+			p.log.Warn("truncate front", "offset", off, "err", err)
+		}
+	}
+	// An empty frame records the index, so Open reports it as applied.
+	if err := l.Append(nil, e.Index, e.Index); err != nil {
+		return sm.Result{}, fmt.Errorf("shard %d: record index %d: %w", p.shardID, e.Index, err)
+	}
+	return sm.Result{Value: uint64(l.StartOffset())}, nil
+}
+
+// apply appends one append command's batches to frame with offsets from
+// next on. A rejected command leaves frame and next unchanged.
+func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64, sm.Result) {
+	c, err := decodeAppend(cmd)
+	if err != nil {
+		return frame, next, sm.Result{Data: []byte{ResultBadCommand}}
+	}
+	start, startNext := len(frame), next
+	var undo map[int64]*producerState
+	fail := func(code byte) ([]byte, int64, sm.Result) {
+		for id, st := range undo {
+			if st == nil {
+				delete(p.producers, id)
+			} else {
+				p.producers[id] = st
+			}
+		}
+		return frame[:start], startNext, sm.Result{Data: []byte{code}}
+	}
+	b := c.batches
+	dups, n := 0, 0
+	var dupBase int64
+	for len(b) > 0 {
+		h, err := ParseBatchHeader(b)
+		if err != nil {
+			return fail(ResultCorrupt)
+		}
+		n++
+		switch verdict, orig := p.producers.check(h); verdict {
+		case seqDuplicate:
+			if dups == 0 {
+				dupBase = orig
+			}
+			dups++
+			b = b[h.Length:]
+			continue
+		case seqOutOfOrder:
+			return fail(ResultOutOfOrderSequence)
+		case seqFenced:
+			return fail(ResultInvalidProducerEpoch)
+		}
+		if h.ProducerID >= 0 {
+			if undo == nil {
+				undo = map[int64]*producerState{}
+			}
+			if _, ok := undo[h.ProducerID]; !ok {
+				if st, ok := p.producers[h.ProducerID]; ok {
+					cp := *st
+					cp.batches = append([]seqBatch(nil), st.batches...)
+					undo[h.ProducerID] = &cp
+				} else {
+					undo[h.ProducerID] = nil
+				}
+			}
+		}
+		at := len(frame)
+		frame = append(frame, b[:h.Length]...)
+		nb := frame[at:]
+		setBaseOffset(nb, next)
+		setLeaderEpoch(nb, c.leaderEpoch)
+		if c.logAppendTime {
+			setLogAppendTime(nb, h.Length, c.appendTime)
+		}
+		p.producers.record(h, next)
+		next += int64(h.LastOffsetDelta) + 1
+		b = b[h.Length:]
+	}
+	if dups > 0 {
+		if dups != n {
+			return fail(ResultOutOfOrderSequence)
+		}
+		return frame, next, sm.Result{Value: uint64(dupBase)}
+	}
+	return frame, next, sm.Result{Value: uint64(startNext)}
+}
+
+// Lookup implements sm.IOnDiskStateMachine; it returns the Offsets.
+func (p *PartitionSM) Lookup(any) (any, error) {
+	start, end, err := p.Offsets()
+	return [2]int64{start, end}, err
+}
+
+// Sync implements sm.IOnDiskStateMachine.
+func (p *PartitionSM) Sync() error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.seg == nil {
+		return nil
+	}
+	return p.seg.Sync()
+}
+
+// PrepareSnapshot implements sm.IOnDiskStateMachine: it pins the current
+// segment list and the active segment's length.
+func (p *PartitionSM) PrepareSnapshot() (any, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.seg == nil {
+		return nil, fmt.Errorf("shard %d: snapshot of a closed log: %w", p.shardID, errs.ErrClosed)
+	}
+	cp, err := p.seg.Checkpoint()
+	if err != nil {
+		return nil, fmt.Errorf("shard %d: checkpoint: %w", p.shardID, err)
+	}
+	return cp, nil
+}
+
+// SaveSnapshot implements sm.IOnDiskStateMachine: it streams the pinned
+// segments to w while Update keeps appending.
+func (p *PartitionSM) SaveSnapshot(ctx any, w io.Writer, done <-chan struct{}) error {
+	cp, ok := ctx.(*segment.Checkpoint)
+	if !ok {
+		return fmt.Errorf("shard %d: snapshot context %T", p.shardID, ctx)
+	}
+	defer cp.Close()
+	if _, err := cp.WriteTo(w); err != nil {
+		return fmt.Errorf("shard %d: stream snapshot: %w", p.shardID, err)
+	}
+	return nil
+}
+
+// RecoverFromSnapshot implements sm.IOnDiskStateMachine: it replaces the
+// local segments with the streamed ones.
+func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seg != nil {
+		if err := p.seg.Close(); err != nil {
+			p.log.Warn("close log before restore", "err", err)
+		}
+		p.seg = nil
+	}
+	if err := segment.Restore(p.dir, r, p.opts); err != nil {
+		return fmt.Errorf("shard %d: restore snapshot into %s: %w", p.shardID, p.dir, err)
+	}
+	l, err := segment.Open(p.dir, p.opts)
+	if err != nil {
+		return fmt.Errorf("shard %d: open restored log: %w", p.shardID, err)
+	}
+	p.seg = l
+	if err := p.rebuildProducers(l); err != nil {
+		return err
+	}
+	if p.onApply != nil {
+		p.onApply(l.EndOffset())
+	}
+	return nil
+}
+
+// Close implements sm.IOnDiskStateMachine.
+func (p *PartitionSM) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.seg == nil {
+		return nil
+	}
+	err := p.seg.Close()
+	p.seg = nil
+	return err
+}
+
+// reader runs f with the open log under the read lock.
+func (p *PartitionSM) reader(f func(*segment.Log) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.seg == nil {
+		if p.closed {
+			return fmt.Errorf("shard %d: %w", p.shardID, errs.ErrClosed)
+		}
+		return fmt.Errorf("shard %d: log not open: %w", p.shardID, errs.ErrNotReady)
+	}
+	return f(p.seg)
+}
+
+// Offsets returns the log start offset and the high watermark (the next
+// offset to be written; every applied batch is committed).
+func (p *PartitionSM) Offsets() (start, end int64, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		start, end = l.StartOffset(), l.EndOffset()
+		return nil
+	})
+	return start, end, err
+}
+
+// Read returns whole batches from the one holding offset, up to maxBytes
+// (at least one batch); nil at the high watermark.
+func (p *PartitionSM) Read(offset int64, maxBytes int) (b []byte, start, end int64, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		start, end = l.StartOffset(), l.EndOffset()
+		if offset < start || offset > end {
+			return fmt.Errorf("offset %d not in [%d, %d]: %w", offset, start, end, errs.ErrOffsetOutOfRange)
+		}
+		var rerr error
+		b, rerr = l.Read(offset, maxBytes)
+		if errors.Is(rerr, segment.ErrOffsetOutOfRange) {
+			return fmt.Errorf("offset %d: %w", offset, errs.ErrOffsetOutOfRange)
+		}
+		if rerr != nil {
+			return fmt.Errorf("read offset %d: %w: %w", offset, errs.ErrStorage, rerr)
+		}
+		return nil
+	})
+	return b, start, end, err
+}
+
+// OffsetForTimestamp returns the first offset whose timestamp is >= ts.
+func (p *PartitionSM) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		var rerr error
+		offset, timestamp, ok, rerr = l.OffsetForTimestamp(ts)
+		if rerr != nil {
+			return fmt.Errorf("offset for timestamp %d: %w: %w", ts, errs.ErrStorage, rerr)
+		}
+		return nil
+	})
+	return
+}
+
+// MaxTimestamp returns the largest timestamp in the log and its offset.
+func (p *PartitionSM) MaxTimestamp() (timestamp, offset int64, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		timestamp, offset = l.MaxTimestamp()
+		return nil
+	})
+	return
+}
+
+// Segments returns the log's segments, oldest first.
+func (p *PartitionSM) Segments() (segs []segment.SegmentInfo, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		segs = l.Segments()
+		return nil
+	})
+	return
+}
+
+// LastIndex returns the last Raft index stored in the log.
+func (p *PartitionSM) LastIndex() (idx uint64, err error) {
+	err = p.reader(func(l *segment.Log) error {
+		idx = l.LastIndex()
+		return nil
+	})
+	return
+}

@@ -1,0 +1,160 @@
+package shards
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
+)
+
+// MetaShardID is the fixed Raft shard id of __meta. Partition shard ids are
+// allocated by __meta from FirstPartitionShardID upwards and never reused.
+const (
+	MetaShardID           uint64 = 1
+	FirstPartitionShardID uint64 = 100
+)
+
+// ReplicaGenerationBase separates a replica's generation from its broker id:
+// replica id = generation*ReplicaGenerationBase + broker id. A replica that is
+// removed and added back gets a new generation, because dragonboat refuses a
+// removed (shard, replica) forever.
+const ReplicaGenerationBase = 1000
+
+// BrokerOf returns the broker id that hosts replicaID.
+func BrokerOf(replicaID uint64) uint64 { return replicaID % ReplicaGenerationBase }
+
+// NodeHostID returns the fixed dragonboat NodeHostID (a UUID string) of broker
+// nodeID. It is derived from the id alone, so every broker computes every
+// other broker's NodeHostID without talking to it.
+func NodeHostID(nodeID uint64) string {
+	return fmt.Sprintf("c4a0b1d2-0000-4000-8000-%012x", nodeID)
+}
+
+// CanonicalAddr returns addr in the one form the registry uses: a lowercase
+// host and a numeric port, so one target is never spelled two ways.
+func CanonicalAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("raft address %q: %w", addr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return "", fmt.Errorf("raft address %q: bad port", addr)
+	}
+	if host == "" {
+		return "", fmt.Errorf("raft address %q: empty host", addr)
+	}
+	return net.JoinHostPort(strings.ToLower(host), strconv.FormatUint(p, 10)), nil
+}
+
+// Registry is a static dragonboat node registry: it resolves any
+// (shard, replica) to the Raft address of broker BrokerOf(replica) from a
+// table fixed before the NodeHost starts. Replicas started later, or joined
+// with an empty member map, resolve every peer from their first message.
+// A target that is not in the table is logged once, counted in
+// UnknownTargets and reported to dragonboat as an error (it drops the
+// message and Raft retries). Safe for concurrent use.
+type Registry struct {
+	addrs          map[uint64]string // broker id -> canonical Raft address; read-only
+	streams        uint64
+	log            *slog.Logger
+	unknown        atomic.Uint64
+	mu             sync.Mutex
+	loggedUnknowns map[[2]uint64]bool
+}
+
+// NewRegistry builds a registry over peers (broker id -> Raft address).
+func NewRegistry(peers map[uint64]string, logger *slog.Logger) (*Registry, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{addrs: make(map[uint64]string, len(peers)), log: logger, loggedUnknowns: map[[2]uint64]bool{}}
+	for id, a := range peers {
+		if id == 0 || id >= ReplicaGenerationBase {
+			return nil, fmt.Errorf("peer id %d: must be in [1, %d)", id, ReplicaGenerationBase)
+		}
+		c, err := CanonicalAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("peer %d: %w", id, err)
+		}
+		r.addrs[id] = c
+	}
+	return r, nil
+}
+
+// UnknownTargets counts Resolve calls for a (shard, replica) whose broker is
+// not in the table.
+func (r *Registry) UnknownTargets() uint64 { return r.unknown.Load() }
+
+// Addr returns broker id's Raft address.
+func (r *Registry) Addr(id uint64) (string, bool) {
+	a, ok := r.addrs[id]
+	return a, ok
+}
+
+// Create implements config.NodeRegistryFactory. The same table serves the
+// NodeHost's transport.
+func (r *Registry) Create(nhid string, streamConnections uint64, _ config.TargetValidator) (raftio.INodeRegistry, error) {
+	r.streams = streamConnections
+	return r, nil
+}
+
+// Close implements raftio.INodeRegistry.
+func (r *Registry) Close() error { return nil }
+
+// Add implements raftio.INodeRegistry. The table is static: the NodeHostID
+// dragonboat passes must be the one derived from the replica's broker; any
+// other value is logged (the table still wins).
+func (r *Registry) Add(shardID, replicaID uint64, target string) {
+	if target != NodeHostID(BrokerOf(replicaID)) {
+		r.log.Warn("raft registry: unexpected target for replica", "shard", shardID, "replica", replicaID, "target", target)
+	}
+}
+
+// Remove implements raftio.INodeRegistry (no-op: the table is static).
+func (r *Registry) Remove(shardID, replicaID uint64) {}
+
+// RemoveShard implements raftio.INodeRegistry (no-op: the table is static).
+func (r *Registry) RemoveShard(shardID uint64) {}
+
+// ErrUnknownTarget is returned by Resolve for a replica whose broker is not
+// among the configured peers.
+var ErrUnknownTarget = fmt.Errorf("chronik: raft target not in the static registry")
+
+// Resolve implements raftio.INodeRegistry: (shard, replica) -> (address,
+// connection key).
+func (r *Registry) Resolve(shardID, replicaID uint64) (string, string, error) {
+	a, ok := r.addrs[BrokerOf(replicaID)]
+	if !ok {
+		r.unknown.Add(1)
+		key := [2]uint64{shardID, replicaID}
+		r.mu.Lock()
+		first := !r.loggedUnknowns[key]
+		r.loggedUnknowns[key] = true
+		r.mu.Unlock()
+		if first {
+			r.log.Error("raft registry: unknown target", "shard", shardID, "replica", replicaID)
+		}
+		return "", "", fmt.Errorf("shard %d replica %d: %w", shardID, replicaID, ErrUnknownTarget)
+	}
+	if r.streams > 1 {
+		return a, fmt.Sprintf("%s-%d", a, shardID%r.streams), nil
+	}
+	return a, a, nil
+}
+
+// Members returns the initial member map (replica id -> NodeHostID) of a
+// shard whose replicas are on brokers.
+func Members(replicas []uint64) map[uint64]string {
+	m := make(map[uint64]string, len(replicas))
+	for _, id := range replicas {
+		m[id] = NodeHostID(BrokerOf(id))
+	}
+	return m
+}
