@@ -187,7 +187,20 @@ func (r *produceRun) run(ctx context.Context, clients []*kgo.Client) Result {
 
 	progressDone := make(chan struct{})
 	progressStopped := make(chan struct{})
-	go r.reportProgress(progressDone, progressStopped)
+	go runProgress(progressSource{
+		kind:           "produce",
+		fn:             r.cfg.Progress,
+		interval:       r.cfg.ProgressInterval,
+		targetRecords:  r.cfg.Records,
+		targetDuration: r.cfg.Duration,
+		t0:             r.t0,
+		start:          r.start,
+		records:        r.acked.Load,
+		bytes:          r.bytes.Load,
+		errors:         r.failed.Load,
+		lat:            r.lat,
+		elapsed:        r.elapsed,
+	}, progressDone, progressStopped)
 
 	var wg sync.WaitGroup
 	for i, cl := range clients {
@@ -341,55 +354,6 @@ func (r *produceRun) promise(measured bool, sendAt time.Time) func(*kgo.Record, 
 			if n <= last || r.lastAck.CompareAndSwap(last, n) {
 				break
 			}
-		}
-	}
-}
-
-// reportProgress calls cfg.Progress every ProgressInterval until done is
-// closed, then once more with Done set.
-func (r *produceRun) reportProgress(done <-chan struct{}, stopped chan<- struct{}) {
-	defer close(stopped)
-	if r.cfg.Progress == nil {
-		<-done
-		return
-	}
-	t := time.NewTicker(r.cfg.ProgressInterval)
-	defer t.Stop()
-	var prevRecs, prevBytes int64
-	prevAt := time.Now()
-	snap := func(now time.Time, final bool) Progress {
-		p := Progress{
-			Kind:           "produce",
-			Done:           final,
-			TargetRecords:  r.cfg.Records,
-			TargetDuration: r.cfg.Duration,
-		}
-		if now.Before(r.start) {
-			p.Warmup = true
-			p.Elapsed = now.Sub(r.t0)
-			r.lat.snapshotInterval()
-			return p
-		}
-		p.Elapsed = now.Sub(r.start)
-		if final {
-			p.Elapsed = r.elapsed(now)
-		}
-		p.Records, p.Bytes, p.Errors = r.acked.Load(), r.bytes.Load(), r.failed.Load()
-		if dt := now.Sub(prevAt).Seconds(); dt > 0 {
-			p.RecordsPerSec = float64(p.Records-prevRecs) / dt
-			p.MiBPerSec = float64(p.Bytes-prevBytes) / (1 << 20) / dt
-		}
-		p.P99 = r.lat.snapshotInterval().P99
-		prevRecs, prevBytes, prevAt = p.Records, p.Bytes, now
-		return p
-	}
-	for {
-		select {
-		case now := <-t.C:
-			r.cfg.Progress(snap(now, false))
-		case <-done:
-			r.cfg.Progress(snap(time.Now(), true))
-			return
 		}
 	}
 }

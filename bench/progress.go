@@ -122,3 +122,67 @@ func NewProgressWriter(w io.Writer, live bool) func(Progress) {
 // IsTerminal reports whether f is a terminal, so progress can be drawn in
 // place.
 func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// progressSource is what runProgress reads a running benchmark from.
+type progressSource struct {
+	kind           string
+	fn             func(Progress) // nil: no progress calls
+	interval       time.Duration
+	targetRecords  int64
+	targetDuration time.Duration
+	t0, start      time.Time // warm-up start, measured phase start
+	records        func() int64
+	bytes          func() int64
+	errors         func() int64
+	lat            *recorder
+	elapsed        func(now time.Time) time.Duration // final elapsed time
+}
+
+// runProgress calls src.fn every src.interval until done is closed, then
+// once more with Done set, and closes stopped.
+func runProgress(src progressSource, done <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	if src.fn == nil {
+		<-done
+		return
+	}
+	t := time.NewTicker(src.interval)
+	defer t.Stop()
+	var prevRecs, prevBytes int64
+	prevAt := time.Now()
+	snap := func(now time.Time, final bool) Progress {
+		p := Progress{
+			Kind:           src.kind,
+			Done:           final,
+			TargetRecords:  src.targetRecords,
+			TargetDuration: src.targetDuration,
+		}
+		if now.Before(src.start) && !final {
+			p.Warmup = true
+			p.Elapsed = now.Sub(src.t0)
+			src.lat.snapshotInterval()
+			return p
+		}
+		p.Elapsed = now.Sub(src.start)
+		if final {
+			p.Elapsed = src.elapsed(now)
+		}
+		p.Records, p.Bytes, p.Errors = src.records(), src.bytes(), src.errors()
+		if dt := now.Sub(prevAt).Seconds(); dt > 0 {
+			p.RecordsPerSec = float64(p.Records-prevRecs) / dt
+			p.MiBPerSec = float64(p.Bytes-prevBytes) / (1 << 20) / dt
+		}
+		p.P99 = src.lat.snapshotInterval().P99
+		prevRecs, prevBytes, prevAt = p.Records, p.Bytes, now
+		return p
+	}
+	for {
+		select {
+		case now := <-t.C:
+			src.fn(snap(now, false))
+		case <-done:
+			src.fn(snap(time.Now(), true))
+			return
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Consume reads cfg.Topic from its earliest offsets over the Kafka protocol
+// until cfg.Records records or cfg.Duration, and reports throughput and,
+// for records that carry Produce's TimestampHeader, the end-to-end latency
+// from their send time to their receipt (meaningful when Consume runs
+// beside a Produce, on one clock).
+//
+// The clock starts at the first fetch (after the topic's metadata was read;
+// with cfg.Group it includes joining the group) and stops at the last record
+// received. Fetch errors are counted in Result.Failed and Result.Errors.
+//
+// It returns the figures together with an error when cfg.Records was not
+// reached because no record arrived for cfg.IdleTimeout; when ctx ends it
+// returns the partial figures with Result.Interrupted set and a nil error.
+func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID("chronik-bench-consumer"),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes),
+		kgo.WithLogger(kgoLogger{logger(cfg.Logger)}),
+	}
+	if cfg.Group != "" {
+		opts = append(opts, kgo.ConsumerGroup(cfg.Group))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: consumer: new client: %w", err)
+	}
+	defer cl.Close()
+	partitions, err := topicPartitions(ctx, cl, cfg.Topic)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: consume topic %q: %w", cfg.Topic, err)
+	}
+
+	r := &consumeRun{cfg: cfg, lat: newRecorder(), errs: map[string]int64{}}
+	res, err := r.run(ctx, cl)
+	res.Settings = map[string]string{
+		"brokers":         strings.Join(cfg.Brokers, ","),
+		"topic":           cfg.Topic,
+		"partitions":      strconv.Itoa(int(partitions)),
+		"group":           cfg.Group,
+		"records":         strconv.FormatInt(cfg.Records, 10),
+		"duration":        cfg.Duration.String(),
+		"fetch-max-bytes": FormatSize(int64(cfg.FetchMaxBytes)),
+		"idle-timeout":    cfg.IdleTimeout.String(),
+	}
+	return res, err
+}
+
+// consumeRun is the state of one Consume call.
+type consumeRun struct {
+	cfg   ConsumeConfig
+	lat   *recorder
+	start time.Time
+	last  atomic.Int64 // UnixNano of the last record received
+
+	records, bytes, failed atomic.Int64
+
+	mu   sync.Mutex
+	errs map[string]int64
+}
+
+func (r *consumeRun) elapsed(now time.Time) time.Duration {
+	if last := r.last.Load(); last > 0 {
+		return time.Unix(0, last).Sub(r.start)
+	}
+	return now.Sub(r.start)
+}
+
+func (r *consumeRun) run(ctx context.Context, cl *kgo.Client) (Result, error) {
+	r.start = time.Now()
+	var end time.Time
+	if r.cfg.Duration > 0 {
+		end = r.start.Add(r.cfg.Duration)
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go runProgress(progressSource{
+		kind:           "consume",
+		fn:             r.cfg.Progress,
+		interval:       r.cfg.ProgressInterval,
+		targetRecords:  r.cfg.Records,
+		targetDuration: r.cfg.Duration,
+		t0:             r.start,
+		start:          r.start,
+		records:        r.records.Load,
+		bytes:          r.bytes.Load,
+		errors:         r.failed.Load,
+		lat:            r.lat,
+		elapsed:        r.elapsed,
+	}, done, stopped)
+
+	var runErr error
+	lastRecord := time.Now()
+poll:
+	for {
+		if r.cfg.Records > 0 && r.records.Load() >= r.cfg.Records {
+			break
+		}
+		now := time.Now()
+		if !end.IsZero() && !now.Before(end) {
+			break
+		}
+		// Each poll waits at most until the idle limit or the end of the
+		// run, whichever is first.
+		wait := lastRecord.Add(r.cfg.IdleTimeout)
+		if !end.IsZero() && end.Before(wait) {
+			wait = end
+		}
+		pctx, cancel := context.WithDeadline(ctx, wait)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		now = time.Now()
+		if ctx.Err() != nil {
+			break
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			r.failed.Add(1)
+			r.mu.Lock()
+			r.errs[fmt.Sprintf("fetch %s/%d: %v", topic, p, err)]++
+			r.mu.Unlock()
+		})
+		n := 0
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if r.cfg.Records > 0 && r.records.Load() >= r.cfg.Records {
+				return // past the requested count: not measured
+			}
+			n++
+			r.records.Add(1)
+			r.bytes.Add(int64(len(rec.Value)))
+			for _, h := range rec.Headers {
+				if h.Key == TimestampHeader {
+					if ts, ok := decodeTimestamp(h.Value); ok {
+						r.lat.Record(now.Sub(ts))
+					}
+					break
+				}
+			}
+		})
+		if n > 0 {
+			lastRecord = now
+			r.last.Store(now.UnixNano())
+			continue
+		}
+		if !now.Before(lastRecord.Add(r.cfg.IdleTimeout)) {
+			if r.cfg.Records > 0 {
+				runErr = fmt.Errorf("bench: consumed %d of %d records: none arrived for %s", r.records.Load(), r.cfg.Records, r.cfg.IdleTimeout)
+			}
+			break poll
+		}
+	}
+	close(done)
+	<-stopped
+
+	res := Result{
+		Kind:        "consume",
+		Started:     r.start,
+		Consumed:    r.records.Load(),
+		Failed:      r.failed.Load(),
+		Bytes:       r.bytes.Load(),
+		Latency:     r.lat.Summary(),
+		LatencyKind: "end to end, send to receipt",
+		Interrupted: ctx.Err() != nil,
+		Elapsed:     r.elapsed(time.Now()),
+	}
+	r.mu.Lock()
+	res.Errors = errorCounts(r.errs)
+	r.mu.Unlock()
+	res.finish(res.Consumed)
+	return res, runErr
+}
