@@ -110,3 +110,16 @@ type PartitionInfo struct {
 	ISR             []uint64 // replicas known to be in sync
 	PreferredLeader uint64
 }
+
+// PartitionStats describes this broker's local replica of a partition.
+type PartitionStats struct {
+	Leader             uint64 // broker leading the partition, 0 if none known
+	LeaderEpoch        int32
+	IsLeader           bool
+	HighWatermark      int64 // applied (= committed) log end on this replica
+	LogStartOffset     int64
+	LastIndex          uint64 // last Raft index stored in the segment files
+	Segments           int
+	SizeBytes          int64
+	SnapshotsRecovered uint64 // streamed snapshots this replica caught up from
+}

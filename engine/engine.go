@@ -314,13 +314,22 @@ func (e *Engine) propose(ctx context.Context, shard uint64, cmd []byte) (sm.Resu
 // Close stops the engine: it hands leadership of the partitions it leads to
 // another replica where it can (bounded to about two election timeouts),
 // stops every replica and closes the NodeHost.
-func (e *Engine) Close() error {
+func (e *Engine) Close() error { return e.close(true) }
+
+// Abort stops the engine like Close but without handing over leadership
+// first: the other replicas notice the loss only by their election timeout,
+// as after a crash (fault tests, emergencies).
+func (e *Engine) Abort() error { return e.close(false) }
+
+func (e *Engine) close(graceful bool) error {
 	first := false
 	e.closeOnce.Do(func() { first = true })
 	if !first {
 		return nil
 	}
-	e.transferLeadership()
+	if graceful {
+		e.transferLeadership()
+	}
 	close(e.closing)
 	e.wg.Wait()
 	e.nh.Close()

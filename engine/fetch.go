@@ -121,3 +121,31 @@ func (e *Engine) ListOffsets(ctx context.Context, topic string, partition int32,
 	}
 	return res, nil
 }
+
+// PartitionStats describes this broker's replica of a partition (leader or
+// follower). Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError
+// when this broker hosts no replica.
+func (e *Engine) PartitionStats(topic string, partition int32) (PartitionStats, error) {
+	_, part, err := e.resolve(topic, partition)
+	if err != nil {
+		return PartitionStats{}, err
+	}
+	p := e.local(part.Shard)
+	if p == nil {
+		rec := e.meta.State().Leaders[part.Shard]
+		return PartitionStats{}, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
+	}
+	l, term := e.leaders.get(p.shard)
+	st := PartitionStats{Leader: shards.BrokerOf(l), LeaderEpoch: int32(term), IsLeader: l != 0 && l == p.replica,
+		SnapshotsRecovered: p.sm.SnapshotsRecovered()}
+	if st.LogStartOffset, st.HighWatermark, err = p.sm.Offsets(); err != nil {
+		return st, err
+	}
+	st.LastIndex, _ = p.sm.LastIndex()
+	segs, _ := p.sm.Segments()
+	st.Segments = len(segs)
+	for _, s := range segs {
+		st.SizeBytes += s.Size
+	}
+	return st, nil
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chronik-io/chronik/internal/errs"
 	"github.com/chronik-io/chronik/segment"
@@ -30,6 +31,8 @@ type PartitionSM struct {
 	mu     sync.RWMutex // guards seg and closed against concurrent readers
 	seg    *segment.Log
 	closed bool
+
+	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
 	frame     []byte        // reused frame buffer, Update goroutine only
@@ -343,6 +346,7 @@ func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) err
 		return fmt.Errorf("shard %d: open restored log: %w", p.shardID, err)
 	}
 	p.seg = l
+	p.recovered.Add(1)
 	if err := p.rebuildProducers(l); err != nil {
 		return err
 	}
@@ -448,3 +452,7 @@ func (p *PartitionSM) LastIndex() (idx uint64, err error) {
 	})
 	return
 }
+
+// SnapshotsRecovered counts the streamed snapshots this replica recovered
+// from since it was created.
+func (p *PartitionSM) SnapshotsRecovered() uint64 { return p.recovered.Load() }

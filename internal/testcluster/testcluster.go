@@ -182,6 +182,20 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
+// Kill stops engine i without a graceful leadership hand-over, as a crash
+// would (its data stays, for Restart).
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	e := c.engines[uint64(i)]
+	delete(c.engines, uint64(i))
+	c.mu.Unlock()
+	if e != nil {
+		if err := e.Abort(); err != nil {
+			c.t.Errorf("abort engine %d: %v", i, err)
+		}
+	}
+}
+
 // Restart opens engine i again on its data directory and waits until it is
 // ready. It stops the engine first if it runs.
 func (c *Cluster) Restart(i int) {

@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// TestThreeNodeFailover: RF=3, produce on the leader, stop the leader, a new
+// leader within 3 s, produce continues, the old leader restarts and catches
+// up; at the end every replica's segments hold identical batches.
+func TestThreeNodeFailover(t *testing.T) {
+	c := testcluster.New(t, 3)
+	c.CreateTopic(t, "fo", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	for i := 0; i < 50; i++ {
+		produceLeader(t, c, "fo", 0, records(fmt.Sprintf("a%d", i), 10))
+	}
+	old := c.WaitLeader(t, "fo", 0, 5*time.Second)
+	md := c.Engine(old).Metadata()
+	if got := md.Topics[0].Partitions[0]; len(got.Replicas) != 3 || got.Leader != uint64(old) {
+		t.Fatalf("metadata %+v, leader %d", got, old)
+	}
+	c.Kill(old)
+	t0 := time.Now()
+	next := c.WaitLeader(t, "fo", 0, 3*time.Second)
+	t.Logf("new leader %d after %v", next, time.Since(t0))
+	for i := 0; i < 50; i++ {
+		produceLeader(t, c, "fo", 0, records(fmt.Sprintf("b%d", i), 10))
+	}
+	c.Restart(old)
+	for i := 0; i < 20; i++ {
+		produceLeader(t, c, "fo", 0, records(fmt.Sprintf("c%d", i), 10))
+	}
+	l := c.WaitLeader(t, "fo", 0, 5*time.Second)
+	recs := fetchAll(t, c.Engine(l), "fo", 0)
+	if len(recs) != 1200 {
+		t.Fatalf("%d records, want 1200", len(recs))
+	}
+	for i, r := range recs {
+		if r.Offset != int64(i) {
+			t.Fatalf("record %d has offset %d", i, r.Offset)
+		}
+	}
+	waitReplicasCaughtUp(t, c, "fo", 0, 1200)
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "fo", 0), 3)
+}
+
+// waitReplicasCaughtUp waits until every running engine has applied hw
+// records of the partition (the engines report it through Watch).
+func waitReplicasCaughtUp(t *testing.T, c *testcluster.Cluster, topic string, p int32, hw int64) {
+	t.Helper()
+	for _, i := range c.Running() {
+		ch, err := c.Engine(i).Watch(topic, p, hw-1)
+		if err != nil {
+			t.Fatalf("watch on %d: %v", i, err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("engine %d did not catch up to %d", i, hw)
+		}
+	}
+}
+
+// TestSnapshotCatchUp: with a tiny snapshot interval and compaction
+// overhead, a follower that was down while the log moved on catches up
+// from a streamed snapshot of the segments.
+func TestSnapshotCatchUp(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+		cfg.SnapshotEntries = 10
+		cfg.CompactionOverhead = 2
+	}))
+	c.CreateTopic(t, "snap", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 16 << 10})
+	for i := 0; i < 20; i++ {
+		produceLeader(t, c, "snap", 0, records(fmt.Sprintf("a%d", i), 20))
+	}
+	l := c.WaitLeader(t, "snap", 0, 5*time.Second)
+	down := l%3 + 1
+	c.Stop(down)
+	for i := 0; i < 100; i++ {
+		produceLeader(t, c, "snap", 0, records(fmt.Sprintf("b%d", i), 20))
+	}
+	c.Restart(down)
+	waitReplicasCaughtUp(t, c, "snap", 0, 2400)
+	for i := 0; i < 5; i++ {
+		produceLeader(t, c, "snap", 0, records(fmt.Sprintf("c%d", i), 20))
+	}
+	waitReplicasCaughtUp(t, c, "snap", 0, 2500)
+	st, err := c.Engine(down).PartitionStats("snap", 0)
+	if err != nil || st.SnapshotsRecovered == 0 || st.HighWatermark != 2500 {
+		t.Fatalf("restarted follower %d: %+v, %v; want a recovered snapshot", down, st, err)
+	}
+	t.Logf("follower %d after catch-up: %+v", down, st)
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "snap", 0), 3)
+}
+
+// TestLateShardAndJoin: a partition created after the others and a replica
+// added to a running partition exchange messages without a single
+// unresolvable Raft target.
+func TestLateShardAndJoin(t *testing.T) {
+	c := testcluster.New(t, 3)
+	c.CreateTopic(t, "early", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	produceLeader(t, c, "early", 0, records("e", 10))
+	c.CreateTopic(t, "late", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
+	for i := 0; i < 10; i++ {
+		produceLeader(t, c, "late", 0, records(fmt.Sprintf("l%d", i), 10))
+	}
+	md := c.Engine(1).Metadata()
+	var reps []uint64
+	for _, ti := range md.Topics {
+		if ti.Name == "late" {
+			reps = ti.Partitions[0].Replicas
+		}
+	}
+	if len(reps) != 2 {
+		t.Fatalf("late replicas %v", reps)
+	}
+	var outsider uint64
+	for id := uint64(1); id <= 3; id++ {
+		if id != reps[0] && id != reps[1] {
+			outsider = id
+		}
+	}
+	if err := c.Engine(int(reps[0])).AddReplica(ctxT(t, 10*time.Second), "late", 0, outsider); err != nil {
+		t.Fatalf("add replica on %d: %v", outsider, err)
+	}
+	for i := 0; i < 10; i++ {
+		produceLeader(t, c, "late", 0, records(fmt.Sprintf("m%d", i), 10))
+	}
+	waitReplicasCaughtUp(t, c, "late", 0, 200)
+	if err := c.Engine(int(reps[0])).AddReplica(ctxT(t, 10*time.Second), "late", 0, outsider); !errors.Is(err, engine.ErrInvalidReplicationFactor) {
+		t.Fatalf("adding it twice: %v", err)
+	}
+	for i := 1; i <= 3; i++ {
+		if n := c.Engine(i).UnknownRaftTargets(); n != 0 {
+			t.Fatalf("engine %d: %d unknown raft targets", i, n)
+		}
+	}
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "late", 0), 3)
+}
