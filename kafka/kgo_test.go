@@ -238,4 +238,3 @@ func TestAutoCreate(t *testing.T) {
 		}
 	}
 }
-
