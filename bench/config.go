@@ -39,7 +39,8 @@ var (
 )
 
 // ProduceConfig configures Produce. Start from DefaultProduceConfig; Produce
-// calls Validate and refuses an invalid config.
+// fills zero values with the defaults, calls Validate and refuses an invalid
+// config.
 type ProduceConfig struct {
 	// Brokers are the seed brokers, host:port. Default ["127.0.0.1:9092"].
 	Brokers []string
@@ -170,10 +171,12 @@ func (c ProduceConfig) withDefaults() ProduceConfig {
 	return c
 }
 
-// Validate reports every problem with c, each naming the field and its value,
-// joined with errors.Join. Zero values that have a default are accepted.
+// Validate reports every problem with c as it is, each naming the field and
+// its value, joined with errors.Join. Produce fills zero values with their
+// defaults before it validates; Validate does not, so a config built from
+// DefaultProduceConfig with an explicit 0 (say BatchMaxBytes) is rejected
+// rather than silently run with the default.
 func (c ProduceConfig) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("bench: "+format, args...)) }
 
@@ -216,6 +219,9 @@ func (c ProduceConfig) Validate() error {
 	} else if int64(c.RecordSize) > int64(c.BatchMaxBytes) {
 		bad("RecordSize %d: larger than BatchMaxBytes %d, no record would fit in a batch", c.RecordSize, c.BatchMaxBytes)
 	}
+	if c.DeliveryTimeout == 0 {
+		bad("DeliveryTimeout 0: must be positive")
+	}
 	if c.Producers < 1 || c.Producers > MaxProducers {
 		bad("Producers %d: must be between 1 and %d", c.Producers, MaxProducers)
 	}
@@ -238,10 +244,10 @@ func (c ProduceConfig) Validate() error {
 		bad("Payload %q: must be one of %s", c.Payload, strings.Join(PayloadModes, ", "))
 	}
 	if c.DeliveryTimeout < 0 {
-		bad("DeliveryTimeout %s: must not be negative", c.DeliveryTimeout)
+		bad("DeliveryTimeout %s: must be positive", c.DeliveryTimeout)
 	}
-	if c.ProgressInterval < 0 {
-		bad("ProgressInterval %s: must not be negative", c.ProgressInterval)
+	if c.ProgressInterval <= 0 {
+		bad("ProgressInterval %s: must be positive", c.ProgressInterval)
 	}
 	return errors.Join(errs...)
 }
@@ -307,9 +313,9 @@ func (c ConsumeConfig) withDefaults() ConsumeConfig {
 	return c
 }
 
-// Validate reports every problem with c, each naming the field and its value.
+// Validate reports every problem with c as it is, each naming the field and
+// its value (Consume fills zero values with defaults first, as Produce does).
 func (c ConsumeConfig) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("bench: "+format, args...)) }
 	errs = append(errs, validateBrokers(c.Brokers)...)
@@ -328,11 +334,11 @@ func (c ConsumeConfig) Validate() error {
 	if c.FetchMaxBytes < MinBatchMaxBytes {
 		bad("FetchMaxBytes %d: must be at least %d bytes", c.FetchMaxBytes, MinBatchMaxBytes)
 	}
-	if c.IdleTimeout < 0 {
-		bad("IdleTimeout %s: must not be negative", c.IdleTimeout)
+	if c.IdleTimeout <= 0 {
+		bad("IdleTimeout %s: must be positive", c.IdleTimeout)
 	}
-	if c.ProgressInterval < 0 {
-		bad("ProgressInterval %s: must not be negative", c.ProgressInterval)
+	if c.ProgressInterval <= 0 {
+		bad("ProgressInterval %s: must be positive", c.ProgressInterval)
 	}
 	return errors.Join(errs...)
 }

@@ -58,8 +58,11 @@ func TestProduceConfigValidate(t *testing.T) {
 	if err := DefaultProduceConfig().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
 	}
-	if err := (ProduceConfig{Records: 1}).Validate(); err != nil {
+	if err := (ProduceConfig{Records: 1}).withDefaults().Validate(); err != nil {
 		t.Fatalf("zero config with Records must take defaults: %v", err)
+	}
+	if err := (ProduceConfig{Records: 1}).Validate(); err == nil || !strings.Contains(err.Error(), "BatchMaxBytes 0") {
+		t.Fatalf("Validate must not fill defaults: %v", err)
 	}
 	for _, tc := range []struct {
 		name string
@@ -71,6 +74,8 @@ func TestProduceConfigValidate(t *testing.T) {
 		{"huge record size", func(c *ProduceConfig) { c.RecordSize = MaxRecordSize + 1 }, []string{"RecordSize 16777217"}},
 		{"record over batch", func(c *ProduceConfig) { c.RecordSize = 4096; c.BatchMaxBytes = 2048 }, []string{"RecordSize 4096", "BatchMaxBytes 2048"}},
 		{"tiny batch", func(c *ProduceConfig) { c.BatchMaxBytes = 10 }, []string{"BatchMaxBytes 10"}},
+		{"zero batch", func(c *ProduceConfig) { c.BatchMaxBytes = 0 }, []string{"BatchMaxBytes 0"}},
+		{"zero producers", func(c *ProduceConfig) { c.Producers = 0 }, []string{"Producers 0"}},
 		{"bad acks", func(c *ProduceConfig) { c.Acks = "2" }, []string{`Acks "2"`}},
 		{"idempotent acks", func(c *ProduceConfig) { c.Idempotent = true; c.Acks = "1" }, []string{`Acks "1"`, "idempotent"}},
 		{"idempotent inflight", func(c *ProduceConfig) { c.Idempotent = true; c.MaxInFlight = 1 }, []string{"MaxInFlight 1", "idempotent"}},

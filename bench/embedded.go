@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,10 +23,14 @@ const MaxEmbeddedNodes = 9
 // EmbeddedConfig configures StartEmbedded.
 type EmbeddedConfig struct {
 	// Nodes is the number of brokers, each with its own engine, data
-	// directory, Raft port and Kafka listener on 127.0.0.1. Default 1.
+	// directory, Raft port and Kafka listener on 127.0.0.1. Default 1, or
+	// the recorded count when Dir holds a cluster.
 	Nodes int
 	// Dir holds the brokers' data. Empty (the default) uses a new temporary
-	// directory that Close removes; a given Dir is kept.
+	// directory that Close removes. A given Dir is kept, with the brokers'
+	// addresses in Dir/embedded.json, so a later StartEmbedded on the same
+	// Dir restarts the same cluster (same Nodes, Raft and Kafka ports) with
+	// its data, e.g. to consume what an earlier run produced.
 	Dir string
 	// DefaultPartitions of auto-created topics; 0 = the engine's default.
 	DefaultPartitions int32
@@ -74,9 +79,6 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Nodes == 0 {
-		cfg.Nodes = 1
-	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 60 * time.Second
 	}
@@ -86,6 +88,8 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 			return nil, fmt.Errorf("bench: embedded cluster dir: %w", err)
 		}
 		c.removeDir = true
+	} else if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: embedded cluster dir: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -93,21 +97,25 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 		}
 	}()
 
-	// Kafka listeners stay open and are handed to the servers; Raft ports
-	// are found by listening and closing, as dragonboat binds its own.
+	lay, err := loadLayout(c.dir, cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Nodes = len(lay.Raft)
+	// Kafka listeners stay open and are handed to the servers.
 	lns := make([]net.Listener, cfg.Nodes)
 	peers := map[uint64]string{}
 	for i := range cfg.Nodes {
-		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if lns[i], err = net.Listen("tcp", lay.Kafka[i]); err != nil {
 			closeAll(lns)
-			return nil, fmt.Errorf("bench: listen for Kafka: %w", err)
+			return nil, fmt.Errorf("bench: listen for Kafka of broker %d on %s: %w", i+1, lay.Kafka[i], err)
 		}
-		raftAddr, err := freeAddr()
-		if err != nil {
-			closeAll(lns)
-			return nil, err
-		}
-		peers[uint64(i+1)] = raftAddr
+		lay.Kafka[i] = lns[i].Addr().String()
+		peers[uint64(i+1)] = lay.Raft[i]
+	}
+	if err := saveLayout(c.dir, lay); err != nil {
+		closeAll(lns)
+		return nil, err
 	}
 	for i := range cfg.Nodes {
 		id := uint64(i + 1)
@@ -191,6 +199,58 @@ func (c *Cluster) Close() error {
 		c.closeErr = errors.Join(errs...)
 	})
 	return c.closeErr
+}
+
+// layoutFile, in EmbeddedConfig.Dir, records the cluster's addresses.
+const layoutFile = "embedded.json"
+
+// layout is the address plan of an embedded cluster, index i for broker i+1.
+type layout struct {
+	Raft  []string `json:"raft"`
+	Kafka []string `json:"kafka"`
+}
+
+// loadLayout reads dir's layout, or plans a new one for nodes brokers (free
+// Raft ports, any Kafka port) when there is none. A recorded layout must
+// have nodes brokers unless nodes is 0.
+func loadLayout(dir string, nodes int) (layout, error) {
+	var lay layout
+	b, err := os.ReadFile(filepath.Join(dir, layoutFile))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &lay); err != nil || len(lay.Raft) == 0 || len(lay.Raft) != len(lay.Kafka) {
+			return lay, fmt.Errorf("bench: %s in %s is not a valid cluster layout (%v)", layoutFile, dir, err)
+		}
+		if nodes != 0 && nodes != len(lay.Raft) {
+			return lay, fmt.Errorf("bench: Nodes %d: the cluster in %s has %d brokers", nodes, dir, len(lay.Raft))
+		}
+		return lay, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return lay, fmt.Errorf("bench: read cluster layout: %w", err)
+	}
+	if nodes == 0 {
+		nodes = 1
+	}
+	for range nodes {
+		addr, err := freeAddr()
+		if err != nil {
+			return lay, err
+		}
+		lay.Raft = append(lay.Raft, addr)
+		lay.Kafka = append(lay.Kafka, "127.0.0.1:0")
+	}
+	return lay, nil
+}
+
+func saveLayout(dir string, lay layout) error {
+	b, err := json.MarshalIndent(lay, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: encode cluster layout: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layoutFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bench: write cluster layout: %w", err)
+	}
+	return nil
 }
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment
