@@ -1,0 +1,89 @@
+package engine_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// BenchmarkProduce measures replicated produce throughput and latency:
+// 1 KiB records in 64 KiB batches, 8 partitions, 16 batches in flight per
+// partition, each on the partition's leader (the shape of the raw dragonboat
+// yardstick in tools/raft-ceiling). Reports MB/s (SetBytes) and p50/p99
+// produce latency.
+func BenchmarkProduce(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		for _, db := range []string{engine.LogDBTan, engine.LogDBPebble} {
+			b.Run(fmt.Sprintf("nodes=%d/logdb=%s", n, db), func(b *testing.B) { benchProduce(b, n, db) })
+		}
+	}
+}
+
+func benchProduce(b *testing.B, nodes int, logdb string) {
+	const partitions, inflight = 8, 16
+	c := testcluster.New(b, nodes, testcluster.WithConfig(func(cfg *engine.Config) {
+		cfg.SmallLogDBMemory = false
+		cfg.LogDB = logdb
+		cfg.RTT = 5 * time.Millisecond
+		cfg.ElectionTicks = 40
+		cfg.MaxInFlightPerPartition = inflight
+	}))
+	c.CreateTopic(b, "bench", engine.TopicConfig{Partitions: partitions, ReplicationFactor: int16(nodes)})
+	recs := make([]engine.Record, 64)
+	for i := range recs {
+		v := make([]byte, 1024)
+		for j := range v {
+			v[j] = byte(i*7 + j*13)
+		}
+		recs[i] = engine.Record{Value: v}
+	}
+	batch := engine.EncodeBatch(recs, time.Now())
+	leaders := make([]*engine.Engine, partitions)
+	for p := range leaders {
+		leaders[p] = c.Engine(c.WaitLeader(b, "bench", int32(p), 10*time.Second))
+	}
+	b.SetBytes(int64(len(batch)))
+	b.ReportAllocs()
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lats []time.Duration
+	var failed atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for p := 0; p < partitions; p++ {
+		for w := 0; w < inflight; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				local := make([]time.Duration, 0, b.N/(partitions*inflight)+1)
+				for next.Add(1) <= int64(b.N) {
+					t0 := time.Now()
+					if _, err := leaders[p].ProduceBatch(ctxT(b, 30*time.Second), "bench", int32(p), batch); err != nil {
+						failed.Add(1)
+						continue
+					}
+					local = append(local, time.Since(t0))
+				}
+				mu.Lock()
+				lats = append(lats, local...)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d produces failed", f)
+	}
+	slices.Sort(lats)
+	if len(lats) > 0 {
+		b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
