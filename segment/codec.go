@@ -103,7 +103,8 @@ func compress(c Codec, dst, src []byte) (out []byte, ok bool) {
 	return out, true
 }
 
-// decompress decodes src (codec c) into a new slice of exactly origLen bytes.
+// decompress decodes src (codec c) into a slice of exactly origLen bytes:
+// src itself for CodecNone, a new slice otherwise.
 func decompress(c Codec, src []byte, origLen int) ([]byte, error) {
 	if origLen < 0 || origLen > hardMaxFrameBytes {
 		return nil, fmt.Errorf("original length %d out of range", origLen)
@@ -113,9 +114,7 @@ func decompress(c Codec, src []byte, origLen int) ([]byte, error) {
 		if len(src) != origLen {
 			return nil, fmt.Errorf("stored length %d != original length %d", len(src), origLen)
 		}
-		out := make([]byte, origLen)
-		copy(out, src)
-		return out, nil
+		return src, nil
 	case CodecZstd:
 		d := zstdDecPool.Get().(*zstd.Decoder)
 		out, err := d.DecodeAll(src, make([]byte, 0, origLen))

@@ -1,0 +1,165 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks of the append and read paths: 64 KiB appends of 1 KiB records
+// (one batch of 64 records per append, as a busy producer sends), for each
+// codec, on random and on JSON-like values. b.SetBytes counts input bytes, so
+// MB/s is input throughput. Run with -count 3 and take the median.
+
+const (
+	benchRecSize   = 1 << 10
+	benchPerBatch  = 64
+	benchBatchSize = benchRecSize * benchPerBatch // 64 KiB of values
+)
+
+// benchFrames prebuilds n append payloads starting at offset 0.
+func benchFrames(kind payloadKind, n int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, 7))
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = testBatches(rng, kind, int64(i*benchPerBatch), int64(i*benchPerBatch), 1, benchPerBatch, benchRecSize)
+	}
+	return out
+}
+
+// rebase rewrites the base offsets of a one-batch payload.
+func rebase(b []byte, base int64) { SetBaseOffset(b, base) }
+
+func BenchmarkAppend(b *testing.B) {
+	for _, kind := range []payloadKind{kindRandom, kindJSON} {
+		frames := benchFrames(kind, 64)
+		for _, c := range []Codec{CodecNone, CodecS2, CodecLZ4, CodecZstd} {
+			b.Run(fmt.Sprintf("%s/%s", kind, c), func(b *testing.B) {
+				o := &Options{ActiveCodec: c, ActiveCodecSet: true, DisableBackgroundRewrite: true, SegmentBytes: 256 << 20}
+				l, err := Open(b.TempDir(), o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				b.SetBytes(int64(len(frames[0])))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					f := frames[i%len(frames)]
+					rebase(f, l.EndOffset())
+					if err := l.Append(f, uint64(i+1), uint64(i+1)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(l.Size())/float64(int64(b.N)*int64(len(frames[0]))), "stored/input")
+			})
+		}
+	}
+}
+
+// BenchmarkSeal measures the background rewrite (zstd) of a sealed segment
+// and reports the stored/input ratio once sealed.
+func BenchmarkSeal(b *testing.B) {
+	for _, kind := range []payloadKind{kindRandom, kindJSON} {
+		frames := benchFrames(kind, 128) // 8 MiB of input
+		for _, active := range []Codec{CodecNone, CodecS2} {
+			b.Run(fmt.Sprintf("%s/from-%s", kind, active), func(b *testing.B) {
+				var input int64
+				for _, f := range frames {
+					input += int64(len(f))
+				}
+				b.SetBytes(input)
+				var ratio float64
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					dir := b.TempDir()
+					o := &Options{ActiveCodec: active, ActiveCodecSet: true, DisableBackgroundRewrite: true}
+					l, err := Open(dir, o)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for j, f := range frames {
+						rebase(f, l.EndOffset())
+						if err := l.Append(f, uint64(j+1), uint64(j+1)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := l.roll(); err != nil {
+						b.Fatal(err)
+					}
+					l.mu.RLock()
+					seg := l.segs[0]
+					seg.acquire()
+					l.mu.RUnlock()
+					s := &sealer{l: l, target: CodecZstd, quit: make(chan struct{})}
+					b.StartTimer()
+					if err := s.rewrite(seg); err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					seg.release()
+					ratio = float64(l.Segments()[0].Size) / float64(input)
+					l.Close()
+					b.StartTimer()
+				}
+				b.ReportMetric(ratio, "stored/input")
+			})
+		}
+	}
+}
+
+// BenchmarkReadCached reads 1 MiB fetches from the cached tail.
+func BenchmarkReadCached(b *testing.B) {
+	for _, kind := range []payloadKind{kindRandom, kindJSON} {
+		frames := benchFrames(kind, 64)
+		for _, c := range []Codec{CodecNone, CodecS2, CodecLZ4, CodecZstd} {
+			b.Run(fmt.Sprintf("%s/%s", kind, c), func(b *testing.B) {
+				benchRead(b, frames, c, 32<<20, 1<<20)
+			})
+		}
+	}
+}
+
+// BenchmarkReadUncached reads 1 MiB fetches with no cache: every frame is
+// read from the file and decompressed.
+func BenchmarkReadUncached(b *testing.B) {
+	for _, kind := range []payloadKind{kindRandom, kindJSON} {
+		frames := benchFrames(kind, 64)
+		for _, c := range []Codec{CodecNone, CodecS2, CodecLZ4, CodecZstd} {
+			b.Run(fmt.Sprintf("%s/%s", kind, c), func(b *testing.B) {
+				benchRead(b, frames, c, -1, 1<<20)
+			})
+		}
+	}
+}
+
+func benchRead(b *testing.B, frames [][]byte, c Codec, cache, maxBytes int) {
+	o := &Options{ActiveCodec: c, ActiveCodecSet: true, DisableBackgroundRewrite: true, CacheBytes: cache}
+	l, err := Open(b.TempDir(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for j, f := range frames {
+		rebase(f, l.EndOffset())
+		if err := l.Append(f, uint64(j+1), uint64(j+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end := l.EndOffset()
+	b.SetBytes(int64(maxBytes))
+	b.ReportAllocs()
+	b.ResetTimer()
+	off := int64(0)
+	for i := 0; i < b.N; i++ {
+		out, err := l.Read(off, maxBytes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		off += int64(len(out) / (benchBatchSize + 1) * benchPerBatch)
+		if off >= end-int64(benchPerBatch*16) {
+			off = 0
+		}
+	}
+}
