@@ -1,18 +1,272 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/kafka"
 )
 
-// startCommand runs a broker. (Owned by the Kafka server work.)
+// startCommand runs one broker: the engine, the Kafka listener and the HTTP
+// health endpoints, until SIGINT or SIGTERM.
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "start",
 		Usage: "run a broker",
-		Action: func(c *cli.Context) error {
-			return errors.New("chronik start: not implemented yet")
+		Description: `Runs one chronik broker. With no flags: node 1 of a one-node cluster, data in
+./data, Kafka on 127.0.0.1:9092, Raft on 127.0.0.1:7001, HTTP (/healthz,
+/readyz) on 127.0.0.1:8090. For a multi-node cluster give every member the
+same --peers and its own --node-id and addresses.`,
+		Flags: []cli.Flag{
+			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
+			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
+			&cli.StringFlag{Name: "kafka-addr", Value: "127.0.0.1:9092", Usage: "host:port the Kafka listener binds", EnvVars: []string{"CHRONIK_KAFKA_ADDR"}},
+			&cli.StringFlag{Name: "advertised-kafka-addr", Usage: "host:port clients connect to (default: --kafka-addr as bound)", EnvVars: []string{"CHRONIK_ADVERTISED_KAFKA_ADDR"}},
+			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
+			&cli.StringFlag{Name: "peers", Value: "1@127.0.0.1:7001", Usage: "every member as id@raft-host:port, comma separated, this broker included", EnvVars: []string{"CHRONIK_PEERS"}},
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz and /readyz; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
+			&cli.BoolFlag{Name: "auto-create-topics", Value: true, Usage: "create unknown topics on Metadata and Produce", EnvVars: []string{"CHRONIK_AUTO_CREATE_TOPICS"}},
+			&cli.IntFlag{Name: "default-partitions", Value: 3, Usage: "partitions of auto-created topics", EnvVars: []string{"CHRONIK_DEFAULT_PARTITIONS"}},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
 		},
+		Action: runStart,
 	}
+}
+
+// startConfig is the parsed command line of chronik start.
+type startConfig struct {
+	engine     engine.Config
+	kafka      kafka.Config
+	kafkaAddr  string
+	advertised string
+	httpAddr   string
+}
+
+func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
+	var sc startConfig
+	var errs []error
+	peers, err := parsePeers(c.String("peers"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	dp := c.Int("default-partitions")
+	if dp < 1 || dp > 1<<20 {
+		errs = append(errs, fmt.Errorf("--default-partitions %d: must be at least 1", dp))
+	}
+	sc.kafkaAddr = c.String("kafka-addr")
+	if _, _, err := net.SplitHostPort(sc.kafkaAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--kafka-addr %q: %v", sc.kafkaAddr, err))
+	}
+	sc.advertised = c.String("advertised-kafka-addr")
+	if sc.advertised != "" {
+		if h, _, err := net.SplitHostPort(sc.advertised); err != nil || h == "" {
+			errs = append(errs, fmt.Errorf("--advertised-kafka-addr %q: want host:port", sc.advertised))
+		}
+	}
+	sc.httpAddr = c.String("http-addr")
+	sc.engine = engine.Config{
+		NodeID:            c.Uint64("node-id"),
+		DataDir:           c.String("data-dir"),
+		RaftAddr:          c.String("raft-addr"),
+		Peers:             peers,
+		Logger:            lg,
+		DefaultPartitions: int32(dp),
+	}
+	if err := sc.engine.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	sc.kafka = kafka.Config{
+		AutoCreateTopics:  c.Bool("auto-create-topics"),
+		DefaultPartitions: int32(dp),
+		Logger:            lg,
+	}
+	if err := sc.kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return sc, errors.Join(errs...)
+}
+
+// parsePeers parses "1@h1:7001,2@h2:7001".
+func parsePeers(s string) (map[uint64]string, error) {
+	peers := map[uint64]string{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(p, "@")
+		n, err := strconv.ParseUint(id, 10, 64)
+		if !ok || err != nil || n == 0 {
+			return nil, fmt.Errorf("--peers entry %q: want id@host:port with id >= 1", p)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--peers entry %q: %v", p, err)
+		}
+		if _, dup := peers[n]; dup {
+			return nil, fmt.Errorf("--peers: node %d listed twice", n)
+		}
+		peers[n] = addr
+	}
+	if len(peers) == 0 {
+		return nil, errors.New("--peers is empty")
+	}
+	return peers, nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+func runStart(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("start takes no arguments, got %q", c.Args().Slice())
+	}
+	lg, err := newLogger(c.String("log-level"), c.String("log-format"))
+	if err != nil {
+		return err
+	}
+	sc, err := parseStart(c, lg)
+	if err != nil {
+		return err
+	}
+
+	// Bind every port before opening the engine, so a busy port fails fast
+	// and the engine registers the address the listener really has.
+	ln, err := net.Listen("tcp", sc.kafkaAddr)
+	if err != nil {
+		return fmt.Errorf("kafka listener: %w", err)
+	}
+	defer ln.Close()
+	var hln net.Listener
+	if sc.httpAddr != "" {
+		if hln, err = net.Listen("tcp", sc.httpAddr); err != nil {
+			return fmt.Errorf("http listener: %w", err)
+		}
+		defer hln.Close()
+	}
+	if err := checkPortFree(sc.engine.RaftAddr); err != nil {
+		return fmt.Errorf("raft listener: %w", err)
+	}
+	advertised := sc.advertised
+	if advertised == "" {
+		advertised = ln.Addr().String()
+		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
+			return fmt.Errorf("--kafka-addr %s binds every interface: set --advertised-kafka-addr to the address clients should use", sc.kafkaAddr)
+		}
+	}
+	sc.engine.KafkaAddr = advertised
+
+	e, err := engine.Open(sc.engine)
+	if err != nil {
+		return fmt.Errorf("open engine in %s: %w", sc.engine.DataDir, err)
+	}
+	srv, err := kafka.New(e, sc.kafka)
+	if err != nil {
+		e.Close()
+		return err
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var hs *http.Server
+	if hln != nil {
+		hs = &http.Server{Handler: healthHandler(e), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+	}
+	lg.Info("chronik started", "node", sc.engine.NodeID, "kafka", advertised, "raft", sc.engine.RaftAddr,
+		"http", sc.httpAddr, "data_dir", sc.engine.DataDir, "peers", c.String("peers"))
+	go func() {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := e.WaitReady(ctx)
+			cancel()
+			if err == nil {
+				lg.Info("broker ready: registered in __meta")
+				return
+			}
+			if errors.Is(err, engine.ErrClosed) {
+				return
+			}
+			lg.Warn("still waiting for the cluster: is a quorum of --peers running?", "err", err)
+		}
+	}()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var runErr error
+	select {
+	case s := <-sigs:
+		lg.Info("shutting down", "signal", s.String())
+		first := time.Now()
+		go func() {
+			// A repeated signal within a second is the same request (a
+			// signal sent to both the process and its group); a later one
+			// means the user wants out now.
+			for range sigs {
+				if time.Since(first) > time.Second {
+					lg.Error("second signal: exiting without a clean shutdown")
+					os.Exit(2)
+				}
+			}
+		}()
+	case runErr = <-errc:
+		lg.Error("shutting down after a listener failed", "err", runErr)
+	}
+
+	// Stop accepting and finish in-flight requests, then let the engine
+	// hand its leaderships over and close its shards.
+	srv.Close()
+	if hs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		hs.Shutdown(ctx)
+		cancel()
+	}
+	if err := e.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close engine: %w", err)
+	}
+	if runErr == nil {
+		lg.Info("chronik stopped")
+	}
+	return runErr
+}
+
+// checkPortFree reports whether host:port can be bound now, so a busy Raft
+// port is a clear error rather than a transport failure inside the engine.
+func checkPortFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }

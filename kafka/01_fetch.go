@@ -46,6 +46,9 @@ import (
 
 func init() { regKey(1, 4, 16, handleFetch) }
 
+// noRecords is an empty, non-null record set: librdkafka rejects a null one.
+var noRecords = []byte{}
+
 // fetchSlot is one requested partition and its place in the response.
 type fetchSlot struct {
 	topic     string
@@ -94,6 +97,7 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 			*p = kmsg.NewFetchResponseTopicPartition()
 			p.Partition = rp.Partition
 			p.HighWatermark = -1
+			p.RecordBatches = noRecords
 			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes), resp: p}
 			if unknownID {
 				p.ErrorCode = kerr.UnknownTopicID.Code
@@ -145,7 +149,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 			continue
 		}
 		p := sl.resp
-		p.RecordBatches = nil
+		p.RecordBatches = noRecords
 		budget := min(sl.maxBytes, maxBytes-total)
 		exhausted := budget <= 0
 		if exhausted {
@@ -165,7 +169,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		p.HighWatermark = res.HighWatermark
 		p.LastStableOffset = res.HighWatermark
 		p.LogStartOffset = res.LogStartOffset
-		if !exhausted {
+		if !exhausted && len(res.Batches) > 0 {
 			p.RecordBatches = res.Batches
 			total += len(res.Batches)
 		}
