@@ -183,11 +183,21 @@ func (c *Cluster) Close() error {
 			}
 		}
 		c.serveWG.Wait()
-		for _, e := range c.engines {
-			if err := e.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close engine %d: %w", e.NodeID(), err))
-			}
+		// Engines stop together: one by one, the survivors would spend the
+		// wait electing leaders and logging unreachable peers.
+		var wg sync.WaitGroup
+		engineErrs := make([]error, len(c.engines))
+		for i, e := range c.engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := e.Close(); err != nil {
+					engineErrs[i] = fmt.Errorf("close engine %d: %w", e.NodeID(), err)
+				}
+			}()
 		}
+		wg.Wait()
+		errs = append(errs, engineErrs...)
 		c.mu.Lock()
 		errs = append(errs, c.serveErrs...)
 		c.mu.Unlock()

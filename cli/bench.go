@@ -179,6 +179,7 @@ type benchEnv struct {
 	json     bool
 	progress func(bench.Progress)
 	log      *slog.Logger
+	level    *slog.LevelVar
 	embedded *bench.EmbeddedConfig
 }
 
@@ -191,11 +192,11 @@ func newBenchEnv(c *cli.Context) (*benchEnv, error) {
 	if errOut == nil {
 		errOut = os.Stderr
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+	env.level = new(slog.LevelVar)
+	if err := env.level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	env.log = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+	env.log = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: env.level}))
 	if !c.Bool("quiet") {
 		// The report owns stdout with --json; progress then goes to stderr.
 		w := env.out
@@ -235,6 +236,12 @@ func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Re
 			return err
 		}
 		defer func() {
+			// Brokers stopping one after another log their lost peers;
+			// below debug level that is noise after the report. Close
+			// still returns any real error.
+			if env.level.Level() > slog.LevelDebug {
+				env.level.Set(slog.LevelError + 4)
+			}
 			if cerr := cl.Close(); cerr != nil && err == nil {
 				err = cerr
 			}
