@@ -1,0 +1,180 @@
+package kafka
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+// produceRaw sends one Produce v11 (acks=all) with batch to topic/0 and
+// returns the partition's answer and the response.
+func produceRaw(t *testing.T, addr, topic string, batch []byte) (kmsg.ProduceResponseTopicPartition, *kmsg.ProduceResponse) {
+	t.Helper()
+	rc := dialRaw(t, addr)
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Version = 11
+	pr.Acks = -1
+	pr.TimeoutMillis = 10000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Records = batch
+	pt.Partitions = append(pt.Partitions, pp)
+	pr.Topics = append(pr.Topics, pt)
+	resp := roundTrip[*kmsg.ProduceResponse](rc, pr)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("produce response shape: %+v", resp)
+	}
+	return resp.Topics[0].Partitions[0], resp
+}
+
+// Bad produce input gets the Kafka error a client expects.
+func TestProduceErrors(t *testing.T) {
+	kc := newKafkaCluster(t, 1, Config{AutoCreateTopics: false})
+	kc.CreateTopic(t, "small", engine.TopicConfig{Partitions: 1, MaxMessageBytes: 1024})
+	kc.CreateTopic(t, "plain", engine.TopicConfig{Partitions: 1})
+	addr := kc.addrs[1]
+
+	good := engine.EncodeBatch([]engine.Record{{Key: []byte("k"), Value: []byte("v")}}, time.Now())
+	corrupt := append([]byte(nil), good...)
+	corrupt[len(corrupt)-1] ^= 0xff // payload no longer matches the CRC
+	big := engine.EncodeBatch([]engine.Record{{Value: make([]byte, 4096)}}, time.Now())
+
+	cases := []struct {
+		name  string
+		topic string
+		batch []byte
+		want  *kerr.Error
+	}{
+		{"valid", "plain", good, nil},
+		{"bad CRC", "plain", corrupt, kerr.CorruptMessage},
+		{"truncated batch", "plain", good[:len(good)-3], kerr.CorruptMessage},
+		{"garbage", "plain", []byte("definitely not a record batch, but long enough to look like one......"), kerr.CorruptMessage},
+		{"over max.message.bytes", "small", big, kerr.MessageTooLarge},
+		{"unknown topic, auto-create off", "nope", good, kerr.UnknownTopicOrPartition},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := produceRaw(t, addr, tc.topic, tc.batch)
+			if tc.want == nil {
+				if p.ErrorCode != 0 || p.BaseOffset < 0 {
+					t.Fatalf("error %v, base offset %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+				}
+				return
+			}
+			if p.ErrorCode != tc.want.Code {
+				t.Fatalf("error %v, want %s", kerr.ErrorForCode(p.ErrorCode), tc.want.Message)
+			}
+			if p.ErrorMessage == nil {
+				t.Fatalf("v8+ error without ErrorMessage")
+			}
+		})
+	}
+
+	// kgo surfaces MESSAGE_TOO_LARGE as a non-retriable produce error.
+	cl := kc.client(t, kgo.RecordRetries(1), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	err := cl.ProduceSync(testCtx(t, 30*time.Second), &kgo.Record{Topic: "small", Value: make([]byte, 4096)}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("kgo produce of 4 KiB to a 1 KiB topic: %v", err)
+	}
+}
+
+// Fetch at an offset past the high watermark answers OFFSET_OUT_OF_RANGE
+// with the partition's bounds.
+func TestFetchOutOfRange(t *testing.T) {
+	kc := newKafkaCluster(t, 1, Config{})
+	kc.CreateTopic(t, "t", engine.TopicConfig{Partitions: 1})
+	rc := dialRaw(t, kc.addrs[1])
+	for _, off := range []int64{0, 1, 1000} {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.Version = 11
+		fr.MaxWaitMillis = 50
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "t"
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.FetchOffset = off
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+		fr.Topics = append(fr.Topics, ft)
+		resp := roundTrip[*kmsg.FetchResponse](rc, fr)
+		p := resp.Topics[0].Partitions[0]
+		want := int16(0)
+		if off > 0 {
+			want = kerr.OffsetOutOfRange.Code
+		}
+		if p.ErrorCode != want {
+			t.Fatalf("fetch at %d: error %v, want %v", off, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(want))
+		}
+		if off == 0 && (p.HighWatermark != 0 || p.RecordBatches == nil) {
+			t.Fatalf("fetch at 0 of an empty partition: hw %d, records %v", p.HighWatermark, p.RecordBatches)
+		}
+	}
+}
+
+// On a follower, Produce and Fetch answer NOT_LEADER_OR_FOLLOWER with the
+// leader hint and its endpoint; a kgo client seeded with the follower only
+// still produces and consumes (it follows the metadata).
+func TestFollower(t *testing.T) {
+	kc := newKafkaCluster(t, 2, Config{})
+	kc.CreateTopic(t, "replicated", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
+	leader := kc.WaitLeader(t, "replicated", 0, 30*time.Second)
+	follower := 3 - leader
+
+	good := engine.EncodeBatch([]engine.Record{{Value: []byte("v")}}, time.Now())
+	p, resp := produceRaw(t, kc.addrs[follower], "replicated", good)
+	if p.ErrorCode != kerr.NotLeaderForPartition.Code || p.CurrentLeader.LeaderID != int32(leader) || p.CurrentLeader.LeaderEpoch < 1 {
+		t.Fatalf("produce on follower: error %v, current leader %+v; want NOT_LEADER_OR_FOLLOWER and leader %d", kerr.ErrorForCode(p.ErrorCode), p.CurrentLeader, leader)
+	}
+	if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != int32(leader) {
+		t.Fatalf("produce on follower: node endpoints %+v, want the leader's", resp.Brokers)
+	}
+
+	rc := dialRaw(t, kc.addrs[follower])
+	fr := kmsg.NewPtrFetchRequest()
+	fr.Version = 16
+	ft := kmsg.NewFetchRequestTopic()
+	md := kc.Engine(follower).Metadata()
+	for _, ti := range md.Topics {
+		if ti.Name == "replicated" {
+			ft.TopicID = ti.ID
+		}
+	}
+	ft.Partitions = append(ft.Partitions, kmsg.NewFetchRequestTopicPartition())
+	fr.Topics = append(fr.Topics, ft)
+	fresp := roundTrip[*kmsg.FetchResponse](rc, fr)
+	fp := fresp.Topics[0].Partitions[0]
+	if fp.ErrorCode != kerr.NotLeaderForPartition.Code || fp.CurrentLeader.LeaderID != int32(leader) {
+		t.Fatalf("fetch v16 on follower: error %v, leader %+v", kerr.ErrorForCode(fp.ErrorCode), fp.CurrentLeader)
+	}
+	if len(fresp.Brokers) != 1 || fresp.Brokers[0].NodeID != int32(leader) {
+		t.Fatalf("fetch v16 on follower: node endpoints %+v", fresp.Brokers)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.addrs[follower]), kgo.ConsumePartitions(startOffsets("replicated", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testCtx(t, time.Minute)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "replicated", Value: []byte("via follower seed")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("record never consumed")
+		}
+		if recs := fs.Records(); len(recs) > 0 {
+			if string(recs[0].Value) != "via follower seed" {
+				t.Fatalf("consumed %q", recs[0].Value)
+			}
+			break
+		}
+	}
+}
