@@ -181,3 +181,5 @@ func (b *stubBackend) Watch(string, int32, int64) (<-chan struct{}, error) { ret
 func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine.ListOffsetsResult, error) {
 	return engine.ListOffsetsResult{}, b.err
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
