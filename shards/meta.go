@@ -56,6 +56,9 @@ type LeaderInfo struct {
 	Epoch  uint64 // Raft term
 }
 
+// MaxPartitions bounds the partitions of one topic.
+const MaxPartitions = 10000
+
 // Meta command ops.
 const (
 	OpInitCluster = "init"
@@ -220,7 +223,10 @@ func (s *MetaState) createTopic(c MetaCommand) sm.Result {
 		return sm.Result{Value: MetaTopicExists, Data: []byte{1}}
 	}
 	brokers := s.SortedBrokers()
-	if c.RF < 1 || int(c.RF) > len(brokers) || c.Partitions < 1 {
+	if c.Partitions < 1 || c.Partitions > MaxPartitions || c.Name == "" {
+		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+	}
+	if c.RF < 1 || int(c.RF) > len(brokers) {
 		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}
 	}
 	t := &Topic{Name: c.Name, ID: c.TopicID, Internal: c.Internal, Configs: c.Configs}

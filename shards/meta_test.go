@@ -1,0 +1,111 @@
+package shards
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+func applyMeta(t *testing.T, m *MetaSM, idx uint64, c MetaCommand) sm.Result {
+	t.Helper()
+	res, err := m.Update(sm.Entry{Index: idx, Cmd: c.Encode()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestMetaStateMachine(t *testing.T) {
+	changes := 0
+	m := NewMetaSM(func(*MetaState) { changes++ })
+	steps := []struct {
+		name    string
+		cmd     MetaCommand
+		wantVal uint64
+		wantErr bool
+	}{
+		{"register 1", MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: 1, KafkaAddr: "h1:9092"}}, MetaOK, false},
+		{"register 2", MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: 2, KafkaAddr: "h2:9092"}}, MetaOK, false},
+		{"register 3", MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: 3, KafkaAddr: "h3:9092"}}, MetaOK, false},
+		{"register no id", MetaCommand{Op: OpRegister, Broker: &BrokerInfo{}}, MetaBadCommand, true},
+		{"cluster id", MetaCommand{Op: OpInitCluster, ClusterID: "first"}, MetaOK, false},
+		{"cluster id kept", MetaCommand{Op: OpInitCluster, ClusterID: "second"}, MetaOK, false},
+		{"create", MetaCommand{Op: OpCreateTopic, Name: "a", Partitions: 3, RF: 2}, FirstPartitionShardID, false},
+		{"create again", MetaCommand{Op: OpCreateTopic, Name: "a", Partitions: 1, RF: 1}, MetaTopicExists, true},
+		{"rf too big", MetaCommand{Op: OpCreateTopic, Name: "b", Partitions: 1, RF: 4}, MetaNotEnoughBrokers, true},
+		{"create b", MetaCommand{Op: OpCreateTopic, Name: "b", Partitions: 1, RF: 3}, FirstPartitionShardID + 3, false},
+		{"pid", MetaCommand{Op: OpProducerID}, 1000, false},
+		{"pid 2", MetaCommand{Op: OpProducerID}, 1001, false},
+		{"leader", MetaCommand{Op: OpLeader, Shard: 100, Leader: 2, Epoch: 5}, MetaOK, false},
+		{"stale leader", MetaCommand{Op: OpLeader, Shard: 100, Leader: 1, Epoch: 4}, MetaOK, false},
+		{"add replica to no shard", MetaCommand{Op: OpAddReplica, Shard: 999, Replica: 1004}, MetaUnknownTopic, true},
+		{"delete b", MetaCommand{Op: OpDeleteTopic, Name: "b"}, MetaOK, false},
+		{"delete b again", MetaCommand{Op: OpDeleteTopic, Name: "b"}, MetaUnknownTopic, true},
+		{"create c reuses no shard id", MetaCommand{Op: OpCreateTopic, Name: "c", Partitions: 1, RF: 1}, FirstPartitionShardID + 4, false},
+		{"add replica to c", MetaCommand{Op: OpAddReplica, Shard: 104, Replica: 1002}, MetaOK, false},
+		{"unknown op", MetaCommand{Op: "nope"}, MetaBadCommand, true},
+	}
+	for i, s := range steps {
+		res := applyMeta(t, m, uint64(i+1), s.cmd)
+		if res.Value != s.wantVal || (len(res.Data) > 0) != s.wantErr {
+			t.Fatalf("%s: result %d (data %v), want %d (error %v)", s.name, res.Value, res.Data, s.wantVal, s.wantErr)
+		}
+	}
+	st := m.State()
+	if st.ClusterID != "first" || changes != len(steps) {
+		t.Fatalf("cluster id %q, %d changes", st.ClusterID, changes)
+	}
+	a := st.Topics["a"]
+	// Round robin: partition i starts at broker (i mod 3)+1; leaders spread.
+	want := [][]uint64{{1, 2}, {2, 3}, {3, 1}}
+	for i, p := range a.Partitions {
+		if !slices.Equal(p.Replicas, want[i]) || p.Preferred != want[i][0] || p.Shard != FirstPartitionShardID+uint64(i) {
+			t.Fatalf("partition %d: %+v, want replicas %v", i, p, want[i])
+		}
+	}
+	if l := st.Leaders[100]; l.Leader != 2 || l.Epoch != 5 {
+		t.Fatalf("leader of 100: %+v", l)
+	}
+	if c := st.Topics["c"].Partitions[0]; !slices.Equal(c.Replicas, []uint64{c.Initial[0], 1002}) {
+		t.Fatalf("c after add: %+v", c)
+	}
+	// Snapshot round trip gives the same state, and the same next results.
+	var buf bytes.Buffer
+	if err := m.SaveSnapshot(&buf, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	m2 := NewMetaSM(nil)
+	if err := m2.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := MetaCommand{Op: OpCreateTopic, Name: "d", Partitions: 2, RF: 3}
+	r1, r2 := applyMeta(t, m, 100, next), applyMeta(t, m2, 100, next)
+	if r1.Value != r2.Value || !slices.Equal(m.State().Topics["d"].Partitions[1].Replicas, m2.State().Topics["d"].Partitions[1].Replicas) {
+		t.Fatalf("restored state diverges: %+v vs %+v", r1, r2)
+	}
+	if res, _ := m.Update(sm.Entry{Index: 101, Cmd: []byte("{not json")}); res.Value != MetaBadCommand || len(res.Data) == 0 {
+		t.Fatalf("garbage command: %+v", res)
+	}
+}
+
+// FuzzMetaCommand: any bytes as a __meta entry never panic and leave a state
+// that snapshots.
+func FuzzMetaCommand(f *testing.F) {
+	f.Add([]byte(`{"op":"create","name":"a","partitions":2,"rf":1}`))
+	f.Add([]byte(`{"op":"register","broker":{"ID":1}}`))
+	f.Add([]byte(`{"op":"add-replica","shard":100,"replica":1002}`))
+	f.Add([]byte(`{"op":"create","name":"x","partitions":-5,"rf":1}`))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, cmd []byte) {
+		m := NewMetaSM(nil)
+		applyMeta(t, m, 1, MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: 1}})
+		if _, err := m.Update(sm.Entry{Index: 2, Cmd: cmd}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SaveSnapshot(&bytes.Buffer{}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

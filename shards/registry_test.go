@@ -1,0 +1,57 @@
+package shards
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestRegistryResolve(t *testing.T) {
+	r, err := NewRegistry(map[uint64]string{1: "LocalHost:7001", 2: "127.0.0.1:7002"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		shard, replica uint64
+		want           string
+		unknown        bool
+	}{
+		{MetaShardID, 1, "localhost:7001", false},
+		{100, 2, "127.0.0.1:7002", false},
+		{12345, 2002, "127.0.0.1:7002", false}, // a later generation of broker 2
+		{100, 3, "", true},
+		{100, 3, "", true}, // counted again, logged once
+	}
+	for _, tt := range tests {
+		addr, key, err := r.Resolve(tt.shard, tt.replica)
+		if tt.unknown {
+			if !errors.Is(err, ErrUnknownTarget) {
+				t.Fatalf("resolve(%d,%d): %v, want ErrUnknownTarget", tt.shard, tt.replica, err)
+			}
+			continue
+		}
+		if err != nil || addr != tt.want || key != tt.want {
+			t.Fatalf("resolve(%d,%d) = %q %q %v, want %q", tt.shard, tt.replica, addr, key, err, tt.want)
+		}
+	}
+	if n := r.UnknownTargets(); n != 2 {
+		t.Fatalf("unknown targets %d, want 2", n)
+	}
+	if _, err := NewRegistry(map[uint64]string{1000: "h:1"}, nil); err == nil {
+		t.Fatal("broker id 1000 accepted")
+	}
+	if _, err := NewRegistry(map[uint64]string{1: "nohost"}, nil); err == nil {
+		t.Fatal("address without port accepted")
+	}
+}
+
+func TestNodeHostIDIsStableAndDistinct(t *testing.T) {
+	if NodeHostID(7) != NodeHostID(7) || NodeHostID(7) == NodeHostID(8) {
+		t.Fatal("NodeHostID must be a pure, injective function of the broker id")
+	}
+	if got := BrokerOf(3 * ReplicaGenerationBase / 1000 * 1000 * 2); got != 0 {
+		t.Fatalf("BrokerOf(2000) = %d", got)
+	}
+	if BrokerOf(1003) != 3 {
+		t.Fatal("BrokerOf(1003) != 3")
+	}
+}
