@@ -43,11 +43,16 @@ func produceLeader(t testing.TB, c *testcluster.Cluster, topic string, p int32, 
 	}
 }
 
-// fetchAll reads every record of a partition from its leader.
+// fetchAll reads every record of a partition from its leader, from the log
+// start offset on.
 func fetchAll(t testing.TB, e *engine.Engine, topic string, p int32) []engine.Record {
 	t.Helper()
 	var out []engine.Record
-	var off int64
+	lo, err := e.ListOffsets(ctxT(t, 10*time.Second), topic, p, engine.Earliest)
+	if err != nil {
+		t.Fatalf("list offsets %s/%d: %v", topic, p, err)
+	}
+	off := lo.Offset
 	for {
 		fr, err := e.Fetch(ctxT(t, 10*time.Second), topic, p, off, engine.FetchOptions{MaxBytes: 4 << 20})
 		if err != nil {
