@@ -173,3 +173,35 @@ func TestTruncateFront(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTruncateFrontRemoveFails: segments that could not be deleted stay
+// below the persisted start; Open finishes deleting them.
+func TestTruncateFrontRemoveFails(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	o := testOpts(t)
+	o.FS = ffs
+	o.SegmentBytes = 2 << 10
+	l := mustOpen(t, dir, o)
+	appendN(t, l, rand.New(rand.NewPCG(8, 9)), kindRandom, 20, 1, 2, 100)
+	segs := l.Segments()
+	r := ffs.add(&faultRule{op: "remove", suffix: logSuffix, count: -1, err: syscall.EIO})
+	if err := l.TruncateFront(segs[2].BaseOffset); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("TruncateFront: %v, want the injected EIO", err)
+	}
+	if r.fired != 2 || l.StartOffset() != segs[2].BaseOffset {
+		t.Fatalf("fired %d, start %d", r.fired, l.StartOffset())
+	}
+	l.Close()
+	ffs.clear()
+	l = mustOpen(t, dir, o)
+	defer l.Close()
+	if got := l.Segments()[0].BaseOffset; got != segs[2].BaseOffset || l.StartOffset() != segs[2].BaseOffset {
+		t.Fatalf("after reopen: first segment %d start %d, want %d", got, l.StartOffset(), segs[2].BaseOffset)
+	}
+	for _, s := range segs[:2] {
+		if _, err := os.Stat(filepath.Join(dir, segmentName(s.BaseOffset)+logSuffix)); !os.IsNotExist(err) {
+			t.Fatalf("segment %d still there: %v", s.BaseOffset, err)
+		}
+	}
+}

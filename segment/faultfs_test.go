@@ -17,7 +17,8 @@ type faultFS struct {
 	rules []*faultRule
 }
 
-// faultRule fails op ("write", "truncate", "create", "sync", "rename") on
+// faultRule fails op ("write", "truncate", "create", "sync", "rename",
+// "remove") on
 // files whose name ends with suffix. For "write", partial bytes are written
 // before the error (a full disk mid-write). count < 0 fires forever.
 type faultRule struct {
@@ -84,6 +85,13 @@ func (f *faultFS) OpenReadWrite(name string) (File, error) {
 		return nil, err
 	}
 	return &faultFile{File: file, fs: f, name: name}, nil
+}
+
+func (f *faultFS) Remove(name string) error {
+	if r := f.match("remove", name); r != nil {
+		return r.err
+	}
+	return f.FS.Remove(name)
 }
 
 func (f *faultFS) Rename(o, n string) error {

@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -166,6 +167,19 @@ func (l *Log) load() error {
 	l.end = act.meta.End
 	if l.start > l.end {
 		l.start = l.end
+	}
+	// Segments wholly below the start that a failed TruncateFront left
+	// behind: finish deleting them (the start was persisted first).
+	for len(l.segs) > 1 && l.segs[0].meta.End <= l.start {
+		s := l.segs[0]
+		l.segs = l.segs[1:]
+		l.log.Info("deleting segment below the log start", "segment", s.path(logSuffix), "start", l.start)
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
+			if err := l.fs.Remove(s.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				l.log.Warn("delete segment below the log start", "file", s.path(suf), "err", err)
+			}
+		}
+		s.release()
 	}
 	l.lastIndex = st.LastIndex
 	for _, s := range l.segs {
@@ -499,7 +513,7 @@ func (l *Log) TruncateFront(offset int64) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		// The start offset is persisted; a file left behind is below it and
-		// is deleted by the next TruncateFront after a reopen.
+		// Open deletes it.
 		return fmt.Errorf("truncate front: delete segments: %w", err)
 	}
 	return nil
