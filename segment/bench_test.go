@@ -59,12 +59,23 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkSeal measures the background rewrite (zstd) of a sealed segment
-// and reports the stored/input ratio once sealed.
+// of 8 MiB of input and reports the stored/input ratio once sealed, for
+// 64 KiB appends and for 4 KiB appends (small frames merged by the rewrite).
 func BenchmarkSeal(b *testing.B) {
 	for _, kind := range []payloadKind{kindRandom, kindJSON} {
-		frames := benchFrames(kind, 128) // 8 MiB of input
-		for _, active := range []Codec{CodecNone, CodecS2} {
-			b.Run(fmt.Sprintf("%s/from-%s", kind, active), func(b *testing.B) {
+		big := benchFrames(kind, 128) // 8 MiB of input
+		rng := rand.New(rand.NewPCG(7, 8))
+		small := make([][]byte, 2048) // 8 MiB in 4 KiB appends
+		for i := range small {
+			small[i] = testBatches(rng, kind, 0, int64(i*4), 1, 4, benchRecSize)
+		}
+		for _, tc := range []struct {
+			name   string
+			frames [][]byte
+			active Codec
+		}{{"64KiB/from-none", big, CodecNone}, {"64KiB/from-s2", big, CodecS2}, {"4KiB/from-none", small, CodecNone}} {
+			frames, active := tc.frames, tc.active
+			b.Run(fmt.Sprintf("%s/%s", kind, tc.name), func(b *testing.B) {
 				var input int64
 				for _, f := range frames {
 					input += int64(len(f))

@@ -105,6 +105,12 @@ func (s *sealer) run() {
 
 var errStopping = fmt.Errorf("segment: log closing")
 
+// sealedFrameBytes is the payload size the rewrite merges frames up to. It
+// makes the sealed ratio independent of the append size (4 KiB appends of
+// JSON-like text seal to the same ratio as 64 KiB ones, see the package doc)
+// while a read of one offset decompresses at most this much.
+const sealedFrameBytes = 256 << 10
+
 // rewrite rewrites old to the target codec and swaps it in.
 func (s *sealer) rewrite(old *segment) error {
 	l := s.l
@@ -124,29 +130,8 @@ func (s *sealer) rewrite(old *segment) error {
 	ib := newIndexBuilder(l.opts.IndexIntervalBytes)
 	var idx []indexEntry
 	var buf, out []byte
-	for pos := int64(0); pos < old.meta.Size; {
-		if s.stopping() {
-			return errStopping
-		}
-		h, stored, err := readFrame(old.f, pos, old.meta.Size)
-		if err != nil {
-			return &CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()}
-		}
-		pos += h.size()
-		payload := stored
-		if !h.empty() && h.Flags&flagPrecompressed == 0 && h.Codec != s.target {
-			data, err := decodeFramePayload(&h, stored)
-			if err != nil {
-				return &CorruptError{Segment: old.path(logSuffix), Pos: pos - h.size(), Reason: err.Error()}
-			}
-			h.Codec, payload = CodecNone, data
-			if s.target != CodecNone {
-				var ok bool
-				if buf, ok = compress(s.target, buf[:0], data); ok {
-					h.Codec, payload = s.target, buf
-				}
-			}
-		}
+	// write appends one frame (header h, stored payload) to the new file.
+	write := func(h frameHeader, payload []byte) error {
 		h.StoredLen = uint32(len(payload))
 		out = append(append(out[:0], make([]byte, frameHeaderSize)...), payload...)
 		putFrameHeader(out, &h)
@@ -158,6 +143,74 @@ func (s *sealer) rewrite(old *segment) error {
 			idx = append(idx, e)
 		}
 		meta.add(&h, meta.Size)
+		return nil
+	}
+	// Consecutive frames are merged into frames of about sealedFrameBytes:
+	// zstd compresses larger inputs better, and a sealed segment is read
+	// sequentially by catching-up consumers.
+	var pend frameHeader
+	var pdata []byte
+	have := false
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		have = false
+		h, payload := pend, pdata
+		h.Codec, h.Flags = CodecNone, 0
+		if len(pdata) > 0 && s.target != CodecNone {
+			var ok bool
+			if buf, ok = compress(s.target, buf[:0], pdata); ok {
+				h.Codec, payload = s.target, buf
+			}
+		}
+		return write(h, payload)
+	}
+	for pos := int64(0); pos < old.meta.Size; {
+		if s.stopping() {
+			return errStopping
+		}
+		h, stored, err := readFrame(old.f, pos, old.meta.Size)
+		if err != nil {
+			return &CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()}
+		}
+		if h.Flags&flagPrecompressed != 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := write(h, stored); err != nil {
+				return err
+			}
+			pos += h.size()
+			continue
+		}
+		data, err := decodeFramePayload(&h, stored)
+		if err != nil {
+			return &CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()}
+		}
+		pos += h.size()
+		if have && len(pdata)+len(data) > sealedFrameBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if !have {
+			pend, pdata, have = h, append(pdata[:0], data...), true
+			continue
+		}
+		pend.LastIndex = h.LastIndex
+		if !h.empty() {
+			pend.LastOffset = h.LastOffset
+			pend.Records += h.Records
+			if h.MaxTs > pend.MaxTs {
+				pend.MaxTs, pend.MaxTsOff = h.MaxTs, h.MaxTsOff
+			}
+		}
+		pdata = append(pdata, data...)
+		pend.OrigLen = uint32(len(pdata))
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if meta.End != old.meta.End || meta.LastIndex != old.meta.LastIndex {
 		return fmt.Errorf("rewrite ended at offset %d index %d, want %d %d", meta.End, meta.LastIndex, old.meta.End, old.meta.LastIndex)
