@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -130,4 +132,68 @@ func TestAppendRejects(t *testing.T) {
 	if err := l.Append(testBatch(2, 100, []byte("c")), 2, 2); err != nil {
 		t.Fatalf("good append after rejects: %v", err)
 	}
+}
+
+// TestSealMergesFrames: the background rewrite merges small frames into
+// larger zstd frames (fewer frames, JSON-like text <= 0.4 of its input), and
+// the sealed segment keeps its offsets, Raft indexes and timestamps.
+func TestSealMergesFrames(t *testing.T) {
+	dir := t.TempDir()
+	o := testOpts(t)
+	o.SegmentBytes = 128 << 10
+	o.IndexIntervalBytes = 1
+	l := mustOpen(t, dir, o)
+	rng := rand.New(rand.NewPCG(12, 12))
+	frames := appendN(t, l, rng, kindJSON, 200, 1, 4, 200)
+	if err := l.Append(nil, l.LastIndex()+1, l.LastIndex()+2); err != nil { // an empty frame in the middle
+		t.Fatal(err)
+	}
+	frames = append(frames, appendN(t, l, rng, kindJSON, 200, 1, 4, 200)...)
+	before := l.Segments()
+	l.Close()
+	o.DisableBackgroundRewrite = false
+	l = mustOpen(t, dir, o)
+	defer l.Close()
+	waitRewritten(t, l, true)
+	after := l.Segments()
+	var input int64
+	for _, f := range frames {
+		input += int64(len(f))
+	}
+	for i, s := range after[:len(after)-1] {
+		b := before[i]
+		if s.BaseOffset != b.BaseOffset || s.EndOffset != b.EndOffset || s.FirstIndex != b.FirstIndex ||
+			s.LastIndex != b.LastIndex || s.MaxTimestamp != b.MaxTimestamp || !s.Created.Equal(b.Created) {
+			t.Fatalf("segment %d changed by the rewrite: %+v, was %+v", i, s, b)
+		}
+		n := countFrames(t, filepath.Join(dir, segmentName(s.BaseOffset)+logSuffix))
+		if int64(n) > s.Size/(64<<10)+2 {
+			t.Fatalf("segment %d has %d frames after the rewrite for %d bytes: not merged", i, n, s.Size)
+		}
+		if ratio := float64(s.Size) / float64(b.Size); ratio > 0.4 {
+			t.Fatalf("segment %d sealed at %.2f of its input", i, ratio)
+		}
+	}
+	if got := readAll(t, l, 1); !bytes.Equal(got, bytes.Join(frames, nil)) {
+		t.Fatal("data differs after the rewrite")
+	}
+	if off, _, ok, err := l.OffsetForTimestamp(1000 + 1234); err != nil || !ok || off != 1234 {
+		t.Fatalf("OffsetForTimestamp after the rewrite: %d %v %v", off, ok, err)
+	}
+}
+
+func countFrames(t *testing.T, path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for pos := 0; pos < len(b); n++ {
+		h, err := parseFrameHeader(b[pos:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos += int(h.size())
+	}
+	return n
 }
