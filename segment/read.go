@@ -174,40 +174,39 @@ func join(parts [][]byte, total int) []byte {
 //
 // Errors: ErrClosed; a *CorruptError for a frame that fails verification.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return 0, 0, false, ErrClosed
-	}
-	start := l.start
-	first := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].meta.MaxTs >= ts && l.segs[i].meta.End > start })
-	l.mu.RUnlock()
-	for i := first; ; i++ {
-		vs, _, _, err := l.viewAt(i)
-		if err != nil || vs == nil {
+	// Segments' max timestamps are not ordered (producers choose their
+	// timestamps), so every segment is considered, oldest first, each
+	// skipped on its summary alone. The walk goes by offset, so retention or
+	// a rewrite changing the list meanwhile makes it skip nothing.
+	for from := int64(0); ; {
+		v, start, err := l.viewFrom(from)
+		if err != nil || v == nil {
 			return 0, 0, false, err
 		}
-		off, t, found, err := l.timeInSegment(vs, ts, start)
-		vs.s.release()
+		from = v.meta.End
+		off, t, found, err := l.timeInSegment(v, ts, start)
+		v.s.release()
 		if err != nil || found {
 			return off, t, found, err
 		}
 	}
 }
 
-// viewAt pins segment i; nil if there is none.
-func (l *Log) viewAt(i int) (*segView, int64, int64, error) {
+// viewFrom pins the first segment that holds offsets at or after from; nil
+// if there is none. It also returns the log start offset.
+func (l *Log) viewFrom(from int64) (*segView, int64, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return nil, 0, 0, ErrClosed
+		return nil, 0, ErrClosed
 	}
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].meta.End > from })
 	if i >= len(l.segs) {
-		return nil, l.start, l.end, nil
+		return nil, l.start, nil
 	}
 	s := l.segs[i]
 	s.acquire()
-	return &segView{s: s, limit: s.meta.Size, idx: s.idx, meta: s.meta}, l.start, l.end, nil
+	return &segView{s: s, limit: s.meta.Size, idx: s.idx, meta: s.meta}, l.start, nil
 }
 
 func (l *Log) timeInSegment(v *segView, ts, start int64) (int64, int64, bool, error) {

@@ -303,3 +303,26 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("Checkpoint after Close: %v", err)
 	}
 }
+
+// TestOffsetForTimestampUnordered: producers choose timestamps, so a later
+// segment may hold older ones; the earliest qualifying offset wins.
+func TestOffsetForTimestampUnordered(t *testing.T) {
+	o := testOpts(t)
+	o.SegmentBytes = 100 // every frame rolls
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	for i, ts := range []int64{100, 5000, 300, 200, 9000} {
+		if err := l.Append(testBatch(int64(i), ts, []byte("v")), uint64(i+1), uint64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(l.Segments()); n != 5 {
+		t.Fatalf("%d segments", n)
+	}
+	for _, tc := range []struct{ ts, off int64 }{{50, 0}, {150, 1}, {5000, 1}, {5001, 4}} {
+		off, _, ok, err := l.OffsetForTimestamp(tc.ts)
+		if err != nil || !ok || off != tc.off {
+			t.Errorf("OffsetForTimestamp(%d) = %d, %v, %v; want %d", tc.ts, off, ok, err, tc.off)
+		}
+	}
+}
