@@ -126,9 +126,20 @@ func BenchmarkReadCached(b *testing.B) {
 		frames := benchFrames(kind, 64)
 		for _, c := range []Codec{CodecNone, CodecS2, CodecLZ4, CodecZstd} {
 			b.Run(fmt.Sprintf("%s/%s", kind, c), func(b *testing.B) {
-				benchRead(b, frames, c, 32<<20, 1<<20)
+				benchRead(b, frames, c, 32<<20, 1<<20, false)
 			})
 		}
+	}
+}
+
+// BenchmarkReadVCached is BenchmarkReadCached through ReadV (no
+// concatenation of the frames' batches).
+func BenchmarkReadVCached(b *testing.B) {
+	frames := benchFrames(kindJSON, 64)
+	for _, c := range []Codec{CodecNone, CodecZstd} {
+		b.Run(fmt.Sprintf("json/%s", c), func(b *testing.B) {
+			benchRead(b, frames, c, 32<<20, 1<<20, true)
+		})
 	}
 }
 
@@ -139,13 +150,13 @@ func BenchmarkReadUncached(b *testing.B) {
 		frames := benchFrames(kind, 64)
 		for _, c := range []Codec{CodecNone, CodecS2, CodecLZ4, CodecZstd} {
 			b.Run(fmt.Sprintf("%s/%s", kind, c), func(b *testing.B) {
-				benchRead(b, frames, c, -1, 1<<20)
+				benchRead(b, frames, c, -1, 1<<20, false)
 			})
 		}
 	}
 }
 
-func benchRead(b *testing.B, frames [][]byte, c Codec, cache, maxBytes int) {
+func benchRead(b *testing.B, frames [][]byte, c Codec, cache, maxBytes int, vectored bool) {
 	o := &Options{ActiveCodec: c, ActiveCodecSet: true, DisableBackgroundRewrite: true, CacheBytes: cache}
 	l, err := Open(b.TempDir(), o)
 	if err != nil {
@@ -168,11 +179,23 @@ func benchRead(b *testing.B, frames [][]byte, c Codec, cache, maxBytes int) {
 	b.ResetTimer()
 	off := int64(0)
 	for i := 0; i < b.N; i++ {
-		out, err := l.Read(off, maxBytes)
-		if err != nil {
-			b.Fatal(err)
+		n := 0
+		if vectored {
+			parts, err := l.ReadV(off, maxBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range parts {
+				n += len(p)
+			}
+		} else {
+			out, err := l.Read(off, maxBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(out)
 		}
-		off += int64(len(out) / (benchBatchSize + 1) * benchPerBatch)
+		off += int64(n / (benchBatchSize + 1) * benchPerBatch)
 		if off >= end-int64(benchPerBatch*16) {
 			off = 0
 		}

@@ -82,16 +82,39 @@ func (l *Log) frameAt(v *segView, pos int64) (*cachedFrame, error) {
 // its CRC or does not decode (a later frame that fails ends the read early;
 // the next Read starting there reports it).
 func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
-	vs, start, end, err := l.view(offset, maxReadSegments)
+	parts, total, err := l.read(offset, maxBytes)
 	if err != nil {
 		return nil, err
 	}
+	return join(parts, total), nil
+}
+
+// ReadV is Read without the final concatenation: the batches come as one
+// slice per frame they were found in (each aliasing immutable cached data),
+// for a caller that writes them with net.Buffers. Same semantics and errors
+// as Read; nil when offset == EndOffset.
+func (l *Log) ReadV(offset int64, maxBytes int) ([][]byte, error) {
+	parts, _, err := l.read(offset, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range parts {
+		parts[i] = p[:len(p):len(p)]
+	}
+	return parts, nil
+}
+
+func (l *Log) read(offset int64, maxBytes int) ([][]byte, int, error) {
+	vs, start, end, err := l.view(offset, maxReadSegments)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer releaseViews(vs)
 	if offset == end {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if offset < start || offset > end {
-		return nil, fmt.Errorf("read offset %d, log is [%d,%d): %w", offset, start, end, ErrOffsetOutOfRange)
+		return nil, 0, fmt.Errorf("read offset %d, log is [%d,%d): %w", offset, start, end, ErrOffsetOutOfRange)
 	}
 	var parts [][]byte
 	total := 0
@@ -106,9 +129,9 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 			f, err := l.frameAt(v, pos)
 			if err != nil {
 				if total > 0 {
-					return join(parts, total), nil
+					return parts, total, nil
 				}
-				return nil, err
+				return nil, 0, err
 			}
 			pos += f.hdr.size()
 			if f.hdr.empty() || f.hdr.LastOffset < offset {
@@ -120,7 +143,7 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 			for p := 0; p < len(f.data); {
 				bh, err := ParseBatchHeader(f.data[p:])
 				if err != nil { // checked when decoded; defensive
-					return nil, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()}
+					return nil, 0, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()}
 				}
 				n := bh.Size()
 				if bh.LastOffset() >= offset {
@@ -144,7 +167,7 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 			break
 		}
 	}
-	return join(parts, total), nil
+	return parts, total, nil
 }
 
 // join returns the parts as one slice: the part itself if there is one (no

@@ -326,3 +326,25 @@ func TestOffsetForTimestampUnordered(t *testing.T) {
 		}
 	}
 }
+
+// TestReadV: the zero-copy variant returns the same batches as Read.
+func TestReadV(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), testOpts(t))
+	defer l.Close()
+	appendN(t, l, rand.New(rand.NewPCG(3, 4)), kindJSON, 10, 2, 3, 100)
+	for _, max := range []int{1, 1000, 5000, 1 << 20} {
+		for off := int64(0); off <= l.EndOffset(); off += 7 {
+			want, err := l.Read(off, max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts, err := l.ReadV(off, max)
+			if err != nil || !bytes.Equal(bytes.Join(parts, nil), want) {
+				t.Fatalf("ReadV(%d, %d) differs from Read: %v", off, max, err)
+			}
+		}
+	}
+	if _, err := l.ReadV(-1, 1); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatal(err)
+	}
+}
