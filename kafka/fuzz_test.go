@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -68,5 +69,24 @@ func TestDecodeHugeArrayClaim(t *testing.T) {
 	})
 	if allocs > 20 {
 		t.Fatalf("%v allocations decoding a bogus array length", allocs)
+	}
+}
+
+// A length prefix just under the frame limit followed by a few bytes and EOF
+// allocates about one chunk, not the claimed size.
+func TestReadFrameAllocatesAsBytesArrive(t *testing.T) {
+	in := binary.BigEndian.AppendUint32(nil, 100<<20)
+	in = append(in, make([]byte, 100)...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 10; i++ {
+		if _, err := readFrame(bytes.NewReader(in), DefaultMaxFrameBytes); err == nil {
+			t.Fatal("read a frame from a truncated stream")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 2*frameChunk {
+		t.Fatalf("%d bytes allocated per truncated 100 MiB frame, want at most %d", per, 2*frameChunk)
 	}
 }
