@@ -31,11 +31,14 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
 )
 
 func init() { regKey(0, 3, 11, handleProduce) }
@@ -77,30 +80,30 @@ func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, e
 		defer cancel()
 	}
 
-	v := s.view()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		leaders = map[int32]bool{}
 		failed  bool
+		created = map[string]*createOnce{}
 	)
 	for ti, rt := range req.Topics {
-		topicErr := error(nil)
-		if v.byName[rt.Topic] == nil && s.cfg.AutoCreateTopics {
-			topicErr = s.autoCreate(ctx, rt.Topic)
+		if s.cfg.AutoCreateTopics {
+			created[rt.Topic] = &createOnce{}
 		}
 		for pi, rp := range rt.Partitions {
 			slot := &resp.Topics[ti].Partitions[pi]
-			if topicErr != nil {
-				slot.ErrorCode = errorCode(topicErr)
-				slot.ErrorMessage = errorMessage(topicErr)
-				failed = true
-				continue
-			}
 			wg.Add(1)
-			go func(topic string, partition int32, records []byte) {
+			go func(topic string, partition int32, records []byte, co *createOnce) {
 				defer wg.Done()
 				res, err := s.be.ProduceBatch(ctx, topic, partition, records)
+				if errors.Is(err, engine.ErrUnknownTopic) && co != nil {
+					// Auto-create on first use, once per topic per request,
+					// then write.
+					if err = co.do(func() error { return s.autoCreate(ctx, topic) }); err == nil {
+						res, err = s.be.ProduceBatch(ctx, topic, partition, records)
+					}
+				}
 				if err != nil {
 					slot.ErrorCode = errorCode(err)
 					slot.ErrorMessage = errorMessage(err)
@@ -119,7 +122,7 @@ func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, e
 				slot.BaseOffset = res.BaseOffset
 				slot.LogAppendTime = res.LogAppendTime
 				slot.LogStartOffset = res.LogStartOffset
-			}(rt.Topic, rp.Partition, rp.Records)
+			}(rt.Topic, rp.Partition, rp.Records, created[rt.Topic])
 		}
 	}
 	wg.Wait()
@@ -131,8 +134,7 @@ func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, e
 		return nil, nil
 	}
 	if len(leaders) > 0 && r.version >= 10 {
-		v = s.view()
-		for _, ep := range v.endpoints() {
+		for _, ep := range s.view().endpoints() {
 			if leaders[ep.id] {
 				b := kmsg.NewProduceResponseBroker()
 				b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
@@ -141,4 +143,16 @@ func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, e
 		}
 	}
 	return resp, nil
+}
+
+// createOnce runs one auto-creation for all partitions of a topic in a
+// request and hands every caller its result.
+type createOnce struct {
+	once sync.Once
+	err  error
+}
+
+func (c *createOnce) do(f func() error) error {
+	c.once.Do(func() { c.err = f() })
+	return c.err
 }

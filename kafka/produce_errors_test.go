@@ -178,3 +178,22 @@ func TestFollower(t *testing.T) {
 		}
 	}
 }
+
+// With auto-create on, a Produce to an unknown topic creates it (default
+// partitions) and writes; a partition beyond the default count is unknown.
+func TestProduceAutoCreates(t *testing.T) {
+	kc := newKafkaCluster(t, 1, Config{AutoCreateTopics: true, DefaultPartitions: 2})
+	good := engine.EncodeBatch([]engine.Record{{Value: []byte("v")}}, time.Now())
+	if p, _ := produceRaw(t, kc.addrs[1], "fresh", good); p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("produce to a new topic: error %v, base offset %d", kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+	}
+	var parts int
+	for _, ti := range kc.Engine(1).Metadata().Topics {
+		if ti.Name == "fresh" {
+			parts = len(ti.Partitions)
+		}
+	}
+	if parts != 2 {
+		t.Fatalf("auto-created topic has %d partitions, want 2", parts)
+	}
+}
