@@ -76,7 +76,10 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 		resp.SessionID = 0
 	}
 
-	v := s.view()
+	var v *metaView // only topic IDs (v13+) need a metadata snapshot
+	if r.version >= 13 {
+		v = s.view()
+	}
 	var slots []*fetchSlot
 	for _, rt := range req.Topics {
 		t := kmsg.NewFetchResponseTopic()
