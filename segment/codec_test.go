@@ -32,6 +32,9 @@ func TestFrameHeaderCodec(t *testing.T) {
 		{"stored too long", func(h *frameHeader, b []byte) { h.StoredLen = hardMaxFrameBytes + 1 }, false},
 		{"raw with length mismatch", func(h *frameHeader, b []byte) { h.Codec = CodecNone }, false},
 		{"empty with payload", func(h *frameHeader, b []byte) { h.LastOffset = 99 }, false},
+		{"empty with a codec", func(h *frameHeader, b []byte) {
+			h.LastOffset, h.StoredLen, h.OrigLen, h.Codec = 99, 0, 0, CodecS2
+		}, false},
 		{"records with tiny payload", func(h *frameHeader, b []byte) { h.OrigLen = 10 }, false},
 		{"short", func(_ *frameHeader, b []byte) {}, false},
 	}

@@ -132,8 +132,8 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 		return h, fmt.Errorf("lengths %d/%d over the limit", h.StoredLen, h.OrigLen)
 	case h.Codec == CodecNone && h.StoredLen != h.OrigLen:
 		return h, fmt.Errorf("raw frame with stored %d != original %d", h.StoredLen, h.OrigLen)
-	case h.empty() && h.OrigLen != 0:
-		return h, fmt.Errorf("frame with no offsets carries %d bytes", h.OrigLen)
+	case h.empty() && (h.OrigLen != 0 || h.Codec != CodecNone):
+		return h, fmt.Errorf("frame with no offsets carries %d bytes of %s", h.OrigLen, h.Codec)
 	case !h.empty() && h.OrigLen < BatchHeaderSize:
 		return h, fmt.Errorf("frame with offsets carries only %d bytes", h.OrigLen)
 	}

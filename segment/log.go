@@ -305,7 +305,10 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	frame := make([]byte, frameHeaderSize, frameHeaderSize+len(batches))
 	var data []byte // the decoded payload, for the cache
 	codec := l.opts.ActiveCodec
-	if len(batches) > 0 && precompressed*2 >= len(batches) {
+	switch {
+	case len(batches) == 0:
+		codec = CodecNone
+	case precompressed*2 >= len(batches):
 		codec, h.Flags = CodecNone, flagPrecompressed
 	}
 	if codec != CodecNone && len(batches) > 0 {

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -93,7 +94,7 @@ func (s *sealer) run() {
 				continue
 			}
 		}
-		if err := s.rewrite(seg); err != nil {
+		if err := s.rewrite(seg); err != nil && !errors.Is(err, errStopping) {
 			s.l.log.Error("rewrite sealed segment", "segment", seg.path(logSuffix), "codec", s.target, "err", err)
 		}
 		seg.release()
@@ -103,7 +104,7 @@ func (s *sealer) run() {
 	}
 }
 
-var errStopping = fmt.Errorf("segment: log closing")
+var errStopping = errors.New("segment: log closing")
 
 // sealedFrameBytes is the payload size the rewrite merges frames up to. It
 // makes the sealed ratio independent of the append size (4 KiB appends of
