@@ -3,7 +3,8 @@
 # bench produce --embedded` for 1 broker RF=1 and 3 brokers RF=3, 1 and 8
 # partitions, 1 KiB records, acks=all (as fast as possible, then at a fixed
 # 10,000 records/s), each RUNS times, and prints the median of each figure.
-# Then runs the raw dragonboat yardstick RUNS times beside it.
+# The raw dragonboat yardstick runs RUNS times, alternating with the 3-broker
+# 8-partition runs, and the median ratio of the pairs is printed.
 #
 #   bench/perf.sh                 # from the repository root; needs go and jq
 #   RUNS=5 DURATION=20s bench/perf.sh
@@ -20,18 +21,30 @@ OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 
 go build -o "$BIN" ./cli/chronik
+CEILING_BIN=$(dirname "$BIN")/raftceiling
+(cd "$CEILING" && go build -o "$CEILING_BIN" .)
 echo "binary $BIN, raw results in $OUT" >&2
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
-# run NAME ARGS...: RUNS runs of bench produce, then one table row of medians.
-run() {
+# produce NAME I ARGS...: run I of bench produce for row NAME.
+produce() {
+	local name=$1 i=$2
+	shift 2
+	"$BIN" bench produce --embedded --record-size 1KiB --acks all --json -q \
+		--duration "$DURATION" --warmup "$WARMUP" --topic "bench-$i" "$@" >"$OUT/$name.$i.json"
+}
+
+# ceiling I: run I of the raw dragonboat yardstick (a random port range:
+# others may run it on its default ports).
+ceiling() {
+	"$CEILING_BIN" -json -port $((20000 + RANDOM % 20000)) -logdb tan -shards 8 \
+		-payload 65536 -inflight 16 -duration "$DURATION" -dir "$(mktemp -d)" >"$OUT/ceiling.$1.json"
+}
+
+# row NAME: one table row of medians over NAME's runs.
+row() {
 	local name=$1
-	shift
-	for i in $(seq "$RUNS"); do
-		"$BIN" bench produce --embedded --record-size 1KiB --acks all --json -q \
-			--duration "$DURATION" --warmup "$WARMUP" --topic "bench-$i" "$@" >"$OUT/$name.$i.json"
-	done
 	local f=("$OUT/$name".*.json)
 	local rps mib p50 p99 failed
 	rps=$(jq -r .records_per_sec "${f[@]}" | median)
@@ -42,24 +55,41 @@ run() {
 	printf '| %s | %.0f | %.1f | %.2f | %.2f | %d |\n' "$name" "$rps" "$mib" "$p50" "$p99" "$failed"
 }
 
+# run NAME ARGS...: RUNS runs, then the row.
+run() {
+	local name=$1
+	shift
+	for i in $(seq "$RUNS"); do
+		produce "$name" "$i" "$@"
+	done
+	row "$name"
+}
+
 echo "| run | records/s | MiB/s | p50 ms | p99 ms | failed (all runs) |"
 echo "|---|---:|---:|---:|---:|---:|"
 run 1node-rf1-1p --nodes 1 --replication-factor 1 --partitions 1
 run 1node-rf1-8p --nodes 1 --replication-factor 1 --partitions 8
 run 3node-rf3-1p --nodes 3 --replication-factor 3 --partitions 1
-run 3node-rf3-8p --nodes 3 --replication-factor 3 --partitions 8
+# The 3-broker, 8-partition runs alternate with the yardstick, so each
+# ratio compares two runs made under the same load on this shared machine.
+for i in $(seq "$RUNS"); do
+	produce 3node-rf3-8p "$i" --nodes 3 --replication-factor 3 --partitions 8
+	ceiling "$i"
+done
+row 3node-rf3-8p
 run 1node-rf1-8p-10k --nodes 1 --replication-factor 1 --partitions 8 --rate 10000
 run 3node-rf3-8p-10k --nodes 3 --replication-factor 3 --partitions 8 --rate 10000
+run 3node-rf3-1p-10k --nodes 3 --replication-factor 3 --partitions 1 --rate 10000
 
 echo
-echo "raw dragonboat (tan, 8 shards, 64 KiB entries, 16 in flight, 3 replicas in one process), medians of $RUNS:"
-for i in $(seq "$RUNS"); do
-	(cd "$CEILING" && go run . -json -port $((20000 + RANDOM % 20000)) -logdb tan -shards 8 -payload 65536 -inflight 16 -duration "$DURATION" -dir "$(mktemp -d)") \
-		>"$OUT/ceiling.$i.json"
-done
-ceil=$(jq -r .mb_per_s "$OUT"/ceiling.*.json | median)
-cp50=$(jq -r .p50_ms "$OUT"/ceiling.*.json | median)
-cp99=$(jq -r .p99_ms "$OUT"/ceiling.*.json | median)
-chronik=$(jq -r '.bytes / .elapsed_s / 1e6' "$OUT"/3node-rf3-8p.*.json | median)
-printf 'ceiling %.1f MB/s (p50 %.2f ms, p99 %.2f ms); chronik 3 brokers RF=3 8 partitions %.1f MB/s = %.0f%% of it (MB = 10^6 bytes)\n' \
-	"$ceil" "$cp50" "$cp99" "$chronik" "$(echo "100 * $chronik / $ceil" | bc -l)"
+ratios=$(for i in $(seq "$RUNS"); do
+	echo "$(jq -r '.bytes / .elapsed_s / 1e6' "$OUT/3node-rf3-8p.$i.json") $(jq -r .mb_per_s "$OUT/ceiling.$i.json")" |
+		awk '{print 100 * $1 / $2}'
+done | median)
+printf 'raw dragonboat (tan, 8 shards, 64 KiB entries, 16 in flight, 3 replicas in one process), medians of %s:\n' "$RUNS"
+printf 'ceiling %.1f MB/s (p50 %.2f ms, p99 %.2f ms); chronik 3 brokers RF=3 8 partitions %.1f MB/s; ratio %.0f%% (median of per-pair ratios; MB = 10^6 bytes)\n' \
+	"$(jq -r .mb_per_s "$OUT"/ceiling.*.json | median)" \
+	"$(jq -r .p50_ms "$OUT"/ceiling.*.json | median)" \
+	"$(jq -r .p99_ms "$OUT"/ceiling.*.json | median)" \
+	"$(jq -r '.bytes / .elapsed_s / 1e6' "$OUT"/3node-rf3-8p.*.json | median)" \
+	"$ratios"
