@@ -168,7 +168,7 @@ func Restore(dir string, r io.Reader, opts *Options) error {
 	if err := fsys.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("restore %s: %w", dir, err)
 	}
-	if err := restoreInto(fsys, tmp, bufio.NewReaderSize(r, 1<<20), o.IndexIntervalBytes); err != nil {
+	if err := restoreInto(fsys, tmp, bufio.NewReaderSize(r, 64<<10), o.IndexIntervalBytes); err != nil {
 		fsys.RemoveAll(tmp)
 		return fmt.Errorf("restore %s: %w", dir, err)
 	}
@@ -242,7 +242,7 @@ func restoreInto(fsys FS, dir string, r io.Reader, interval int) error {
 	if nsegs < 1 || st.Start < 0 || st.End < st.Start {
 		return streamErr(0, "bad header values")
 	}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, 256<<10)
 	var prev *segMeta
 	for i := 0; i < nsegs; i++ {
 		sh := make([]byte, streamSegSize)
