@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -179,11 +180,7 @@ func join(parts [][]byte, total int) []byte {
 	case 1:
 		return parts[0][:len(parts[0]):len(parts[0])]
 	}
-	out := make([]byte, 0, total)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
+	return bytes.Join(parts, nil) // allocates without zeroing
 }
 
 // OffsetForTimestamp finds the earliest record whose timestamp is >= ts
