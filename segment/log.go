@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -301,9 +302,11 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	}
 	act := l.segs[len(l.segs)-1] // only the writer changes segs' tail
 
-	// Build the frame: header, then the payload compressed or raw.
-	frame := make([]byte, frameHeaderSize, frameHeaderSize+len(batches))
-	var data []byte // the decoded payload, for the cache
+	// Build the frame: header, then the payload compressed or raw. The
+	// frame is a fresh allocation (bytes.Join does not zero it): for a raw
+	// frame the cache keeps its payload.
+	var hdr [frameHeaderSize]byte
+	var frame, data []byte // data: the decoded payload, for the cache
 	codec := l.opts.ActiveCodec
 	switch {
 	case len(batches) == 0:
@@ -311,18 +314,18 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	case precompressed*2 >= len(batches):
 		codec, h.Flags = CodecNone, flagPrecompressed
 	}
-	if codec != CodecNone && len(batches) > 0 {
+	if codec != CodecNone {
 		var ok bool
 		l.scratch, ok = compress(codec, l.scratch[:0], batches)
 		if ok {
-			frame = append(frame, l.scratch...)
+			frame = bytes.Join([][]byte{hdr[:], l.scratch}, nil)
 			data = slices.Clone(batches)
 		} else {
 			codec = CodecNone
 		}
 	}
 	if codec == CodecNone {
-		frame = append(frame, batches...)
+		frame = bytes.Join([][]byte{hdr[:], batches}, nil)
 		data = frame[frameHeaderSize:]
 	}
 	h.Codec = codec
