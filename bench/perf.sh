@@ -81,6 +81,12 @@ run 1node-rf1-8p-10k --nodes 1 --replication-factor 1 --partitions 8 --rate 1000
 run 3node-rf3-8p-10k --nodes 3 --replication-factor 3 --partitions 8 --rate 10000
 run 3node-rf3-1p-10k --nodes 3 --replication-factor 3 --partitions 1 --rate 10000
 
+# The yardstick's commit latency: 1 KiB entries, one in flight, one shard.
+for i in $(seq "$RUNS"); do
+	"$CEILING_BIN" -json -port $((20000 + RANDOM % 20000)) -logdb tan -shards 1 -payload 1024 -inflight 1 \
+		-duration "$DURATION" -dir "$(mktemp -d)" >"$OUT/ceiling-lat.$i.json"
+done
+
 echo
 ratios=$(for i in $(seq "$RUNS"); do
 	echo "$(jq -r '.bytes / .elapsed_s / 1e6' "$OUT/3node-rf3-8p.$i.json") $(jq -r .mb_per_s "$OUT/ceiling.$i.json")" |
@@ -93,3 +99,8 @@ printf 'ceiling %.1f MB/s (p50 %.2f ms, p99 %.2f ms); chronik 3 brokers RF=3 8 p
 	"$(jq -r .p99_ms "$OUT"/ceiling.*.json | median)" \
 	"$(jq -r '.bytes / .elapsed_s / 1e6' "$OUT"/3node-rf3-8p.*.json | median)" \
 	"$ratios"
+printf 'raw dragonboat commit latency (tan, 1 shard, 1 KiB, one in flight), medians of %s: p50 %.2f ms, p99 %.2f ms, %.0f commits/s\n' "$RUNS" \
+	"$(jq -r .p50_ms "$OUT"/ceiling-lat.*.json | median)" \
+	"$(jq -r .p99_ms "$OUT"/ceiling-lat.*.json | median)" \
+	"$(jq -r .proposals_per_s "$OUT"/ceiling-lat.*.json | median)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

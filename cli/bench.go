@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ func benchCommonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "nodes", Value: 1, Usage: "brokers of the --embedded cluster"},
 		&cli.StringFlag{Name: "dir", Usage: "data directory of the --embedded cluster, kept so a later run restarts it (default: a temporary directory, removed)"},
 		&cli.StringFlag{Name: "log-level", Value: "error", Usage: "log level on stderr: debug, info, warn, error"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run (client and --embedded brokers) to this file"},
 	}
 }
 
@@ -250,6 +252,17 @@ func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Re
 		nodes = len(brokers)
 		env.log.Info("embedded cluster ready", "brokers", strings.Join(brokers, ","), "dir", cl.Dir())
 	}
+	if path := env.c.String("cpuprofile"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if perr := stopProfile(); perr != nil && err == nil {
+				err = perr
+			}
+		}()
+	}
 	res, runErr := f(ctx, brokers)
 	if res.Kind == "" {
 		return runErr // nothing measured: a config or connection error
@@ -266,6 +279,26 @@ func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Re
 		return runErr
 	}
 	return err
+}
+
+// startCPUProfile starts profiling into path and returns the function that
+// stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // sizeFlag parses a byte-size flag, naming the flag in the error.
