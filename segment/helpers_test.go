@@ -29,6 +29,27 @@ func testBatch(base int64, ts0 int64, values ...[]byte) []byte {
 	return finishBatch(base, 0, ts0, ts0+int64(len(values))-1, int32(len(values)), int32(len(values)-1), recs)
 }
 
+// testBatchTS builds an uncompressed batch at base with one record per
+// timestamp (in the given, possibly unordered, order).
+func testBatchTS(base int64, ts ...int64) []byte {
+	var recs []byte
+	maxTs := ts[0]
+	for i, t := range ts {
+		maxTs = max(maxTs, t)
+		var body []byte
+		body = append(body, 0)
+		body = binary.AppendVarint(body, t-ts[0])
+		body = binary.AppendVarint(body, int64(i))
+		body = binary.AppendVarint(body, -1)
+		body = binary.AppendVarint(body, 1)
+		body = append(body, 'v')
+		body = binary.AppendVarint(body, 0)
+		recs = binary.AppendVarint(recs, int64(len(body)))
+		recs = append(recs, body...)
+	}
+	return finishBatch(base, 0, ts[0], maxTs, int32(len(ts)), int32(len(ts)-1), recs)
+}
+
 // testCompressedBatch builds a batch whose attributes say the client
 // compressed it (codec bits = 4, zstd); its record bytes are opaque.
 func testCompressedBatch(base int64, ts int64, n int32, payload []byte) []byte {

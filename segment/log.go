@@ -546,13 +546,32 @@ func (l *Log) LastIndex() uint64 {
 	return l.lastIndex
 }
 
-// MaxTimestamp returns the largest batch max timestamp in the log and the
-// base offset of the first batch carrying it, or (-1, -1) if the log has no
-// record. Segments deleted by TruncateFront no longer count.
+// MaxTimestamp returns the largest timestamp in the log and the offset of
+// the record carrying it (Kafka ListOffsets MAX_TIMESTAMP), or (-1, -1) if the
+// log has no record. Segments deleted by TruncateFront no longer count. The
+// record is found by decoding the batch that holds the timestamp when the
+// batch is uncompressed and uses CreateTime; otherwise (or if the read
+// fails) the offset is that batch's first offset at or after StartOffset.
 func (l *Log) MaxTimestamp() (timestamp, offset int64) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.maxTs, l.maxTsOff
+	ts, off, start := l.maxTs, l.maxTsOff, l.start
+	l.mu.RUnlock()
+	if ts < 0 || off < 0 {
+		return -1, -1
+	}
+	off = max(off, start)
+	b, err := l.Read(off, 1)
+	if err != nil || len(b) == 0 {
+		return ts, off
+	}
+	bh, err := ParseBatchHeader(b)
+	if err != nil || bh.MaxTimestamp != ts {
+		return ts, off
+	}
+	if o, _, ok := recordAtOrAfter(&bh, b[:bh.Size()], ts, start); ok {
+		return ts, o
+	}
+	return ts, off
 }
 
 // Size is the stored bytes of all segments' .log files.

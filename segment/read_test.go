@@ -348,3 +348,28 @@ func TestReadV(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMaxTimestampRecord: MaxTimestamp names the record carrying the largest
+// timestamp (KIP-734), and ListOffsets finds records in unordered batches.
+func TestMaxTimestampRecord(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), testOpts(t))
+	defer l.Close()
+	if ts, off := l.MaxTimestamp(); ts != -1 || off != -1 {
+		t.Fatalf("empty log: %d %d", ts, off)
+	}
+	if err := l.Append(testBatchTS(0, 100, 500, 300), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(append(testBatchTS(3, 200, 200), testBatchTS(5, 400, 700, 650, 700)...), 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	if ts, off := l.MaxTimestamp(); ts != 700 || off != 6 {
+		t.Fatalf("MaxTimestamp = %d, %d; want 700, 6", ts, off)
+	}
+	for _, tc := range []struct{ ts, off, got int64 }{{150, 1, 500}, {500, 1, 500}, {501, 6, 700}, {650, 6, 700}} {
+		off, got, ok, err := l.OffsetForTimestamp(tc.ts)
+		if err != nil || !ok || off != tc.off || got != tc.got {
+			t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, %v; want %d, %d", tc.ts, off, got, ok, err, tc.off, tc.got)
+		}
+	}
+}
