@@ -77,6 +77,10 @@ for i in $(seq "$RUNS"); do
 	ceiling "$i"
 done
 row 3node-rf3-8p
+# A broker answers one connection's requests one at a time (as Kafka does),
+# so more producers (connections) show how far a cluster scales past one.
+run 1node-rf1-8p-4prod --nodes 1 --replication-factor 1 --partitions 8 --producers 4
+run 3node-rf3-8p-4prod --nodes 3 --replication-factor 3 --partitions 8 --producers 4
 run 1node-rf1-8p-10k --nodes 1 --replication-factor 1 --partitions 8 --rate 10000
 run 3node-rf3-8p-10k --nodes 3 --replication-factor 3 --partitions 8 --rate 10000
 run 3node-rf3-1p-10k --nodes 3 --replication-factor 3 --partitions 1 --rate 10000
