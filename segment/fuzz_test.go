@@ -229,14 +229,19 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("SEGMENT_WRITE_SEEDS") != "1" {
 		t.Skip("set SEGMENT_WRITE_SEEDS=1 to regenerate testdata/fuzz")
 	}
-	write := func(target, name string, args ...[]byte) {
+	write := func(target, name string, args ...any) {
 		d := filepath.Join("testdata", "fuzz", target)
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		s := "go test fuzz v1\n"
 		for _, a := range args {
-			s += fmt.Sprintf("[]byte(%q)\n", a)
+			switch a := a.(type) {
+			case []byte:
+				s += fmt.Sprintf("[]byte(%q)\n", a)
+			case int64:
+				s += fmt.Sprintf("int64(%d)\n", a)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(d, name), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
@@ -284,4 +289,34 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzDecodeIndexes", "empty", []byte{}, []byte{})
 	write("FuzzDecodeIndexes", "valid", oi, ti)
 	write("FuzzDecodeIndexes", "truncated", oi[:len(oi)-1], ti)
+	tb := testBatchTS(10, 100, 500, 300)
+	write("FuzzRecordAtOrAfter", "empty", []byte{}, int64(0))
+	write("FuzzRecordAtOrAfter", "valid", tb, int64(200))
+	write("FuzzRecordAtOrAfter", "truncated", tb[:len(tb)-2], int64(200))
+	write("FuzzRecordAtOrAfter", "garbage-after", append(bytes.Clone(tb), 7, 7), int64(200))
+	xer := append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0, 0, 0, 3, 1, 0, 0)
+	write("FuzzRecordAtOrAfter", "xerial", finishBatch(10, kafkaSnappy, 100, 500, 3, 2, xer), int64(0))
+	write("FuzzRecordAtOrAfter", "max-length-xerial-chunk",
+		finishBatch(10, kafkaSnappy, 100, 500, 3, 2, append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0x7f, 0xff, 0xff, 0xff)), int64(0))
+}
+
+// FuzzRecordAtOrAfter: decoding the records of a batch (after decompressing
+// a client codec, xerial framing included) for ListOffsets never panics and
+// never names an offset outside the batch.
+func FuzzRecordAtOrAfter(f *testing.F) {
+	ts := []int64{100, 500, 300}
+	f.Add(testBatchTS(10, ts...), int64(200))
+	xer := append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0, 0, 0, 3, 1, 0, 0)
+	f.Add(finishBatch(10, kafkaSnappy, 100, 500, 3, 2, xer), int64(0))
+	f.Add(finishBatch(10, kafkaGzip, 100, 500, 3, 2, []byte{0x1f, 0x8b, 8, 0}), int64(0))
+	f.Fuzz(func(t *testing.T, b []byte, ts int64) {
+		bh, err := ParseBatchHeader(b)
+		if err != nil || bh.BaseOffset < 0 || bh.LastOffset() < bh.BaseOffset {
+			return // never in a log: Append admits only offsets from EndOffset
+		}
+		off, _, ok := recordAtOrAfter(&bh, b[:bh.Size()], ts, 0)
+		if !ok || off < bh.BaseOffset || off > bh.LastOffset() {
+			t.Fatalf("offset %d outside the batch [%d,%d] (ok %v)", off, bh.BaseOffset, bh.LastOffset(), ok)
+		}
+	})
 }

@@ -32,10 +32,18 @@ func testBatch(base int64, ts0 int64, values ...[]byte) []byte {
 // testBatchTS builds an uncompressed batch at base with one record per
 // timestamp (in the given, possibly unordered, order).
 func testBatchTS(base int64, ts ...int64) []byte {
-	var recs []byte
 	maxTs := ts[0]
-	for i, t := range ts {
+	for _, t := range ts {
 		maxTs = max(maxTs, t)
+	}
+	return finishBatch(base, 0, ts[0], maxTs, int32(len(ts)), int32(len(ts)-1), testRecords(ts...))
+}
+
+// testRecords encodes the records section of a batch, one 1-byte record
+// per timestamp, timestamps as deltas from the first.
+func testRecords(ts ...int64) []byte {
+	var recs []byte
+	for i, t := range ts {
 		var body []byte
 		body = append(body, 0)
 		body = binary.AppendVarint(body, t-ts[0])
@@ -47,7 +55,7 @@ func testBatchTS(base int64, ts ...int64) []byte {
 		recs = binary.AppendVarint(recs, int64(len(body)))
 		recs = append(recs, body...)
 	}
-	return finishBatch(base, 0, ts[0], maxTs, int32(len(ts)), int32(len(ts)-1), recs)
+	return recs
 }
 
 // testCompressedBatch builds a batch whose attributes say the client

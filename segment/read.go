@@ -261,19 +261,30 @@ func (l *Log) timeInSegment(v *segView, ts, start int64) (int64, int64, bool, er
 }
 
 // recordAtOrAfter finds, in one batch whose max timestamp is >= ts, the first
-// record with timestamp >= ts and offset >= start. See OffsetForTimestamp for
-// compressed and LogAppendTime batches.
+// record with timestamp >= ts and offset >= start. Records are decoded (and
+// a client-compressed batch decompressed) only here, on the ListOffsets
+// path. With LogAppendTime every record carries the batch's max timestamp.
+// A batch whose records do not decode yields its first offset (at or after
+// start) and its max timestamp.
 func recordAtOrAfter(bh *BatchHeader, b []byte, ts, start int64) (int64, int64, bool) {
-	if bh.Compression() != 0 || bh.LogAppendTime() {
-		return max(bh.BaseOffset, start), bh.MaxTimestamp, true
+	fallback := max(bh.BaseOffset, start)
+	if bh.LogAppendTime() {
+		return fallback, bh.MaxTimestamp, true
 	}
-	p := BatchHeaderSize
+	recs := b[BatchHeaderSize:]
+	if c := bh.Compression(); c != 0 {
+		var err error
+		if recs, err = decompressRecords(c, recs); err != nil {
+			return fallback, bh.MaxTimestamp, true
+		}
+	}
+	p := 0
 	for range bh.NumRecords {
-		length, n := binary.Varint(b[p:])
-		if n <= 0 || length < 0 || p+n+int(length) > len(b) {
+		length, n := binary.Varint(recs[p:])
+		if n <= 0 || length < 0 || int64(p+n)+length > int64(len(recs)) {
 			break
 		}
-		rec := b[p+n : p+n+int(length)]
+		rec := recs[p+n : p+n+int(length)]
 		p += n + int(length)
 		if len(rec) < 1 {
 			break
@@ -283,7 +294,7 @@ func recordAtOrAfter(bh *BatchHeader, b []byte, ts, start int64) (int64, int64, 
 			break
 		}
 		offDelta, n2 := binary.Varint(rec[1+n1:])
-		if n2 <= 0 {
+		if n2 <= 0 || offDelta < 0 || offDelta > int64(bh.LastOffsetDelta) {
 			break
 		}
 		off, t := bh.BaseOffset+offDelta, bh.BaseTimestamp+tsDelta
@@ -291,6 +302,5 @@ func recordAtOrAfter(bh *BatchHeader, b []byte, ts, start int64) (int64, int64, 
 			return off, t, true
 		}
 	}
-	// Records that do not decode: fall back to the batch, as for compressed.
-	return max(bh.BaseOffset, start), bh.MaxTimestamp, true
+	return fallback, bh.MaxTimestamp, true
 }
