@@ -1,5 +1,212 @@
 // Package segment owns one partition's on-disk log: a directory of segment
 // files holding Kafka v2 record batches in compressed, checksummed frames,
 // with sparse offset and time indexes. It knows nothing of Raft or Kafka
-// requests and imports only the standard library and codecs.
+// requests and imports only the standard library and codecs
+// (klauspost/compress for zstd and s2, pierrec/lz4/v4 for lz4).
+//
+// # Usage
+//
+// The partition state machine (package shards) owns one Log per partition:
+//
+//	l, err := segment.Open(dir, &segment.Options{SegmentBytes: 1 << 30})
+//	if err != nil { ... }            // a *CorruptError names the damaged file
+//	last := l.LastIndex()            // IOnDiskStateMachine.Open returns this
+//
+//	// Update: assign offsets from EndOffset, then one frame per entry batch.
+//	next := l.EndOffset()
+//	for _, b := range batches {      // header fields only, no record decoding
+//		segment.SetBaseOffset(b, next)
+//		segment.SetPartitionLeaderEpoch(b, term)
+//		h, _ := segment.ParseBatchHeader(b)
+//		next += int64(h.LastOffsetDelta) + 1
+//	}
+//	err = l.Append(concatenated, firstIndex, lastIndex) // lastIndex > l.LastIndex()
+//	err = l.Append(nil, i, i)        // an entry that wrote nothing still counts
+//	err = l.Sync()                   // dragonboat's Sync: the durability point
+//
+//	// Fetch and ListOffsets, from any goroutine:
+//	b, err := l.Read(offset, maxBytes)            // whole batches, >= 1
+//	bufs, err := l.ReadV(offset, maxBytes)        // same, no copy (net.Buffers)
+//	off, ts, ok, err := l.OffsetForTimestamp(ts)  // earliest record >= ts
+//	ts, off := l.MaxTimestamp()                   // ListOffsets MAX_TIMESTAMP
+//
+//	// Retention / DeleteRecords (a replicated command):
+//	err = l.TruncateFront(newStart)
+//
+//	// Snapshots (PrepareSnapshot / SaveSnapshot / RecoverFromSnapshot):
+//	cp, _ := l.Checkpoint()          // cheap, pins files
+//	cp.WriteTo(w); cp.Close()
+//	segment.Restore(dir, r, opts)    // on the receiver, Log closed; then Open
+//
+// # Guarantees
+//
+//  1. LastIndex is exact. Every frame records the Raft index range
+//     [first, last] of the entries it holds. Open scans the active segment,
+//     verifies each frame's CRC-32C and that frames continue each other, and
+//     cuts the file after the last good frame; LastIndex is that frame's last
+//     index (or, for a log whose records were all deleted, the index recorded
+//     by TruncateFront). Entries after it are re-applied by Raft.
+//  2. No holes. Frames are appended in order to one file; a segment is
+//     fsynced before the next one is created, so a crash keeps a prefix of
+//     the frames. Append is durable only after Sync (the Raft log is the
+//     durability point); TruncateFront syncs before it records LastIndex.
+//  3. Corruption is never served. A frame that fails its CRC or does not
+//     decode in a sealed segment is returned as a *CorruptError (ErrCorrupt)
+//     naming the file and byte position: by Read and OffsetForTimestamp when
+//     they reach it, and by Open when an index must be rebuilt from a damaged
+//     log. It is never skipped. In the active segment damage cannot be told
+//     from a torn write, so the tail from the damaged frame on is cut (and
+//     logged at warning level with the position and reason).
+//  4. Bad input leaves the log unchanged: an Append whose batches do not
+//     continue EndOffset or whose Raft range does not follow LastIndex
+//     (ErrOutOfOrder), a batch that is not magic 2 or whose lengths do not fit
+//     (ErrInvalidBatch), a payload over MaxFrameBytes (ErrFrameTooLarge).
+//     Batch CRCs are not verified on Append (Produce validates before
+//     proposing); the frame CRC protects what is stored.
+//  5. A failed write (full disk) returns the error and cuts the partial frame
+//     off again; if even that fails, the Log refuses further Appends and the
+//     next Open cuts the partial frame as a torn tail.
+//
+// # Threading
+//
+// One writer goroutine calls Append, TruncateFront, Sync and Close (they are
+// serialised by a mutex too). Any number of goroutines call Read,
+// OffsetForTimestamp, Checkpoint and the accessors concurrently with it: they
+// take a read lock only to pin the segments they need and copy their
+// published sizes and index slices, then read the files without any lock.
+// Segment files are reference counted, so a reader or a Checkpoint keeps a
+// file that retention deleted or the rewrite replaced open until it is done.
+// One background goroutine per Log rewrites sealed segments; it is started by
+// Open and stopped by Close, and never holds a lock that Append or Read wait
+// on for longer than a pointer swap (it serialises only with TruncateFront,
+// around its renames).
+//
+// # Files
+//
+// A partition directory holds:
+//
+//	00000000000000000000.log        segments, named by base offset (20 digits)
+//	00000000000000000000.index      sealed segments only: summary + (offset, position)
+//	00000000000000000000.timeindex  sealed segments only: (max timestamp before, position)
+//	meta                            log start offset, end offset, LastIndex (TruncateFront, Restore)
+//	*.tmp                           in-flight atomic writes; deleted by Open
+//
+// A .log file is a sequence of frames, each an 80-byte little-endian header
+// and a payload of one or more whole Kafka v2 record batches, compressed as
+// a unit:
+//
+//	0  magic "CHKF"  4 version 1  5 codec  6 flags (bit 0: client-compressed)
+//	8  first Raft index   16 last Raft index
+//	24 base offset        32 last offset (base-1 for a frame with no batch)
+//	40 max timestamp      48 base offset of the batch holding it
+//	56 append time (Unix ms, for segment.ms)
+//	64 record count  68 stored length  72 original length
+//	76 CRC-32C (Castagnoli) of header bytes 0-75 and the stored payload
+//
+// The active segment has no index files: its sparse index lives in memory
+// and is rebuilt by the recovery scan. When a segment is sealed (rolled by
+// SegmentBytes or SegmentAge) its index files are written (tmp + rename),
+// each with a CRC, and the .index header summarises the segment (offsets,
+// Raft indexes, max timestamp, size, and the position and CRC of its last
+// frame). Open loads a sealed segment from its index files only if that
+// summary matches the .log file; otherwise (missing, damaged, or left from
+// before a rewrite) it rebuilds them with a verifying scan. An index entry is
+// added for a frame when IndexIntervalBytes have passed since the last one;
+// the time index stores, per entry, the largest timestamp of all frames
+// before it, so a timestamp lookup starts at the last entry below the target.
+//
+// # Codecs and the choices made
+//
+//   - Active segment: CodecNone by default. The append path must take at
+//     least 400 MB/s of input on one core, and on this machine only CodecNone
+//     does (see Measurements): s2 manages about 240-600 MB/s on JSON-like
+//     text depending on load, lz4 and zstd less. Tail reads of uncompressed
+//     frames cost no decompression either. ActiveCodec selects another codec.
+//   - Sealed segments: rewritten in the background to SealedCodec (zstd by
+//     default, level SpeedFastest, which stores 0.31 of JSON-like text against
+//     0.30 for SpeedDefault at 2.8 times the speed). The rewrite merges
+//     consecutive frames into frames of up to 256 KiB of payload, so the
+//     ratio does not depend on how small the appends were; the Raft index
+//     range of a merged frame is the union of its parts. It writes
+//     "<base>.log.rewrite.tmp", fsyncs it, renames it over the segment and
+//     rewrites the index files; a crash at any point leaves either the old
+//     file or the new one, whose index Open rebuilds if needed. A segment
+//     whose rewrite is not done yet (backlog, or a restart) is simply read in
+//     its old codec; Open queues it again.
+//   - A batch the client already compressed (attribute bits 0-2) is not
+//     compressed again: a frame whose bytes are at least half such batches is
+//     stored raw and flagged, and the rewrite copies it unchanged. A frame
+//     that a codec does not make smaller is stored raw too.
+//
+// # Reads and the cache
+//
+// Read pins the segment holding the offset (and up to three after it), finds
+// the frame through the sparse index, and returns whole batches from the one
+// that contains the offset, up to maxBytes but at least one. A bounded LRU
+// cache (CacheBytes) holds decoded frames: every appended frame goes in, so
+// consumers at the tail never touch the file or a decompressor, and frames
+// read from disk go in too. Cached data is immutable; a Read that stays in
+// one frame returns a sub-slice of it (no copy), a Read across frames a fresh
+// concatenation, and ReadV returns the per-frame slices without copying.
+//
+// OffsetForTimestamp (ListOffsets) walks the segments oldest first, skipping
+// a segment by its max timestamp, then frames through the time index, then
+// batches by their max timestamp; inside the first batch that qualifies it
+// decodes the records' timestamp deltas to return the exact record at or
+// after the log start. A batch the client compressed is decompressed for
+// this (gzip, snappy raw or xerial-framed, lz4 frame, zstd; bounded at 256
+// MiB) on this read path only. With LogAppendTime every record carries the
+// batch's max timestamp. MaxTimestamp names the exact record the same way
+// (KIP-734). A batch whose records do not decode yields its first offset.
+//
+// # Snapshots
+//
+// Checkpoint pins the segment list, the active segment's length, the offsets
+// and LastIndex under a read lock: no I/O. WriteTo streams a self-describing
+// image (header with start, end, LastIndex; then each segment's bytes with a
+// CRC-32C). Restore writes it into "<dir>.restore.tmp", verifies every frame
+// while rebuilding the sealed segments' index files, writes meta, fsyncs, then
+// swaps the directories with renames; Open finishes a swap a crash
+// interrupted.
+//
+// # Measurements
+//
+// go test -run '^$' -bench . -count 3 ./segment/, medians of the 3 runs, on
+// the 2-core machine of this project while the other packages' tests ran
+// (load average 8 to 12 on 2 cores, so the absolute figures are low and
+// noisy; the order between codecs held in every run). Appends of 64 KiB
+// (one batch of 64 records of 1 KiB), MB/s of input, one writer:
+//
+//	append, active codec   random   JSON-like   stored/input of JSON-like
+//	none (the default)     719      478         1.00
+//	s2                     450       69         0.46
+//	lz4                    539       49         0.45
+//	zstd                   255       25         0.32
+//
+// The append path was then rebuilt without zeroing its frame buffer: none
+// on JSON-like text measured 676, 917 and 1127 MB/s (median 917).
+//
+// Sealing (the background rewrite of an 8 MiB segment to zstd
+// SpeedFastest, merging frames to 256 KiB): JSON-like text is stored at 0.31
+// of its input whether it was appended in 64 KiB or 4 KiB frames (target <=
+// 0.4); the rewrite runs at about 100 MB/s of JSON-like input and 230 MB/s
+// of random input per core under that load.
+//
+// Reads of 1 MiB (whole batches, so about 0.98 MiB) from the cached tail:
+// 1.9 GB/s (random) and 2.3 GB/s (JSON-like) for uncompressed frames after
+// the concatenation stopped zeroing its buffer; ReadV, which does not
+// concatenate, returns the same batches at tens of GB/s. Reads that miss the
+// cache (file read, CRC, decompression) run at 200-650 MB/s depending on the
+// codec.
+//
+// # Limits and known gaps
+//
+//   - Sealed segments' sparse indexes are held in memory (24 bytes per entry,
+//     one entry per IndexIntervalBytes of stored data: about 0.6% of the
+//     stored size at the default 4096).
+//   - The background rewrite runs on one goroutine; if ingest is sustained
+//     above its throughput, sealed segments wait in the active codec (correct,
+//     only larger on disk).
+//   - Segment age (SegmentAge) is measured from the wall-clock time of the
+//     segment's first append, not from record timestamps.
 package segment
