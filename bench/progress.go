@@ -24,7 +24,8 @@ type Progress struct {
 	Bytes   int64 // their value bytes
 	Errors  int64 // failed records so far
 
-	// Interval figures cover the time since the previous call.
+	// Interval figures cover the time since the previous call; in the
+	// final call (Done) they cover the whole measured run.
 	RecordsPerSec float64
 	MiBPerSec     float64
 	P99           float64 // ms; 0 when no latency was recorded
@@ -85,9 +86,13 @@ func (p Progress) Line(barWidth int) string {
 		fmt.Fprintf(&b, "%s warm-up %5.1fs", p.Kind, p.Elapsed.Seconds())
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%s %6.1fs %s rec  %s rec/s  %.1f MiB/s  p99 %sms  err %s",
+	p99 := "-"
+	if p.P99 > 0 {
+		p99 = fmtMs(p.P99) + "ms"
+	}
+	fmt.Fprintf(&b, "%s %6.1fs %s rec  %s rec/s  %.1f MiB/s  p99 %s  err %s",
 		p.Kind, p.Elapsed.Seconds(), commas(p.Records), commas(int64(p.RecordsPerSec+0.5)),
-		p.MiBPerSec, fmtMs(p.P99), commas(p.Errors))
+		p.MiBPerSec, p99, commas(p.Errors))
 	if p.Done {
 		b.WriteString("  done")
 	} else if eta := p.ETA(); eta >= 0 {
@@ -161,18 +166,31 @@ func runProgress(src progressSource, done <-chan struct{}, stopped chan<- struct
 			p.Warmup = true
 			p.Elapsed = now.Sub(src.t0)
 			src.lat.snapshotInterval()
+			prevAt = now
 			return p
 		}
 		p.Elapsed = now.Sub(src.start)
+		p.Records, p.Bytes, p.Errors = src.records(), src.bytes(), src.errors()
+		// Interval rates run from the previous call, or from the start of
+		// the measured phase for the first one; the final call reports the
+		// whole run's averages, as the report does.
+		from, recs, bytes := prevAt, prevRecs, prevBytes
+		if from.Before(src.start) {
+			from = src.start
+		}
 		if final {
 			p.Elapsed = src.elapsed(now)
+			from, recs, bytes = src.start, 0, 0
+			now = src.start.Add(p.Elapsed)
 		}
-		p.Records, p.Bytes, p.Errors = src.records(), src.bytes(), src.errors()
-		if dt := now.Sub(prevAt).Seconds(); dt > 0 {
-			p.RecordsPerSec = float64(p.Records-prevRecs) / dt
-			p.MiBPerSec = float64(p.Bytes-prevBytes) / (1 << 20) / dt
+		if dt := now.Sub(from).Seconds(); dt > 0 {
+			p.RecordsPerSec = float64(p.Records-recs) / dt
+			p.MiBPerSec = float64(p.Bytes-bytes) / (1 << 20) / dt
 		}
 		p.P99 = src.lat.snapshotInterval().P99
+		if final {
+			p.P99 = src.lat.Summary().P99
+		}
 		prevRecs, prevBytes, prevAt = p.Records, p.Bytes, now
 		return p
 	}

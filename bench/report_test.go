@@ -104,6 +104,8 @@ func TestProgressLine(t *testing.T) {
 	}{
 		{"by count", Progress{Kind: "produce", Elapsed: 10 * time.Second, Records: 250_000, TargetRecords: 1_000_000, RecordsPerSec: 25_000, P99: 3.25},
 			0.25, []string{"[=====>", " 25%", "250,000 rec", "25,000 rec/s", "p99 3.250ms", "ETA 30s"}},
+		{"no latency yet", Progress{Kind: "produce", Elapsed: time.Second, TargetRecords: 10},
+			0, []string{"p99 -", "0 rec/s"}},
 		{"by time", Progress{Kind: "produce", Elapsed: 15 * time.Second, TargetDuration: 30 * time.Second},
 			0.5, []string{" 50%", "ETA 15s"}},
 		{"warm-up", Progress{Kind: "produce", Warmup: true, Elapsed: 2 * time.Second, TargetRecords: 10},
