@@ -211,3 +211,61 @@ func TestProduceInterrupted(t *testing.T) {
 		t.Errorf("sent %d acked %d failed %d: every sent record must be accounted for", res.Sent, res.Acked, res.Failed)
 	}
 }
+
+func TestProduceLatencyIncludesBrokerDelay(t *testing.T) {
+	fake := newFake(t)
+	const delay = 50 * time.Millisecond
+	// Hold every produce request before kfake handles it: each record's
+	// latency must include the wait.
+	fake.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		time.Sleep(delay)
+		return nil, nil, false
+	})
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "slow"
+	cfg.Partitions = 1
+	cfg.Records = 200
+	cfg.RecordSize = 10
+	cfg.Rate = 1000
+	res, err := Produce(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acked != 200 {
+		t.Fatalf("acked %d, want 200 (%v)", res.Acked, res.Errors)
+	}
+	if min := time.Duration(res.Latency.Min * float64(time.Millisecond)); min < delay {
+		t.Errorf("min latency %s, want at least the broker's %s", min, delay)
+	}
+	// 200 records at 1000/s take 0.2s to send, and the last one waits for at
+	// least one held request: the clock stops at its acknowledgement.
+	if res.Elapsed < 200*time.Millisecond+delay {
+		t.Errorf("elapsed %s, want at least %s", res.Elapsed, 200*time.Millisecond+delay)
+	}
+}
+
+func BenchmarkProduceKfake(b *testing.B) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fake.Close()
+	cfg := DefaultProduceConfig()
+	cfg.Brokers = fake.ListenAddrs()
+	cfg.Topic = "bench"
+	cfg.Partitions = 4
+	cfg.RecordSize = 1024
+	cfg.Records = int64(max(b.N, 1))
+	b.SetBytes(int64(cfg.RecordSize))
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := Produce(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Acked != cfg.Records {
+		b.Fatalf("acked %d of %d", res.Acked, cfg.Records)
+	}
+}
