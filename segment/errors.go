@@ -36,6 +36,7 @@ type CorruptError struct {
 	Reason  string
 }
 
+// Error describes the damage: file, byte position and reason.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("segment: corrupt data in %s at byte %d: %s", e.Segment, e.Pos, e.Reason)
 }
