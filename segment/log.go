@@ -246,8 +246,9 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 // Append writes batches as one frame tagged with the Raft index range
 // [firstIndex, lastIndex]. batches is zero or more concatenated Kafka v2
 // record batches whose base offsets continue exactly at EndOffset; an empty
-// batches records only that lastIndex was applied. lastIndex must be greater
-// than LastIndex. The batches are copied; the caller may reuse the slice.
+// batches records only that lastIndex was applied. The range must follow the
+// stored ones: LastIndex < firstIndex <= lastIndex. The batches are copied;
+// the caller may reuse the slice.
 //
 // The frame is durable after Sync; a crash before it keeps a prefix of the
 // frames, never a hole.
@@ -268,7 +269,9 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	if l.failed != nil {
 		return fmt.Errorf("append: log failed earlier: %w", l.failed)
 	}
-	if firstIndex > lastIndex || lastIndex <= lastIdx {
+	// Frames' Raft ranges must not overlap: Open's scan treats an overlap as
+	// the end of the valid log.
+	if firstIndex > lastIndex || firstIndex <= lastIdx {
 		return fmt.Errorf("append raft indexes [%d,%d] after %d: %w", firstIndex, lastIndex, lastIdx, ErrOutOfOrder)
 	}
 	if len(batches) > l.opts.MaxFrameBytes {

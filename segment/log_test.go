@@ -112,6 +112,7 @@ func TestAppendRejects(t *testing.T) {
 		{"second batch gap", l, append(testBatch(2, 100, []byte("c")), testBatch(4, 100, []byte("d"))...), 2, 2, ErrOutOfOrder},
 		{"raft index not after last", l, testBatch(2, 100, []byte("c")), 1, 1, ErrOutOfOrder},
 		{"raft range reversed", l, testBatch(2, 100, []byte("c")), 3, 2, ErrOutOfOrder},
+		{"raft range overlaps the last", l, testBatch(2, 100, []byte("c")), 1, 3, ErrOutOfOrder},
 		{"magic 1", l, magic1, 2, 2, ErrInvalidBatch},
 		{"truncated batch", l, short, 2, 2, ErrInvalidBatch},
 		{"garbage", l, []byte("not a batch"), 2, 2, ErrInvalidBatch},
