@@ -25,6 +25,13 @@ type kafkaCluster struct {
 // addresses as their advertised Kafka addresses, then serves.
 func newKafkaCluster(t testing.TB, n int, cfg Config, opts ...testcluster.Option) *kafkaCluster {
 	t.Helper()
+	return newKafkaClusterWith(t, n, cfg, nil, opts...)
+}
+
+// newKafkaClusterWith is newKafkaCluster with each server's backend passed
+// through wrap (fault injection); nil wrap serves the engines directly.
+func newKafkaClusterWith(t testing.TB, n int, cfg Config, wrap func(node int, be backend) backend, opts ...testcluster.Option) *kafkaCluster {
+	t.Helper()
 	lns := map[uint64]net.Listener{}
 	kc := &kafkaCluster{addrs: map[int]string{}, servers: map[int]*Server{}}
 	for i := 1; i <= n; i++ {
@@ -42,7 +49,11 @@ func newKafkaCluster(t testing.TB, n int, cfg Config, opts ...testcluster.Option
 		if c.Logger == nil {
 			c.Logger = testLogger(t).With("node", i)
 		}
-		s, err := New(kc.Engine(i), c)
+		var be backend = kc.Engine(i)
+		if wrap != nil {
+			be = wrap(i, be)
+		}
+		s, err := newServer(be, c)
 		if err != nil {
 			t.Fatal(err)
 		}
