@@ -59,7 +59,12 @@ func TestKcatEndToEnd(t *testing.T) {
 			in.WriteString(line + "\n")
 			want[topic] = append(want[topic], line+"\th=v"+codec)
 		}
-		run(t, &in, kcat, "-b", b.kafka, "-P", "-t", topic, "-z", codec, "-K", "\t", "-H", "h=v"+codec)
+		// The zstd producer is also idempotent (InitProducerID, sequences).
+		args := []string{"-b", b.kafka, "-P", "-t", topic, "-z", codec, "-K", "\t", "-H", "h=v" + codec}
+		if codec == "zstd" {
+			args = append(args, "-X", "enable.idempotence=true")
+		}
+		run(t, &in, kcat, args...)
 		if md := run(t, nil, kcat, "-b", b.kafka, "-L", "-t", topic); !strings.Contains(md, "with 3 partitions") {
 			t.Fatalf("topic %s: want 3 auto-created partitions:\n%s", topic, md)
 		}
