@@ -21,7 +21,8 @@ import (
 //
 // The clock starts at the first fetch (after the topic's metadata was read;
 // with cfg.Group it includes joining the group) and stops at the last record
-// received. Fetch errors are counted in Result.Failed and Result.Errors.
+// received. Fetch and consumer group errors are counted in Result.Failed
+// and Result.Errors.
 //
 // It returns the figures together with an error when cfg.Records was not
 // reached because no record arrived for cfg.IdleTimeout; when ctx ends it
@@ -40,7 +41,10 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 		kgo.FetchMaxPartitionBytes(cfg.FetchMaxBytes),
 		kgo.WithLogger(kgoLogger{logger(cfg.Logger)}),
 	}
+	r := &consumeRun{cfg: cfg, lat: newRecorder(), errs: map[string]int64{}}
 	if cfg.Group != "" {
+		// The client reports group errors (e.g. a broker without a group
+		// coordinator) as fetch errors, which are counted below.
 		opts = append(opts, kgo.ConsumerGroup(cfg.Group))
 	}
 	cl, err := kgo.NewClient(opts...)
@@ -53,7 +57,6 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 		return Result{}, fmt.Errorf("bench: consume topic %q: %w", cfg.Topic, err)
 	}
 
-	r := &consumeRun{cfg: cfg, lat: newRecorder(), errs: map[string]int64{}}
 	res, err := r.run(ctx, cl)
 	res.Settings = map[string]string{
 		"brokers":         strings.Join(cfg.Brokers, ","),
@@ -79,6 +82,14 @@ type consumeRun struct {
 
 	mu   sync.Mutex
 	errs map[string]int64
+}
+
+// countError records one failure under msg.
+func (r *consumeRun) countError(msg string) {
+	r.failed.Add(1)
+	r.mu.Lock()
+	r.errs[msg]++
+	r.mu.Unlock()
 }
 
 func (r *consumeRun) elapsed(now time.Time) time.Duration {
@@ -139,10 +150,11 @@ poll:
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
-			r.failed.Add(1)
-			r.mu.Lock()
-			r.errs[fmt.Sprintf("fetch %s/%d: %v", topic, p, err)]++
-			r.mu.Unlock()
+			if topic == "" { // not about one partition, e.g. joining the group
+				r.countError(fmt.Sprintf("fetch: %v", err))
+				return
+			}
+			r.countError(fmt.Sprintf("fetch %s/%d: %v", topic, p, err))
 		})
 		n := 0
 		fetches.EachRecord(func(rec *kgo.Record) {

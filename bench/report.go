@@ -28,7 +28,7 @@ func WriteJSON(w io.Writer, r Result) error {
 func WriteText(w io.Writer, r Result) error {
 	var b strings.Builder
 	if r.Kind == "consume" {
-		fmt.Fprintf(&b, "consume: %s records consumed, %s failed in %s",
+		fmt.Fprintf(&b, "consume: %s records consumed, %s errors in %s",
 			commas(r.Consumed), commas(r.Failed), roundDuration(r.Elapsed))
 	} else {
 		fmt.Fprintf(&b, "produce: %s records sent, %s acknowledged, %s failed in %s",

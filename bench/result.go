@@ -25,7 +25,8 @@ type Result struct {
 	Sent int64 `json:"sent,omitempty"`
 	// Acked counts records the broker acknowledged.
 	Acked int64 `json:"acked,omitempty"`
-	// Failed counts records that failed (after the client's retries).
+	// Failed counts records that failed after the client's retries
+	// (produce), or fetch and group errors (consume).
 	Failed int64 `json:"failed"`
 	// Consumed counts records read by Consume.
 	Consumed int64 `json:"consumed,omitempty"`
