@@ -66,6 +66,13 @@ type Config struct {
 	// SegmentBytes is the default segment size (segment.bytes) of partitions
 	// whose topic sets none; default 1 GiB.
 	SegmentBytes int64
+	// ActiveSegmentCodec is the codec of frames appended to a partition's
+	// active segment: "none" (default: the least CPU on the append path,
+	// which every replica runs; see docs/ENGINE.md for the measurements) or
+	// "s2" (smaller active segments on uncompressed data). Sealed segments
+	// are rewritten to the topic's compression.type in the background either
+	// way, and batches a producer compressed itself are stored as they are.
+	ActiveSegmentCodec string
 	// SegmentCacheBytes is the per-partition cache of recently written
 	// frames; 0 = the segment package default.
 	SegmentCacheBytes int64
@@ -182,6 +189,11 @@ func (c Config) Validate() error {
 	}
 	if c.ProduceTimeout < 0 || c.RetentionCheckInterval < 0 || c.ReconcileInterval < 0 {
 		bad("ProduceTimeout, RetentionCheckInterval and ReconcileInterval must be >= 0")
+	}
+	switch c.ActiveSegmentCodec {
+	case "", "s2", "none":
+	default:
+		bad("ActiveSegmentCodec %q: want s2 or none", c.ActiveSegmentCodec)
 	}
 	if c.SegmentBytes < 1<<10 {
 		bad("SegmentBytes %d: must be >= 1024", c.SegmentBytes)

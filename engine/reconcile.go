@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chronik-io/chronik/segment"
@@ -32,8 +34,13 @@ type partition struct {
 func (e *Engine) reconcileLoop() {
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
+	var lastSweep time.Time
 	for {
 		e.reconcile()
+		if time.Since(lastSweep) > 30*time.Second {
+			e.removeOrphans(e.meta.State())
+			lastSweep = time.Now()
+		}
 		select {
 		case <-e.closing:
 			return
@@ -114,6 +121,9 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = e.cfg.SegmentBytes
+	}
+	if e.cfg.ActiveSegmentCodec != "s2" {
+		o.ActiveCodec, o.ActiveCodecSet = segment.CodecNone, true
 	}
 	if e.cfg.SegmentCacheBytes != 0 {
 		o.CacheBytes = int(e.cfg.SegmentCacheBytes)
@@ -203,6 +213,45 @@ func (e *Engine) stopPartition(p *partition, remove bool) {
 			e.log.Warn("remove partition files", "dir", p.dir, "err", err)
 		}
 	})
+}
+
+// removeOrphans deletes local replicas of partitions that were deleted
+// while this broker was down. A shard below NextShardID that is in no topic
+// was deleted for good (shard ids are never reused), so this is safe even
+// on a __meta state that is not yet up to date.
+func (e *Engine) removeOrphans(st *shards.MetaState) {
+	root := filepath.Join(e.cfg.DataDir, "partitions")
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	live := map[uint64]bool{}
+	for _, t := range st.Topics {
+		for _, p := range t.Partitions {
+			live[p.Shard] = true
+		}
+	}
+	for _, de := range ents {
+		ext := filepath.Ext(de.Name())
+		shard, err := strconv.ParseUint(strings.TrimPrefix(ext, "."), 10, 64)
+		if err != nil || shard < shards.FirstPartitionShardID || shard >= st.NextShardID || live[shard] || e.local(shard) != nil {
+			continue
+		}
+		for _, r := range []uint64{e.cfg.NodeID, shards.ReplicaGenerationBase + e.cfg.NodeID, 2*shards.ReplicaGenerationBase + e.cfg.NodeID} {
+			if e.nh.HasNodeInfo(shard, r) {
+				if err := e.nh.RemoveData(shard, r); err != nil {
+					e.log.Warn("remove raft data of a deleted partition", "shard", shard, "err", err)
+					continue
+				}
+			}
+		}
+		dir := filepath.Join(root, de.Name())
+		if err := os.RemoveAll(dir); err != nil {
+			e.log.Warn("remove files of a deleted partition", "dir", dir, "err", err)
+		} else {
+			e.log.Info("removed a partition deleted while this broker was down", "dir", dir, "shard", shard)
+		}
+	}
 }
 
 // local returns the running local replica of shard, or nil.

@@ -26,6 +26,12 @@ func (e *Engine) CreateTopic(ctx context.Context, name string, tc TopicConfig) e
 	return e.createTopic(ctx, name, tc, false)
 }
 
+// CreateInternalTopic creates a topic marked internal in Metadata (such as
+// __consumer_offsets); otherwise as CreateTopic.
+func (e *Engine) CreateInternalTopic(ctx context.Context, name string, tc TopicConfig) error {
+	return e.createTopic(ctx, name, tc, true)
+}
+
 func (e *Engine) createTopic(ctx context.Context, name string, tc TopicConfig, internal bool) error {
 	if !validTopicName(name) {
 		return fmt.Errorf("topic %q: %w", name, ErrInvalidTopic)

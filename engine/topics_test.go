@@ -176,3 +176,45 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteWhileDownAndLeaderSpread: a broker that was down while a topic
+// was deleted removes its replica's files when it comes back; the leaders
+// of a new RF=3 topic spread over the brokers.
+func TestDeleteWhileDownAndLeaderSpread(t *testing.T) {
+	c := testcluster.New(t, 3)
+	c.CreateTopic(t, "spread3", engine.TopicConfig{Partitions: 3, ReplicationFactor: 3})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		leaders := map[int]bool{}
+		for p := int32(0); p < 3; p++ {
+			leaders[c.Leader("spread3", p)] = true
+		}
+		if len(leaders) == 3 && !leaders[0] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders of an RF=3 topic did not spread: %v", leaders)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	produceLeader(t, c, "spread3", 0, records("x", 10))
+	c.Stop(3)
+	if err := c.Engine(1).DeleteTopic(ctxT(t, 5*time.Second), "spread3"); err != nil {
+		t.Fatal(err)
+	}
+	dirs := func() []string {
+		d, _ := filepath.Glob(filepath.Join(c.Config(3).DataDir, "partitions", "spread3-*"))
+		return d
+	}
+	if len(dirs()) != 3 {
+		t.Fatalf("stopped broker has %v", dirs())
+	}
+	c.Restart(3)
+	deadline = time.Now().Add(10 * time.Second)
+	for len(dirs()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphaned replicas remain: %v", dirs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
