@@ -28,11 +28,6 @@ import (
 
 func init() { regKey(22, 0, 4, handleInitProducerID) }
 
-// producerIDAllocator is the engine capability behind InitProducerID.
-type producerIDAllocator interface {
-	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
-}
-
 func handleInitProducerID(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
@@ -41,12 +36,7 @@ func handleInitProducerID(s *Server, ctx context.Context, r *request) (kmsg.Resp
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp, nil
 	}
-	alloc, ok := s.be.(producerIDAllocator)
-	if !ok {
-		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-		return resp, nil
-	}
-	id, epoch, err := alloc.AllocateProducerID(ctx)
+	id, epoch, err := s.be.AllocateProducerID(ctx)
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
 		if errors.Is(err, context.DeadlineExceeded) || resp.ErrorCode == kerr.NotLeaderForPartition.Code || resp.ErrorCode == kerr.LeaderNotAvailable.Code {

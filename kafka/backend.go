@@ -18,6 +18,7 @@ type backend interface {
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, opts engine.FetchOptions) (engine.FetchResult, error)
 	Watch(topic string, partition int32, hw int64) (<-chan struct{}, error)
 	ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (engine.ListOffsetsResult, error)
+	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
 }
 
 var _ backend = (*engine.Engine)(nil)

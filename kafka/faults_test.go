@@ -117,11 +117,6 @@ func (fb *faultBackend) ListOffsets(ctx context.Context, topic string, partition
 	return fb.backend.ListOffsets(ctx, topic, partition, spec)
 }
 
-// AllocateProducerID passes through to the engine's.
-func (fb *faultBackend) AllocateProducerID(ctx context.Context) (int64, int16, error) {
-	return fb.backend.(producerIDAllocator).AllocateProducerID(ctx)
-}
-
 // faultCluster is a one-node cluster whose Kafka server goes through a
 // faultBackend.
 func faultCluster(t *testing.T) (*faultBackend, string) {
