@@ -12,7 +12,8 @@ package kafka
 //   - If the total is below MinBytes, the handler waits on engine.Watch of
 //     every partition read without error until one moves, MaxWaitMillis
 //     passes (capped by Config.MaxFetchWait), or the server closes; then it
-//     reads again.
+//     reads again. A partition error answers at once, as in Kafka, so a
+//     client learns of a moved leader without waiting MaxWait.
 //   - Fetch sessions (KIP-227) are declined: every response has SessionID 0
 //     and is a full response. A request naming a session ID answers
 //     FETCH_SESSION_ID_NOT_FOUND; session ID 0 with an epoch above 0 answers
@@ -121,12 +122,14 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 
 	leaders := map[int32]bool{}
 	for {
-		total := readFetchSlots(s, ctx, slots, maxBytes, leaders)
-		if total >= minBytes || minBytes <= 0 || !time.Now().Before(deadline) {
+		total, failed := readFetchSlots(s, ctx, slots, maxBytes, leaders)
+		// As in Kafka, a partition error (a moved leader, say) answers at
+		// once rather than after MaxWait.
+		if total >= minBytes || minBytes <= 0 || failed || !time.Now().Before(deadline) {
 			break
 		}
 		if !waitFetch(s, ctx, slots, deadline) {
-			total = readFetchSlots(s, ctx, slots, maxBytes, leaders)
+			readFetchSlots(s, ctx, slots, maxBytes, leaders)
 			break
 		}
 	}
@@ -144,11 +147,12 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 }
 
 // readFetchSlots reads every slot once without waiting and returns the bytes
-// gathered. Each slot's response is overwritten.
-func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes int, leaders map[int32]bool) int {
-	total := 0
+// gathered and whether any partition failed. Each slot's response is
+// overwritten.
+func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes int, leaders map[int32]bool) (total int, failed bool) {
 	for _, sl := range slots {
 		if sl.skip {
+			failed = true
 			continue
 		}
 		p := sl.resp
@@ -160,6 +164,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		}
 		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget})
 		if err != nil {
+			failed = true
 			p.ErrorCode = errorCode(err)
 			id, epoch := leaderHint(err)
 			p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = id, epoch
@@ -169,6 +174,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 			continue
 		}
 		p.ErrorCode = 0
+		p.CurrentLeader = kmsg.NewFetchResponseTopicPartitionCurrentLeader()
 		p.HighWatermark = res.HighWatermark
 		p.LastStableOffset = res.HighWatermark
 		p.LogStartOffset = res.LogStartOffset
@@ -177,7 +183,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 			total += len(res.Batches)
 		}
 	}
-	return total
+	return total, failed
 }
 
 // waitFetch waits until the high watermark of any readable slot moves, the

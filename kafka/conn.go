@@ -18,6 +18,10 @@ import (
 // closed connection and refreshes its metadata).
 var errCloseConn = errors.New("kafka: closing connection")
 
+// writeTimeout bounds writing one response: a client that stops reading is
+// disconnected rather than holding its goroutine (and Close) forever.
+const writeTimeout = time.Minute
+
 // conn is one client connection, served by one goroutine: read a frame,
 // decode, handle, write the response, repeat. Requests the client pipelines
 // wait in the socket buffer and are answered in order.
@@ -90,6 +94,7 @@ func (c *conn) serve() {
 			continue // acks=0
 		}
 		out = appendResponse(out[:0], r.corr, resp)
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := c.nc.Write(out); err != nil {
 			c.log.Debug("write failed; closing connection", "err", err)
 			return

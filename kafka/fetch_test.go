@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
@@ -92,6 +93,20 @@ func TestFetchMaxWaitAndClose(t *testing.T) {
 	roundTrip[*kmsg.FetchResponse](rc, req(300))
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("fetch with MinBytes=1 on an empty partition returned after %s, before MaxWait 300ms", d)
+	}
+
+	// A partition error answers at once instead of after MaxWait.
+	withBad := req(20_000)
+	bad := kmsg.NewFetchRequestTopicPartition()
+	bad.Partition = 7
+	withBad.Topics[0].Partitions = append(withBad.Topics[0].Partitions, bad)
+	start = time.Now()
+	resp0 := roundTrip[*kmsg.FetchResponse](rc, withBad)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("fetch with an unknown partition waited %s", d)
+	}
+	if code := resp0.Topics[0].Partitions[1].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown partition: error %v", kerr.ErrorForCode(code))
 	}
 
 	corr := rc.send(req(60_000))
