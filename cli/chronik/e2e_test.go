@@ -84,6 +84,25 @@ func TestKcatEndToEnd(t *testing.T) {
 	}
 	check("first run")
 
+	// While it runs, a second broker on the same ports fails at once with a
+	// clear message; so does a bad flag.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start", "--data-dir", t.TempDir(), "--kafka-addr", b.kafka, "--http-addr", "", "--raft-addr", "127.0.0.1:1", "--peers", "1@127.0.0.1:1"}, "address already in use"},
+		{[]string{"start", "--data-dir", t.TempDir(), "--kafka-addr", freeAddr(t), "--http-addr", "", "--raft-addr", b.raft, "--peers", "1@" + b.raft}, "raft listener"},
+		{[]string{"start", "--log-format", "yaml"}, "--log-format"},
+		{[]string{"start", "--no-such-flag"}, "flag provided but not defined"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, bin, tc.args...).CombinedOutput()
+		cancel()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("chronik %v: %v, output:\n%s\nwant exit status 1 and %q", tc.args, err, out, tc.want)
+		}
+	}
+
 	b.stop()
 	b.start()
 	check("after restart")
