@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,8 @@ import (
 // from their send time to their receipt (meaningful when Consume runs
 // beside a Produce, on one clock).
 //
-// The clock starts at the first fetch (after the topic's metadata was read;
-// with cfg.Group it includes joining the group) and stops at the last record
+// The clock starts at the first fetch, once every partition answers
+// ListOffsets (with cfg.Group it includes joining the group), and stops at the last record
 // received. Fetch and consumer group errors are counted in Result.Failed
 // and Result.Errors.
 //
@@ -30,6 +31,12 @@ import (
 func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	// Readiness is checked with a client of its own: a consuming client
+	// starts fetching (and backing off on errors) as soon as it exists.
+	partitions, err := waitTopicReady(ctx, cfg.Brokers, cfg.Topic, cfg.Logger)
+	if err != nil {
 		return Result{}, err
 	}
 	opts := []kgo.Opt{
@@ -52,10 +59,6 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 		return Result{}, fmt.Errorf("bench: consumer: new client: %w", err)
 	}
 	defer cl.Close()
-	partitions, err := topicPartitions(ctx, cl, cfg.Topic)
-	if err != nil {
-		return Result{}, fmt.Errorf("bench: consume topic %q: %w", cfg.Topic, err)
-	}
 
 	res, err := r.run(ctx, cl)
 	res.Settings = map[string]string{
@@ -85,6 +88,25 @@ type consumeRun struct {
 }
 
 // countError records one failure under msg.
+// waitTopicReady waits, with a short-lived client, until every partition of
+// topic has a leader that answers ListOffsets, and returns their count.
+func waitTopicReady(ctx context.Context, brokers []string, topic string, log *slog.Logger) (int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("chronik-bench-admin"),
+		kgo.WithLogger(kgoLogger{logger(log)}))
+	if err != nil {
+		return 0, fmt.Errorf("bench: admin client: %w", err)
+	}
+	defer cl.Close()
+	partitions, err := topicPartitions(ctx, cl, topic)
+	if err == nil && partitions == 0 {
+		err = errors.New("partitions without a leader")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bench: consume topic %q: %w", topic, err)
+	}
+	return partitions, waitServing(ctx, cl, topic, partitions)
+}
+
 func (r *consumeRun) countError(msg string) {
 	r.failed.Add(1)
 	r.mu.Lock()

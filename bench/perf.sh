@@ -85,6 +85,28 @@ run 1node-rf1-8p-10k --nodes 1 --replication-factor 1 --partitions 8 --rate 1000
 run 3node-rf3-8p-10k --nodes 3 --replication-factor 3 --partitions 8 --rate 10000
 run 3node-rf3-1p-10k --nodes 3 --replication-factor 3 --partitions 1 --rate 10000
 
+# consume NAME ARGS...: RUNS times, fill a kept embedded cluster with
+# CONSUME_RECORDS records, restart it and read them back; one row of medians.
+consume() {
+	local name=$1
+	shift
+	for i in $(seq "$RUNS"); do
+		local d
+		d=$(mktemp -d)
+		"$BIN" bench produce --embedded --dir "$d" --record-size 1KiB --acks all -q \
+			--records "${CONSUME_RECORDS:-200000}" --topic consume "$@" >/dev/null
+		"$BIN" bench consume --embedded --dir "$d" --topic consume --json -q \
+			--records "${CONSUME_RECORDS:-200000}" >"$OUT/$name.$i.json"
+		rm -rf "$d"
+	done
+	local f=("$OUT/$name".*.json)
+	printf '| %s | %.0f | %.1f | | | %d |\n' "$name" \
+		"$(jq -r .records_per_sec "${f[@]}" | median)" "$(jq -r .mib_per_sec "${f[@]}" | median)" \
+		"$(jq -r .failed "${f[@]}" | paste -sd+ | bc)"
+}
+consume consume-1node-rf1-8p --nodes 1 --replication-factor 1 --partitions 8
+consume consume-3node-rf3-8p --nodes 3 --replication-factor 3 --partitions 8
+
 # The yardstick's commit latency: 1 KiB entries, one in flight, one shard.
 for i in $(seq "$RUNS"); do
 	"$CEILING_BIN" -json -port $((20000 + RANDOM % 20000)) -logdb tan -shards 1 -payload 1024 -inflight 1 \

@@ -18,12 +18,12 @@ const topicReadyTimeout = 30 * time.Second
 
 // ensureTopic creates topic with the given partitions and replication factor
 // (0 = the broker's default) unless it exists, waits until every partition
-// has a leader, and returns the topic's real partition count.
+// has a leader that serves, and returns the topic's real partition count.
 func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32, rf int16) (int32, error) {
 	adm := kadm.NewClient(cl)
 	n, err := topicPartitions(ctx, cl, topic)
 	if err == nil && n > 0 {
-		return n, nil
+		return n, waitServing(ctx, cl, topic, n)
 	}
 	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		return 0, fmt.Errorf("bench: describe topic %q: %w", topic, err)
@@ -42,7 +42,7 @@ func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions i
 	for {
 		n, err := topicPartitions(ctx, cl, topic)
 		if err == nil && n > 0 {
-			return n, nil
+			return n, waitServing(ctx, cl, topic, n)
 		}
 		if time.Now().After(deadline) {
 			if err == nil {
@@ -94,4 +94,32 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) (int32, 
 		return int32(len(t.Partitions)), nil
 	}
 	return 0, kerr.UnknownTopicOrPartition
+}
+
+// waitServing waits until every one of the topic's n partitions answers
+// ListOffsets without an error. Metadata may name a leader that is still
+// starting (after a restart, say); a run's clock must not include that.
+func waitServing(ctx context.Context, cl *kgo.Client, topic string, n int32) error {
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(topicReadyTimeout)
+	for {
+		lo, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = lo.Error()
+		}
+		if err == nil && int32(len(lo[topic])) != n {
+			err = fmt.Errorf("%d of %d partitions answered", len(lo[topic]), n)
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: topic %q: partitions not serving after %s: %w", topic, topicReadyTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: wait for topic %q: %w", topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
