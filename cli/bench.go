@@ -209,6 +209,9 @@ func newBenchEnv(c *cli.Context) (*benchEnv, error) {
 		env.progress = bench.NewProgressWriter(w, isFile && bench.IsTerminal(f))
 	}
 	if c.Bool("embedded") {
+		if c.IsSet("brokers") {
+			return nil, fmt.Errorf("--brokers and --embedded exclude each other: --embedded runs against the brokers it starts")
+		}
 		nodes := c.Int("nodes")
 		if !c.IsSet("nodes") && c.IsSet("dir") {
 			nodes = 0 // restart whatever the directory holds

@@ -37,7 +37,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"keys", []string{"--keys", "uuid"}, `Keys "uuid"`},
 		{"partitions", []string{"--partitions", "3000000000"}, "--partitions 3000000000: out of range"},
 		{"nodes without embedded", []string{"--nodes", "3"}, "--nodes and --dir need --embedded"},
-		{"too many nodes", []string{"--embedded", "--nodes", "50"}, "Nodes 50"},
+		{"brokers and embedded", []string{"--embedded"}, "--brokers and --embedded exclude each other"},
 		{"log level", []string{"--log-level", "loud"}, `--log-level "loud"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +48,9 @@ func TestBenchFlagErrors(t *testing.T) {
 				t.Fatalf("err %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+	if _, err := runApp(t, "bench", "produce", "-q", "--embedded", "--nodes", "50"); err == nil || !strings.Contains(err.Error(), "Nodes 50") {
+		t.Fatalf("--nodes 50: err %v", err)
 	}
 	if _, err := runApp(t, "bench", "consume", "--brokers", "127.0.0.1:1", "-q", "--records", "0"); err == nil ||
 		!strings.Contains(err.Error(), "Records 0 and Duration 0") {
