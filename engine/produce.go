@@ -2,8 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/lni/dragonboat/v4"
+	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/chronik-io/chronik/shards"
 )
@@ -69,35 +74,64 @@ func (e *Engine) Produce(ctx context.Context, topic string, partition int32, rec
 // ErrInvalidRecord, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
 // ErrTimeout (the batch may still be committed), ErrStorage, ErrClosed.
 func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (ProduceResult, error) {
-	p, t, epoch, err := e.leaderOf(topic, partition)
+	pr, err := e.prepareProduce(ctx, topic, partition, batches)
 	if err != nil {
 		return ProduceResult{}, err
+	}
+	defer pr.release()
+	res, err := e.propose(ctx, pr.p.shard, pr.cmd)
+	if err != nil {
+		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+	}
+	return pr.result(res)
+}
+
+// pendingProposal is a validated produce holding an in-flight slot.
+type pendingProposal struct {
+	topic     string
+	partition int32
+	p         *partition
+	cmd       []byte
+	logAppend bool
+	now       int64
+	once      sync.Once
+}
+
+func (pr *pendingProposal) release() { pr.once.Do(func() { <-pr.p.inflight }) }
+
+// prepareProduce checks leadership, validates the batches, takes an
+// in-flight slot (waiting within ctx) and builds the Raft command.
+func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int32, batches []byte) (*pendingProposal, error) {
+	p, t, epoch, err := e.leaderOf(topic, partition)
+	if err != nil {
+		return nil, err
 	}
 	tc, _ := ParseTopicConfigs(t.Configs)
 	tc = tc.withDefaults()
 	if _, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes)); err != nil {
-		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
 	}
+	wait := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.cfg.ProduceTimeout)
+		wait, cancel = context.WithTimeout(ctx, e.cfg.ProduceTimeout)
 		defer cancel()
 	}
 	select {
 	case p.inflight <- struct{}{}:
-	case <-ctx.Done():
-		return ProduceResult{}, fmt.Errorf("topic %q partition %d: waiting for an in-flight slot: %w", topic, partition, ErrTimeout)
+	case <-wait.Done():
+		return nil, fmt.Errorf("topic %q partition %d: waiting for an in-flight slot: %w", topic, partition, ErrTimeout)
 	case <-e.closing:
-		return ProduceResult{}, ErrClosed
+		return nil, ErrClosed
 	}
-	defer func() { <-p.inflight }()
-	logAppend := tc.MessageTimestampType == "LogAppendTime"
-	now := time.Now().UnixMilli()
-	cmd := shards.AppendCommand(make([]byte, 0, len(batches)+16), batches, epoch, now, logAppend)
-	res, err := e.propose(ctx, p.shard, cmd)
-	if err != nil {
-		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
-	}
+	pr := &pendingProposal{topic: topic, partition: partition, p: p,
+		logAppend: tc.MessageTimestampType == "LogAppendTime", now: time.Now().UnixMilli()}
+	pr.cmd = shards.AppendCommand(make([]byte, 0, len(batches)+16), batches, epoch, pr.now, pr.logAppend)
+	return pr, nil
+}
+
+// result converts a partition entry's result.
+func (pr *pendingProposal) result(res sm.Result) (ProduceResult, error) {
 	if len(res.Data) > 0 {
 		var perr error
 		switch res.Data[0] {
@@ -110,14 +144,93 @@ func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32
 		default:
 			perr = ErrStorage
 		}
-		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, perr)
+		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", pr.topic, pr.partition, perr)
 	}
 	out := ProduceResult{BaseOffset: int64(res.Value), LogAppendTime: -1}
-	if logAppend {
-		out.LogAppendTime = now
+	if pr.logAppend {
+		out.LogAppendTime = pr.now
 	}
-	out.LogStartOffset, _, _ = p.sm.Offsets()
+	out.LogStartOffset, _, _ = pr.p.sm.Offsets()
 	return out, nil
+}
+
+// PendingProduce is a produce that ProduceBatchAsync has handed to Raft.
+type PendingProduce struct {
+	done chan struct{}
+	res  ProduceResult
+	err  error
+}
+
+// Done is closed once the outcome is known.
+func (pp *PendingProduce) Done() <-chan struct{} { return pp.done }
+
+// Wait returns the outcome (as ProduceBatch would), or ErrTimeout if ctx
+// ends first (the produce may still complete).
+func (pp *PendingProduce) Wait(ctx context.Context) (ProduceResult, error) {
+	select {
+	case <-pp.done:
+		return pp.res, pp.err
+	case <-ctx.Done():
+		return ProduceResult{}, fmt.Errorf("waiting for a produce: %w", ErrTimeout)
+	}
+}
+
+// ProduceBatchAsync validates batches and proposes them like ProduceBatch,
+// but returns as soon as the proposal is queued in Raft; the result comes
+// through the PendingProduce. Successive calls for one partition from one
+// goroutine are committed in call order (a frontend can pipeline the
+// Produce requests of one connection), unless one of them fails, as with a
+// Kafka producer with several requests in flight. ctx bounds the whole
+// produce, including the wait for the result; without a deadline
+// Config.ProduceTimeout applies.
+//
+// Errors (returned directly or by Wait): as ProduceBatch.
+func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition int32, batches []byte) (*PendingProduce, error) {
+	pr, err := e.prepareProduce(ctx, topic, partition, batches)
+	if err != nil {
+		return nil, err
+	}
+	timeout := e.cfg.ProduceTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	deadline := time.Now().Add(timeout)
+	sess := e.nh.GetNoOPSession(pr.p.shard)
+	var rs *dragonboat.RequestState
+	backoff := time.Millisecond
+	for {
+		rs, err = e.nh.Propose(sess, pr.cmd, time.Until(deadline))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, dragonboat.ErrSystemBusy) || time.Now().Add(backoff).After(deadline) {
+			pr.release()
+			if dragonboat.IsTempError(err) {
+				return nil, fmt.Errorf("topic %q partition %d: %w (%v)", topic, partition, ErrNotReady, err)
+			}
+			return nil, fmt.Errorf("topic %q partition %d: propose: %w", topic, partition, err)
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+	pp := &PendingProduce{done: make(chan struct{})}
+	go func() {
+		defer close(pp.done)
+		defer pr.release()
+		r := <-rs.AppliedC()
+		rs.Release()
+		switch {
+		case r.Completed():
+			pp.res, pp.err = pr.result(r.GetResult())
+		case r.Timeout():
+			pp.err = fmt.Errorf("topic %q partition %d: %w", topic, partition, ErrTimeout)
+		case r.Terminated():
+			pp.err = fmt.Errorf("topic %q partition %d: %w", topic, partition, ErrClosed)
+		default: // dropped, aborted, rejected: not committed, retriable
+			pp.err = fmt.Errorf("topic %q partition %d: proposal dropped: %w", topic, partition, ErrNotReady)
+		}
+	}()
+	return pp, nil
 }
 
 // AllocateProducerID returns a cluster-unique idempotent producer id (from a

@@ -177,3 +177,40 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("high watermark %d, want 12", lo.Offset)
 	}
 }
+
+// TestProduceBatchAsyncOrder: pipelined produces from one goroutine commit
+// in call order.
+func TestProduceBatchAsyncOrder(t *testing.T) {
+	c := testcluster.New(t, 1)
+	c.CreateTopic(t, "async", engine.TopicConfig{Partitions: 1})
+	e := c.Engine(1)
+	const n = 200
+	pending := make([]*engine.PendingProduce, n)
+	for i := range pending {
+		b := engine.EncodeBatch([]engine.Record{{Value: []byte(fmt.Sprintf("%04d", i))}, {Value: []byte(fmt.Sprintf("%04d+", i))}}, time.Now())
+		pp, err := e.ProduceBatchAsync(ctxT(t, 10*time.Second), "async", 0, b)
+		if err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+		pending[i] = pp
+	}
+	for i, pp := range pending {
+		res, err := pp.Wait(ctxT(t, 10*time.Second))
+		if err != nil || res.BaseOffset != int64(2*i) {
+			t.Fatalf("produce %d: offset %d, %v; want %d", i, res.BaseOffset, err, 2*i)
+		}
+	}
+	recs := fetchAll(t, e, "async", 0)
+	for i, r := range recs {
+		want := fmt.Sprintf("%04d", i/2)
+		if i%2 == 1 {
+			want += "+"
+		}
+		if string(r.Value) != want {
+			t.Fatalf("offset %d: %q, want %q", i, r.Value, want)
+		}
+	}
+	if _, err := e.ProduceBatchAsync(ctxT(t, time.Second), "nope", 0, nil); !errors.Is(err, engine.ErrUnknownTopic) {
+		t.Fatalf("unknown topic: %v", err)
+	}
+}
