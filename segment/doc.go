@@ -119,8 +119,8 @@
 //
 //   - Active segment: CodecNone by default. The append path must take at
 //     least 400 MB/s of input on one core, and on this machine only CodecNone
-//     does (see Measurements): s2 manages about 240-600 MB/s on JSON-like
-//     text depending on load, lz4 and zstd less. Tail reads of uncompressed
+//     does (see Measurements): s2 manages about 190-240 MB/s on JSON-like
+//     text on this loaded machine (~570 MB/s idle), lz4 and zstd less. Tail reads of uncompressed
 //     frames cost no decompression either. ActiveCodec selects another codec.
 //   - Sealed segments: rewritten in the background to SealedCodec (zstd by
 //     default, level SpeedFastest, which stores 0.31 of JSON-like text against
@@ -171,33 +171,35 @@
 //
 // # Measurements
 //
-// go test -run '^$' -bench . -count 3 ./segment/, medians of the 3 runs, on
-// the 2-core machine of this project while the other packages' tests ran
-// (load average 8 to 12 on 2 cores, so the absolute figures are low and
-// noisy; the order between codecs held in every run). Appends of 64 KiB
-// (one batch of 64 records of 1 KiB), MB/s of input, one writer:
+// go test -run '^$' -bench . -benchmem -count 3 ./segment/ (appends and
+// reads -benchtime 2000x, sealing 3x), medians of the 3 runs, on the 2-core
+// machine of this project while the other packages' builds and tests ran
+// (load average 4 to 6 on 2 cores: zstd reached about half the ~150 MB/s an
+// idle core gives, so absolute figures are low and noisy; the order between
+// codecs held in every run). Appends of 64 KiB (one batch of 64 records of 1
+// KiB), MB/s of input, one writer, real files:
 //
 //	append, active codec   random   JSON-like   stored/input of JSON-like
-//	none (the default)     719      478         1.00
-//	s2                     450       69         0.46
-//	lz4                    539       49         0.45
-//	zstd                   255       25         0.32
+//	none (the default)     797      517         1.00
+//	s2                     464      190         0.46
+//	lz4                    422      162         0.45
+//	zstd                   315       71         0.32
 //
-// The append path was then rebuilt without zeroing its frame buffer: none
-// on JSON-like text measured 676, 917 and 1127 MB/s (median 917).
+// Only none keeps the append path above 400 MB/s of input on text, so it is
+// the default active codec, and compression is left to the rewrite.
 //
-// Sealing (the background rewrite of an 8 MiB segment to zstd
-// SpeedFastest, merging frames to 256 KiB): JSON-like text is stored at 0.31
-// of its input whether it was appended in 64 KiB or 4 KiB frames (target <=
-// 0.4); the rewrite runs at about 100 MB/s of JSON-like input and 230 MB/s
-// of random input per core under that load.
+// Sealing (the background rewrite of an 8 MiB segment to zstd SpeedFastest,
+// merging frames to 256 KiB): JSON-like text is stored at 0.31 of its input,
+// whether it was appended in 64 KiB or in 4 KiB frames (target <= 0.4);
+// random bytes stay at 1.00. The rewrite runs at 73-93 MB/s of JSON-like
+// input and 135-250 MB/s of random input on one (shared) core.
 //
-// Reads of 1 MiB (whole batches, so about 0.98 MiB) from the cached tail:
-// 1.9 GB/s (random) and 2.3 GB/s (JSON-like) for uncompressed frames after
-// the concatenation stopped zeroing its buffer; ReadV, which does not
-// concatenate, returns the same batches at tens of GB/s. Reads that miss the
-// cache (file read, CRC, decompression) run at 200-650 MB/s depending on the
-// codec.
+// Reads of 1 MiB (whole batches: 0.98 MiB) from the cached tail: 1.9 GB/s
+// (random) and 2.8 GB/s (JSON-like) for uncompressed frames, 2.2-4.2 GB/s
+// for the other codecs; the cost is the concatenation of the frames'
+// batches, which ReadV skips (over 100 GB/s: it returns slices). Reads that
+// miss the cache (file read, CRC, decompression) run at 240 MB/s (zstd,
+// JSON-like) to 790 MB/s (none, random).
 //
 // # Limits and known gaps
 //
