@@ -2,9 +2,12 @@ package engine_test
 
 import (
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,9 +95,28 @@ func benchProduce(b *testing.B, nodes int, logdb, codec string) {
 		b.Fatalf("%d failed produces for %d successful ones", f, b.N)
 	}
 	b.ReportMetric(float64(failed.Load()), "errors")
+	b.ReportMetric(float64(diskUsage(filepath.Join(c.Config(1).DataDir, "raft")))/(1<<20), "raft-MiB")
 	slices.Sort(lats)
 	if len(lats) > 0 {
 		b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 	}
+}
+
+// diskUsage returns the bytes allocated on disk under dir (tan preallocates
+// its log files, so their apparent size says little).
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
 }
