@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Benchmarks of the append and read paths: 64 KiB appends of 1 KiB records
@@ -199,5 +201,26 @@ func benchRead(b *testing.B, frames [][]byte, c Codec, cache, maxBytes int, vect
 		if off >= end-int64(benchPerBatch*16) {
 			off = 0
 		}
+	}
+}
+
+// BenchmarkZstdLevels compares zstd levels on 256 KiB of JSON-like batches
+// (the size of a rewritten frame): the choice of SpeedFastest for sealing.
+func BenchmarkZstdLevels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	in := testBatches(rng, kindJSON, 0, 0, 4, benchPerBatch, benchRecSize)
+	for _, lv := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression} {
+		b.Run(lv.String(), func(b *testing.B) {
+			e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(lv))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out []byte
+			b.SetBytes(int64(len(in)))
+			for i := 0; i < b.N; i++ {
+				out = e.EncodeAll(in, out[:0])
+			}
+			b.ReportMetric(float64(len(out))/float64(len(in)), "stored/input")
+		})
 	}
 }

@@ -53,9 +53,9 @@ func ParseCodec(s string) (Codec, error) {
 
 var (
 	// zstd at SpeedFastest: on JSON-like text in 256 KiB frames it stores
-	// 0.31 of the input against 0.30 for SpeedDefault, at 2.8 times the
-	// speed (package doc, "Measurements"), and the rewrite has to keep up
-	// with ingest on a shared core.
+	// 0.31 of the input against 0.30 for SpeedDefault, at 2 to 3 times the
+	// speed (BenchmarkZstdLevels), and the rewrite has to keep up with
+	// ingest on a shared core.
 	zstdEncPool = sync.Pool{New: func() any {
 		e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 		if err != nil {

@@ -20,7 +20,7 @@
 //		h, _ := segment.ParseBatchHeader(b)
 //		next += int64(h.LastOffsetDelta) + 1
 //	}
-//	err = l.Append(concatenated, firstIndex, lastIndex) // lastIndex > l.LastIndex()
+//	err = l.Append(concatenated, firstIndex, lastIndex) // LastIndex() < firstIndex <= lastIndex
 //	err = l.Append(nil, i, i)        // an entry that wrote nothing still counts
 //	err = l.Sync()                   // dragonboat's Sync: the durability point
 //
@@ -124,7 +124,8 @@
 //     frames cost no decompression either. ActiveCodec selects another codec.
 //   - Sealed segments: rewritten in the background to SealedCodec (zstd by
 //     default, level SpeedFastest, which stores 0.31 of JSON-like text against
-//     0.30 for SpeedDefault at 2.8 times the speed). The rewrite merges
+//     0.30 for SpeedDefault at 2 to 3 times the speed: BenchmarkZstdLevels,
+//     medians 61 against 32 MB/s under load, 107 against 38 in a quieter run). The rewrite merges
 //     consecutive frames into frames of up to 256 KiB of payload, so the
 //     ratio does not depend on how small the appends were; the Raft index
 //     range of a merged frame is the union of its parts. It writes
