@@ -120,7 +120,10 @@ func TestSealedBitFlips(t *testing.T) {
 		t.Fatal(err)
 	}
 	openFails := 0
+	calls := 0
+	o.OnCorrupt = func(*CorruptError) { calls++ }
 	for i := range orig {
+		calls = 0
 		bad := bytes.Clone(orig)
 		bad[i] ^= 1 << (i % 8)
 		if err := os.WriteFile(path, bad, 0o644); err != nil {
@@ -155,6 +158,11 @@ func TestSealedBitFlips(t *testing.T) {
 			case !bytes.Equal(got, want):
 				t.Fatalf("flip at %d: Read(%d) served wrong bytes", i, base)
 			}
+		}
+		// Read more than once: the hook still hears of the frame once.
+		l.Read(hit.first, 1)
+		if calls != 1 {
+			t.Fatalf("flip at %d: OnCorrupt called %d times, want once", i, calls)
 		}
 		l.Close()
 	}

@@ -48,6 +48,19 @@ type Log struct {
 	closed    bool
 
 	sealer *sealer
+
+	reported sync.Map // "file:pos" of damaged frames passed to OnCorrupt
+}
+
+// corrupt reports a damaged frame to Options.OnCorrupt, once per frame, and
+// returns it.
+func (l *Log) corrupt(ce *CorruptError) *CorruptError {
+	if l.opts.OnCorrupt != nil {
+		if _, seen := l.reported.LoadOrStore(fmt.Sprintf("%s:%d", ce.Segment, ce.Pos), true); !seen {
+			l.opts.OnCorrupt(ce)
+		}
+	}
+	return ce
 }
 
 // SegmentInfo describes one segment, for retention and tooling.

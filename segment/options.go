@@ -66,6 +66,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for age-based rolling; nil means time.Now.
 	Now func() time.Time
+	// OnCorrupt, if set, is called once for each damaged frame that a read
+	// or the background rewrite finds in a sealed segment (the hook for a
+	// corruption metric; Read also returns the error, the rewrite logs it).
+	// It must be fast and safe for concurrent use.
+	OnCorrupt func(err *CorruptError)
 	// DisableBackgroundRewrite keeps sealed segments in the codec they were
 	// written with (tests; tools that only read).
 	DisableBackgroundRewrite bool

@@ -60,13 +60,13 @@ func (l *Log) frameAt(v *segView, pos int64) (*cachedFrame, error) {
 	if err != nil {
 		var fe *frameReadError
 		if errors.As(err, &fe) && !fe.io {
-			return nil, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos, Reason: fe.Error()}
+			return nil, l.corrupt(&CorruptError{Segment: v.s.path(logSuffix), Pos: pos, Reason: fe.Error()})
 		}
 		return nil, fmt.Errorf("read %s at %d: %w", v.s.path(logSuffix), pos, err)
 	}
 	data, err := decodeFramePayload(&h, stored)
 	if err != nil {
-		return nil, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos, Reason: err.Error()}
+		return nil, l.corrupt(&CorruptError{Segment: v.s.path(logSuffix), Pos: pos, Reason: err.Error()})
 	}
 	f := &cachedFrame{hdr: h, data: data}
 	l.cache.put(key, f)

@@ -173,7 +173,7 @@ func (s *sealer) rewrite(old *segment) error {
 		}
 		h, stored, err := readFrame(old.f, pos, old.meta.Size)
 		if err != nil {
-			return &CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()}
+			return l.corrupt(&CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()})
 		}
 		if h.Flags&flagPrecompressed != 0 {
 			if err := flush(); err != nil {
@@ -187,7 +187,7 @@ func (s *sealer) rewrite(old *segment) error {
 		}
 		data, err := decodeFramePayload(&h, stored)
 		if err != nil {
-			return &CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()}
+			return l.corrupt(&CorruptError{Segment: old.path(logSuffix), Pos: pos, Reason: err.Error()})
 		}
 		pos += h.size()
 		if have && len(pdata)+len(data) > sealedFrameBytes {
