@@ -54,9 +54,12 @@
 //     decode in a sealed segment is returned as a *CorruptError (ErrCorrupt)
 //     naming the file and byte position: by Read and OffsetForTimestamp when
 //     they reach it, and by Open when an index must be rebuilt from a damaged
-//     log. It is never skipped. In the active segment damage cannot be told
-//     from a torn write, so the tail from the damaged frame on is cut (and
-//     logged at warning level with the position and reason).
+//     log. It is never skipped. Options.OnCorrupt hears of each damaged
+//     frame once (for a metric); the background rewrite logs what it
+//     finds, everything else is returned, not logged. In the active segment
+//     damage cannot be told from a torn write, so the tail from the damaged
+//     frame on is cut (and logged at warning level with the position and
+//     reason).
 //  4. Bad input leaves the log unchanged: an Append whose batches do not
 //     continue EndOffset or whose Raft range does not follow LastIndex
 //     (ErrOutOfOrder), a batch that is not magic 2 or whose lengths do not fit
