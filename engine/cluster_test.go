@@ -48,6 +48,16 @@ func TestThreeNodeFailover(t *testing.T) {
 	waitReplicasCaughtUp(t, c, "fo", 0, 1200)
 	c.Close()
 	assertIdentical(t, replicaBatches(t, c, "fo", 0), 3)
+
+	// A full-cluster restart keeps everything and elects a leader again.
+	c.RestartAll()
+	l = c.WaitLeader(t, "fo", 0, 10*time.Second)
+	if got := len(fetchAll(t, c.Engine(l), "fo", 0)); got != 1200 {
+		t.Fatalf("%d records after a full restart, want 1200", got)
+	}
+	if res := produceLeader(t, c, "fo", 0, records("d", 1)); res.BaseOffset != 1200 {
+		t.Fatalf("produce after a full restart at %d, want 1200", res.BaseOffset)
+	}
 }
 
 // waitReplicasCaughtUp waits until every running engine has applied hw

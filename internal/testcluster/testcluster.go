@@ -211,6 +211,33 @@ func (c *Cluster) Restart(i int) {
 	}
 }
 
+// RestartAll stops every engine, then opens them all again at once (a
+// restarted engine alone may wait for a quorum of __meta) and waits until
+// each is ready.
+func (c *Cluster) RestartAll() {
+	c.t.Helper()
+	c.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, c.N()+1)
+	for i := 1; i <= c.N(); i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.start(uint64(i)) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 1; i <= c.N(); i++ {
+		if err := c.Engine(i).WaitReady(ctx); err != nil {
+			c.t.Fatalf("engine %d not ready after restart: %v", i, err)
+		}
+	}
+}
+
 // Close stops every engine.
 func (c *Cluster) Close() {
 	var wg sync.WaitGroup
