@@ -78,8 +78,8 @@ func (e *Engine) Watch(topic string, partition int32, hw int64) (<-chan struct{}
 
 // ListOffsets resolves spec on the partition leader: Latest (the high
 // watermark), Earliest (the log start offset), MaxTimestamp (the record
-// with the largest timestamp), or a timestamp in ms (the first offset whose
-// batch timestamp is >= it; Offset -1 when none).
+// with the largest timestamp), or a timestamp in ms (the first record whose
+// timestamp is >= it; Offset -1 when none).
 //
 // Errors: as Fetch.
 func (e *Engine) ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (ListOffsetsResult, error) {

@@ -214,3 +214,45 @@ func TestProduceBatchAsyncOrder(t *testing.T) {
 		t.Fatalf("unknown topic: %v", err)
 	}
 }
+
+// TestListOffsetsAndTimestamps: Earliest/Latest/MaxTimestamp/by timestamp,
+// and LogAppendTime topics stamping the broker's time.
+func TestListOffsetsAndTimestamps(t *testing.T) {
+	c := testcluster.New(t, 1)
+	e := c.Engine(1)
+	c.CreateTopic(t, "ts", engine.TopicConfig{Partitions: 1})
+	c.CreateTopic(t, "lat", engine.TopicConfig{Partitions: 1, MessageTimestampType: "LogAppendTime"})
+	base := time.UnixMilli(1_700_000_000_000)
+	for i := 0; i < 5; i++ {
+		recs := []engine.Record{{Value: []byte("a"), Timestamp: base.Add(time.Duration(i) * time.Minute)}, {Value: []byte("b"), Timestamp: base.Add(time.Duration(i)*time.Minute + time.Second)}}
+		if _, err := e.Produce(ctxT(t, 5*time.Second), "ts", 0, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		spec       int64
+		off, stamp int64
+	}{
+		{engine.Earliest, 0, -1},
+		{engine.Latest, 10, -1},
+		{engine.MaxTimestamp, 9, base.Add(4*time.Minute + time.Second).UnixMilli()},
+		{base.Add(2 * time.Minute).UnixMilli(), 4, base.Add(2 * time.Minute).UnixMilli()},
+		{base.Add(2*time.Minute + time.Millisecond).UnixMilli(), 5, base.Add(2*time.Minute + time.Second).UnixMilli()},
+		{base.Add(time.Hour).UnixMilli(), -1, -1},
+	}
+	for _, tt := range tests {
+		lo, err := e.ListOffsets(ctxT(t, 5*time.Second), "ts", 0, tt.spec)
+		if err != nil || lo.Offset != tt.off || (tt.stamp != -1 && lo.Timestamp != tt.stamp) {
+			t.Errorf("ListOffsets(%d) = %+v, %v; want offset %d timestamp %d", tt.spec, lo, err, tt.off, tt.stamp)
+		}
+	}
+	before := time.Now().UnixMilli()
+	res, err := e.Produce(ctxT(t, 5*time.Second), "lat", 0, []engine.Record{{Value: []byte("x"), Timestamp: base}})
+	if err != nil || res.LogAppendTime < before {
+		t.Fatalf("log append time produce: %+v %v", res, err)
+	}
+	recs := fetchAll(t, e, "lat", 0)
+	if len(recs) != 1 || recs[0].Timestamp.UnixMilli() != res.LogAppendTime {
+		t.Fatalf("LogAppendTime record: %+v, want timestamp %d", recs, res.LogAppendTime)
+	}
+}
