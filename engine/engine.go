@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
@@ -29,6 +30,8 @@ type Engine struct {
 	reg   *shards.Registry
 	meta  *shards.MetaSM
 	logdb string
+
+	corruptFrames atomic.Uint64 // damaged segment frames found by reads or rewrites
 
 	metaChanged chan struct{} // signalled (non-blocking) on every __meta update
 	leaders     leaderTable
@@ -375,6 +378,11 @@ func (e *Engine) LogDB() string { return e.logdb }
 // UnknownRaftTargets counts Raft messages this broker could not address
 // because the target replica's broker is not among the configured peers.
 func (e *Engine) UnknownRaftTargets() uint64 { return e.reg.UnknownTargets() }
+
+// CorruptFrames counts damaged frames found in sealed segment files of
+// local partition replicas (by a read, which then fails with ErrStorage, or
+// by the background rewrite). Any non-zero value needs an operator.
+func (e *Engine) CorruptFrames() uint64 { return e.corruptFrames.Load() }
 
 // raftListener receives dragonboat's leader events.
 type raftListener Engine

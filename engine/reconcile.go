@@ -122,6 +122,7 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = e.cfg.SegmentBytes
 	}
+	o.OnCorrupt = func(*segment.CorruptError) { e.corruptFrames.Add(1) }
 	if e.cfg.ActiveSegmentCodec != "s2" {
 		o.ActiveCodec, o.ActiveCodecSet = segment.CodecNone, true
 	}

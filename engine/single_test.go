@@ -3,6 +3,9 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -254,5 +257,54 @@ func TestListOffsetsAndTimestamps(t *testing.T) {
 	recs := fetchAll(t, e, "lat", 0)
 	if len(recs) != 1 || recs[0].Timestamp.UnixMilli() != res.LogAppendTime {
 		t.Fatalf("LogAppendTime record: %+v, want timestamp %d", recs, res.LogAppendTime)
+	}
+}
+
+// TestCorruptSegment: a damaged frame in a sealed segment is reported as
+// ErrStorage and counted, never served.
+func TestCorruptSegment(t *testing.T) {
+	c := testcluster.New(t, 1)
+	c.CreateTopic(t, "rot", engine.TopicConfig{Partitions: 1, SegmentBytes: 2048, Compression: "none"})
+	for i := 0; i < 20; i++ {
+		if _, err := c.Engine(1).Produce(ctxT(t, 5*time.Second), "rot", 0, records(fmt.Sprintf("r%02d", i), 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Stop(1)
+	logs, _ := filepath.Glob(filepath.Join(c.Config(1).DataDir, "partitions", "rot-0.*", "*.log"))
+	if len(logs) < 3 {
+		t.Fatalf("want several segments, have %v", logs)
+	}
+	sort.Strings(logs)
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(logs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(1)
+	c.WaitLeader(t, "rot", 0, 10*time.Second)
+	// Reading through the log hits the damaged frame.
+	var off int64
+	for {
+		res, err := c.Engine(1).Fetch(ctxT(t, 5*time.Second), "rot", 0, off, engine.FetchOptions{MaxBytes: 1 << 20})
+		if errors.Is(err, engine.ErrStorage) {
+			break
+		}
+		recs, derr := res.Records()
+		if err != nil || derr != nil || len(recs) == 0 {
+			t.Fatalf("fetch at %d: %v %v (%d records) before any storage error", off, err, derr, len(recs))
+		}
+		off = recs[len(recs)-1].Offset + 1
+	}
+	if c.Engine(1).CorruptFrames() == 0 {
+		t.Fatal("corruption not counted")
+	}
+	// The rest of the log is still served.
+	segs, _ := c.Engine(1).PartitionStats("rot", 0)
+	if res, err := c.Engine(1).Fetch(ctxT(t, 5*time.Second), "rot", 0, segs.HighWatermark-10, engine.FetchOptions{}); err != nil || len(res.Batches) == 0 {
+		t.Fatalf("fetch of the tail: %v", err)
 	}
 }

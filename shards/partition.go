@@ -108,7 +108,22 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 	for off := from; off < l.EndOffset(); {
 		b, err := l.Read(off, 1<<20)
 		if err != nil {
-			return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
+			// Producer state is an optimisation of retries: a damaged
+			// segment must not keep the replica from opening. Reads of it
+			// keep failing (and are counted); continue after it.
+			next := int64(-1)
+			for _, sg := range segs {
+				if sg.BaseOffset > off {
+					next = sg.BaseOffset
+					break
+				}
+			}
+			p.log.Error("rebuild producer state: skipping an unreadable segment", "offset", off, "resume", next, "err", err)
+			if next < 0 {
+				break
+			}
+			off = next
+			continue
 		}
 		if len(b) == 0 {
 			break
