@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestWriteErrors injects write, truncate, sync and create failures into the
@@ -202,6 +204,97 @@ func TestTruncateFrontRemoveFails(t *testing.T) {
 	for _, s := range segs[:2] {
 		if _, err := os.Stat(filepath.Join(dir, segmentName(s.BaseOffset)+logSuffix)); !os.IsNotExist(err) {
 			t.Fatalf("segment %d still there: %v", s.BaseOffset, err)
+		}
+	}
+}
+
+// TestRewriteDoesNotBlock stalls the background rewrite in the middle of
+// writing its new file (a slow disk) and checks that Append, Read, Sync,
+// Checkpoint and TruncateFront all proceed meanwhile; the segment deleted
+// under the rewrite is not resurrected when it resumes, and Close stops it.
+func TestRewriteDoesNotBlock(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	o := testOpts(t)
+	o.FS = ffs
+	o.SegmentBytes = 2 << 10
+	o.DisableBackgroundRewrite = false
+	block, entered := make(chan struct{}), make(chan struct{})
+	ffs.add(&faultRule{op: "write", suffix: ".rewrite" + tmpSuffix, count: -1, block: block, entered: entered})
+	l := mustOpen(t, dir, o)
+	rng := rand.New(rand.NewPCG(13, 13))
+	frames := appendN(t, l, rng, kindJSON, 10, 1, 2, 100)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the rewrite never started")
+	}
+	done := make(chan error, 1)
+	more := make([][]byte, 20) // built here: t.Fatal belongs to this goroutine
+	for i := range more {
+		more[i] = testBatches(rng, kindJSON, 0, 1000, 1, 2, 100)
+	}
+	go func() {
+		for _, b := range more {
+			SetBaseOffset(b, l.EndOffset())
+			if err := l.Append(b, l.LastIndex()+1, l.LastIndex()+1); err != nil {
+				done <- err
+				return
+			}
+			frames = append(frames, b)
+		}
+		var got []byte
+		for off := int64(0); off < l.EndOffset(); {
+			b, err := l.Read(off, 1<<20)
+			if err != nil {
+				done <- err
+				return
+			}
+			got = append(got, b...)
+			var last int64
+			EachBatch(b, func(h BatchHeader, _ []byte) error { last = h.LastOffset(); return nil })
+			off = last + 1
+		}
+		if !bytes.Equal(got, bytes.Join(frames, nil)) {
+			done <- errors.New("data differs while the rewrite is stalled")
+			return
+		}
+		if err := l.Sync(); err != nil {
+			done <- err
+			return
+		}
+		cp, err := l.Checkpoint()
+		if err != nil {
+			done <- err
+			return
+		}
+		cp.Close()
+		done <- l.TruncateFront(l.Segments()[2].BaseOffset) // deletes the segment being rewritten
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Append/Read/Sync/Checkpoint/TruncateFront blocked behind the stalled rewrite")
+	}
+	start := l.StartOffset()
+	close(block)
+	waitRewritten(t, l, true)
+	if l.Segments()[0].BaseOffset != start {
+		t.Fatalf("first segment %d, start %d: a deleted segment came back", l.Segments()[0].BaseOffset, start)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := OSFS{}.List(dir)
+	for _, n := range names {
+		if b, ok := parseSegmentName(n); ok && b < start {
+			t.Fatalf("segment file %s below the start %d", n, start)
+		}
+		if strings.HasSuffix(n, tmpSuffix) {
+			t.Fatalf("temporary file %s left after Close", n)
 		}
 	}
 }

@@ -28,6 +28,11 @@ type faultRule struct {
 	count   int
 	err     error
 	fired   int
+	// block, if set, makes the operation wait until it is closed and then
+	// proceed normally (no error): a slow disk. entered is closed when the
+	// first operation starts waiting.
+	block   chan struct{}
+	entered chan struct{}
 }
 
 func (r *faultRule) String() string {
@@ -108,7 +113,16 @@ type faultFile struct {
 }
 
 func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
-	if r := f.fs.match("write", f.name); r != nil {
+	if r := f.fs.match("write", f.name); r != nil && r.block != nil {
+		if r.entered != nil {
+			select {
+			case <-r.entered:
+			default:
+				close(r.entered)
+			}
+		}
+		<-r.block
+	} else if r != nil {
 		n := min(r.partial, len(p))
 		if n > 0 {
 			f.File.WriteAt(p[:n], off)
