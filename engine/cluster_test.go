@@ -155,3 +155,58 @@ func TestLateShardAndJoin(t *testing.T) {
 	c.Close()
 	assertIdentical(t, replicaBatches(t, c, "late", 0), 3)
 }
+
+// TestIsolateLeader: the leader of a partition is cut off from the others;
+// with CheckQuorum it stops leading, the majority elects a new leader within
+// 3 s and keeps accepting produces; after Heal the old leader catches up and
+// every replica holds identical batches.
+func TestIsolateLeader(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithFaults())
+	c.CreateTopic(t, "iso", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	for i := 0; i < 20; i++ {
+		produceLeader(t, c, "iso", 0, records(fmt.Sprintf("a%d", i), 10))
+	}
+	old := c.WaitLeader(t, "iso", 0, 5*time.Second)
+	c.Isolate(old)
+	t0 := time.Now()
+	var next int
+	for next == 0 || next == old {
+		if time.Since(t0) > 3*time.Second {
+			t.Fatalf("no new leader 3 s after isolating %d", old)
+		}
+		for _, i := range c.Running() {
+			if i == old {
+				continue
+			}
+			if st, err := c.Engine(i).PartitionStats("iso", 0); err == nil && st.IsLeader {
+				next = i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("isolated %d, new leader %d after %v", old, next, time.Since(t0))
+	for i := 0; i < 20; i++ {
+		if _, err := c.Engine(next).Produce(ctxT(t, 5*time.Second), "iso", 0, records(fmt.Sprintf("b%d", i), 10)); err != nil {
+			t.Fatalf("produce on the new leader: %v", err)
+		}
+	}
+	// The isolated replica cannot commit anything.
+	_, err := c.Engine(old).Produce(ctxT(t, 2*time.Second), "iso", 0, records("lost", 1))
+	if err == nil {
+		t.Fatal("an isolated replica acknowledged a produce")
+	}
+	c.Heal()
+	waitReplicasCaughtUp(t, c, "iso", 0, 400)
+	l := c.WaitLeader(t, "iso", 0, 5*time.Second)
+	recs := fetchAll(t, c.Engine(l), "iso", 0)
+	if len(recs) != 400 {
+		t.Fatalf("%d records after heal, want 400", len(recs))
+	}
+	for _, r := range recs {
+		if string(r.Key) == "lost" {
+			t.Fatal("a record produced on the isolated replica is in the log")
+		}
+	}
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "iso", 0), 3)
+}

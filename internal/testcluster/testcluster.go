@@ -22,15 +22,28 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-// Option changes the configuration of every engine of a cluster.
-type Option func(*engine.Config)
+// Option configures a cluster.
+type Option func(*options)
+
+type options struct {
+	cfg    []func(*engine.Config)
+	faults bool
+}
 
 // WithConfig applies f to each engine's config before it opens.
-func WithConfig(f func(*engine.Config)) Option { return Option(f) }
+func WithConfig(f func(*engine.Config)) Option {
+	return func(o *options) { o.cfg = append(o.cfg, f) }
+}
 
 // WithLogger sends the engines' logs to lg (default: discarded unless the
 // CHRONIK_TEST_LOG environment variable is set, then to t.Log).
-func WithLogger(lg *slog.Logger) Option { return func(c *engine.Config) { c.Logger = lg } }
+func WithLogger(lg *slog.Logger) Option {
+	return WithConfig(func(c *engine.Config) { c.Logger = lg })
+}
+
+// WithFaults routes every Raft link between two engines through a TCP
+// proxy, so that Isolate and Heal can cut and restore links.
+func WithFaults() Option { return func(o *options) { o.faults = true } }
 
 // Cluster is a set of in-process engines. Engines are numbered 1..n, equal to
 // their node ids.
@@ -39,6 +52,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	cfgs    map[uint64]engine.Config
 	engines map[uint64]*engine.Engine
+	proxies map[[2]uint64]*linkProxy // (from, to) -> proxy; nil without WithFaults
 }
 
 // New starts n engines forming one cluster and waits until every one is
@@ -50,12 +64,41 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	for i := 1; i <= n; i++ {
 		peers[uint64(i)] = freeAddr(t)
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	faults := o.faults
+	if faults {
+		c.proxies = map[[2]uint64]*linkProxy{}
+		t.Cleanup(func() {
+			for _, p := range c.proxies {
+				p.close()
+			}
+		})
+	}
 	for i := 1; i <= n; i++ {
+		myPeers := peers
+		if faults {
+			myPeers = map[uint64]string{}
+			for j := 1; j <= n; j++ {
+				if j == i {
+					myPeers[uint64(j)] = peers[uint64(j)]
+					continue
+				}
+				p, err := newLinkProxy(peers[uint64(j)])
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.proxies[[2]uint64{uint64(i), uint64(j)}] = p
+				myPeers[uint64(j)] = p.addr()
+			}
+		}
 		cfg := engine.Config{
 			NodeID:                 uint64(i),
 			DataDir:                t.TempDir(),
 			RaftAddr:               peers[uint64(i)],
-			Peers:                  peers,
+			Peers:                  myPeers,
 			KafkaAddr:              fmt.Sprintf("127.0.0.1:%d", 19092+i),
 			RTT:                    10 * time.Millisecond,
 			ElectionTicks:          20,
@@ -68,8 +111,8 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		if os.Getenv("CHRONIK_TEST_LOG") != "" {
 			cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
-		for _, o := range opts {
-			o(&cfg)
+		for _, f := range o.cfg {
+			f(&cfg)
 		}
 		c.cfgs[uint64(i)] = cfg
 	}
@@ -235,6 +278,27 @@ func (c *Cluster) RestartAll() {
 		if err := c.Engine(i).WaitReady(ctx); err != nil {
 			c.t.Fatalf("engine %d not ready after restart: %v", i, err)
 		}
+	}
+}
+
+// Isolate cuts every Raft link between engine i and the others, in both
+// directions (requires WithFaults). The engine keeps running.
+func (c *Cluster) Isolate(i int) {
+	c.t.Helper()
+	if c.proxies == nil {
+		c.t.Fatal("testcluster: Isolate needs WithFaults()")
+	}
+	for k, p := range c.proxies {
+		if k[0] == uint64(i) || k[1] == uint64(i) {
+			p.setCut(true)
+		}
+	}
+}
+
+// Heal restores every link cut by Isolate.
+func (c *Cluster) Heal() {
+	for _, p := range c.proxies {
+		p.setCut(false)
 	}
 }
 
