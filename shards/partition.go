@@ -186,7 +186,7 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			return nil, err
 		}
 	}
-	if cap(frame) <= 4<<20 {
+	if cap(frame) <= 16<<20 {
 		p.frame = frame[:0]
 	}
 	if p.onApply != nil {
