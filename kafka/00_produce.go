@@ -4,9 +4,15 @@ package kafka
 //
 // Behaviour:
 //   - Each partition's record batches are handed to the engine as the
-//     client sent them (engine.ProduceBatch validates magic, CRC, sizes and
-//     proposes the bytes); partitions of one request are written
-//     concurrently, and each gets its own error code.
+//     client sent them (engine.ProduceBatchAsync validates magic, CRC, sizes
+//     and proposes the bytes), in request order; each partition gets its own
+//     error code.
+//   - Pipelined: the batches are proposed before the connection reads its
+//     next request, and the answer is built once they commit, so several
+//     Produce requests of one connection are in flight in Raft at once while
+//     their batches still commit in the order sent (what idempotent
+//     producers with several requests in flight rely on). Any other request
+//     waits until the connection's produces have been answered.
 //   - acks=1 and acks=-1 are answered once the batch is committed on a Raft
 //     quorum and applied: acks=1 is as strong as acks=all (stronger than
 //     Kafka). acks=0 writes no response; if any partition fails the
@@ -32,7 +38,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,9 +46,9 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-func init() { regKey(0, 3, 11, handleProduce) }
+func init() { regKeyPipelined(0, 3, 11, startProduce) }
 
-func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	resp.Version = r.version
@@ -68,91 +73,93 @@ func handleProduce(s *Server, ctx context.Context, r *request) (kmsg.Response, e
 		resp.Topics = append(resp.Topics, t)
 	}
 	if fail != 0 {
+		return func() (kmsg.Response, error) {
+			if req.Acks == 0 {
+				return nil, errCloseConn
+			}
+			return resp, nil
+		}
+	}
+
+	// ctx bounds proposing and waiting; it ends when the answer is built.
+	var cancel context.CancelFunc
+	if req.TimeoutMillis > 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+
+	// Phase one, in request order: propose every partition's batches.
+	type slot struct {
+		topic string
+		resp  *kmsg.ProduceResponseTopicPartition
+		w     produceWaiter
+		err   error
+	}
+	var slots []slot
+	createErr := map[string]error{}
+	for ti, rt := range req.Topics {
+		for pi, rp := range rt.Partitions {
+			w, err := s.be.ProduceAsync(ctx, rt.Topic, rp.Partition, rp.Records)
+			if errors.Is(err, engine.ErrUnknownTopic) && s.cfg.AutoCreateTopics {
+				cerr, tried := createErr[rt.Topic]
+				if !tried {
+					cerr = s.autoCreate(ctx, rt.Topic)
+					createErr[rt.Topic] = cerr
+				}
+				if cerr != nil {
+					err = cerr
+				} else {
+					w, err = s.be.ProduceAsync(ctx, rt.Topic, rp.Partition, rp.Records)
+				}
+			}
+			slots = append(slots, slot{topic: rt.Topic, resp: &resp.Topics[ti].Partitions[pi], w: w, err: err})
+		}
+	}
+
+	// Phase two: wait for the outcomes and answer.
+	return func() (kmsg.Response, error) {
+		defer cancel()
+		leaders := map[int32]bool{}
+		failed := false
+		for _, sl := range slots {
+			res, err := engine.ProduceResult{}, sl.err
+			if err == nil {
+				res, err = sl.w.Wait(ctx)
+			}
+			p := sl.resp
+			if err != nil {
+				failed = true
+				p.ErrorCode = errorCode(err)
+				p.ErrorMessage = errorMessage(err)
+				p.BaseOffset = -1
+				id, epoch := leaderHint(err)
+				p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = id, epoch
+				if id >= 0 {
+					leaders[id] = true
+				}
+				s.log.Debug("produce failed", "topic", sl.topic, "partition", p.Partition, "err", err)
+				continue
+			}
+			p.BaseOffset = res.BaseOffset
+			p.LogAppendTime = res.LogAppendTime
+			p.LogStartOffset = res.LogStartOffset
+		}
 		if req.Acks == 0 {
-			return nil, errCloseConn
+			if failed {
+				return nil, errCloseConn
+			}
+			return nil, nil
+		}
+		if len(leaders) > 0 && r.version >= 10 {
+			for _, ep := range s.view().endpoints() {
+				if leaders[ep.id] {
+					b := kmsg.NewProduceResponseBroker()
+					b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
+					resp.Brokers = append(resp.Brokers, b)
+				}
+			}
 		}
 		return resp, nil
 	}
-
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
-
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		leaders = map[int32]bool{}
-		failed  bool
-		created = map[string]*createOnce{}
-	)
-	for ti, rt := range req.Topics {
-		if s.cfg.AutoCreateTopics {
-			created[rt.Topic] = &createOnce{}
-		}
-		for pi, rp := range rt.Partitions {
-			slot := &resp.Topics[ti].Partitions[pi]
-			wg.Add(1)
-			go func(topic string, partition int32, records []byte, co *createOnce) {
-				defer wg.Done()
-				res, err := s.be.ProduceBatch(ctx, topic, partition, records)
-				if errors.Is(err, engine.ErrUnknownTopic) && co != nil {
-					// Auto-create on first use, once per topic per request,
-					// then write.
-					if err = co.do(func() error { return s.autoCreate(ctx, topic) }); err == nil {
-						res, err = s.be.ProduceBatch(ctx, topic, partition, records)
-					}
-				}
-				if err != nil {
-					slot.ErrorCode = errorCode(err)
-					slot.ErrorMessage = errorMessage(err)
-					slot.BaseOffset = -1
-					id, epoch := leaderHint(err)
-					slot.CurrentLeader.LeaderID, slot.CurrentLeader.LeaderEpoch = id, epoch
-					mu.Lock()
-					failed = true
-					if id >= 0 {
-						leaders[id] = true
-					}
-					mu.Unlock()
-					s.log.Debug("produce failed", "topic", topic, "partition", partition, "err", err)
-					return
-				}
-				slot.BaseOffset = res.BaseOffset
-				slot.LogAppendTime = res.LogAppendTime
-				slot.LogStartOffset = res.LogStartOffset
-			}(rt.Topic, rp.Partition, rp.Records, created[rt.Topic])
-		}
-	}
-	wg.Wait()
-
-	if req.Acks == 0 {
-		if failed {
-			return nil, errCloseConn
-		}
-		return nil, nil
-	}
-	if len(leaders) > 0 && r.version >= 10 {
-		for _, ep := range s.view().endpoints() {
-			if leaders[ep.id] {
-				b := kmsg.NewProduceResponseBroker()
-				b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
-				resp.Brokers = append(resp.Brokers, b)
-			}
-		}
-	}
-	return resp, nil
-}
-
-// createOnce runs one auto-creation for all partitions of a topic in a
-// request and hands every caller its result.
-type createOnce struct {
-	once sync.Once
-	err  error
-}
-
-func (c *createOnce) do(f func() error) error {
-	c.once.Do(func() { c.err = f() })
-	return c.err
 }

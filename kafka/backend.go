@@ -6,19 +6,37 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-// backend is the part of *engine.Engine the server calls. It exists so tests
-// can wrap a real engine and inject faults (faults_test.go); production code
-// always passes an *engine.Engine to New.
+// backend is what the server needs of an engine. engineBackend adapts an
+// *engine.Engine; tests wrap it to inject faults (faults_test.go).
 type backend interface {
 	NodeID() uint64
 	Metadata() engine.Metadata
 	CreateTopic(ctx context.Context, name string, tc engine.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
-	ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (engine.ProduceResult, error)
+	// ProduceAsync proposes batches and returns once they are queued in
+	// Raft; successive calls for one partition from one goroutine commit in
+	// call order (engine.ProduceBatchAsync).
+	ProduceAsync(ctx context.Context, topic string, partition int32, batches []byte) (produceWaiter, error)
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, opts engine.FetchOptions) (engine.FetchResult, error)
 	Watch(topic string, partition int32, hw int64) (<-chan struct{}, error)
 	ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (engine.ListOffsetsResult, error)
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
 }
 
-var _ backend = (*engine.Engine)(nil)
+// produceWaiter is a proposed produce's outcome (*engine.PendingProduce).
+type produceWaiter interface {
+	Wait(ctx context.Context) (engine.ProduceResult, error)
+}
+
+// engineBackend is the backend of a real engine.
+type engineBackend struct{ *engine.Engine }
+
+func (b engineBackend) ProduceAsync(ctx context.Context, topic string, partition int32, batches []byte) (produceWaiter, error) {
+	pp, err := b.ProduceBatchAsync(ctx, topic, partition, batches)
+	if err != nil {
+		return nil, err
+	}
+	return pp, nil
+}
+
+var _ backend = engineBackend{}

@@ -49,7 +49,7 @@ func newKafkaClusterWith(t testing.TB, n int, cfg Config, wrap func(node int, be
 		if c.Logger == nil {
 			c.Logger = testLogger(t).With("node", i)
 		}
-		var be backend = kc.Engine(i)
+		var be backend = engineBackend{kc.Engine(i)}
 		if wrap != nil {
 			be = wrap(i, be)
 		}

@@ -22,9 +22,9 @@ var errCloseConn = errors.New("kafka: closing connection")
 // disconnected rather than holding its goroutine (and Close) forever.
 const writeTimeout = time.Minute
 
-// conn is one client connection, served by one goroutine: read a frame,
-// decode, handle, write the response, repeat. Requests the client pipelines
-// wait in the socket buffer and are answered in order.
+// conn is one client connection: a reader goroutine (serve) that decodes
+// and dispatches requests, and a writer goroutine that answers them in
+// order.
 type conn struct {
 	s   *Server
 	nc  net.Conn
@@ -32,6 +32,7 @@ type conn struct {
 
 	mu      sync.Mutex
 	stopped bool // set by stopReading: no more requests are read
+	dead    bool // set by the writer after a failure: the socket is closed
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -63,10 +64,37 @@ func (c *conn) armRead() bool {
 	return true
 }
 
+// maxPipelined bounds the requests of one connection that are read but not
+// yet answered.
+const maxPipelined = 16
+
+// inflight is a request whose response the writer still has to produce.
+type inflight struct {
+	r      *request
+	finish func() (kmsg.Response, error)
+}
+
+// serve reads requests until the client goes away, a frame is bad, or the
+// server closes. Produce requests are pipelined (their batches are proposed
+// at once and answered later, see startFunc); any other request first waits
+// until every earlier one is answered, then runs here. A writer goroutine
+// answers in request order.
 func (c *conn) serve() {
 	defer c.nc.Close()
+	queue := make(chan inflight, maxPipelined)
+	var pending sync.WaitGroup // queued, not yet answered
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write(queue, &pending)
+	}()
+	defer func() {
+		// Answer what is in flight, then close.
+		close(queue)
+		<-writerDone
+	}()
+
 	br := bufio.NewReaderSize(c.nc, 64<<10)
-	var out []byte
 	for {
 		if !c.armRead() {
 			return
@@ -81,35 +109,75 @@ func (c *conn) serve() {
 			c.log.Warn("closing connection: undecodable request", "err", err, "bytes", len(frame))
 			return
 		}
-		resp, err := c.s.dispatch(c.s.ctx, r)
-		if errors.Is(err, errCloseConn) {
-			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)
+		if !pipelined(r) {
+			pending.Wait()
+		}
+		if c.isDead() {
 			return
 		}
-		if err != nil {
-			c.log.Warn("closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
-			return
-		}
-		if resp == nil {
-			continue // acks=0
-		}
-		out = appendResponse(out[:0], r.corr, resp)
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := c.nc.Write(out); err != nil {
-			c.log.Debug("write failed; closing connection", "err", err)
-			return
-		}
-		if cap(out) > 4<<20 {
-			out = nil // do not pin a large fetch response's buffer
-		}
+		finish := c.s.dispatch(c.s.ctx, r)
+		pending.Add(1)
+		queue <- inflight{r: r, finish: finish}
 	}
+}
+
+// write answers queued requests in order. After a failure it closes the
+// socket (which stops the reader) and discards the rest.
+func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
+	var out []byte
+	dead := false
+	for it := range queue {
+		if dead {
+			pending.Done()
+			continue
+		}
+		resp, err := it.finish()
+		r := it.r
+		switch {
+		case errors.Is(err, errCloseConn):
+			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)
+			dead = true
+		case err != nil:
+			c.log.Warn("closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
+			dead = true
+		case resp == nil: // acks=0
+		default:
+			out = appendResponse(out[:0], r.corr, resp)
+			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := c.nc.Write(out); err != nil {
+				c.log.Debug("write failed; closing connection", "err", err)
+				dead = true
+			}
+			if cap(out) > 4<<20 {
+				out = nil // do not pin a large fetch response's buffer
+			}
+		}
+		if dead {
+			c.markDead()
+		}
+		pending.Done()
+	}
+}
+
+// markDead closes the socket after a write-side failure, stopping the reader.
+func (c *conn) markDead() {
+	c.mu.Lock()
+	c.dead = true
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+func (c *conn) isDead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead
 }
 
 func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, errFrameTooLarge), errors.Is(err, errBadFrame):
 		c.log.Warn("closing connection: bad request frame", "err", err)
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.isDead():
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.mu.Lock()
 		stopped := c.stopped

@@ -26,8 +26,10 @@
 //   - Produce with acks=1 or acks=-1 is answered once the batch is committed
 //     on a Raft quorum and applied: acks=1 is as strong as acks=all. acks=0
 //     writes no response.
-//   - Requests on one connection are handled one at a time and answered in
-//     order. Within a Produce request, partitions are written concurrently.
+//   - Requests on one connection are answered in order. Produce requests are
+//     pipelined (proposed at once, answered when committed; one partition's
+//     batches commit in the order sent); any other request waits until the
+//     earlier ones are answered.
 //   - Only framing and decoding failures (a frame over Config.MaxFrameBytes,
 //     an API key no Kafka version defines, an undecodable body) close a
 //     connection; every other failure is an error code in the response,

@@ -90,13 +90,29 @@ func (fb *faultBackend) check(op, topic string, partition int32, after bool) err
 	return nil
 }
 
-func (fb *faultBackend) ProduceBatch(ctx context.Context, topic string, partition int32, b []byte) (engine.ProduceResult, error) {
+func (fb *faultBackend) ProduceAsync(ctx context.Context, topic string, partition int32, b []byte) (produceWaiter, error) {
 	if err := fb.check("produce", topic, partition, false); err != nil {
-		return engine.ProduceResult{}, err
+		return nil, err
 	}
-	res, err := fb.backend.ProduceBatch(ctx, topic, partition, b)
+	w, err := fb.backend.ProduceAsync(ctx, topic, partition, b)
+	if err != nil {
+		return nil, err
+	}
+	return afterWaiter{w, fb, topic, partition}, nil
+}
+
+// afterWaiter applies After faults to a produce's successful outcome.
+type afterWaiter struct {
+	produceWaiter
+	fb        *faultBackend
+	topic     string
+	partition int32
+}
+
+func (w afterWaiter) Wait(ctx context.Context) (engine.ProduceResult, error) {
+	res, err := w.produceWaiter.Wait(ctx)
 	if err == nil {
-		if ferr := fb.check("produce", topic, partition, true); ferr != nil {
+		if ferr := w.fb.check("produce", w.topic, w.partition, true); ferr != nil {
 			return engine.ProduceResult{}, ferr
 		}
 	}

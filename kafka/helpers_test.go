@@ -171,8 +171,11 @@ func (b *stubBackend) Metadata() engine.Metadata {
 }
 func (b *stubBackend) CreateTopic(context.Context, string, engine.TopicConfig) error { return b.err }
 func (b *stubBackend) DeleteTopic(context.Context, string) error                     { return b.err }
-func (b *stubBackend) ProduceBatch(context.Context, string, int32, []byte) (engine.ProduceResult, error) {
-	return engine.ProduceResult{}, b.err
+func (b *stubBackend) ProduceAsync(context.Context, string, int32, []byte) (produceWaiter, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	return doneWaiter{}, nil
 }
 func (b *stubBackend) Fetch(context.Context, string, int32, int64, engine.FetchOptions) (engine.FetchResult, error) {
 	return engine.FetchResult{}, b.err
@@ -184,3 +187,10 @@ func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// doneWaiter is a produce that succeeded at offset 0.
+type doneWaiter struct{}
+
+func (doneWaiter) Wait(context.Context) (engine.ProduceResult, error) {
+	return engine.ProduceResult{LogAppendTime: -1}, nil
+}

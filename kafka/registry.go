@@ -21,9 +21,17 @@ import (
 // (kfake's rule), and put every other failure into the response's error codes.
 type handlerFunc func(s *Server, ctx context.Context, r *request) (kmsg.Response, error)
 
+// startFunc is the first phase of a pipelined handler (Produce): it does
+// what must happen in request order (proposing batches) and returns the
+// second phase, which waits for the outcome and builds the response as a
+// handlerFunc would. The connection runs the second phases of several
+// requests while it reads the next ones, and writes their responses in order.
+type startFunc func(s *Server, ctx context.Context, r *request) (finish func() (kmsg.Response, error))
+
 type handlerEntry struct {
 	key, min, max int16
 	handle        handlerFunc
+	start         startFunc
 }
 
 var handlers = map[int16]handlerEntry{}
@@ -32,16 +40,25 @@ var handlers = map[int16]handlerEntry{}
 // panics on a duplicate or invalid registration: both are programming errors
 // caught by any test.
 func regKey(key, min, max int16, h handlerFunc) {
-	if key < 0 || min < 0 || max < min || h == nil {
-		panic(fmt.Sprintf("kafka: invalid registration of key %d: versions %d-%d", key, min, max))
+	register(handlerEntry{key: key, min: min, max: max, handle: h})
+}
+
+// regKeyPipelined registers a two-phase handler (see startFunc).
+func regKeyPipelined(key, min, max int16, start startFunc) {
+	register(handlerEntry{key: key, min: min, max: max, start: start})
+}
+
+func register(h handlerEntry) {
+	if h.key < 0 || h.min < 0 || h.max < h.min || (h.handle == nil) == (h.start == nil) {
+		panic(fmt.Sprintf("kafka: invalid registration of key %d: versions %d-%d", h.key, h.min, h.max))
 	}
-	if _, ok := handlers[key]; ok {
-		panic(fmt.Sprintf("kafka: key %d registered twice", key))
+	if _, ok := handlers[h.key]; ok {
+		panic(fmt.Sprintf("kafka: key %d registered twice", h.key))
 	}
-	if k := kmsg.RequestForKey(key); k == nil || k.MaxVersion() < max {
-		panic(fmt.Sprintf("kafka: key %d v%d is beyond what kmsg encodes", key, max))
+	if k := kmsg.RequestForKey(h.key); k == nil || k.MaxVersion() < h.max {
+		panic(fmt.Sprintf("kafka: key %d v%d is beyond what kmsg encodes", h.key, h.max))
 	}
-	handlers[key] = handlerEntry{key: key, min: min, max: max, handle: h}
+	handlers[h.key] = h
 }
 
 // registeredKeys returns the table sorted by key, as ApiVersions lists it.
@@ -57,23 +74,47 @@ func registeredKeys() []handlerEntry {
 // apiVersionsMax is the newest ApiVersions version served.
 func apiVersionsMax() int16 { return handlers[18].max }
 
+// pipelined reports whether r is handled in two phases (startFunc), so the
+// connection may read on while it completes.
+func pipelined(r *request) bool {
+	h, ok := handlers[r.key]
+	return ok && h.start != nil && r.version >= h.min && r.version <= h.max
+}
+
 // dispatch runs the handler of r, or answers UNSUPPORTED_VERSION for a key or
-// version outside the table.
-func (s *Server) dispatch(ctx context.Context, r *request) (resp kmsg.Response, err error) {
+// version outside the table. For a pipelined handler it runs the first phase
+// and returns the second; otherwise it runs the handler and returns its
+// result. Panics in either phase become errors that close the connection.
+func (s *Server) dispatch(ctx context.Context, r *request) (finish func() (kmsg.Response, error)) {
 	defer func() {
 		if p := recover(); p != nil {
-			resp, err = nil, fmt.Errorf("kafka: %s v%d handler panicked: %v", kmsg.NameForKey(r.key), r.version, p)
+			err := fmt.Errorf("kafka: %s v%d handler panicked: %v", kmsg.NameForKey(r.key), r.version, p)
+			finish = func() (kmsg.Response, error) { return nil, err }
 		}
 	}()
+	done := func(resp kmsg.Response, err error) func() (kmsg.Response, error) {
+		return func() (kmsg.Response, error) { return resp, err }
+	}
 	h, ok := handlers[r.key]
 	if r.key == 18 {
 		// ApiVersions checks its own version (the v0 fallback).
-		return h.handle(s, ctx, r)
+		return done(h.handle(s, ctx, r))
 	}
 	if !ok || r.version < h.min || r.version > h.max {
-		return unsupportedResponse(r.kreq), nil
+		return done(unsupportedResponse(r.kreq), nil)
 	}
-	return h.handle(s, ctx, r)
+	if h.start != nil {
+		f := h.start(s, ctx, r)
+		return func() (resp kmsg.Response, err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					resp, err = nil, fmt.Errorf("kafka: %s v%d handler panicked: %v", kmsg.NameForKey(r.key), r.version, p)
+				}
+			}()
+			return f()
+		}
+	}
+	return done(h.handle(s, ctx, r))
 }
 
 // unsupportedResponse answers a request for a key or version chronik does not

@@ -103,7 +103,7 @@ func New(e *engine.Engine, cfg Config) (*Server, error) {
 	if e == nil {
 		return nil, errors.New("kafka: nil engine")
 	}
-	return newServer(e, cfg)
+	return newServer(engineBackend{e}, cfg)
 }
 
 func newServer(be backend, cfg Config) (*Server, error) {
