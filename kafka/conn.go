@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -33,6 +34,8 @@ type conn struct {
 	mu      sync.Mutex
 	stopped bool // set by stopReading: no more requests are read
 	dead    bool // set by the writer after a failure: the socket is closed
+
+	inflightBytes atomic.Int64 // frame bytes of queued, unanswered requests
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -65,8 +68,12 @@ func (c *conn) armRead() bool {
 }
 
 // maxPipelined bounds the requests of one connection that are read but not
-// yet answered.
-const maxPipelined = 16
+// yet answered, and maxPipelinedBytes their frames' total size (a request
+// that would exceed it waits until the earlier ones are answered).
+const (
+	maxPipelined      = 16
+	maxPipelinedBytes = 64 << 20
+)
 
 // inflight is a request whose response the writer still has to produce.
 type inflight struct {
@@ -109,7 +116,7 @@ func (c *conn) serve() {
 			c.log.Warn("closing connection: undecodable request", "err", err, "bytes", len(frame))
 			return
 		}
-		if !pipelined(r) {
+		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}
 		if c.isDead() {
@@ -117,6 +124,7 @@ func (c *conn) serve() {
 		}
 		finish := c.s.dispatch(c.s.ctx, r)
 		pending.Add(1)
+		c.inflightBytes.Add(int64(r.size))
 		queue <- inflight{r: r, finish: finish}
 	}
 }
@@ -128,6 +136,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 	dead := false
 	for it := range queue {
 		if dead {
+			c.inflightBytes.Add(-int64(it.r.size))
 			pending.Done()
 			continue
 		}
@@ -155,6 +164,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 		if dead {
 			c.markDead()
 		}
+		c.inflightBytes.Add(-int64(r.size))
 		pending.Done()
 	}
 }
