@@ -104,7 +104,11 @@ func TestKcatEndToEnd(t *testing.T) {
 	}
 
 	b.stop()
+	b.logFormat = "json" // the second run also covers JSON logs
 	b.start()
+	if !strings.Contains(b.log.String(), `"msg":"chronik started"`) {
+		t.Errorf("--log-format json: no JSON start line in:\n%s", b.log)
+	}
 	check("after restart")
 	b.stop()
 }
@@ -114,6 +118,7 @@ type broker struct {
 	t                 *testing.T
 	bin, dir          string
 	kafka, raft, http string
+	logFormat         string // --log-format; "" = default
 	cmd               *exec.Cmd
 	log               *bytes.Buffer
 	exited            chan error
@@ -126,6 +131,9 @@ func (b *broker) start() {
 	b.cmd = exec.Command(b.bin, "start",
 		"--data-dir", b.dir, "--kafka-addr", b.kafka, "--raft-addr", b.raft,
 		"--peers", "1@"+b.raft, "--http-addr", b.http, "--log-level", "info")
+	if b.logFormat != "" {
+		b.cmd.Args = append(b.cmd.Args, "--log-format", b.logFormat)
+	}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,6 +152,11 @@ func (b *broker) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				h, err := http.Get("http://" + b.http + "/healthz")
+				if err != nil || h.StatusCode != http.StatusOK {
+					t.Fatalf("/healthz: %v %v", err, h)
+				}
+				h.Body.Close()
 				return
 			}
 		}
