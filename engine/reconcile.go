@@ -274,7 +274,14 @@ func (e *Engine) reportLoop() {
 			return
 		case s := <-e.reports:
 			pending[s] = true
-			continue
+			for drained := false; !drained; {
+				select {
+				case s := <-e.reports:
+					pending[s] = true
+				default:
+					drained = true
+				}
+			}
 		case <-t.C:
 			// Re-check every led partition against __meta (lost reports).
 			st := e.meta.State()
