@@ -76,6 +76,20 @@ type Config struct {
 	// SegmentCacheBytes is the per-partition cache of recently written
 	// frames; 0 = the segment package default.
 	SegmentCacheBytes int64
+	// LeaderBalanceInterval is how often the leader balancer looks for
+	// partitions whose preferred leader is this broker but led elsewhere
+	// (after a failure) and asks for leadership back; default 5s; negative
+	// disables the balancer.
+	LeaderBalanceInterval time.Duration
+	// LeaderBalanceCooldown is how long this broker must have been ready,
+	// and how long a partition's last transfer request must lie back, before
+	// the balancer moves that partition's leadership; default 10s. It keeps
+	// a returning broker from taking leadership before it has caught up, and
+	// a flapping one from moving leaders back and forth.
+	LeaderBalanceCooldown time.Duration
+	// Hooks receive produce, fetch and leader-change events for metrics
+	// (see Hook); nil = none.
+	Hooks []Hook
 }
 
 // DefaultConfig returns the configuration of a one-node cluster: node 1,
@@ -124,6 +138,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SegmentBytes == 0 {
 		c.SegmentBytes = 1 << 30
+	}
+	if c.LeaderBalanceInterval == 0 {
+		c.LeaderBalanceInterval = 5 * time.Second
+	}
+	if c.LeaderBalanceCooldown == 0 {
+		c.LeaderBalanceCooldown = 10 * time.Second
 	}
 }
 

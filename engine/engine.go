@@ -32,6 +32,8 @@ type Engine struct {
 	logdb string
 
 	corruptFrames atomic.Uint64 // damaged segment frames found by reads or rewrites
+	hooks         hooks         // Config.Hooks by interface
+	balance       balancer      // state of the leader balancer (balancer.go)
 
 	metaChanged chan struct{} // signalled (non-blocking) on every __meta update
 	leaders     leaderTable
@@ -83,6 +85,7 @@ func Open(cfg Config) (*Engine, error) {
 		closing:     make(chan struct{}),
 	}
 	e.leaders.init()
+	e.hooks = newHooks(cfg.Hooks)
 	nhc := config.NodeHostConfig{
 		NodeHostDir:         filepath.Join(cfg.DataDir, "raft"),
 		RTTMillisecond:      uint64(cfg.RTT / time.Millisecond),
@@ -116,6 +119,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.goFunc(e.reconcileLoop)
 	e.goFunc(e.reportLoop)
 	e.goFunc(e.retentionLoop)
+	e.goFunc(e.balanceLoop)
 	return e, nil
 }
 
@@ -392,6 +396,7 @@ type raftListener Engine
 func (l *raftListener) LeaderUpdated(info raftio.LeaderInfo) {
 	e := (*Engine)(l)
 	e.leaders.set(info.ShardID, info.LeaderID, info.Term)
+	e.onLeaderChange(info.ShardID, info.LeaderID, info.Term)
 	if info.ShardID != shards.MetaShardID && info.LeaderID == info.ReplicaID && info.LeaderID != 0 {
 		select {
 		case e.reports <- info.ShardID:

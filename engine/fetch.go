@@ -18,6 +18,12 @@ import (
 // ErrNotReady, ErrOffsetOutOfRange (offset below the log start or above the
 // high watermark), ErrStorage, ErrClosed.
 func (e *Engine) Fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
+	res, err := e.fetch(ctx, topic, partition, offset, opts)
+	e.hooks.onFetch(topic, partition, res.Batches, err)
+	return res, err
+}
+
+func (e *Engine) fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
 	p, _, _, err := e.leaderOf(topic, partition)
 	if err != nil {
 		return FetchResult{}, err

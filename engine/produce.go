@@ -79,11 +79,16 @@ func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32
 		return ProduceResult{}, err
 	}
 	defer pr.release()
+	start := time.Now()
 	res, err := e.propose(ctx, pr.p.shard, pr.cmd)
 	if err != nil {
-		return ProduceResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		err = fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		e.hooks.onProduce(topic, partition, batches, start, err)
+		return ProduceResult{}, err
 	}
-	return pr.result(res)
+	out, err := pr.result(res)
+	e.hooks.onProduce(topic, partition, batches, start, err)
+	return out, err
 }
 
 // pendingProposal is a validated produce holding an in-flight slot.
@@ -214,9 +219,11 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
 	pp := &PendingProduce{done: make(chan struct{})}
+	start := time.Now()
 	go func() {
 		defer close(pp.done)
 		defer pr.release()
+		defer func() { e.hooks.onProduce(topic, partition, batches, start, pp.err) }()
 		r := <-rs.AppliedC()
 		rs.Release()
 		switch {
