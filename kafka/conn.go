@@ -79,6 +79,7 @@ const (
 type inflight struct {
 	r      *request
 	finish func() (kmsg.Response, error)
+	start  time.Time
 }
 
 // serve reads requests until the client goes away, a frame is bad, or the
@@ -122,10 +123,11 @@ func (c *conn) serve() {
 		if c.isDead() {
 			return
 		}
+		start := time.Now()
 		finish := c.s.dispatch(c.s.ctx, r)
 		pending.Add(1)
 		c.inflightBytes.Add(int64(r.size))
-		queue <- inflight{r: r, finish: finish}
+		queue <- inflight{r: r, finish: finish, start: start}
 	}
 }
 
@@ -142,6 +144,9 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 		}
 		resp, err := it.finish()
 		r := it.r
+		if h := c.s.cfg.RequestHook; h != nil {
+			h.OnRequest(r.key, time.Since(it.start), err)
+		}
 		switch {
 		case errors.Is(err, errCloseConn):
 			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)

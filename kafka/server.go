@@ -39,6 +39,16 @@ type Config struct {
 	// IdleTimeout closes a connection that sends nothing for this long, as
 	// Kafka's connections.max.idle.ms. Default 10 minutes; negative disables.
 	IdleTimeout time.Duration
+	// RequestHook, if set, is told about every answered request (metrics).
+	RequestHook HookRequest
+}
+
+// HookRequest observes requests. OnRequest gets the API key, the time from
+// reading the request to having its response (or failure), and the Go error
+// that closed the connection, if any. It must be fast and safe for
+// concurrent use: it runs on each connection's writer goroutine.
+type HookRequest interface {
+	OnRequest(apiKey int16, d time.Duration, err error)
 }
 
 func (c *Config) setDefaults() {
