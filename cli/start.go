@@ -37,11 +37,12 @@ same --peers and its own --node-id and addresses.`,
 			&cli.StringFlag{Name: "advertised-kafka-addr", Usage: "host:port clients connect to (default: --kafka-addr as bound)", EnvVars: []string{"CHRONIK_ADVERTISED_KAFKA_ADDR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
 			&cli.StringFlag{Name: "peers", Value: "1@127.0.0.1:7001", Usage: "every member as id@raft-host:port, comma separated, this broker included", EnvVars: []string{"CHRONIK_PEERS"}},
-			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz and /readyz; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz, /readyz, /metrics and /v1/partitions; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
 			&cli.BoolFlag{Name: "auto-create-topics", Value: true, Usage: "create unknown topics on Metadata and Produce", EnvVars: []string{"CHRONIK_AUTO_CREATE_TOPICS"}},
 			&cli.IntFlag{Name: "default-partitions", Value: 3, Usage: "partitions of auto-created topics", EnvVars: []string{"CHRONIK_DEFAULT_PARTITIONS"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
+			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		},
 		Action: runStart,
 	}
@@ -85,6 +86,9 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		Peers:             peers,
 		Logger:            lg,
 		DefaultPartitions: int32(dp),
+
+		LeaderBalanceCooldown: c.Duration("leader-balance-cooldown"),
+		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
 	}
 	if err := sc.engine.Validate(); err != nil {
 		errs = append(errs, err)
@@ -181,6 +185,9 @@ func runStart(c *cli.Context) error {
 		}
 	}
 	sc.engine.KafkaAddr = advertised
+	metrics := newPromMetrics()
+	sc.engine.Hooks = append(sc.engine.Hooks, metrics)
+	sc.kafka.RequestHook = metrics
 
 	e, err := engine.Open(sc.engine)
 	if err != nil {
@@ -196,7 +203,8 @@ func runStart(c *cli.Context) error {
 	go func() { errc <- srv.Serve(ln) }()
 	var hs *http.Server
 	if hln != nil {
-		hs = &http.Server{Handler: healthHandler(e), ReadHeaderTimeout: 5 * time.Second}
+		metrics.watchEngine(e)
+		hs = &http.Server{Handler: brokerHTTPHandler(e, metrics), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+// PartitionsResponse is the JSON body of GET /v1/partitions: every
+// partition replica the broker hosts, leader or follower, with its high
+// watermark and, with ?checksum=1, the CRC-32C of its whole log (see
+// engine.ReplicaStatus). `chronik cluster status` reads it from each broker
+// to show every replica's lag and to compare replicas.
+type PartitionsResponse struct {
+	Broker    uint64                 `json:"broker"`
+	ClusterID string                 `json:"cluster_id"`
+	Replicas  []engine.ReplicaStatus `json:"replicas"`
+}
+
+// brokerHTTPHandler serves /healthz, /readyz, /metrics and /v1/partitions.
+func brokerHTTPHandler(e *engine.Engine, m *promMetrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", healthHandler(e))
+	mux.Handle("/readyz", healthHandler(e))
+	if m != nil {
+		mux.Handle("/metrics", m.handler())
+	}
+	mux.HandleFunc("/v1/partitions", func(w http.ResponseWriter, r *http.Request) {
+		resp := PartitionsResponse{
+			Broker:    e.NodeID(),
+			ClusterID: e.ClusterID(),
+			Replicas:  e.LocalReplicas(r.URL.Query().Get("checksum") == "1"),
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(resp)
+	})
+	return mux
+}

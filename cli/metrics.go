@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/kafka"
+)
+
+// promMetrics adapts the engine and Kafka server hooks to Prometheus
+// metrics in its own registry (no global sink), like kgo's kprom plugin.
+type promMetrics struct {
+	reg *prometheus.Registry
+
+	produceBytes   *prometheus.CounterVec
+	produceRecords *prometheus.CounterVec
+	produceErrors  *prometheus.CounterVec
+	fetchBytes     *prometheus.CounterVec
+	fetchRecords   *prometheus.CounterVec
+	requestLatency *prometheus.HistogramVec
+	leaderChanges  *prometheus.CounterVec
+}
+
+var (
+	_ engine.HookProduce      = (*promMetrics)(nil)
+	_ engine.HookFetch        = (*promMetrics)(nil)
+	_ engine.HookLeaderChange = (*promMetrics)(nil)
+	_ kafka.HookRequest       = (*promMetrics)(nil)
+	_ prometheus.Collector    = (*engineCollector)(nil)
+)
+
+func newPromMetrics() *promMetrics {
+	tp := []string{"topic", "partition"}
+	m := &promMetrics{
+		reg: prometheus.NewRegistry(),
+		produceBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_bytes_total",
+			Help: "Record batch bytes produced on this broker (as leader), per partition."}, tp),
+		produceRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_records_total",
+			Help: "Records produced on this broker (as leader), per partition."}, tp),
+		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_errors_total",
+			Help: "Produces that reached the leader and failed, per partition."}, tp),
+		fetchBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "fetch_bytes_total",
+			Help: "Record batch bytes returned by fetches, per partition."}, tp),
+		fetchRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "fetch_records_total",
+			Help: "Records returned by fetches, per partition."}, tp),
+		requestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "chronik", Name: "request_duration_seconds",
+			Help:    "Kafka request latency from read to response, per API.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"api", "result"}),
+		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "raft_leader_changes_total",
+			Help: "Raft leader changes seen by this broker, per group (topic \"__meta\" for metadata)."}, tp),
+	}
+	m.reg.MustRegister(m.produceBytes, m.produceRecords, m.produceErrors, m.fetchBytes, m.fetchRecords,
+		m.requestLatency, m.leaderChanges,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func partLabel(p int32) string { return strconv.Itoa(int(p)) }
+
+// OnProduce implements engine.HookProduce.
+func (m *promMetrics) OnProduce(topic string, partition int32, bytes, records int, _ time.Duration, err error) {
+	p := partLabel(partition)
+	if err != nil {
+		m.produceErrors.WithLabelValues(topic, p).Inc()
+		return
+	}
+	m.produceBytes.WithLabelValues(topic, p).Add(float64(bytes))
+	m.produceRecords.WithLabelValues(topic, p).Add(float64(records))
+}
+
+// OnFetch implements engine.HookFetch.
+func (m *promMetrics) OnFetch(topic string, partition int32, bytes, records int, err error) {
+	if err != nil || bytes == 0 {
+		return
+	}
+	p := partLabel(partition)
+	m.fetchBytes.WithLabelValues(topic, p).Add(float64(bytes))
+	m.fetchRecords.WithLabelValues(topic, p).Add(float64(records))
+}
+
+// OnLeaderChange implements engine.HookLeaderChange.
+func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64) {
+	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
+}
+
+// OnRequest implements kafka.HookRequest.
+func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, err error) {
+	res := "ok"
+	if err != nil {
+		res = "closed"
+	}
+	m.requestLatency.WithLabelValues(kmsg.NameForKey(apiKey), res).Observe(d.Seconds())
+}
+
+// watchEngine adds the gauges read from e at scrape time.
+func (m *promMetrics) watchEngine(e *engine.Engine) {
+	m.reg.MustRegister(newEngineCollector(e))
+}
+
+func (m *promMetrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// engineCollector reads per-replica gauges from the engine on each scrape.
+type engineCollector struct {
+	e          *engine.Engine
+	inflight   *prometheus.Desc
+	segBytes   *prometheus.Desc
+	hw         *prometheus.Desc
+	isLeader   *prometheus.Desc
+	unresolved *prometheus.Desc
+	corrupt    *prometheus.Desc
+	moves      *prometheus.Desc
+}
+
+func newEngineCollector(e *engine.Engine) *engineCollector {
+	tp := []string{"topic", "partition"}
+	return &engineCollector{
+		e:          e,
+		inflight:   prometheus.NewDesc("chronik_proposals_in_flight", "Produce proposals in flight on this replica (leader only).", tp, nil),
+		segBytes:   prometheus.NewDesc("chronik_segment_bytes", "Bytes of segment files of this replica.", tp, nil),
+		hw:         prometheus.NewDesc("chronik_high_watermark", "Applied (committed) log end offset of this replica.", tp, nil),
+		isLeader:   prometheus.NewDesc("chronik_partition_leader", "1 if this broker leads the partition.", tp, nil),
+		unresolved: prometheus.NewDesc("chronik_raft_unresolved_peers_total", "Raft messages that could not be addressed: the target broker is not a configured peer.", nil, nil),
+		corrupt:    prometheus.NewDesc("chronik_corrupt_frames_total", "Damaged segment frames found in local replicas.", nil, nil),
+		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leadership transfers requested by this broker's leader balancer.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.moves} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.e.LocalReplicas(false) {
+		p := partLabel(r.Partition)
+		leader := 0.0
+		if r.IsLeader {
+			leader = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(r.InFlight), r.Topic, p)
+		ch <- prometheus.MustNewConstMetric(c.segBytes, prometheus.GaugeValue, float64(r.SizeBytes), r.Topic, p)
+		ch <- prometheus.MustNewConstMetric(c.hw, prometheus.GaugeValue, float64(r.HighWatermark), r.Topic, p)
+		ch <- prometheus.MustNewConstMetric(c.isLeader, prometheus.GaugeValue, leader, r.Topic, p)
+	}
+	ch <- prometheus.MustNewConstMetric(c.unresolved, prometheus.CounterValue, float64(c.e.UnknownRaftTargets()))
+	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(c.e.CorruptFrames()))
+	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
+}
