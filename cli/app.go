@@ -19,6 +19,9 @@ func App() *cli.App {
 		Commands: []*cli.Command{
 			startCommand(),
 			benchCommand(),
+			topicCommand(),
+			clusterCommand(),
+			devCommand(),
 		},
 	}
 }

@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/urfave/cli/v2"
+)
+
+// adminFlags are shared by the topic and cluster commands.
+func adminFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "brokers", Value: "127.0.0.1:9092", Usage: "seed Kafka addresses, comma separated", EnvVars: []string{"CHRONIK_BROKERS"}},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long"},
+	}
+}
+
+// newAdmin connects a kadm client to --brokers.
+func newAdmin(c *cli.Context) (*kadm.Client, func(), error) {
+	seeds := splitList(c.String("brokers"))
+	if len(seeds) == 0 {
+		return nil, nil, errors.New("--brokers is empty")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout")))
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+func topicCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "topic",
+		Usage: "create, list, describe and delete topics (Kafka protocol, like kafka-topics)",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "create topics", ArgsUsage: "TOPIC...",
+				Flags: append(adminFlags(),
+					&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Value: -1, Usage: "partitions (-1: the broker default)"},
+					&cli.IntFlag{Name: "replicas", Aliases: []string{"r"}, Value: -1, Usage: "replication factor (-1: min(3, brokers))"},
+					&cli.StringSliceFlag{Name: "config", Aliases: []string{"c"}, Usage: "topic config as key=value (repeatable)"},
+				),
+				Action: runTopicCreate,
+			},
+			{Name: "list", Usage: "list topics", Flags: adminFlags(), Action: runTopicList},
+			{Name: "describe", Usage: "show topics' partitions: leader, epoch, replicas, high watermark", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDescribe},
+			{Name: "delete", Usage: "delete topics", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDelete},
+		},
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// TopicResult is one line of topic create and delete output.
+type TopicResult struct {
+	Topic string `json:"topic"`
+	Error string `json:"error,omitempty"`
+}
+
+func runTopicCreate(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("topic create: name at least one topic")
+	}
+	configs := map[string]*string{}
+	for _, kv := range c.StringSlice("config") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--config %q: want key=value", kv)
+		}
+		configs[k] = &v
+	}
+	adm, done, err := newAdmin(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	resps, err := adm.CreateTopics(ctx, int32(c.Int("partitions")), int16(c.Int("replicas")), configs, c.Args().Slice()...)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	return printTopicResults(c, "created", func(yield func(string, error, string) bool) {
+		for _, r := range resps.Sorted() {
+			if !yield(r.Topic, r.Err, r.ErrMessage) {
+				return
+			}
+		}
+	})
+}
+
+func runTopicDelete(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("topic delete: name at least one topic")
+	}
+	adm, done, err := newAdmin(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	resps, err := adm.DeleteTopics(ctx, c.Args().Slice()...)
+	if err != nil {
+		return fmt.Errorf("delete topics: %w", err)
+	}
+	return printTopicResults(c, "deleted", func(yield func(string, error, string) bool) {
+		for _, r := range resps.Sorted() {
+			if !yield(r.Topic, r.Err, r.ErrMessage) {
+				return
+			}
+		}
+	})
+}
+
+// printTopicResults prints per-topic outcomes and fails if any topic failed.
+func printTopicResults(c *cli.Context, verb string, each func(func(string, error, string) bool)) error {
+	var out []TopicResult
+	failed := 0
+	each(func(topic string, err error, msg string) bool {
+		r := TopicResult{Topic: topic}
+		if err != nil {
+			r.Error = err.Error()
+			if msg != "" {
+				r.Error += ": " + msg
+			}
+			failed++
+		}
+		out = append(out, r)
+		return true
+	})
+	w := c.App.Writer
+	if c.Bool("json") {
+		if err := printJSON(w, out); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range out {
+			if r.Error != "" {
+				fmt.Fprintf(w, "%s\tFAILED: %s\n", r.Topic, r.Error)
+			} else {
+				fmt.Fprintf(w, "%s\t%s\n", r.Topic, verb)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d topics failed", failed, len(out))
+	}
+	return nil
+}
+
+// TopicSummary is one line of topic list.
+type TopicSummary struct {
+	Topic             string `json:"topic"`
+	ID                string `json:"id"`
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+	Internal          bool   `json:"internal,omitempty"`
+}
+
+func runTopicList(c *cli.Context) error {
+	adm, done, err := newAdmin(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	tds, err := adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var out []TopicSummary
+	for _, td := range tds.Sorted() {
+		s := TopicSummary{Topic: td.Topic, ID: td.ID.String(), Partitions: len(td.Partitions), Internal: td.IsInternal}
+		for _, p := range td.Partitions {
+			s.ReplicationFactor = len(p.Replicas)
+			break
+		}
+		out = append(out, s)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, out)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICAS\tID")
+	for _, s := range out {
+		name := s.Topic
+		if s.Internal {
+			name += " (internal)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, s.Partitions, s.ReplicationFactor, s.ID)
+	}
+	return tw.Flush()
+}
+
+// PartitionStatus is one partition as seen through the Kafka protocol.
+type PartitionStatus struct {
+	Topic         string  `json:"topic"`
+	Partition     int32   `json:"partition"`
+	Leader        int32   `json:"leader"`
+	LeaderEpoch   int32   `json:"leader_epoch"`
+	Replicas      []int32 `json:"replicas"`
+	HighWatermark int64   `json:"high_watermark"`
+	Error         string  `json:"error,omitempty"`
+}
+
+// describePartitions reads Metadata and the end offsets of topics (all
+// topics when none are named).
+func describePartitions(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.Metadata, []PartitionStatus, error) {
+	md, err := adm.Metadata(ctx, topics...)
+	if err != nil {
+		return md, nil, fmt.Errorf("metadata: %w", err)
+	}
+	names := md.Topics.Names()
+	slices.Sort(names)
+	var ends kadm.ListedOffsets
+	if len(names) > 0 {
+		ends, err = adm.ListEndOffsets(ctx, names...)
+		if err != nil && len(ends) == 0 {
+			return md, nil, fmt.Errorf("list end offsets: %w", err)
+		}
+	}
+	var out []PartitionStatus
+	for _, n := range names {
+		td := md.Topics[n]
+		if td.Err != nil {
+			out = append(out, PartitionStatus{Topic: n, Partition: -1, Leader: -1, Error: td.Err.Error()})
+			continue
+		}
+		for _, p := range td.Partitions.Sorted() {
+			ps := PartitionStatus{Topic: n, Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+				Replicas: p.Replicas, HighWatermark: -1}
+			if p.Err != nil {
+				ps.Error = p.Err.Error()
+			}
+			if lo, ok := ends.Lookup(n, p.Partition); ok {
+				if lo.Err != nil && ps.Error == "" {
+					ps.Error = lo.Err.Error()
+				} else if lo.Err == nil {
+					ps.HighWatermark = lo.Offset
+				}
+			}
+			out = append(out, ps)
+		}
+	}
+	return md, out, nil
+}
+
+func runTopicDescribe(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("topic describe: name at least one topic")
+	}
+	adm, done, err := newAdmin(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	_, parts, err := describePartitions(ctx, adm, c.Args().Slice()...)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, parts)
+	}
+	return printPartitions(c.App.Writer, parts)
+}
+
+func printPartitions(w io.Writer, parts []PartitionStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tLEADER\tEPOCH\tREPLICAS\tHIGH-WATERMARK\tERROR")
+	for _, p := range parts {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%v\t%d\t%s\n", p.Topic, p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.HighWatermark, p.Error)
+	}
+	return tw.Flush()
+}
