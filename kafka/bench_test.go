@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
 )
 
 // BenchmarkProduce measures end-to-end produce through the Kafka layer: a kgo
@@ -20,11 +23,24 @@ import (
 func BenchmarkProduce(b *testing.B) {
 	for _, nodes := range []int{1, 3} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			kc := newKafkaCluster(b, nodes, Config{Logger: discardLogger()})
+			// The production Raft tick (50ms, ~1s election timeout): the
+			// test cluster's 10ms tick elects new leaders whenever this
+			// shared machine stalls a follower for 200ms.
+			kc := newKafkaCluster(b, nodes, Config{Logger: benchLogger()},
+				testcluster.WithConfig(func(c *engine.Config) { c.RTT = 50 * time.Millisecond }))
 			kc.CreateTopic(b, "bench", engine.TopicConfig{Partitions: 3})
+			waitStableLeaders(b, kc, "bench")
 			cl := kc.client(b, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(time.Millisecond))
 			val := make([]byte, 1024)
 			ctx := context.Background()
+			// Warm up for a second: leaders may still move right after
+			// creation (the controller spreads them), and a client that hits
+			// a move waits for its next metadata refresh.
+			for end := time.Now().Add(time.Second); time.Now().Before(end); {
+				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "bench", Value: val}).FirstErr(); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.SetBytes(int64(len(val)))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -101,4 +117,37 @@ func BenchmarkDecodeProduce(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchLogger discards logs unless CHRONIK_BENCH_LOG is set (then debug to
+// stderr), to see retries behind a slow run.
+func benchLogger() *slog.Logger {
+	if os.Getenv("CHRONIK_BENCH_LOG") == "" {
+		return discardLogger()
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitStableLeaders waits (up to 15s) until the leaders of topic have not
+// changed for a second, so a benchmark does not time the controller
+// spreading leaders after creation.
+func waitStableLeaders(b *testing.B, kc *kafkaCluster, topic string) {
+	b.Helper()
+	leaders := func() string {
+		for _, ti := range kc.Engine(1).Metadata().Topics {
+			if ti.Name == topic {
+				return fmt.Sprint(ti.Partitions)
+			}
+		}
+		return ""
+	}
+	last, since := leaders(), time.Now()
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cur := leaders(); cur != last {
+			last, since = cur, time.Now()
+		} else if time.Since(since) > time.Second {
+			return
+		}
+	}
+	b.Logf("leaders of %s still moving after 15s", topic)
 }
