@@ -41,6 +41,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// RequestHook, if set, is told about every answered request (metrics).
 	RequestHook HookRequest
+	// Groups configures the group coordinator (consumer groups and
+	// committed offsets in __consumer_offsets); see GroupConfig.
+	Groups GroupConfig
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
@@ -80,6 +83,7 @@ func (c Config) Validate() error {
 	if c.MaxFetchWait < 0 {
 		errs = append(errs, fmt.Errorf("kafka: MaxFetchWait (%s) must be >= 0", c.MaxFetchWait))
 	}
+	errs = append(errs, c.Groups.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -88,9 +92,10 @@ func (c Config) Validate() error {
 // its response before reading the next, so pipelined requests are answered in
 // order. Safe for concurrent use.
 type Server struct {
-	be  backend
-	cfg Config
-	log *slog.Logger
+	be     backend
+	cfg    Config
+	log    *slog.Logger
+	groups *coordinator
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -123,6 +128,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
+		groups:    newCoordinator(be, cfg.Groups, cfg.Logger),
 		be:        be,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -214,6 +220,8 @@ func (s *Server) Close() error {
 		c.stopReading()
 	}
 	s.mu.Unlock()
+	// Parked JoinGroup/SyncGroup requests are answered NOT_COORDINATOR.
+	s.groups.close()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

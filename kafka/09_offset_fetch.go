@@ -1,0 +1,164 @@
+package kafka
+
+// OffsetFetch: v1-9
+//
+// Behaviour:
+//   - Answers a group's committed offsets (offset, leader epoch, metadata)
+//     from the coordinator's memory, rebuilt from __consumer_offsets after a
+//     failover. A partition without a commit answers offset -1.
+//   - Null topics (v2+) answer every committed offset of the group.
+//   - v8+ asks for several groups; each group gets its own error code
+//     (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) so clients retry per
+//     group. A group that does not exist answers no offsets, no error.
+//   - RequireStable (v7+) has nothing to wait for: chronik has no
+//     transactional offset commits.
+//
+// Version notes:
+//   - v2: ErrorCode at the top level; null topics = all
+//   - v3: ThrottleMillis
+//   - v5: LeaderEpoch per partition
+//   - v6: flexible versions
+//   - v7: RequireStable
+//   - v8: Groups (batched, KIP-709)
+//   - v9: MemberID and MemberEpoch (KIP-848; not checked)
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(9, 1, 9, handleOffsetFetch) }
+
+func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	resp.Version = r.version
+	if r.version >= 8 {
+		for _, rg := range req.Groups {
+			out := kmsg.NewOffsetFetchResponseGroup()
+			out.Group = rg.Group
+			var topics map[string][]int32
+			if rg.Topics != nil {
+				topics = map[string][]int32{}
+				for _, t := range rg.Topics {
+					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+				}
+			}
+			offs, e := s.groups.fetchOffsets(rg.Group, topics)
+			if e != nil {
+				out.ErrorCode = e.Code
+			}
+			for _, t := range offs {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = t.topic
+				for _, p := range t.parts {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.partition, p.offset, p.leaderEpoch, kmsg.StringPtr(p.metadata)
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				out.Topics = append(out.Topics, rt)
+			}
+			resp.Groups = append(resp.Groups, out)
+		}
+		return resp, nil
+	}
+	var topics map[string][]int32
+	if req.Topics != nil || r.version < 2 {
+		topics = map[string][]int32{}
+		for _, t := range req.Topics {
+			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
+		}
+	}
+	offs, e := s.groups.fetchOffsets(req.Group, topics)
+	if e != nil {
+		resp.ErrorCode = e.Code
+		// Before v2 there is no top-level code: each partition carries it.
+		if r.version < 2 {
+			for _, t := range req.Topics {
+				rt := kmsg.NewOffsetFetchResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseTopicPartition()
+					rp.Partition, rp.Offset, rp.ErrorCode = p, -1, e.Code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+		}
+		return resp, nil
+	}
+	for _, t := range offs {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic = t.topic
+		for _, p := range t.parts {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.partition, p.offset, p.leaderEpoch, kmsg.StringPtr(p.metadata)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+type fetchedTopic struct {
+	topic string
+	parts []fetchedOffset
+}
+
+type fetchedOffset struct {
+	partition   int32
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+}
+
+// fetchOffsets returns the group's offsets for topics (nil: all committed),
+// -1 for requested partitions without a commit, sorted by topic and partition.
+func (c *coordinator) fetchOffsets(name string, topics map[string][]int32) ([]fetchedTopic, *kerr.Error) {
+	if name == "" && topics == nil {
+		return nil, kerr.InvalidGroupID
+	}
+	cp, e := c.partitionOf(name)
+	if e != nil {
+		return nil, e
+	}
+	got := map[topicPartition]offsetCommit{}
+	if g := cp.lookup(name, false); g != nil {
+		for tp, oc := range g.offsets {
+			got[tp] = oc
+		}
+		g.mu.Unlock()
+	}
+	byTopic := map[string][]fetchedOffset{}
+	add := func(tp topicPartition) {
+		f := fetchedOffset{partition: tp.partition, offset: -1, leaderEpoch: -1}
+		if oc, ok := got[tp]; ok {
+			f.offset, f.leaderEpoch, f.metadata = oc.offset, oc.leaderEpoch, oc.metadata
+		}
+		byTopic[tp.topic] = append(byTopic[tp.topic], f)
+	}
+	if topics == nil {
+		for tp := range got {
+			add(tp)
+		}
+	} else {
+		for t, ps := range topics {
+			if len(ps) == 0 {
+				byTopic[t] = byTopic[t][:0:0]
+			}
+			for _, p := range ps {
+				add(topicPartition{t, p})
+			}
+		}
+	}
+	out := make([]fetchedTopic, 0, len(byTopic))
+	for t, ps := range byTopic {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].partition < ps[j].partition })
+		out = append(out, fetchedTopic{t, ps})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
+	return out, nil
+}

@@ -1,0 +1,65 @@
+package kafka
+
+// Heartbeat: v0-4
+//
+// Behaviour:
+//   - Keeps a member's session alive. REBALANCE_IN_PROGRESS tells it to
+//     rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID that it was removed
+//     (session expired, or a newer generation); FENCED_INSTANCE_ID that
+//     another process took its group.instance.id.
+//
+// Version notes:
+//   - v1: ThrottleMillis
+//   - v3: InstanceID (KIP-345)
+//   - v4: flexible versions
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(12, 0, 4, handleHeartbeat) }
+
+func handleHeartbeat(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.HeartbeatRequest)
+	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	resp.Version = r.version
+	resp.ErrorCode = groupHeartbeat(s, req).Code
+	return resp, nil
+}
+
+func groupHeartbeat(s *Server, req *kmsg.HeartbeatRequest) *kerr.Error {
+	if req.Group == "" {
+		return kerr.InvalidGroupID
+	}
+	cp, e := s.groups.partitionOf(req.Group)
+	if e != nil {
+		return e
+	}
+	g := cp.lookup(req.Group, false)
+	if g == nil {
+		return kerr.UnknownMemberID
+	}
+	defer g.mu.Unlock()
+	if e := g.checkInstance(req.InstanceID, req.MemberID); e != nil {
+		return e
+	}
+	m, ok := g.members[req.MemberID]
+	if !ok {
+		return kerr.UnknownMemberID
+	}
+	if req.Generation != g.generation {
+		return kerr.IllegalGeneration
+	}
+	switch g.state {
+	case groupPreparingRebalance:
+		g.heartbeat(m)
+		return kerr.RebalanceInProgress
+	case groupCompletingRebalance, groupStable:
+		g.heartbeat(m)
+		return &kerr.Error{}
+	}
+	return kerr.UnknownMemberID
+}

@@ -1,0 +1,84 @@
+package kafka
+
+// ListGroups: v0-5
+//
+// Behaviour:
+//   - Lists the groups this broker coordinates (clients ask every broker
+//     and merge), with protocol type; v4+ with state, filtered by
+//     StatesFilter (case-insensitive); v5+ with type "classic", filtered by
+//     TypesFilter.
+//   - While a __consumer_offsets partition led here is still loading, the
+//     answer is COORDINATOR_LOAD_IN_PROGRESS.
+//
+// Version notes:
+//   - v1: ThrottleMillis
+//   - v3: flexible versions
+//   - v4: StatesFilter and GroupState (KIP-518)
+//   - v5: TypesFilter and GroupType (KIP-848)
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(16, 0, 5, handleListGroups) }
+
+func handleListGroups(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.ListGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	resp.Version = r.version
+	if s.groups.loading() {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil
+	}
+	match := func(filter []string, v string) bool {
+		if len(filter) == 0 {
+			return true
+		}
+		for _, f := range filter {
+			if strings.EqualFold(f, v) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, cp := range s.groups.loadedPartitions() {
+		cp.mu.Lock()
+		groups := make([]*group, 0, len(cp.groups))
+		for _, g := range cp.groups {
+			groups = append(groups, g)
+		}
+		cp.mu.Unlock()
+		for _, g := range groups {
+			g.mu.Lock()
+			lg := kmsg.NewListGroupsResponseGroup()
+			lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.name, g.protocolType, g.state.String(), "classic"
+			dead := g.dead
+			g.mu.Unlock()
+			if dead || !match(req.StatesFilter, lg.GroupState) || !match(req.TypesFilter, lg.GroupType) {
+				continue
+			}
+			resp.Groups = append(resp.Groups, lg)
+		}
+	}
+	sort.Slice(resp.Groups, func(i, j int) bool { return resp.Groups[i].Group < resp.Groups[j].Group })
+	return resp, nil
+}
+
+// loading reports whether a partition led here is still being replayed.
+func (c *coordinator) loading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range c.parts {
+		select {
+		case <-cp.loaded:
+		default:
+			return true
+		}
+	}
+	return false
+}

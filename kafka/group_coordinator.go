@@ -1,0 +1,457 @@
+package kafka
+
+// The group coordinator: which broker coordinates a group, and the lifecycle
+// of the __consumer_offsets partitions this broker leads.
+//
+// A group belongs to partition abs(javaStringHashCode(group)) % N of
+// __consumer_offsets (Kafka's formula, so tools agree) and is coordinated by
+// that partition's Raft leader. A watcher polls the local replicas of the
+// topic: when this broker becomes leader of a partition (or its leader epoch
+// changes) the partition is loaded from its log (group_load.go) and then
+// served; when leadership is lost its groups are dropped and waiting
+// requests answered NOT_COORDINATOR. Every change to a group that must
+// survive a failover is a record produced to the partition through Raft
+// before the client is answered (group_records.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik-io/chronik/engine"
+)
+
+// OffsetsTopic is the internal topic holding committed offsets and group
+// metadata.
+const OffsetsTopic = "__consumer_offsets"
+
+// GroupConfig configures the group coordinator. Zero values mean the default
+// noted on each field.
+type GroupConfig struct {
+	// OffsetsTopicPartitions is the partition count of __consumer_offsets
+	// when this broker creates it (offsets.topic.num.partitions). Default 16.
+	// An existing topic keeps its count.
+	OffsetsTopicPartitions int32
+	// OffsetsTopicReplicationFactor is its replication factor
+	// (offsets.topic.replication.factor). Default min(3, brokers).
+	OffsetsTopicReplicationFactor int16
+	// OffsetsRetention is how long the offsets of an empty group are kept
+	// after the group became empty (or, for groups that never had members,
+	// after their last commit): offsets.retention.minutes. Default 7 days.
+	OffsetsRetention time.Duration
+	// RetentionCheckInterval is how often expired offsets are looked for
+	// (offsets.retention.check.interval.ms). Default 10 minutes.
+	RetentionCheckInterval time.Duration
+	// MinSessionTimeout and MaxSessionTimeout bound a member's session
+	// timeout (group.min/max.session.timeout.ms). Defaults 6s and 30 min.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// InitialRebalanceDelay delays the first rebalance of an empty group so
+	// that members starting together join one generation
+	// (group.initial.rebalance.delay.ms). Default 3s; negative = none.
+	InitialRebalanceDelay time.Duration
+	// MaxMetadataBytes bounds a commit's metadata string
+	// (offset.metadata.max.bytes). Default 4096.
+	MaxMetadataBytes int
+	// PollInterval is how often leadership of the __consumer_offsets
+	// partitions is checked. Default 100ms.
+	PollInterval time.Duration
+}
+
+func (c *GroupConfig) setDefaults() {
+	if c.OffsetsTopicPartitions == 0 {
+		c.OffsetsTopicPartitions = 16
+	}
+	if c.OffsetsRetention == 0 {
+		c.OffsetsRetention = 7 * 24 * time.Hour
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = 10 * time.Minute
+	}
+	if c.MinSessionTimeout == 0 {
+		c.MinSessionTimeout = 6 * time.Second
+	}
+	if c.MaxSessionTimeout == 0 {
+		c.MaxSessionTimeout = 30 * time.Minute
+	}
+	if c.InitialRebalanceDelay == 0 {
+		c.InitialRebalanceDelay = 3 * time.Second
+	}
+	if c.InitialRebalanceDelay < 0 {
+		c.InitialRebalanceDelay = 0
+	}
+	if c.MaxMetadataBytes == 0 {
+		c.MaxMetadataBytes = 4096
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 100 * time.Millisecond
+	}
+}
+
+func (c GroupConfig) validate() []error {
+	var errs []error
+	if c.OffsetsTopicPartitions < 0 {
+		errs = append(errs, fmt.Errorf("kafka: Groups.OffsetsTopicPartitions (%d) must be >= 0", c.OffsetsTopicPartitions))
+	}
+	if c.OffsetsTopicReplicationFactor < 0 {
+		errs = append(errs, fmt.Errorf("kafka: Groups.OffsetsTopicReplicationFactor (%d) must be >= 0", c.OffsetsTopicReplicationFactor))
+	}
+	if c.MinSessionTimeout < 0 || c.MaxSessionTimeout < 0 || (c.MaxSessionTimeout != 0 && c.MinSessionTimeout > c.MaxSessionTimeout) {
+		errs = append(errs, fmt.Errorf("kafka: Groups.MinSessionTimeout (%s) and MaxSessionTimeout (%s) must be >= 0 and ordered", c.MinSessionTimeout, c.MaxSessionTimeout))
+	}
+	if c.OffsetsRetention < 0 || c.RetentionCheckInterval < 0 || c.PollInterval < 0 || c.MaxMetadataBytes < 0 {
+		errs = append(errs, errors.New("kafka: Groups durations and MaxMetadataBytes must be >= 0"))
+	}
+	return errs
+}
+
+// groupBackend is what the coordinator needs of an engine beyond backend.
+// engineBackend has it; test stubs without it serve no groups
+// (COORDINATOR_NOT_AVAILABLE).
+type groupBackend interface {
+	backend
+	Produce(ctx context.Context, topic string, partition int32, recs []engine.Record) (engine.ProduceResult, error)
+	PartitionStats(topic string, partition int32) (engine.PartitionStats, error)
+	CreateInternalTopic(ctx context.Context, name string, tc engine.TopicConfig) error
+}
+
+// coordinator owns the groups of the __consumer_offsets partitions this
+// broker leads.
+type coordinator struct {
+	be  groupBackend // nil: groups unavailable
+	cfg GroupConfig
+	log *slog.Logger
+
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	parts    map[int32]*coordPartition
+	creating bool
+}
+
+// coordPartition is one __consumer_offsets partition led by this broker.
+type coordPartition struct {
+	c     *coordinator
+	p     int32
+	epoch int32
+	// ctx is cancelled when leadership is lost; writes use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	loaded chan struct{} // closed once the log is replayed
+
+	mu     sync.Mutex
+	groups map[string]*group
+}
+
+func newCoordinator(be backend, cfg GroupConfig, log *slog.Logger) *coordinator {
+	cfg.setDefaults()
+	c := &coordinator{cfg: cfg, log: log.With("component", "groups"), parts: map[int32]*coordPartition{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if gb, ok := be.(groupBackend); ok {
+		c.be = gb
+		go c.run()
+	} else {
+		close(c.done)
+	}
+	return c
+}
+
+// close stops the watcher and drops every group (answering their waiting
+// requests NOT_COORDINATOR).
+func (c *coordinator) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+	c.mu.Lock()
+	parts := c.parts
+	c.parts = map[int32]*coordPartition{}
+	c.mu.Unlock()
+	for _, cp := range parts {
+		cp.unload()
+	}
+}
+
+func (c *coordinator) run() {
+	defer close(c.done)
+	t := time.NewTicker(c.cfg.PollInterval)
+	defer t.Stop()
+	retention := time.NewTicker(c.cfg.RetentionCheckInterval)
+	defer retention.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.watch()
+		case <-retention.C:
+			c.expireOffsets(time.Now())
+		}
+	}
+}
+
+// watch compares this broker's leadership of each __consumer_offsets
+// partition with the loaded set, loading and unloading partitions.
+func (c *coordinator) watch() {
+	var parts []int32
+	for _, t := range c.be.Metadata().Topics {
+		if t.Name == OffsetsTopic {
+			for _, p := range t.Partitions {
+				parts = append(parts, p.Partition)
+			}
+		}
+	}
+	leading := map[int32]int32{}
+	for _, p := range parts {
+		st, err := c.be.PartitionStats(OffsetsTopic, p)
+		if err == nil && st.IsLeader {
+			leading[p] = st.LeaderEpoch
+		}
+	}
+	c.mu.Lock()
+	var drop []*coordPartition
+	for p, cp := range c.parts {
+		if epoch, ok := leading[p]; !ok || epoch != cp.epoch {
+			drop = append(drop, cp)
+			delete(c.parts, p)
+		}
+	}
+	var load []*coordPartition
+	for p, epoch := range leading {
+		if _, ok := c.parts[p]; !ok {
+			ctx, cancel := context.WithCancel(context.Background())
+			cp := &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
+				loaded: make(chan struct{}), groups: map[string]*group{}}
+			c.parts[p] = cp
+			load = append(load, cp)
+		}
+	}
+	c.mu.Unlock()
+	for _, cp := range drop {
+		c.log.Info("no longer coordinating partition", "partition", cp.p, "epoch", cp.epoch)
+		cp.unload()
+	}
+	for _, cp := range load {
+		c.log.Info("loading partition", "partition", cp.p, "epoch", cp.epoch)
+		go cp.load()
+	}
+}
+
+// unload drops the partition's groups: timers stop, waiting requests get
+// NOT_COORDINATOR, later calls on a held *group see it dead.
+func (cp *coordPartition) unload() {
+	cp.cancel()
+	cp.mu.Lock()
+	groups := cp.groups
+	cp.groups = map[string]*group{}
+	cp.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		g.kill(kerr.NotCoordinator)
+		g.mu.Unlock()
+	}
+}
+
+// javaStringHashCode is Java's String.hashCode over the UTF-16 code units of s.
+func javaStringHashCode(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	return h
+}
+
+// groupPartition is Kafka's partitionFor: abs(hash) % n, with abs(MinInt32) = 0.
+func groupPartition(group string, n int32) int32 {
+	h := javaStringHashCode(group)
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % n
+}
+
+// offsetsPartitions returns the partition count of __consumer_offsets, 0 if
+// the topic does not exist.
+func (c *coordinator) offsetsPartitions(v *metaView) int32 {
+	if t := v.byName[OffsetsTopic]; t != nil {
+		return int32(len(t.Partitions))
+	}
+	return 0
+}
+
+// ensureTopic creates __consumer_offsets in the background (once at a time).
+func (c *coordinator) ensureTopic() {
+	if c.be == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.creating {
+		c.mu.Unlock()
+		return
+	}
+	c.creating = true
+	c.mu.Unlock()
+	go func() {
+		defer func() { c.mu.Lock(); c.creating = false; c.mu.Unlock() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := c.be.CreateInternalTopic(ctx, OffsetsTopic, engine.TopicConfig{
+			Partitions:        c.cfg.OffsetsTopicPartitions,
+			ReplicationFactor: c.cfg.OffsetsTopicReplicationFactor,
+			RetentionMs:       -1, // group state is removed by tombstones, never by time
+			CleanupPolicy:     "compact",
+		})
+		if err != nil && !errors.Is(err, engine.ErrTopicExists) {
+			c.log.Warn("create __consumer_offsets failed", "err", err)
+		}
+	}()
+}
+
+// coordinatorOf returns the broker coordinating group (its partition's
+// leader), or an error: COORDINATOR_NOT_AVAILABLE while the topic is being
+// created or the partition has no leader.
+func (c *coordinator) coordinatorOf(v *metaView, group string) (uint64, *kerr.Error) {
+	if c.be == nil {
+		return 0, kerr.CoordinatorNotAvailable
+	}
+	n := c.offsetsPartitions(v)
+	if n == 0 {
+		c.ensureTopic()
+		return 0, kerr.CoordinatorNotAvailable
+	}
+	pi := v.partition(OffsetsTopic, groupPartition(group, n))
+	if pi == nil || pi.Leader == 0 {
+		return 0, kerr.CoordinatorNotAvailable
+	}
+	return pi.Leader, nil
+}
+
+// partitionOf returns the loaded partition coordinating group on this
+// broker, or the error a client acts on: NOT_COORDINATOR when another broker
+// (or none) coordinates it, COORDINATOR_LOAD_IN_PROGRESS while loading.
+func (c *coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
+	if c.be == nil {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	n := c.offsetsPartitions(&metaView{byName: topicIndex(c.be.Metadata())})
+	if n == 0 {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	c.mu.Lock()
+	cp := c.parts[groupPartition(group, n)]
+	c.mu.Unlock()
+	if cp == nil {
+		return nil, kerr.NotCoordinator
+	}
+	select {
+	case <-cp.loaded:
+		return cp, nil
+	default:
+		return nil, kerr.CoordinatorLoadInProgress
+	}
+}
+
+func topicIndex(md engine.Metadata) map[string]*engine.TopicInfo {
+	m := make(map[string]*engine.TopicInfo, len(md.Topics))
+	for i := range md.Topics {
+		m[md.Topics[i].Name] = &md.Topics[i]
+	}
+	return m
+}
+
+// loadedPartitions returns the partitions this broker serves now.
+func (c *coordinator) loadedPartitions() []*coordPartition {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*coordPartition
+	for _, cp := range c.parts {
+		select {
+		case <-cp.loaded:
+			out = append(out, cp)
+		default:
+		}
+	}
+	return out
+}
+
+// lookup returns the group, creating it (Empty) when create is set; nil
+// when it does not exist. The group is returned locked and alive; callers
+// unlock it.
+func (cp *coordPartition) lookup(name string, create bool) *group {
+	for {
+		cp.mu.Lock()
+		if cp.ctx.Err() != nil {
+			cp.mu.Unlock()
+			return nil
+		}
+		g := cp.groups[name]
+		if g == nil {
+			if !create {
+				cp.mu.Unlock()
+				return nil
+			}
+			g = newGroup(cp, name)
+			cp.groups[name] = g
+		}
+		cp.mu.Unlock()
+		g.mu.Lock()
+		if !g.dead {
+			return g
+		}
+		g.mu.Unlock()
+	}
+}
+
+// remove forgets a group (deleted or expired); g is locked by the caller.
+func (cp *coordPartition) remove(g *group) {
+	cp.mu.Lock()
+	if cp.groups[g.name] == g {
+		delete(cp.groups, g.name)
+	}
+	cp.mu.Unlock()
+}
+
+// write appends records to the partition through Raft and returns once
+// they are committed. It fails once leadership is lost.
+func (cp *coordPartition) write(recs ...engine.Record) error {
+	ctx, cancel := context.WithTimeout(cp.ctx, 15*time.Second)
+	defer cancel()
+	_, err := cp.c.be.Produce(ctx, OffsetsTopic, cp.p, recs)
+	if err != nil {
+		return fmt.Errorf("write %d records to %s partition %d: %w", len(recs), OffsetsTopic, cp.p, err)
+	}
+	return nil
+}
+
+// writeError maps a failed write to what the client should do: find the
+// coordinator again.
+func writeError(err error) *kerr.Error {
+	switch {
+	case errors.Is(err, engine.ErrNotLeader), errors.Is(err, engine.ErrNotReady),
+		errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
+		return kerr.NotCoordinator
+	case errors.Is(err, engine.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut
+	}
+	return kerr.UnknownServerError
+}
+
+func newTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
