@@ -257,16 +257,44 @@ func newClusterID() string {
 }
 
 // proposeMeta proposes c to __meta, retrying temporary errors until ctx is
-// done, and returns the result value.
+// done, and returns the result value. A proposal made on a follower is
+// forwarded to the leader and silently lost if leadership moves meanwhile,
+// so each attempt is bounded (two election timeouts, at least 1 s) and a
+// timed-out attempt is retried: every __meta command is idempotent or
+// harmless to repeat (a create carries its topic id; a repeated delete is
+// reported by retried).
 func (e *Engine) proposeMeta(ctx context.Context, c shards.MetaCommand) (uint64, error) {
-	res, err := e.propose(ctx, shards.MetaShardID, c.Encode())
-	if err != nil {
-		return 0, fmt.Errorf("__meta %s: %w", c.Op, err)
+	v, _, err := e.proposeMetaRetried(ctx, c)
+	return v, err
+}
+
+// proposeMetaRetried is proposeMeta that also tells whether an earlier
+// attempt timed out (and so may have been applied).
+func (e *Engine) proposeMetaRetried(ctx context.Context, c shards.MetaCommand) (uint64, bool, error) {
+	attempt := max(time.Second, 2*time.Duration(e.cfg.ElectionTicks)*e.cfg.RTT)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.ProduceTimeout)
+		defer cancel()
 	}
-	if len(res.Data) > 0 {
-		return res.Value, &metaError{code: res.Value}
+	cmd := c.Encode()
+	retried := false
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		res, err := e.propose(actx, shards.MetaShardID, cmd)
+		cancel()
+		if err != nil {
+			if errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+				retried = true
+				continue
+			}
+			return 0, retried, fmt.Errorf("__meta %s: %w", c.Op, err)
+		}
+		if len(res.Data) > 0 {
+			return res.Value, retried, &metaError{code: res.Value}
+		}
+		return res.Value, retried, nil
 	}
-	return res.Value, nil
 }
 
 type metaError struct{ code uint64 }

@@ -17,16 +17,19 @@ import (
 
 // partition is one local replica of a partition shard.
 type partition struct {
-	topic     string
-	index     int32
-	shard     uint64
-	replica   uint64
-	dir       string
-	sm        *shards.PartitionSM
-	notify    *notifier
-	inflight  chan struct{} // semaphore bounding proposals in flight
-	balanced  bool          // preferred-leader transfer attempted
-	startedAt time.Time
+	topic    string
+	index    int32
+	shard    uint64
+	replica  uint64
+	dir      string
+	sm       *shards.PartitionSM
+	notify   *notifier
+	inflight chan struct{} // semaphore bounding proposals in flight
+	// balanceDone: no more transfers to the preferred leader at creation;
+	// lastTransfer: when one was last asked for (balanceLeaders).
+	balanceDone  bool
+	lastTransfer time.Time
+	startedAt    time.Time
 }
 
 // reconcileLoop keeps the local partition replicas equal to what __meta
@@ -313,34 +316,46 @@ func (e *Engine) reportLoop() {
 	}
 }
 
+// balanceWindow is how long after a replica starts its engine tries to hand
+// a newly created partition's leadership to the preferred replica.
+const balanceWindow = 10 * time.Second
+
 // balanceLeaders hands a new partition's leadership to its preferred leader
-// once, right after the partition's first election, so that the leaders
-// of a topic spread over the brokers as placed by the controller.
+// right after the partition's first election, so that the leaders of a
+// topic spread over the brokers as placed by the controller. A transfer can
+// fail while the target catches up, so it is asked for again (every few
+// hundred ms) for balanceWindow after the replica started. Later leader
+// moves are the leader balancer's business (balancer.go).
 func (e *Engine) balanceLeaders(st *shards.MetaState) {
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for shard, p := range e.parts {
-		if p.balanced {
+		if p.balanceDone || now.Sub(p.startedAt) > balanceWindow || now.Sub(p.lastTransfer) < 300*time.Millisecond {
 			continue
 		}
-		l, term := e.leaders.get(shard)
-		if l == 0 {
-			continue
-		}
-		p.balanced = true
-		if l != p.replica || term > 2 {
+		l, _ := e.leaders.get(shard)
+		if l == 0 || l != p.replica {
 			continue
 		}
 		a := e.findPartition(st, shard)
 		if a == nil || a.Preferred == 0 || a.Preferred == p.replica {
+			p.balanceDone = true
+			continue
+		}
+		// Only a leader that no other replica preceded (as far as __meta
+		// knows): a partition's first election, not a failover away from
+		// a preferred leader that may be down.
+		if rec, ok := st.Leaders[shard]; ok && rec.Leader != p.replica {
+			p.balanceDone = true
 			continue
 		}
 		if _, ok := st.Brokers[shards.BrokerOf(a.Preferred)]; !ok {
 			continue
 		}
-		if err := e.nh.RequestLeaderTransfer(shard, a.Preferred); err != nil {
-			e.log.Debug("leader transfer to preferred", "shard", shard, "err", err)
-		}
+		p.lastTransfer = now
+		err := e.nh.RequestLeaderTransfer(shard, a.Preferred)
+		e.log.Debug("leader transfer to the preferred replica", "shard", shard, "to", a.Preferred, "err", err)
 	}
 }
 

@@ -119,9 +119,12 @@ func (e *Engine) WaitLeaders(ctx context.Context, topic string) error {
 //
 // Errors: ErrUnknownTopic, ErrTimeout, ErrClosed.
 func (e *Engine) DeleteTopic(ctx context.Context, name string) error {
-	_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpDeleteTopic, Name: name})
+	_, retried, err := e.proposeMetaRetried(ctx, shards.MetaCommand{Op: shards.OpDeleteTopic, Name: name})
 	var me *metaError
 	if errors.As(err, &me) && me.code == shards.MetaUnknownTopic {
+		if retried {
+			return nil // an earlier, timed-out attempt deleted it
+		}
 		return fmt.Errorf("topic %q: %w", name, ErrUnknownTopic)
 	}
 	if err != nil {

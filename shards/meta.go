@@ -219,7 +219,11 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 // starting each partition one broker further so that preferred leaders
 // (the first replica) spread evenly. Returns the first shard id.
 func (s *MetaState) createTopic(c MetaCommand) sm.Result {
-	if _, ok := s.Topics[c.Name]; ok {
+	if t, ok := s.Topics[c.Name]; ok {
+		if t.ID == c.TopicID && c.TopicID != ([16]byte{}) && len(t.Partitions) > 0 {
+			// The same create, proposed again after a timed-out attempt.
+			return sm.Result{Value: t.Partitions[0].Shard}
+		}
 		return sm.Result{Value: MetaTopicExists, Data: []byte{1}}
 	}
 	brokers := s.SortedBrokers()
