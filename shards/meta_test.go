@@ -34,8 +34,11 @@ func TestMetaStateMachine(t *testing.T) {
 		{"cluster id kept", MetaCommand{Op: OpInitCluster, ClusterID: "second"}, MetaOK, false},
 		{"create", MetaCommand{Op: OpCreateTopic, Name: "a", Partitions: 3, RF: 2}, FirstPartitionShardID, false},
 		{"create again", MetaCommand{Op: OpCreateTopic, Name: "a", Partitions: 1, RF: 1}, MetaTopicExists, true},
+		{"create z", MetaCommand{Op: OpCreateTopic, Name: "z", TopicID: [16]byte{7}, Partitions: 1, RF: 1}, FirstPartitionShardID + 3, false},
+		{"same create retried", MetaCommand{Op: OpCreateTopic, Name: "z", TopicID: [16]byte{7}, Partitions: 1, RF: 1}, FirstPartitionShardID + 3, false},
+		{"other create of z", MetaCommand{Op: OpCreateTopic, Name: "z", TopicID: [16]byte{8}, Partitions: 1, RF: 1}, MetaTopicExists, true},
 		{"rf too big", MetaCommand{Op: OpCreateTopic, Name: "b", Partitions: 1, RF: 4}, MetaNotEnoughBrokers, true},
-		{"create b", MetaCommand{Op: OpCreateTopic, Name: "b", Partitions: 1, RF: 3}, FirstPartitionShardID + 3, false},
+		{"create b", MetaCommand{Op: OpCreateTopic, Name: "b", Partitions: 1, RF: 3}, FirstPartitionShardID + 4, false},
 		{"pid", MetaCommand{Op: OpProducerID}, 1000, false},
 		{"pid 2", MetaCommand{Op: OpProducerID}, 1001, false},
 		{"leader", MetaCommand{Op: OpLeader, Shard: 100, Leader: 2, Epoch: 5}, MetaOK, false},
@@ -43,8 +46,8 @@ func TestMetaStateMachine(t *testing.T) {
 		{"add replica to no shard", MetaCommand{Op: OpAddReplica, Shard: 999, Replica: 1004}, MetaUnknownTopic, true},
 		{"delete b", MetaCommand{Op: OpDeleteTopic, Name: "b"}, MetaOK, false},
 		{"delete b again", MetaCommand{Op: OpDeleteTopic, Name: "b"}, MetaUnknownTopic, true},
-		{"create c reuses no shard id", MetaCommand{Op: OpCreateTopic, Name: "c", Partitions: 1, RF: 1}, FirstPartitionShardID + 4, false},
-		{"add replica to c", MetaCommand{Op: OpAddReplica, Shard: 104, Replica: 1002}, MetaOK, false},
+		{"create c reuses no shard id", MetaCommand{Op: OpCreateTopic, Name: "c", Partitions: 1, RF: 1}, FirstPartitionShardID + 5, false},
+		{"add replica to c", MetaCommand{Op: OpAddReplica, Shard: 105, Replica: 1002}, MetaOK, false},
 		{"unknown op", MetaCommand{Op: "nope"}, MetaBadCommand, true},
 	}
 	for i, s := range steps {
