@@ -1,0 +1,9 @@
+// Package proctest holds chronik's process-level tests: real `chronik`
+// processes (built once by TestMain, or CHRONIK_BIN) on 127.0.0.1 ports with
+// temporary data directories, driven with franz-go clients and the chronik
+// CLI, killed with SIGKILL or stopped with SIGTERM. It has no non-test code.
+//
+// Environment: CHRONIK_BIN uses a prebuilt binary instead of building one;
+// CHRONIK_PROCTEST_TOPICS sets the topic count of TestManyTopicsRestart
+// (default 100, 20 with -short).
+package proctest
