@@ -52,7 +52,11 @@ row() {
 	p50=$(jq -r .latency.p50_ms "${f[@]}" | median)
 	p99=$(jq -r .latency.p99_ms "${f[@]}" | median)
 	failed=$(jq -r .failed "${f[@]}" | paste -sd+ | bc)
-	printf '| %s | %.0f | %.1f | %.2f | %.2f | %d |\n' "$name" "$rps" "$mib" "$p50" "$p99" "$failed"
+	# The spread: the lowest and highest records/s and p50 of the runs.
+	local rr pr
+	rr=$(jq -r .records_per_sec "${f[@]}" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.0f-%.0f", lo, hi}')
+	pr=$(jq -r .latency.p50_ms "${f[@]}" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.1f-%.1f", lo, hi}')
+	printf '| %s | %.0f | %.1f | %.2f | %.2f | %d | %s | %s |\n' "$name" "$rps" "$mib" "$p50" "$p99" "$failed" "$rr" "$pr"
 }
 
 # run NAME ARGS...: RUNS runs, then the row.
@@ -65,8 +69,8 @@ run() {
 	row "$name"
 }
 
-echo "| run | records/s | MiB/s | p50 ms | p99 ms | failed (all runs) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| run | records/s | MiB/s | p50 ms | p99 ms | failed (all runs) | records/s range | p50 range |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 run 1node-rf1-1p --nodes 1 --replication-factor 1 --partitions 1
 run 1node-rf1-8p --nodes 1 --replication-factor 1 --partitions 8
 run 3node-rf3-1p --nodes 3 --replication-factor 3 --partitions 1
@@ -100,7 +104,7 @@ consume() {
 		rm -rf "$d"
 	done
 	local f=("$OUT/$name".*.json)
-	printf '| %s | %.0f | %.1f | | | %d |\n' "$name" \
+	printf '| %s | %.0f | %.1f | | | %d | | |\n' "$name" \
 		"$(jq -r .records_per_sec "${f[@]}" | median)" "$(jq -r .mib_per_sec "${f[@]}" | median)" \
 		"$(jq -r .failed "${f[@]}" | paste -sd+ | bc)"
 }
