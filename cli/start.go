@@ -42,6 +42,7 @@ same --peers and its own --node-id and addresses.`,
 			&cli.IntFlag{Name: "default-partitions", Value: 3, Usage: "partitions of auto-created topics", EnvVars: []string{"CHRONIK_DEFAULT_PARTITIONS"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
+			&cli.StringFlag{Name: "logdb", Usage: "Raft log store of a new data dir: tan (default; preallocates 64 MiB per partition replica) or pebble (for many partitions)", EnvVars: []string{"CHRONIK_LOGDB"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		},
 		Action: runStart,
@@ -87,6 +88,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		Logger:            lg,
 		DefaultPartitions: int32(dp),
 
+		LogDB:                 c.String("logdb"),
 		LeaderBalanceCooldown: c.Duration("leader-balance-cooldown"),
 		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
 	}

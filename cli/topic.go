@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -48,6 +49,7 @@ func topicCommand() *cli.Command {
 				Flags: append(adminFlags(),
 					&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Value: -1, Usage: "partitions (-1: the broker default)"},
 					&cli.IntFlag{Name: "replicas", Aliases: []string{"r"}, Value: -1, Usage: "replication factor (-1: min(3, brokers))"},
+					&cli.IntFlag{Name: "parallel", Value: 16, Usage: "topics created at a time (one request each)"},
 					&cli.StringSliceFlag{Name: "config", Aliases: []string{"c"}, Usage: "topic config as key=value (repeatable)"},
 				),
 				Action: runTopicCreate,
@@ -90,12 +92,45 @@ func runTopicCreate(c *cli.Context) error {
 	defer done()
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
-	resps, err := adm.CreateTopics(ctx, int32(c.Int("partitions")), int16(c.Int("replicas")), configs, c.Args().Slice()...)
-	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
+	// One request per topic, from several clients at a time: a broker
+	// answers one connection's admin requests in order and creates each
+	// topic only once its partitions have elected leaders, so a long list
+	// on one connection would take one election per topic.
+	topics := c.Args().Slice()
+	resps := make([]kadm.CreateTopicResponse, len(topics))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range min(max(1, c.Int("parallel")), len(topics)) {
+		wadm := adm
+		if w > 0 {
+			var wdone func()
+			if wadm, wdone, err = newAdmin(c); err != nil {
+				return err
+			}
+			defer wdone()
+		}
+		wadm.SetTimeoutMillis(int32(c.Duration("timeout").Milliseconds()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				name := topics[i]
+				rs, err := wadm.CreateTopics(ctx, int32(c.Int("partitions")), int16(c.Int("replicas")), configs, name)
+				r, ok := rs[name]
+				if err != nil || !ok {
+					r = kadm.CreateTopicResponse{Topic: name, Err: fmt.Errorf("create topic: %w", errors.Join(err, ctx.Err()))}
+				}
+				resps[i] = r
+			}
+		}()
 	}
+	for i := range topics {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	return printTopicResults(c, "created", func(yield func(string, error, string) bool) {
-		for _, r := range resps.Sorted() {
+		for _, r := range resps {
 			if !yield(r.Topic, r.Err, r.ErrMessage) {
 				return
 			}
