@@ -44,24 +44,28 @@ func TestEmbeddedProduceConsume(t *testing.T) {
 	checkOrdered(t, pres.Latency)
 	checkJSON(t, pres)
 
-	cc := DefaultConsumeConfig()
-	cc.Brokers = cl.Brokers()
-	cc.Topic = "e2e"
-	cc.Records = 20000
-	cres, err := Consume(ctx, cc)
-	if err != nil {
-		t.Fatal(err)
+	// Direct partition reads, then a consumer group (chronik's coordinator).
+	for _, group := range []string{"", "bench-e2e"} {
+		cc := DefaultConsumeConfig()
+		cc.Brokers = cl.Brokers()
+		cc.Topic = "e2e"
+		cc.Group = group
+		cc.Records = 20000
+		cres, err := Consume(ctx, cc)
+		if err != nil {
+			t.Fatalf("group %q: %v (errors %v)", group, err, cres.Errors)
+		}
+		if cres.Consumed != pres.Acked || cres.Bytes != pres.Bytes {
+			t.Errorf("group %q: consumed %d records / %d bytes, produced %d / %d", group, cres.Consumed, cres.Bytes, pres.Acked, pres.Bytes)
+		}
+		if cres.Latency.Count != cres.Consumed {
+			t.Errorf("group %q: end-to-end samples %d, want %d", group, cres.Latency.Count, cres.Consumed)
+		}
+		checkOrdered(t, cres.Latency)
+		checkJSON(t, cres)
+		t.Logf("produce: %.0f rec/s p50 %.2fms p99 %.2fms; consume (group %q): %.0f rec/s",
+			pres.RecordsPerSec, pres.Latency.P50, pres.Latency.P99, group, cres.RecordsPerSec)
 	}
-	if cres.Consumed != pres.Acked || cres.Bytes != pres.Bytes {
-		t.Errorf("consumed %d records / %d bytes, produced %d / %d", cres.Consumed, cres.Bytes, pres.Acked, pres.Bytes)
-	}
-	if cres.Latency.Count != cres.Consumed {
-		t.Errorf("end-to-end samples %d, want %d", cres.Latency.Count, cres.Consumed)
-	}
-	checkOrdered(t, cres.Latency)
-	checkJSON(t, cres)
-	t.Logf("produce: %.0f rec/s p50 %.2fms p99 %.2fms; consume: %.0f rec/s",
-		pres.RecordsPerSec, pres.Latency.P50, pres.Latency.P99, cres.RecordsPerSec)
 }
 
 // checkJSON fails unless r's JSON report parses and keeps its ordering.
