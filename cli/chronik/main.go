@@ -4,13 +4,18 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/chronik-io/chronik/cli"
 )
 
 func main() {
 	if err := cli.App().Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "chronik:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "chronik") {
+			msg = "chronik: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
