@@ -60,19 +60,35 @@ func TestThreeNodeFailover(t *testing.T) {
 	}
 }
 
-// waitReplicasCaughtUp waits until every running engine has applied hw
-// records of the partition (the engines report it through Watch).
+// waitReplicasCaughtUp waits until every running engine's replica of the
+// partition holds hw records (its log end, read from the segment files),
+// and checks that Watch agrees.
 func waitReplicasCaughtUp(t *testing.T, c *testcluster.Cluster, topic string, p int32, hw int64) {
 	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
 	for _, i := range c.Running() {
+		for {
+			st, err := c.Engine(i).PartitionStats(topic, p)
+			if err == nil && st.HighWatermark == hw {
+				break
+			}
+			if time.Now().After(deadline) {
+				for _, j := range c.Running() {
+					st, err := c.Engine(j).PartitionStats(topic, p)
+					t.Logf("engine %d: %+v %v", j, st, err)
+				}
+				t.Fatalf("engine %d did not reach high watermark %d", i, hw)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		ch, err := c.Engine(i).Watch(topic, p, hw-1)
 		if err != nil {
 			t.Fatalf("watch on %d: %v", i, err)
 		}
 		select {
 		case <-ch:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("engine %d did not catch up to %d", i, hw)
+		default:
+			t.Fatalf("engine %d: Watch(%d) not closed at high watermark %d", i, hw-1, hw)
 		}
 	}
 }
