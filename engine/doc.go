@@ -21,8 +21,10 @@
 //	recs, err := fr.Records()
 //
 // A Kafka frontend uses ProduceBatch (a Produce request's Records bytes as
-// they came), Fetch/Watch for long polls, ListOffsets, Metadata,
-// AllocateProducerID and DeleteRecords. The caller's duties:
+// they came) or ProduceBatchAsync (propose now, wait later: one
+// connection's requests can be pipelined and still commit in order),
+// Fetch/Watch for long polls, ListOffsets, Metadata, AllocateProducerID and
+// DeleteRecords. The caller's duties:
 //
 //  1. Send Produce, Fetch and ListOffsets for a partition to its leader:
 //     any other broker answers a *NotLeaderError naming the leader (from
