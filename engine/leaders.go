@@ -37,27 +37,33 @@ func (t *leaderTable) remove(shard uint64) {
 	t.mu.Unlock()
 }
 
-// notifier wakes long polls when a partition's high watermark moves.
+// notifier wakes long polls when a partition's high watermark moves past
+// the value each waiter saw. Waiters on the same value share a channel.
 type notifier struct {
-	mu     sync.Mutex
-	hw     int64
-	ch     chan struct{}
-	closed bool
+	mu      sync.Mutex
+	hw      int64
+	waiters map[int64]chan struct{} // closed once hw > key
+	closed  bool
 }
 
-func newNotifier() *notifier { return &notifier{hw: -1, ch: make(chan struct{})} }
+func newNotifier() *notifier { return &notifier{hw: -1, waiters: map[int64]chan struct{}{}} }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// update records a new high watermark and wakes the waiters.
+// update records a new high watermark and wakes the waiters it passed.
 func (n *notifier) update(hw int64) {
 	n.mu.Lock()
-	if hw != n.hw && !n.closed {
-		n.hw = hw
-		close(n.ch)
-		n.ch = make(chan struct{})
+	defer n.mu.Unlock()
+	if n.closed {
+		return
 	}
-	n.mu.Unlock()
+	n.hw = hw
+	for at, ch := range n.waiters {
+		if hw > at {
+			close(ch)
+			delete(n.waiters, at)
+		}
+	}
 }
 
 // watch returns a channel closed once the high watermark is past hw (or the
@@ -68,14 +74,23 @@ func (n *notifier) watch(hw int64) <-chan struct{} {
 	if n.hw > hw || n.closed {
 		return closedCh
 	}
-	return n.ch
+	ch, ok := n.waiters[hw]
+	if !ok {
+		ch = make(chan struct{})
+		n.waiters[hw] = ch
+	}
+	return ch
 }
 
 func (n *notifier) close() {
 	n.mu.Lock()
-	if !n.closed {
-		n.closed = true
-		close(n.ch)
+	defer n.mu.Unlock()
+	if n.closed {
+		return
 	}
-	n.mu.Unlock()
+	n.closed = true
+	for at, ch := range n.waiters {
+		close(ch)
+		delete(n.waiters, at)
+	}
 }

@@ -347,7 +347,10 @@ func (p *PartitionSM) SaveSnapshot(ctx any, w io.Writer, done <-chan struct{}) e
 func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var prevIndex uint64
+	var prevEnd int64
 	if p.seg != nil {
+		prevIndex, prevEnd = p.seg.LastIndex(), p.seg.EndOffset()
 		if err := p.seg.Close(); err != nil {
 			p.log.Warn("close log before restore", "err", err)
 		}
@@ -362,6 +365,13 @@ func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) err
 	}
 	p.seg = l
 	p.recovered.Add(1)
+	if l.LastIndex() < prevIndex {
+		// dragonboat should never install a snapshot older than what was
+		// applied; if it does, the replica re-applies the log after it.
+		p.log.Error("recovered a snapshot older than the applied state",
+			"snapshot_index", l.LastIndex(), "applied_index", prevIndex, "end_offset", l.EndOffset(), "applied_end_offset", prevEnd)
+	}
+	p.log.Info("recovered from a snapshot", "index", l.LastIndex(), "end_offset", l.EndOffset(), "previous_index", prevIndex)
 	if err := p.rebuildProducers(l); err != nil {
 		return err
 	}
