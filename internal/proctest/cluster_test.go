@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -63,17 +64,24 @@ type cluster struct {
 	extra   []string
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
+// freePorts returns n distinct free TCP ports on 127.0.0.1, below the
+// kernel's ephemeral range (32768 and up on Linux), so that a restarted
+// broker does not find its port taken by some process's outgoing
+// connection.
 func freePorts(t testing.TB, n int) []int {
 	var ls []net.Listener
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 10000 {
+			t.Fatal("no free ports in [20000, 32000)")
+		}
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	for _, l := range ls {
 		l.Close()
@@ -215,6 +223,11 @@ func (c *cluster) waitReady(timeout time.Duration, ids ...int) {
 	deadline := time.Now().Add(timeout)
 	for _, id := range ids {
 		for !c.ready(id) {
+			select {
+			case <-c.broker(id).exited:
+				c.t.Fatalf("broker %d exited before it was ready", id)
+			default:
+			}
 			if time.Now().After(deadline) {
 				c.t.Fatalf("broker %d not ready within %v", id, timeout)
 			}
