@@ -100,7 +100,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 			RaftAddr:               peers[uint64(i)],
 			Peers:                  myPeers,
 			KafkaAddr:              fmt.Sprintf("127.0.0.1:%d", 19092+i),
-			RTT:                    10 * time.Millisecond,
+			RTT:                    25 * time.Millisecond, // 0.5-1 s elections: no spurious ones on a loaded 2-core machine
 			ElectionTicks:          20,
 			HeartbeatTicks:         2,
 			SmallLogDBMemory:       true,
