@@ -21,6 +21,7 @@ func App() *cli.App {
 			benchCommand(),
 			topicCommand(),
 			clusterCommand(),
+			groupCommand(),
 			devCommand(),
 		},
 	}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-io/chronik/bench"
+)
+
+// TestGroupCommands runs group list, describe (with lag), reset-offsets and
+// delete against an embedded broker holding one group's commits.
+func TestGroupCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a chronik broker")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := bench.StartEmbedded(ctx, bench.EmbeddedConfig{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	brokers := strings.Join(cl.Brokers(), ",")
+	kc, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.RetryTimeout(30*time.Second), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	adm := kadm.NewClient(kc)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "events"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := kc.ProduceSync(ctx, &kgo.Record{Topic: "events", Partition: int32(i % 2), Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "events", Partition: 0, At: 2, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "events", Partition: 1, At: 5, LeaderEpoch: -1})
+	if _, err := adm.CommitOffsets(ctx, "billing", offs); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := runApp(t, "group", "list", "--brokers", brokers, "--json")
+	if err != nil {
+		t.Fatalf("group list: %v", err)
+	}
+	var listed []GroupListing
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 1 || listed[0].Group != "billing" || listed[0].State != "Empty" {
+		t.Fatalf("group list: %v %s", err, out)
+	}
+
+	out, err = runApp(t, "group", "describe", "--brokers", brokers, "--json", "billing")
+	if err != nil {
+		t.Fatalf("group describe: %v", err)
+	}
+	var desc []GroupDescription
+	if err := json.Unmarshal([]byte(out), &desc); err != nil || len(desc) != 1 {
+		t.Fatalf("group describe: %v %s", err, out)
+	}
+	// Partition 0 holds 5 records (committed 2: lag 3), partition 1 too
+	// (committed 5: lag 0).
+	if d := desc[0]; d.TotalLag != 3 || len(d.Partitions) != 2 || d.Partitions[0].Lag != 3 || d.Partitions[1].Lag != 0 {
+		t.Fatalf("describe: %+v", d)
+	}
+	if text, err := runApp(t, "group", "describe", "--brokers", brokers, "billing"); err != nil || !strings.Contains(text, "total lag 3") {
+		t.Fatalf("describe table: %v\n%s", err, text)
+	}
+
+	// Dry run changes nothing; --execute commits.
+	if _, err := runApp(t, "group", "reset-offsets", "--brokers", brokers, "--to-earliest", "billing"); err != nil {
+		t.Fatalf("reset dry run: %v", err)
+	}
+	out, err = runApp(t, "group", "reset-offsets", "--brokers", brokers, "--shift-by", "-1", "--topic", "events", "--execute", "--json", "billing")
+	if err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	var plan []OffsetReset
+	if err := json.Unmarshal([]byte(out), &plan); err != nil || len(plan) != 2 || plan[0].New != 1 || plan[1].New != 4 {
+		t.Fatalf("reset plan: %v %s", err, out)
+	}
+	got, err := adm.FetchOffsets(ctx, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := got.Lookup("events", 0); o.At != 1 {
+		t.Fatalf("after reset partition 0 at %d, want 1", o.At)
+	}
+	if _, err := runApp(t, "group", "reset-offsets", "--brokers", brokers, "billing"); err == nil {
+		t.Fatal("reset without a mode succeeded")
+	}
+
+	if out, err := runApp(t, "group", "delete", "--brokers", brokers, "billing"); err != nil || !strings.Contains(out, "deleted") {
+		t.Fatalf("group delete: %v %s", err, out)
+	}
+	if _, err := runApp(t, "group", "delete", "--brokers", brokers, "billing"); err == nil {
+		t.Fatal("deleting a deleted group succeeded")
+	}
+}
