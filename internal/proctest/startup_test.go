@@ -56,6 +56,7 @@ func TestReverseStartOrder(t *testing.T) {
 			}
 		}
 	}
+	checkFollowerRedirect(t, c, "reverse")
 	for id := 1; id <= 3; id++ {
 		v, err := c.metric(id, "chronik_raft_unresolved_peers_total")
 		if err != nil {
