@@ -15,6 +15,12 @@ import (
 // returns its member id and generation.
 func joinedGroup(t *testing.T, rc *rawConn, group string) (string, int32) {
 	t.Helper()
+	return joinedGroupSession(t, rc, group, 10000)
+}
+
+// joinedGroupSession is joinedGroup with a session timeout in ms.
+func joinedGroupSession(t *testing.T, rc *rawConn, group string, sessionMs int32) (string, int32) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		fc := kmsg.NewPtrFindCoordinatorRequest()
@@ -34,7 +40,7 @@ func joinedGroup(t *testing.T, rc *rawConn, group string) (string, int32) {
 			jr := kmsg.NewPtrJoinGroupRequest()
 			jr.SetVersion(9)
 			jr.Group, jr.MemberID, jr.ProtocolType = group, memberID, "consumer"
-			jr.SessionTimeoutMillis, jr.RebalanceTimeoutMillis = 10000, 5000
+			jr.SessionTimeoutMillis, jr.RebalanceTimeoutMillis = sessionMs, 5000
 			jr.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
 			resp := roundTrip[*kmsg.JoinGroupResponse](rc, jr)
 			if resp.ErrorCode != kerr.CoordinatorLoadInProgress.Code && resp.ErrorCode != kerr.NotCoordinator.Code {
