@@ -31,7 +31,7 @@ func (a *ackLog) count(p int32) int {
 // produceNumbered writes records "p-seq" to every partition of topic until
 // ctx ends, with acks=all, idempotence off and one request in flight per
 // broker (so that retries keep order), and logs what was acknowledged.
-func produceNumbered(ctx context.Context, t *testing.T, seeds []string, topic string, partitions int32) *ackLog {
+func produceNumbered(ctx context.Context, t testing.TB, seeds []string, topic string, partitions int32) *ackLog {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(2*time.Millisecond),
@@ -343,7 +343,7 @@ func otherIDs(victim int32) []int {
 }
 
 // waitFor polls cond every 50ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
