@@ -118,6 +118,7 @@ type groupBackend interface {
 	Produce(ctx context.Context, topic string, partition int32, recs []engine.Record) (engine.ProduceResult, error)
 	PartitionStats(topic string, partition int32) (engine.PartitionStats, error)
 	CreateInternalTopic(ctx context.Context, name string, tc engine.TopicConfig) error
+	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)
 }
 
 // coordinator owns the groups of the __consumer_offsets partitions this
@@ -147,6 +148,14 @@ type coordPartition struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+
+	// The live records of the partition (group_compact.go): wmu is held
+	// shared by every write and exclusively by a compaction, so that a
+	// compaction copies exactly what the log holds.
+	wmu     sync.RWMutex
+	liveMu  sync.Mutex
+	live    map[string][]byte // record key -> value of the last record
+	written int               // records in the log since its start
 }
 
 func newCoordinator(be backend, cfg GroupConfig, log *slog.Logger) *coordinator {
@@ -194,6 +203,7 @@ func (c *coordinator) run() {
 			c.watch()
 		case <-retention.C:
 			c.expireOffsets(time.Now())
+			c.compact()
 		}
 	}
 }
@@ -229,7 +239,7 @@ func (c *coordinator) watch() {
 		if _, ok := c.parts[p]; !ok {
 			ctx, cancel := context.WithCancel(context.Background())
 			cp := &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), groups: map[string]*group{}}
+				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
 			c.parts[p] = cp
 			load = append(load, cp)
 		}
@@ -432,10 +442,13 @@ func (cp *coordPartition) remove(g *group) {
 func (cp *coordPartition) write(recs ...engine.Record) error {
 	ctx, cancel := context.WithTimeout(cp.ctx, 15*time.Second)
 	defer cancel()
+	cp.wmu.RLock()
+	defer cp.wmu.RUnlock()
 	_, err := cp.c.be.Produce(ctx, OffsetsTopic, cp.p, recs)
 	if err != nil {
 		return fmt.Errorf("write %d records to %s partition %d: %w", len(recs), OffsetsTopic, cp.p, err)
 	}
+	cp.track(recs)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
@@ -17,8 +18,21 @@ func commitStandalone(t *testing.T, rc *rawConn, group string) {
 	r.SetVersion(8)
 	r.Group, r.Generation = group, -1
 	r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 3}}}}
-	if code := roundTrip[*kmsg.OffsetCommitResponse](rc, r).Topics[0].Partitions[0].ErrorCode; code != 0 {
-		t.Fatalf("commit: code %d", code)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code := roundTrip[*kmsg.OffsetCommitResponse](rc, r).Topics[0].Partitions[0].ErrorCode
+		if code == 0 {
+			return
+		}
+		// The first lookup creates __consumer_offsets: retry while the
+		// coordinator is not there yet.
+		if e := kerr.ErrorForCode(code); !kerr.IsRetriable(e) || time.Now().After(deadline) {
+			t.Fatalf("commit: %v", e)
+		}
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = group
+		roundTrip[*kmsg.FindCoordinatorResponse](rc, fc)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

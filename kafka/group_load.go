@@ -59,6 +59,7 @@ func (cp *coordPartition) replay() (int, error) {
 		return 0, fmt.Errorf("log start: %w", err)
 	}
 	st := newLoadState()
+	live := map[string][]byte{}
 	n := 0
 	for off := lo.Offset; off < end; {
 		fr, err := be.Fetch(ctx, OffsetsTopic, cp.p, off, engine.FetchOptions{MaxBytes: 4 << 20})
@@ -82,6 +83,13 @@ func (cp *coordPartition) replay() (int, error) {
 				continue
 			}
 			st.apply(sr)
+			if sr.kind != recLoadMarker {
+				if sr.tombstone {
+					delete(live, string(rec.Key))
+				} else {
+					live[string(rec.Key)] = rec.Value
+				}
+			}
 			n++
 		}
 		off = recs[len(recs)-1].Offset + 1
@@ -91,6 +99,9 @@ func (cp *coordPartition) replay() (int, error) {
 	if cp.ctx.Err() != nil {
 		return n, cp.ctx.Err()
 	}
+	cp.liveMu.Lock()
+	cp.live, cp.written = live, n
+	cp.liveMu.Unlock()
 	for name, ls := range st.groups {
 		g := newGroup(cp, name)
 		g.offsets = ls.offsets
