@@ -290,6 +290,31 @@ func (c *cluster) metric(id int, name string) (float64, error) {
 	return 0, fmt.Errorf("broker %d: metric %s not found", id, name)
 }
 
+// sumMetric sums every series of a metric (any labels) on broker id.
+func (c *cluster) sumMetric(id int, name string) (float64, error) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + c.broker(id).http + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sum := 0.0
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("broker %d: %q: %w", id, line, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
 // admin returns a kadm client seeded with the given brokers.
 func admin(t testing.TB, seeds []string) *kadm.Client {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RetryTimeout(30*time.Second),

@@ -57,6 +57,22 @@ func TestReverseStartOrder(t *testing.T) {
 		}
 	}
 	checkFollowerRedirect(t, c, "reverse")
+	// /metrics counts the produced records on the leaders, and leader changes.
+	var produced, changes float64
+	for id := 1; id <= 3; id++ {
+		v, err := c.sumMetric(id, "chronik_produce_records_total")
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced += v
+		if v, err = c.sumMetric(id, "chronik_raft_leader_changes_total"); err != nil {
+			t.Fatal(err)
+		}
+		changes += v
+	}
+	if produced != 30 || changes == 0 {
+		t.Errorf("/metrics: %v records produced (want 30), %v leader changes (want > 0)", produced, changes)
+	}
 	for id := 1; id <= 3; id++ {
 		v, err := c.metric(id, "chronik_raft_unresolved_peers_total")
 		if err != nil {

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPromMetrics feeds the hooks and checks the exposition.
+func TestPromMetrics(t *testing.T) {
+	m := newPromMetrics()
+	m.OnProduce("orders", 1, 2048, 2, time.Millisecond, nil)
+	m.OnProduce("orders", 1, 1024, 1, time.Millisecond, nil)
+	m.OnProduce("orders", 2, 100, 1, time.Millisecond, errors.New("not leader"))
+	m.OnFetch("orders", 1, 3072, 3, nil)
+	m.OnFetch("orders", 1, 0, 0, nil) // empty long poll: not counted
+	m.OnLeaderChange("orders", 1, 2, 7)
+	m.OnLeaderChange("__meta", -1, 1, 3)
+	m.OnRequest(0, 3*time.Millisecond, nil)
+	m.OnRequest(3, time.Millisecond, errors.New("closed"))
+
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`chronik_produce_bytes_total{partition="1",topic="orders"} 3072`,
+		`chronik_produce_records_total{partition="1",topic="orders"} 3`,
+		`chronik_produce_errors_total{partition="2",topic="orders"} 1`,
+		`chronik_fetch_bytes_total{partition="1",topic="orders"} 3072`,
+		`chronik_fetch_records_total{partition="1",topic="orders"} 3`,
+		`chronik_raft_leader_changes_total{partition="1",topic="orders"} 1`,
+		`chronik_raft_leader_changes_total{partition="-1",topic="__meta"} 1`,
+		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
+		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), `chronik_produce_bytes_total{partition="2"`) {
+		t.Error("a failed produce counted as produced bytes")
+	}
+}
