@@ -23,6 +23,8 @@ const (
 	// compactChunkBytes bounds one rewritten batch, under the topic's
 	// default max.message.bytes.
 	compactChunkBytes = 512 << 10
+	// compactCheckInterval is how often partitions are checked.
+	compactCheckInterval = 30 * time.Second
 )
 
 // track records written records in the live set. wmu is held shared.

@@ -10,7 +10,7 @@ import (
 
 // reloadPartition unloads the partition coordinating group and waits until
 // the watcher has loaded it again from the log, as a new leader would.
-func reloadPartition(t *testing.T, s *Server, group string) *coordPartition {
+func reloadPartition(t testing.TB, s *Server, group string) *coordPartition {
 	t.Helper()
 	c := s.groups
 	cp, e := c.partitionOf(group)

@@ -195,6 +195,8 @@ func (c *coordinator) run() {
 	defer t.Stop()
 	retention := time.NewTicker(c.cfg.RetentionCheckInterval)
 	defer retention.Stop()
+	compaction := time.NewTicker(compactCheckInterval)
+	defer compaction.Stop()
 	for {
 		select {
 		case <-c.stop:
@@ -203,6 +205,7 @@ func (c *coordinator) run() {
 			c.watch()
 		case <-retention.C:
 			c.expireOffsets(time.Now())
+		case <-compaction.C:
 			c.compact()
 		}
 	}

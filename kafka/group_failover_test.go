@@ -112,6 +112,7 @@ func testGroupFailover(t *testing.T, abort bool) {
 	coord := kc.Leader(OffsetsTopic, groupPartition(group, 4))
 	genBefore, _, _, _ := kc.groupState(group)
 	t.Logf("stopping coordinator node %d (generation %d)", coord, genBefore)
+	stopped := time.Now()
 	if abort {
 		kc.Kill(coord)
 		kc.servers[coord].Close()
@@ -122,6 +123,7 @@ func testGroupFailover(t *testing.T, abort bool) {
 
 	produceN(t, prod, topic, parts, 600)
 	l.waitCount(t, 1200, 90*time.Second)
+	t.Logf("600 records produced and consumed %v after the coordinator stopped", time.Since(stopped).Round(time.Millisecond))
 	var after kadm.OffsetResponses
 	// A new admin client: kgo keeps a cached coordinator until it answers
 	// an error code, and a stopped broker answers nothing.

@@ -182,8 +182,10 @@ func TestGroupConsumersRebalance(t *testing.T) {
 	l.mu.Unlock()
 
 	// A fourth member joins: it takes 3 partitions, the others keep the rest.
+	joined := time.Now()
 	stops = append(stops, l.member(ctx, kc, "m4", "g1", topic))
 	l.waitOwners(t, parts, 4, 30*time.Second)
+	t.Logf("a fourth member owns its partitions %v after it started", time.Since(joined).Round(time.Millisecond))
 	produceN(t, prod, topic, parts, 1200)
 	l.waitCount(t, 2400, 60*time.Second)
 	l.mu.Lock()
