@@ -177,7 +177,9 @@ func (g *group) reply(m *member, resp kmsg.Response) {
 	}
 	m.waiting.reply(resp)
 	m.waiting = nil
-	g.heartbeat(m)
+	if !g.dead {
+		g.heartbeat(m)
+	}
 }
 
 func memberID(clientID string, instanceID *string) string {
