@@ -25,7 +25,7 @@ func BenchmarkFailover(b *testing.B) {
 	runCLI(b, "topic", "create", "--brokers", strings.Join(c.kafkaAddrs(), ","), "-p", "6", "-r", "3", topic)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	acks := produceNumbered(ctx, b, c.kafkaAddrs(), topic, partitions)
+	acks := produceNumbered(ctx, b, c.kafkaAddrs(), topic, partitions, false)
 	adm := admin(b, c.kafkaAddrs())
 	pref, err := preferredLeaders(ctx, adm, topic)
 	if err != nil {
