@@ -148,7 +148,7 @@ func chooseLogDB(dir, want string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", p, err)
 	}
 	if want == "" {
-		want = LogDBTan
+		want = LogDBPebble
 	}
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, []byte(want+"\n"), 0o644); err != nil {
