@@ -34,6 +34,9 @@ type EmbeddedConfig struct {
 	Dir string
 	// DefaultPartitions of auto-created topics; 0 = the engine's default.
 	DefaultPartitions int32
+	// LogDB is the brokers' Raft log store, "pebble" or "tan"; empty means
+	// the engine's default. Fixed when Dir is first used.
+	LogDB string
 	// ReadyTimeout bounds the wait for every broker to be ready. Default 60s.
 	ReadyTimeout time.Duration
 	// Logger receives the brokers' logs; nil discards them.
@@ -51,6 +54,11 @@ func (c EmbeddedConfig) Validate() error {
 	}
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("bench: ReadyTimeout %s: must not be negative", c.ReadyTimeout))
+	}
+	switch c.LogDB {
+	case "", engine.LogDBPebble, engine.LogDBTan:
+	default:
+		errs = append(errs, fmt.Errorf("bench: LogDB %q: want %q or %q", c.LogDB, engine.LogDBPebble, engine.LogDBTan))
 	}
 	return errors.Join(errs...)
 }
@@ -127,6 +135,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 			KafkaAddr:         lns[i].Addr().String(),
 			Logger:            cfg.Logger,
 			DefaultPartitions: cfg.DefaultPartitions,
+			LogDB:             cfg.LogDB,
 		})
 		if err != nil {
 			closeAll(lns[i:])

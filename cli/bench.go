@@ -40,6 +40,7 @@ func benchCommonFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress line"},
 		&cli.BoolFlag{Name: "embedded", Usage: "start an in-process chronik cluster and run against it"},
 		&cli.IntFlag{Name: "nodes", Value: 1, Usage: "brokers of the --embedded cluster"},
+		&cli.StringFlag{Name: "logdb", Usage: "Raft log store of the --embedded brokers: pebble (default) or tan"},
 		&cli.StringFlag{Name: "dir", Usage: "data directory of the --embedded cluster, kept so a later run restarts it (default: a temporary directory, removed)"},
 		&cli.StringFlag{Name: "log-level", Value: "error", Usage: "log level on stderr: debug, info, warn, error"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run (client and --embedded brokers) to this file"},
@@ -216,12 +217,12 @@ func newBenchEnv(c *cli.Context) (*benchEnv, error) {
 		if !c.IsSet("nodes") && c.IsSet("dir") {
 			nodes = 0 // restart whatever the directory holds
 		}
-		env.embedded = &bench.EmbeddedConfig{Nodes: nodes, Dir: c.String("dir"), Logger: env.log}
+		env.embedded = &bench.EmbeddedConfig{Nodes: nodes, Dir: c.String("dir"), LogDB: c.String("logdb"), Logger: env.log}
 		if err := env.embedded.Validate(); err != nil {
 			return nil, err
 		}
-	} else if c.IsSet("nodes") || c.IsSet("dir") {
-		return nil, fmt.Errorf("--nodes and --dir need --embedded")
+	} else if c.IsSet("nodes") || c.IsSet("dir") || c.IsSet("logdb") {
+		return nil, fmt.Errorf("--nodes, --dir and --logdb need --embedded")
 	}
 	return env, nil
 }

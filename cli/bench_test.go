@@ -36,7 +36,8 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"acks", []string{"--acks", "2"}, `Acks "2"`},
 		{"keys", []string{"--keys", "uuid"}, `Keys "uuid"`},
 		{"partitions", []string{"--partitions", "3000000000"}, "--partitions 3000000000: out of range"},
-		{"nodes without embedded", []string{"--nodes", "3"}, "--nodes and --dir need --embedded"},
+		{"nodes without embedded", []string{"--nodes", "3"}, "--nodes, --dir and --logdb need --embedded"},
+		{"logdb without embedded", []string{"--logdb", "tan"}, "--nodes, --dir and --logdb need --embedded"},
 		{"brokers and embedded", []string{"--embedded"}, "--brokers and --embedded exclude each other"},
 		{"log level", []string{"--log-level", "loud"}, `--log-level "loud"`},
 	} {
@@ -51,6 +52,9 @@ func TestBenchFlagErrors(t *testing.T) {
 	}
 	if _, err := runApp(t, "bench", "produce", "-q", "--embedded", "--nodes", "50"); err == nil || !strings.Contains(err.Error(), "Nodes 50") {
 		t.Fatalf("--nodes 50: err %v", err)
+	}
+	if _, err := runApp(t, "bench", "produce", "-q", "--embedded", "--logdb", "rocks"); err == nil || !strings.Contains(err.Error(), `LogDB "rocks"`) {
+		t.Fatalf("--logdb rocks: err %v", err)
 	}
 	if _, err := runApp(t, "bench", "consume", "--brokers", "127.0.0.1:1", "-q", "--records", "0"); err == nil ||
 		!strings.Contains(err.Error(), "Records 0 and Duration 0") {
