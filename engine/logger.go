@@ -25,14 +25,19 @@ func routeDragonboatLogs(lg *slog.Logger) {
 }
 
 // slogAdapter is a dragonboat ILogger writing to slog; INFO and DEBUG are
-// dropped.
+// dropped. dragonboat's raft package reports every campaign and vote as a
+// warning; for a broker those are routine, so they are logged at INFO.
 type slogAdapter struct{ pkg string }
 
 func (a *slogAdapter) SetLevel(logger.LogLevel)      {}
 func (a *slogAdapter) Debugf(string, ...interface{}) {}
 func (a *slogAdapter) Infof(string, ...interface{})  {}
 func (a *slogAdapter) Warningf(f string, args ...interface{}) {
-	a.log(slog.LevelWarn, f, args)
+	level := slog.LevelWarn
+	if a.pkg == "raft" {
+		level = slog.LevelInfo
+	}
+	a.log(level, f, args)
 }
 func (a *slogAdapter) Errorf(f string, args ...interface{}) {
 	a.log(slog.LevelError, f, args)
