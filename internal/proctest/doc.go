@@ -5,5 +5,6 @@
 //
 // Environment: CHRONIK_BIN uses a prebuilt binary instead of building one;
 // CHRONIK_PROCTEST_TOPICS sets the topic count of TestManyTopicsRestart
-// (default 100, 20 with -short).
+// (default 100, 20 with -short); CHRONIK_PROCTEST_KGO_LOG=1 sends the test
+// producers' franz-go logs to stderr.
 package proctest

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ func produceNumbered(ctx context.Context, t testing.TB, seeds []string, topic st
 		kgo.RecordDeliveryTimeout(60 * time.Second), kgo.MetadataMinAge(100 * time.Millisecond)}
 	if !idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1))
+	}
+	if os.Getenv("CHRONIK_PROCTEST_KGO_LOG") != "" {
+		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
