@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/chronik-io/chronik/shards"
 )
 
 // Topic config defaults (Kafka's where Kafka has one).
@@ -48,8 +50,8 @@ func ParseTopicConfigs(m map[string]string) (TopicConfig, error) {
 			tc.SegmentMs = i64(1)
 		case "max.message.bytes":
 			n := i64(64)
-			if n > 1<<30 {
-				bad = append(bad, fmt.Errorf("%w: %s=%q: at most 1 GiB", ErrInvalidConfig, k, v))
+			if n > shards.MaxAppendBytes {
+				bad = append(bad, fmt.Errorf("%w: %s=%q: at most %d", ErrInvalidConfig, k, v, shards.MaxAppendBytes))
 			}
 			tc.MaxMessageBytes = int32(n)
 		case "cleanup.policy":

@@ -142,6 +142,8 @@ func TestParseTopicConfigs(t *testing.T) {
 		{map[string]string{"segment.bytes": "10"}, engine.TopicConfig{}, true},
 		{map[string]string{"no.such.config": "1"}, engine.TopicConfig{}, true},
 		{map[string]string{"cleanup.policy": "forever"}, engine.TopicConfig{}, true},
+		{map[string]string{"max.message.bytes": "33554432"}, engine.TopicConfig{MaxMessageBytes: 32 << 20}, false},
+		{map[string]string{"max.message.bytes": "33554433"}, engine.TopicConfig{}, true}, // over one Raft entry's limit
 	}
 	for _, tt := range tests {
 		got, err := engine.ParseTopicConfigs(tt.in)

@@ -89,14 +89,25 @@ func (h BatchHeader) LastSequence() int32 {
 	return int32((int64(h.BaseSequence) + int64(h.LastOffsetDelta)) % (1 << 31))
 }
 
+// MaxAppendBytes bounds the batches of one append command (one Raft entry),
+// and so the largest max.message.bytes a topic may have. Update writes at
+// most about this much per segment frame, well inside segment's 64 MiB frame
+// limit: a committed entry the log could not store would stop the replica
+// on every restart.
+const MaxAppendBytes = 32 << 20
+
 // ValidateBatches checks concatenated v2 batches as a produce request carries
 // them: each is whole, magic 2, passes CRC-32C, has a record count
 // consistent with its last offset delta, and is at most maxBytes long
-// (0 = no limit). It returns the number of batches, or an error wrapping
-// errs.ErrCorruptBatch or errs.ErrRecordTooLarge. It never decodes records.
+// (0 = no limit); all of them together are at most MaxAppendBytes. It
+// returns the number of batches, or an error wrapping errs.ErrCorruptBatch
+// or errs.ErrRecordTooLarge. It never decodes records.
 func ValidateBatches(b []byte, maxBytes int) (int, error) {
 	if len(b) == 0 {
 		return 0, fmt.Errorf("empty produce: %w", errs.ErrCorruptBatch)
+	}
+	if len(b) > MaxAppendBytes {
+		return 0, fmt.Errorf("%d bytes of batches for one partition > %d: %w", len(b), MaxAppendBytes, errs.ErrRecordTooLarge)
 	}
 	n := 0
 	for len(b) > 0 {

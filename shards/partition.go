@@ -177,6 +177,20 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			first = e.Index + 1
 			continue
 		}
+		if len(e.Cmd) > MaxAppendBytes+appendHeaderSize {
+			// Never proposed by the engine (ValidateBatches bounds it);
+			// refused rather than written as a frame the log rejects.
+			e.Result = sm.Result{Data: []byte{ResultBadCommand}}
+			continue
+		}
+		if len(frame) > 0 && len(frame)+len(e.Cmd) > MaxAppendBytes {
+			// Keep frames within segment's limit: end this one at the
+			// previous entry.
+			if err := flush(e.Index - 1); err != nil {
+				return nil, err
+			}
+			first = e.Index
+		}
 		var res sm.Result
 		frame, next, res = p.apply(frame, next, e.Cmd)
 		e.Result = res
