@@ -57,6 +57,7 @@ func TestReverseStartOrder(t *testing.T) {
 		}
 	}
 	checkFollowerRedirect(t, c, "reverse")
+	checkTopicCommands(t, c)
 	// /metrics counts the produced records on the leaders, and leader changes.
 	var produced, changes float64
 	for id := 1; id <= 3; id++ {
