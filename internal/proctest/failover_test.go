@@ -41,7 +41,7 @@ func produceNumbered(ctx context.Context, t testing.TB, seeds []string, topic st
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1))
 	}
 	if os.Getenv("CHRONIK_PROCTEST_KGO_LOG") != "" {
-		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string { return time.Now().Format("15:04:05.000 ") })))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
