@@ -31,8 +31,10 @@ var kafkaGoCodecs = []struct {
 // group Reader resuming from the committed offsets. kafka-go has no
 // idempotent producer. It runs on one broker and on three.
 func TestKafkaGo(t *testing.T) {
+	t.Parallel() // mostly waiting: group joins wait out the initial rebalance delay
 	for _, nodes := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d-node", nodes), func(t *testing.T) {
+			t.Parallel()
 			if nodes == 3 && testing.Short() {
 				t.Skip("3-node cluster skipped in -short")
 			}

@@ -27,6 +27,7 @@ type kafkajsResult struct {
 // offsets. It needs node and npm (and the npm registry for npm ci); without
 // them it is skipped, unless CI=true.
 func TestKafkaJS(t *testing.T) {
+	t.Parallel() // mostly waiting: group joins wait out the initial rebalance delay
 	if testing.Short() {
 		t.Skip("kafkajs skipped in -short")
 	}

@@ -29,6 +29,7 @@ var saramaCodecs = []struct {
 // committed offsets. It runs with sarama's default protocol version and a
 // modern one, on one broker, and once on three.
 func TestSarama(t *testing.T) {
+	t.Parallel() // mostly waiting: group joins wait out the initial rebalance delay
 	cases := []struct {
 		name    string
 		nodes   int
@@ -41,6 +42,7 @@ func TestSarama(t *testing.T) {
 	one := startCluster(t, 1)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := one
 			if tc.nodes == 3 {
 				if testing.Short() {
@@ -167,6 +169,10 @@ func saramaProduce(t *testing.T, brokers []string, cfg *sarama.Config, topic str
 		msgs[i] = m
 	}
 	if err := p.SendMessages(msgs); err != nil {
+		var perrs sarama.ProducerErrors
+		if errors.As(err, &perrs) && len(perrs) > 0 {
+			err = fmt.Errorf("%w: first: %s at %d: %w", err, perrs[0].Msg.Value, perrs[0].Msg.Partition, perrs[0].Err)
+		}
 		t.Fatalf("SendMessages (%s): %v", cfg.Producer.Compression, err)
 	}
 	out := make([]rec, len(recs))
