@@ -51,7 +51,7 @@ func TestSarama(t *testing.T) {
 				c = startCluster(t, 3)
 			}
 			topic := "sarama-" + tc.version.String() + fmt.Sprintf("-%dn", tc.nodes)
-			runSarama(t, c.Brokers(), tc.version, topic)
+			runSarama(t, c.Brokers(), tc.nodes, tc.version, topic)
 		})
 	}
 }
@@ -76,7 +76,7 @@ func saramaConfig(v sarama.KafkaVersion) *sarama.Config {
 	return cfg
 }
 
-func runSarama(t *testing.T, brokers []string, v sarama.KafkaVersion, topic string) {
+func runSarama(t *testing.T, brokers []string, nodes int, v sarama.KafkaVersion, topic string) {
 	cfg := saramaConfig(v)
 	admin, err := sarama.NewClusterAdmin(brokers, cfg)
 	if err != nil {
@@ -149,6 +149,7 @@ func runSarama(t *testing.T, brokers []string, v sarama.KafkaVersion, topic stri
 			break
 		}
 	}
+	saramaAdmin(t, admin, nodes, topic, group)
 }
 
 // saramaProduce sends recs in one SendMessages call (so batches hold many
