@@ -111,6 +111,7 @@ func runKafkaGo(t *testing.T, brokers []string, topic string) {
 			break
 		}
 	}
+	kafkaGoConn(ctx, t, brokers, topic+"-conn")
 }
 
 // kafkaGoProduce writes recs with one Writer (hash partitioning, acks=all,
