@@ -26,8 +26,10 @@ var saramaCodecs = []struct {
 // TestSarama runs the whole client cycle with sarama: admin CreateTopic,
 // an idempotent acks=all producer per codec, partition consumers, list
 // offsets, a consumer group that commits, and its restart resuming from the
-// committed offsets. It runs with sarama's default protocol version and a
-// modern one, on one broker, and once on three.
+// committed offsets. It runs with sarama's default protocol version
+// (V2_8_0_0), the oldest one Kafka 4 still serves (V2_1_0_0, also the
+// oldest sarama allows zstd with) and two modern ones, on one broker, and
+// once on three.
 func TestSarama(t *testing.T) {
 	t.Parallel() // mostly waiting: group joins wait out the initial rebalance delay
 	cases := []struct {
@@ -37,6 +39,8 @@ func TestSarama(t *testing.T) {
 	}{
 		{"default-version/1-node", 1, sarama.DefaultVersion},
 		{"V3_6_0_0/1-node", 1, sarama.V3_6_0_0},
+		{"V2_1_0_0/1-node", 1, sarama.V2_1_0_0},
+		{"V4_1_0_0/1-node", 1, sarama.V4_1_0_0},
 		{"V3_6_0_0/3-node", 3, sarama.V3_6_0_0},
 	}
 	one := startCluster(t, 1)
