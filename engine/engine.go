@@ -323,7 +323,7 @@ func (e *Engine) propose(ctx context.Context, shard uint64, cmd []byte) (sm.Resu
 			return sm.Result{}, fmt.Errorf("shard %d: %w", shard, ErrClosed)
 		default:
 		}
-		if ctx.Err() != nil || errors.Is(err, dragonboat.ErrTimeout) {
+		if ctx.Err() != nil || errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, dragonboat.ErrTimeoutTooSmall) {
 			return sm.Result{}, fmt.Errorf("shard %d: %w (%v)", shard, ErrTimeout, err)
 		}
 		if errors.Is(err, dragonboat.ErrShardNotFound) || errors.Is(err, dragonboat.ErrShardClosed) || errors.Is(err, dragonboat.ErrClosed) {

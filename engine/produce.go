@@ -210,6 +210,10 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 		}
 		if !errors.Is(err, dragonboat.ErrSystemBusy) || time.Now().Add(backoff).After(deadline) {
 			pr.release()
+			if errors.Is(err, dragonboat.ErrTimeoutTooSmall) {
+				// Less than one Raft tick left of the caller's deadline.
+				return nil, fmt.Errorf("topic %q partition %d: %w (%v)", topic, partition, ErrTimeout, err)
+			}
 			if dragonboat.IsTempError(err) {
 				return nil, fmt.Errorf("topic %q partition %d: %w (%v)", topic, partition, ErrNotReady, err)
 			}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -129,6 +130,13 @@ func TestBadInput(t *testing.T) {
 	}
 	if err := e.CreateTopic(ctxT(t, 5*time.Second), "rf", engine.TopicConfig{ReplicationFactor: 2}); !errors.Is(err, engine.ErrInvalidReplicationFactor) {
 		t.Fatalf("rf 2 on one broker: %v", err)
+	}
+	// A deadline shorter than one Raft tick is a timeout (REQUEST_TIMED_OUT
+	// to a Kafka client), not an unknown error.
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Microsecond)
+	defer cancel()
+	if _, err := e.ProduceBatch(short, "bad", 0, good); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("produce with a 100µs deadline: %v, want ErrTimeout", err)
 	}
 }
 

@@ -201,8 +201,15 @@ func (e *Engine) Metadata() Metadata {
 			}
 			leader, epoch := st.Leaders[p.Shard].Leader, st.Leaders[p.Shard].Epoch
 			if e.local(p.Shard) != nil {
-				if l, term := e.leaders.get(p.Shard); l != 0 && term >= epoch {
+				// A broker hosting the partition knows better than the
+				// last report in __meta: during an election it reports no
+				// leader (LEADER_NOT_AVAILABLE), so clients retry at once
+				// instead of dialling a leader that may be dead.
+				l, term := e.leaders.get(p.Shard)
+				if l != 0 && term >= epoch {
 					leader, epoch = l, term
+				} else if l == 0 {
+					leader = 0
 				}
 			}
 			pi.Leader, pi.LeaderEpoch = shards.BrokerOf(leader), int32(epoch)
