@@ -28,8 +28,9 @@ func startCommand() *cli.Command {
 		Usage: "run a broker",
 		Description: `Runs one chronik broker. With no flags: node 1 of a one-node cluster, data in
 ./data, Kafka on 127.0.0.1:9092, Raft on 127.0.0.1:7001, HTTP (/healthz,
-/readyz) on 127.0.0.1:8090. For a multi-node cluster give every member the
-same --peers and its own --node-id and addresses.`,
+/readyz, /metrics, /v1/partitions) on 127.0.0.1:8090. For a multi-node
+cluster give every member the same --peers and its own --node-id and
+addresses.`,
 		Flags: []cli.Flag{
 			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
