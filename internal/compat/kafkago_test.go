@@ -111,6 +111,7 @@ func runKafkaGo(t *testing.T, brokers []string, topic string) {
 			break
 		}
 	}
+	kafkaGoAdmin(ctx, t, client, len(brokers), topic, group)
 	kafkaGoConn(ctx, t, brokers, topic+"-conn")
 }
 
