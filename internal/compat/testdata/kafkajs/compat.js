@@ -68,6 +68,34 @@ async function consumeGroup(kafka, n) {
   return got;
 }
 
+// checkAdmin runs kafkajs's admin calls other than createTopics and
+// fetchOffsets on the topic and the (now empty) group, deleting both.
+async function checkAdmin(admin) {
+  const cluster = await admin.describeCluster();
+  if (cluster.brokers.length !== brokers.length) throw new Error(`describeCluster: ${JSON.stringify(cluster)}`);
+  const topics = await admin.listTopics();
+  if (!topics.includes(topic)) throw new Error(`listTopics: ${topics}`);
+  const md = await admin.fetchTopicMetadata({ topics: [topic] });
+  if (md.topics.length !== 1 || md.topics[0].partitions.length !== partitions) {
+    throw new Error(`fetchTopicMetadata: ${JSON.stringify(md)}`);
+  }
+  const { ConfigResourceTypes } = require('kafkajs');
+  const configs = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }], includeSynonyms: false });
+  if (configs.resources.length !== 1 || configs.resources[0].errorCode !== 0 || configs.resources[0].configEntries.length === 0) {
+    throw new Error(`describeConfigs: ${JSON.stringify(configs)}`);
+  }
+  const groups = await admin.listGroups();
+  if (!groups.groups.some((g) => g.groupId === group && g.protocolType === 'consumer')) {
+    throw new Error(`listGroups: ${JSON.stringify(groups)}`);
+  }
+  const described = await admin.describeGroups([group]);
+  if (described.groups.length !== 1 || described.groups[0].state !== 'Empty') {
+    throw new Error(`describeGroups: ${JSON.stringify(described)}`);
+  }
+  await admin.deleteGroups([group]);
+  await admin.deleteTopics({ topics: [topic] });
+}
+
 async function main() {
   const kafka = new Kafka({
     clientId: 'chronik-compat',
@@ -109,6 +137,7 @@ async function main() {
   const groupB = await consumeGroup(kafka, producedB.length);
 
   await producer.disconnect();
+  await checkAdmin(admin);
   await admin.disconnect();
   const recs = (rs) => rs.map((r) => ({ Key: r.key, Value: r.value, Headers: r.headers }));
   process.stdout.write(JSON.stringify({
