@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,7 @@ type kafkajsResult struct {
 }
 
 // TestKafkaJS runs testdata/kafkajs/compat.js (kafkajs pinned by its
-// package-lock.json) on a 1-node cluster: admin createTopics, an
+// package-lock.json) on a 1-node and a 3-node cluster: admin createTopics, an
 // idempotent acks=all producer per codec kafkajs ships or has a pure-JS
 // codec for (none, gzip, snappy), fetchTopicOffsets, a consumer group that
 // commits, fetchOffsets, and a restarted group resuming from the committed
@@ -57,10 +58,23 @@ func TestKafkaJS(t *testing.T) {
 		t.Fatalf("npm ci: %v\n%s", err, out)
 	}
 
-	c := startCluster(t, 1)
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d-node", nodes), func(t *testing.T) {
+			t.Parallel()
+			runKafkaJS(t, node, dir, nodes)
+		})
+	}
+}
+
+// runKafkaJS runs compat.js from dir against a new cluster of n brokers and
+// checks what it saw.
+func runKafkaJS(t *testing.T, node, dir string, n int) {
+	c := startCluster(t, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	run := exec.CommandContext(ctx, node, "compat.js")
 	run.Dir = dir
-	run.Env = append(os.Environ(), "CHRONIK_BROKERS="+strings.Join(c.Brokers(), ","), "CHRONIK_TOPIC=kafkajs")
+	run.Env = append(os.Environ(), "CHRONIK_BROKERS="+strings.Join(c.Brokers(), ","), fmt.Sprintf("CHRONIK_TOPIC=kafkajs-%dn", n))
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {
