@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -97,14 +98,26 @@ func waitTopicReady(ctx context.Context, brokers []string, topic string, log *sl
 		return 0, fmt.Errorf("bench: admin client: %w", err)
 	}
 	defer cl.Close()
-	partitions, err := topicPartitions(ctx, cl, topic)
-	if err == nil && partitions == 0 {
-		err = errors.New("partitions without a leader")
+	// Right after brokers start, partitions may have no leader yet
+	// (LEADER_NOT_AVAILABLE): wait for one as a Kafka client would.
+	deadline := time.Now().Add(topicReadyTimeout)
+	for {
+		partitions, err := topicPartitions(ctx, cl, topic)
+		if err == nil && partitions > 0 {
+			return partitions, waitServing(ctx, cl, topic, partitions)
+		}
+		if err == nil {
+			err = errors.New("partitions without a leader")
+		}
+		if errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			return 0, fmt.Errorf("bench: consume topic %q: %w", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("bench: consume topic %q: %w", topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("bench: consume topic %q: %w", topic, err)
-	}
-	return partitions, waitServing(ctx, cl, topic, partitions)
 }
 
 func (r *consumeRun) countError(msg string) {

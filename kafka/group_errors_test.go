@@ -160,8 +160,24 @@ func TestGroupErrorCodes(t *testing.T) {
 	of := kmsg.NewPtrOffsetFetchRequest()
 	of.SetVersion(8)
 	of.Groups = []kmsg.OffsetFetchRequestGroup{{Group: group}, {Group: "empty-group", Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "known", Partitions: []int32{0}}}}}
-	ofr := roundTrip[*kmsg.OffsetFetchResponse](rc, of)
-	if len(ofr.Groups) != 2 || len(ofr.Groups[0].Topics) != 1 {
+	var ofr *kmsg.OffsetFetchResponse
+	// The second group's coordinator partition may still be loading: a
+	// client retries COORDINATOR_LOAD_IN_PROGRESS and NOT_COORDINATOR.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		ofr = roundTrip[*kmsg.OffsetFetchResponse](rc, of)
+		if len(ofr.Groups) != 2 {
+			t.Fatalf("OffsetFetch v8: %+v", ofr.Groups)
+		}
+		code := ofr.Groups[1].ErrorCode
+		if code != kerr.CoordinatorLoadInProgress.Code && code != kerr.NotCoordinator.Code && code != kerr.CoordinatorNotAvailable.Code {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OffsetFetch v8 of a second group: %v", kerr.ErrorForCode(code))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(ofr.Groups[0].Topics) != 1 || len(ofr.Groups[1].Topics) != 1 {
 		t.Fatalf("OffsetFetch v8: %+v", ofr.Groups)
 	}
 	if p := ofr.Groups[0].Topics[0].Partitions[0]; p.Partition != 1 || p.Offset != 42 || *p.Metadata != "meta" || p.LeaderEpoch != -1 {
