@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	kafka "github.com/segmentio/kafka-go"
+
 	"github.com/chronik-io/chronik/bench"
 )
 
@@ -129,4 +131,45 @@ func countPerPartition(recs []rec) map[int32]int64 {
 		m[r.Partition]++
 	}
 	return m
+}
+
+// waitLeadersEverywhere waits until every broker's Metadata shows a leader
+// for each partition of topic. CreateTopics returns once the handling
+// broker's __meta replica records leaders, but Metadata answers from the
+// broker's own leader tracking for partitions it hosts (and other brokers
+// apply __meta later), so for some milliseconds after CreateTopics a
+// partition can still answer LEADER_NOT_AVAILABLE. A client that caches
+// that answer (kafka-go's Writer keeps metadata for 6 s) fails its writes
+// meanwhile. docs/COMPATIBILITY.md describes this.
+func waitLeadersEverywhere(t *testing.T, brokers []string, topic string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	for _, b := range brokers {
+		client := &kafka.Client{Addr: kafka.TCP(b), Timeout: 5 * time.Second}
+		for polls := 0; ; polls++ {
+			md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+			if polls == 1 {
+				t.Logf("broker %s: %s not yet led everywhere %s after CreateTopics returned: %v, %+v", b, topic, time.Since(start).Round(time.Millisecond), err, md)
+			}
+			if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions && allLed(md.Topics[0].Partitions) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("broker %s: partitions of %s without leader after 20s: %v, %+v", b, topic, err, md)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func allLed(ps []kafka.Partition) bool {
+	for _, p := range ps {
+		if p.Error != nil || p.Leader.Port == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -64,6 +64,8 @@ func runKafkaGo(t *testing.T, brokers []string, topic string) {
 		t.Errorf("CreateTopics %s again: %v / %v, want %v", topic, err, ct.Errors[topic], kafka.TopicAlreadyExists)
 	}
 
+	waitLeadersEverywhere(t, brokers, topic)
+
 	var phaseA []rec
 	for _, c := range kafkaGoCodecs {
 		phaseA = append(phaseA, kafkaGoProduce(ctx, t, brokers, c.codec, topic, makeRecs("a", c.name, 120))...)

@@ -94,6 +94,8 @@ func runSarama(t *testing.T, brokers []string, nodes int, v sarama.KafkaVersion,
 		t.Errorf("CreateTopic %s again: %v, want %v", topic, err, sarama.ErrTopicAlreadyExists)
 	}
 
+	waitLeadersEverywhere(t, brokers, topic)
+
 	var phaseA []rec
 	for _, c := range saramaCodecs {
 		pcfg := saramaConfig(v)
