@@ -4,7 +4,11 @@ package kafka
 //
 // Behaviour:
 //   - Each topic is created through the engine (a __meta command that the
-//     controller places), which waits until every partition has a leader.
+//     controller places), which waits until every partition has a leader;
+//     the answer then waits (within TimeoutMillis, at most 5s) until this
+//     broker's Metadata shows those leaders too, as Kafka waits for its
+//     metadata cache, so a client producing right after sees no
+//     LEADER_NOT_AVAILABLE.
 //   - NumPartitions -1 and ReplicationFactor -1 mean the defaults
 //     (Config.DefaultPartitions, else the engine's; min(3, brokers)).
 //   - Manual ReplicaAssignment is refused with INVALID_REPLICA_ASSIGNMENT:
@@ -105,10 +109,35 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			continue
 		}
 		s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
+		waitLedInView(ctx, s, rt.Topic)
 		fillCreated(&t, tc, s.view().byName[rt.Topic])
 		resp.Topics = append(resp.Topics, t)
 	}
 	return resp, nil
+}
+
+// waitLedInView waits until this broker's metadata view shows topic with a
+// leader for every partition, or ctx ends, or 5s passed; the topic exists
+// either way.
+func waitLedInView(ctx context.Context, s *Server, topic string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if ti := s.view().byName[topic]; ti != nil && len(ti.Partitions) > 0 {
+			led := true
+			for i := range ti.Partitions {
+				led = led && leaderOf(&ti.Partitions[i]) >= 0
+			}
+			if led {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // fillCreated sets the v5+ description of a created topic: from __meta when
