@@ -134,11 +134,10 @@ func countPerPartition(recs []rec) map[int32]int64 {
 }
 
 // waitLeadersEverywhere waits until every broker's Metadata shows a leader
-// for each partition of topic. CreateTopics returns once the handling
-// broker's __meta replica records leaders, but Metadata answers from the
-// broker's own leader tracking for partitions it hosts (and other brokers
-// apply __meta later), so for some milliseconds after CreateTopics a
-// partition can still answer LEADER_NOT_AVAILABLE. A client that caches
+// for each partition of topic. CreateTopics answers once the handling
+// broker's Metadata shows the leaders; the other brokers apply __meta and
+// track leaders on their own, so for some milliseconds after CreateTopics
+// one of them can still answer LEADER_NOT_AVAILABLE. A client that caches
 // that answer (kafka-go's Writer keeps metadata for 6 s) fails its writes
 // meanwhile. docs/COMPATIBILITY.md describes this.
 func waitLeadersEverywhere(t *testing.T, brokers []string, topic string) {
