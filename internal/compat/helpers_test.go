@@ -146,11 +146,13 @@ func waitLeadersEverywhere(t *testing.T, brokers []string, topic string) {
 	defer cancel()
 	start := time.Now()
 	for _, b := range brokers {
-		client := &kafka.Client{Addr: kafka.TCP(b), Timeout: 5 * time.Second}
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		client := &kafka.Client{Addr: kafka.TCP(b), Timeout: 5 * time.Second, Transport: tr}
 		for polls := 0; ; polls++ {
 			md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 			if polls == 1 {
-				t.Logf("broker %s: %s not yet led everywhere %s after CreateTopics returned: %v, %+v", b, topic, time.Since(start).Round(time.Millisecond), err, md)
+				t.Logf("broker %s: %s not yet led %s after CreateTopics returned (%v)", b, topic, time.Since(start).Round(time.Millisecond), err)
 			}
 			if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions && allLed(md.Topics[0].Partitions) {
 				break

@@ -47,7 +47,12 @@ func TestKafkaGo(t *testing.T) {
 func runKafkaGo(t *testing.T, brokers []string, topic string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	// kafka-go's Client routes by cached metadata (DefaultTransport: 6s) and
+	// does not retry NOT_LEADER; a short TTL lets a retry see a leader that
+	// moved after the topic was created.
+	tr := &kafka.Transport{MetadataTTL: 100 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}
 	ct, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
 		Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1}},
 	})
@@ -121,7 +126,13 @@ func runKafkaGo(t *testing.T, brokers []string, topic string) {
 // batches of up to 50) in one WriteMessages call.
 func kafkaGoProduce(ctx context.Context, t *testing.T, brokers []string, codec compress.Compression, topic string, recs []rec) []rec {
 	t.Helper()
+	// A Transport of its own: kafka-go's shared DefaultTransport caches
+	// metadata for 6s, including an answer from before the topic's
+	// partitions were led everywhere.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{
+		Transport:    tr,
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
@@ -153,9 +164,21 @@ func kafkaGoListOffsets(ctx context.Context, t *testing.T, client *kafka.Client,
 	for p := range partitions {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatalf("ListOffsets: %v", err)
+	var resp *kafka.ListOffsetsResponse
+	var err error
+	for attempt := 0; ; attempt++ {
+		resp, err = client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+		if err != nil {
+			t.Fatalf("ListOffsets: %v", err)
+		}
+		retry := false
+		for _, p := range resp.Topics[topic] {
+			retry = retry || errors.Is(p.Error, kafka.NotLeaderForPartition) || errors.Is(p.Error, kafka.LeaderNotAvailable)
+		}
+		if !retry || attempt == 20 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	ends := map[int32]int64{}
 	for _, p := range resp.Topics[topic] {
