@@ -133,10 +133,15 @@ func TestBadInput(t *testing.T) {
 	}
 	// A deadline shorter than one Raft tick is a timeout (REQUEST_TIMED_OUT
 	// to a Kafka client), not an unknown error.
-	short, cancel := context.WithTimeout(context.Background(), 100*time.Microsecond)
+	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond) // < the test cluster's 25 ms tick
 	defer cancel()
 	if _, err := e.ProduceBatch(short, "bad", 0, good); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("produce with a 100µs deadline: %v, want ErrTimeout", err)
+		t.Fatalf("produce with a 10ms deadline: %v, want ErrTimeout", err)
+	}
+	short2, cancel2 := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel2()
+	if _, err := e.ProduceBatchAsync(short2, "bad", 0, good); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("async produce with a 10ms deadline: %v, want ErrTimeout", err)
 	}
 }
 
