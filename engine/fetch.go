@@ -141,7 +141,7 @@ func (e *Engine) PartitionStats(topic string, partition int32) (PartitionStats, 
 		rec := e.meta.State().Leaders[part.Shard]
 		return PartitionStats{}, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
 	}
-	l, term := e.leaders.get(p.shard)
+	l, term := e.leaderHint(p.shard, p.replica)
 	st := PartitionStats{Leader: shards.BrokerOf(l), LeaderEpoch: int32(term), IsLeader: l != 0 && l == p.replica,
 		SnapshotsRecovered: p.sm.SnapshotsRecovered()}
 	if st.LogStartOffset, st.HighWatermark, err = p.sm.Offsets(); err != nil {

@@ -2,7 +2,33 @@ package engine
 
 import (
 	"sync"
+
+	"github.com/chronik-io/chronik/shards"
 )
+
+// leaderHint is the leader (replica id) and term a broker hosting shard as
+// replica self names to clients.
+func (e *Engine) leaderHint(shard, self uint64) (leader, term uint64) {
+	leader, term = e.leaders.get(shard)
+	return pickLeader(leader, term, e.meta.State().Leaders[shard], self)
+}
+
+// pickLeader merges a replica's own Raft view (leader, term) with the
+// leader last reported to __meta. The own view wins when it knows a leader
+// for a term no older than the report. Otherwise the reported leader is
+// named, but only for a term this replica has not passed: a fresh replica
+// that has not yet heard from its leader names it, while a replica that has
+// seen a later term is in an election and names none, so clients retry at
+// once rather than dial a leader that may be dead.
+func pickLeader(leader, term uint64, reported shards.LeaderInfo, self uint64) (uint64, uint64) {
+	switch {
+	case leader != 0 && term >= reported.Epoch:
+		return leader, term
+	case reported.Leader != 0 && reported.Leader != self && reported.Epoch >= term:
+		return reported.Leader, reported.Epoch
+	}
+	return 0, term
+}
 
 // leaderTable caches the leader and term of every local shard, as reported
 // by dragonboat's RaftEventListener.

@@ -41,7 +41,7 @@ func (e *Engine) leaderOf(topic string, index int32) (*partition, *shards.Topic,
 		}
 		return nil, nil, 0, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
 	}
-	leader, term := e.leaders.get(part.Shard)
+	leader, term := e.leaderHint(part.Shard, p.replica)
 	if leader == 0 {
 		return nil, nil, 0, fmt.Errorf("topic %q partition %d: %w", topic, index, ErrNotReady)
 	}

@@ -200,17 +200,8 @@ func (e *Engine) Metadata() Metadata {
 				pi.Replicas = append(pi.Replicas, shards.BrokerOf(r))
 			}
 			leader, epoch := st.Leaders[p.Shard].Leader, st.Leaders[p.Shard].Epoch
-			if e.local(p.Shard) != nil {
-				// A broker hosting the partition knows better than the
-				// last report in __meta: during an election it reports no
-				// leader (LEADER_NOT_AVAILABLE), so clients retry at once
-				// instead of dialling a leader that may be dead.
-				l, term := e.leaders.get(p.Shard)
-				if l != 0 && term >= epoch {
-					leader, epoch = l, term
-				} else if l == 0 {
-					leader = 0
-				}
+			if lp := e.local(p.Shard); lp != nil {
+				leader, epoch = e.leaderHint(p.Shard, lp.replica)
 			}
 			pi.Leader, pi.LeaderEpoch = shards.BrokerOf(leader), int32(epoch)
 			pi.ISR = slices.Clone(pi.Replicas)

@@ -123,7 +123,7 @@ func TestFetchOutOfRange(t *testing.T) {
 func TestFollower(t *testing.T) {
 	kc := newKafkaCluster(t, 2, Config{})
 	kc.CreateTopic(t, "replicated", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
-	leader := kc.WaitLeader(t, "replicated", 0, 30*time.Second)
+	leader := kc.WaitAgreedLeader(t, "replicated", 0, 30*time.Second)
 	follower := 3 - leader
 
 	good := engine.EncodeBatch([]engine.Record{{Value: []byte("v")}}, time.Now())

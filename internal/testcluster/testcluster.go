@@ -351,6 +351,36 @@ func (c *Cluster) WaitLeader(t testing.TB, topic string, partition int32, d time
 	return id
 }
 
+// WaitAgreedLeader waits up to d for a running engine to lead the
+// partition and for every running engine's Metadata to name it, and
+// returns its id; it fails t on timeout.
+func (c *Cluster) WaitAgreedLeader(t testing.TB, topic string, partition int32, d time.Duration) int {
+	t.Helper()
+	var id int
+	c.waitFor(t, d, fmt.Sprintf("a leader of %s/%d known to every broker", topic, partition), func() bool {
+		if id = c.Leader(topic, partition); id == 0 {
+			return false
+		}
+		for _, i := range c.Running() {
+			e := c.Engine(i)
+			if e == nil || metadataLeader(e.Metadata(), topic, partition) != uint64(id) {
+				return false
+			}
+		}
+		return true
+	})
+	return id
+}
+
+func metadataLeader(md engine.Metadata, topic string, partition int32) uint64 {
+	for _, ti := range md.Topics {
+		if ti.Name == topic && int(partition) < len(ti.Partitions) {
+			return ti.Partitions[partition].Leader
+		}
+	}
+	return 0
+}
+
 func (c *Cluster) waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
