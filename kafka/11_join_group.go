@@ -109,7 +109,7 @@ func (g *group) join(r *request, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGrou
 				return g.replaceStatic(old, r, req, resp)
 			}
 		}
-		m := &member{id: memberID(r.clientID, req.InstanceID), instanceID: req.InstanceID, clientID: r.clientID, join: req}
+		m := &member{id: memberID(r.clientID, req.InstanceID), instanceID: req.InstanceID, clientID: r.clientID, clientHost: r.clientHost, join: req}
 		resp.MemberID = m.id
 		if req.InstanceID != nil {
 			g.static[*req.InstanceID] = m.id
@@ -161,7 +161,7 @@ func (g *group) join(r *request, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGrou
 // (a restart): it gets a new id; the old one is fenced. A stable group with
 // unchanged protocols keeps its assignment without a rebalance (KIP-345).
 func (g *group) replaceStatic(oldID string, r *request, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGroupResponse) *waiter {
-	m := &member{id: memberID(r.clientID, req.InstanceID), instanceID: req.InstanceID, clientID: r.clientID, join: req}
+	m := &member{id: memberID(r.clientID, req.InstanceID), instanceID: req.InstanceID, clientID: r.clientID, clientHost: r.clientHost, join: req}
 	resp.MemberID = m.id
 	old, ok := g.members[oldID]
 	if !ok {

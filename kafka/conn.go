@@ -36,10 +36,16 @@ type conn struct {
 	dead    bool // set by the writer after a failure: the socket is closed
 
 	inflightBytes atomic.Int64 // frame bytes of queued, unanswered requests
+	host          string       // peer address as Kafka shows it: "/127.0.0.1"
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+	c.host = "/" + nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		c.host = "/" + host
+	}
+	return c
 }
 
 // stopReading makes the connection finish its in-flight request, if any,
@@ -117,6 +123,7 @@ func (c *conn) serve() {
 			c.log.Warn("closing connection: undecodable request", "err", err, "bytes", len(frame))
 			return
 		}
+		r.clientHost = c.host
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}

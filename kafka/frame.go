@@ -88,6 +88,9 @@ type request struct {
 	version  int16
 	corr     int32
 	clientID string
+	// clientHost is the peer's address as Kafka shows it ("/127.0.0.1"),
+	// reported for group members by DescribeGroups.
+	clientHost string
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request

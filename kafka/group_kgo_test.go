@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -167,6 +168,17 @@ func TestGroupConsumersRebalance(t *testing.T) {
 	}
 	l.waitOwners(t, parts, 3, 30*time.Second)
 	l.waitCount(t, 1200, 60*time.Second)
+	described, err := kc.admin(t).DescribeGroups(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, m := range described["g1"].Members {
+		seen = append(seen, m.ClientID+"@"+m.ClientHost)
+	}
+	if slices.Sort(seen); !slices.Equal(seen, []string{"m1@/127.0.0.1", "m2@/127.0.0.1", "m3@/127.0.0.1"}) {
+		t.Errorf("DescribeGroups members %v, want m1-m3 at /127.0.0.1", seen)
+	}
 	l.mu.Lock()
 	before := map[string]map[int32]bool{}
 	for m, ps := range l.assigned {
