@@ -118,6 +118,7 @@ type engineCollector struct {
 	unresolved *prometheus.Desc
 	corrupt    *prometheus.Desc
 	moves      *prometheus.Desc
+	diskFree   *prometheus.Desc
 }
 
 func newEngineCollector(e *engine.Engine) *engineCollector {
@@ -131,12 +132,13 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 		unresolved: prometheus.NewDesc("chronik_raft_unresolved_peers_total", "Raft messages that could not be addressed: the target broker is not a configured peer.", nil, nil),
 		corrupt:    prometheus.NewDesc("chronik_corrupt_frames_total", "Damaged segment frames found in local replicas.", nil, nil),
 		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leadership transfers requested by this broker's leader balancer.", nil, nil),
+		diskFree:   prometheus.NewDesc("chronik_disk_free_bytes", "Free bytes on the file system holding the data directory (produce is refused below --min-free-bytes).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.moves} {
+	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.moves, c.diskFree} {
 		ch <- d
 	}
 }
@@ -157,4 +159,5 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.unresolved, prometheus.CounterValue, float64(c.e.UnknownRaftTargets()))
 	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(c.e.CorruptFrames()))
 	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
+	ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(c.e.DiskFreeBytes()))
 }

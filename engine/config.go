@@ -88,6 +88,11 @@ type Config struct {
 	// a returning broker from taking leadership before it has caught up, and
 	// a flapping one from moving leaders back and forth.
 	LeaderBalanceCooldown time.Duration
+	// MinFreeBytes is the free space the file system holding DataDir must
+	// keep: below it this broker's leaders refuse produce requests with
+	// ErrStorage until space is freed (retention, deleted topics, an
+	// operator), checked every second. Default 128 MiB; negative disables.
+	MinFreeBytes int64
 	// Hooks receive produce, fetch and leader-change events for metrics
 	// (see Hook); nil = none.
 	Hooks []Hook
@@ -139,6 +144,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SegmentBytes == 0 {
 		c.SegmentBytes = 1 << 30
+	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = 128 << 20
 	}
 	if c.LeaderBalanceInterval == 0 {
 		c.LeaderBalanceInterval = 5 * time.Second

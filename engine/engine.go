@@ -32,6 +32,7 @@ type Engine struct {
 	logdb string
 
 	corruptFrames atomic.Uint64 // damaged segment frames found by reads or rewrites
+	disk          *diskGuard    // refuses produce while the data dir's disk is nearly full
 	hooks         hooks         // Config.Hooks by interface
 	balance       balancer      // state of the leader balancer (balancer.go)
 
@@ -86,6 +87,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	e.leaders.init()
 	e.hooks = newHooks(cfg.Hooks)
+	e.disk = newDiskGuard(cfg.DataDir, cfg.MinFreeBytes, lg)
 	nhc := config.NodeHostConfig{
 		NodeHostDir:         filepath.Join(cfg.DataDir, "raft"),
 		RTTMillisecond:      uint64(cfg.RTT / time.Millisecond),
@@ -120,6 +122,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.goFunc(e.reportLoop)
 	e.goFunc(e.retentionLoop)
 	e.goFunc(e.balanceLoop)
+	e.goFunc(func() { e.disk.loop(time.Second, e.closing) })
 	return e, nil
 }
 
@@ -415,6 +418,10 @@ func (e *Engine) UnknownRaftTargets() uint64 { return e.reg.UnknownTargets() }
 // local partition replicas (by a read, which then fails with ErrStorage, or
 // by the background rewrite). Any non-zero value needs an operator.
 func (e *Engine) CorruptFrames() uint64 { return e.corruptFrames.Load() }
+
+// DiskFreeBytes is the free space last measured (every second) on the file
+// system holding the data directory, -1 if it could not be read.
+func (e *Engine) DiskFreeBytes() int64 { return e.disk.free.Load() }
 
 // raftListener receives dragonboat's leader events.
 type raftListener Engine

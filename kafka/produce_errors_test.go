@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
 )
 
 // produceRaw sends one Produce v11 (acks=all) with batch to topic/0 and
@@ -195,5 +196,26 @@ func TestProduceAutoCreates(t *testing.T) {
 	}
 	if parts != 2 {
 		t.Fatalf("auto-created topic has %d partitions, want 2", parts)
+	}
+}
+
+// A broker whose disk is below --min-free-bytes answers Produce with
+// KAFKA_STORAGE_ERROR (retriable, so a client retries rather than drops) and
+// still serves fetches.
+func TestProduceDiskFull(t *testing.T) {
+	kc := newKafkaCluster(t, 1, Config{}, testcluster.WithConfig(func(c *engine.Config) { c.MinFreeBytes = 1 << 62 }))
+	kc.CreateTopic(t, "full", engine.TopicConfig{Partitions: 1})
+	kc.WaitLeader(t, "full", 0, 30*time.Second)
+	p, _ := produceRaw(t, kc.addrs[1], "full", engine.EncodeBatch([]engine.Record{{Value: []byte("v")}}, time.Now()))
+	if p.ErrorCode != kerr.KafkaStorageError.Code || p.ErrorMessage == nil {
+		t.Fatalf("produce on a full disk: error %v (message %v), want KAFKA_STORAGE_ERROR with a message", kerr.ErrorForCode(p.ErrorCode), p.ErrorMessage)
+	}
+	cl := kc.client(t, kgo.RecordRetries(2), kgo.MetadataMinAge(100*time.Millisecond))
+	err := cl.ProduceSync(testCtx(t, 30*time.Second), &kgo.Record{Topic: "full", Value: []byte("v")}).FirstErr()
+	if !errors.Is(err, kerr.KafkaStorageError) {
+		t.Fatalf("kgo produce on a full disk: %v, want KAFKA_STORAGE_ERROR", err)
+	}
+	if ends, err := kc.admin(t).ListEndOffsets(testCtx(t, 10*time.Second), "full"); err != nil || ends["full"][0].Offset != 0 {
+		t.Fatalf("end offsets on a full disk: %v, %v; want 0 (nothing written)", ends, err)
 	}
 }

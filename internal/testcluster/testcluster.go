@@ -239,6 +239,16 @@ func (c *Cluster) Kill(i int) {
 	}
 }
 
+// Reconfigure applies f to engine i's configuration; it takes effect at the
+// next Restart.
+func (c *Cluster) Reconfigure(i int, f func(*engine.Config)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := c.cfgs[uint64(i)]
+	f(&cfg)
+	c.cfgs[uint64(i)] = cfg
+}
+
 // Restart opens engine i again on its data directory and waits until it is
 // ready. It stops the engine first if it runs.
 func (c *Cluster) Restart(i int) {

@@ -1,0 +1,41 @@
+package engine_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// While free disk space is below Config.MinFreeBytes, produce is refused
+// with ErrStorage and nothing is written; reads go on, and once the space is
+// there again produce resumes at the next offset.
+func TestDiskGuardRefusesProduce(t *testing.T) {
+	c := testcluster.New(t, 1)
+	c.CreateTopic(t, "guarded", engine.TopicConfig{Partitions: 1})
+	produceLeader(t, c, "guarded", 0, records("before", 10))
+	if free := c.Engine(1).DiskFreeBytes(); free <= 0 {
+		t.Fatalf("DiskFreeBytes = %d, want the free space of the data dir", free)
+	}
+
+	// More free space required than any disk has: the disk counts as full.
+	c.Reconfigure(1, func(cfg *engine.Config) { cfg.MinFreeBytes = 1 << 62 })
+	c.Restart(1)
+	c.WaitLeader(t, "guarded", 0, 10*time.Second)
+	_, err := c.Engine(1).Produce(ctxT(t, 10*time.Second), "guarded", 0, records("refused", 1))
+	if !errors.Is(err, engine.ErrStorage) {
+		t.Fatalf("produce with the disk below the minimum: %v, want ErrStorage", err)
+	}
+	if got := fetchAll(t, c.Engine(1), "guarded", 0); len(got) != 10 {
+		t.Fatalf("fetch with the disk below the minimum: %d records, want 10", len(got))
+	}
+
+	c.Reconfigure(1, func(cfg *engine.Config) { cfg.MinFreeBytes = 0 }) // default
+	c.Restart(1)
+	res := produceLeader(t, c, "guarded", 0, records("after", 1))
+	if res.BaseOffset != 10 {
+		t.Fatalf("produce after space is back: base offset %d, want 10", res.BaseOffset)
+	}
+}
