@@ -39,7 +39,7 @@ func (e *Engine) createTopic(ctx context.Context, name string, tc TopicConfig, i
 	if tc.Partitions == 0 {
 		tc.Partitions = e.cfg.DefaultPartitions
 	}
-	if tc.Partitions < 1 || tc.Partitions > 10000 {
+	if tc.Partitions < 1 || tc.Partitions > shards.MaxPartitions {
 		return fmt.Errorf("topic %q: %d partitions: %w", name, tc.Partitions, ErrInvalidPartitions)
 	}
 	brokers := len(e.meta.State().SortedBrokers())

@@ -68,6 +68,8 @@ const (
 	OpLeader      = "leader"
 	OpProducerID  = "pid"
 	OpAddReplica  = "add-replica"
+	// OpAddPartitions raises topic Name to Partitions partitions.
+	OpAddPartitions = "add-partitions"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -79,6 +81,9 @@ const (
 	MetaUnknownTopic
 	MetaNotEnoughBrokers
 	MetaBadCommand
+	// MetaInvalidPartitions: OpAddPartitions to no more partitions than the
+	// topic has, past MaxPartitions, or of an internal topic.
+	MetaInvalidPartitions
 )
 
 // MetaCommand is one proposal to __meta, JSON encoded.
@@ -209,6 +214,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		return s.createTopic(c)
 	case OpAddReplica:
 		return s.addReplica(c)
+	case OpAddPartitions:
+		return s.addPartitions(c)
 	default:
 		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 	}
@@ -235,17 +242,50 @@ func (s *MetaState) createTopic(c MetaCommand) sm.Result {
 	}
 	t := &Topic{Name: c.Name, ID: c.TopicID, Internal: c.Internal, Configs: c.Configs}
 	first := s.NextShardID
-	for i := int32(0); i < c.Partitions; i++ {
+	t.Partitions = s.place(nil, int(c.Partitions), int(c.RF), brokers)
+	s.Topics[c.Name] = t
+	return sm.Result{Value: first}
+}
+
+// place appends n new partitions with rf replicas each to parts: a new
+// shard id per partition, replicas round robin over brokers from the
+// placement cursor, preferred leader the first replica.
+func (s *MetaState) place(parts []Partition, n, rf int, brokers []uint64) []Partition {
+	for range n {
 		start := int(s.Cursor % uint64(len(brokers)))
 		s.Cursor++
-		reps := make([]uint64, c.RF)
+		reps := make([]uint64, rf)
 		for r := range reps {
 			reps[r] = brokers[(start+r)%len(brokers)]
 		}
-		t.Partitions = append(t.Partitions, Partition{Shard: s.NextShardID, Replicas: reps, Initial: slices.Clone(reps), Preferred: reps[0]})
+		parts = append(parts, Partition{Shard: s.NextShardID, Replicas: reps, Initial: slices.Clone(reps), Preferred: reps[0]})
 		s.NextShardID++
 	}
-	s.Topics[c.Name] = t
+	return parts
+}
+
+// addPartitions raises topic c.Name to c.Partitions partitions, placed as
+// createTopic places them, with the replication factor of its first
+// partition. Existing partitions do not change. Returns the first new
+// shard id.
+func (s *MetaState) addPartitions(c MetaCommand) sm.Result {
+	t, ok := s.Topics[c.Name]
+	if !ok {
+		return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+	}
+	have := len(t.Partitions)
+	if t.Internal || have == 0 || int(c.Partitions) <= have || c.Partitions > MaxPartitions {
+		return sm.Result{Value: MetaInvalidPartitions, Data: []byte{1}}
+	}
+	brokers := s.SortedBrokers()
+	rf := len(t.Partitions[0].Replicas)
+	if rf > len(brokers) {
+		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}
+	}
+	first := s.NextShardID
+	nt := *t
+	nt.Partitions = s.place(slices.Clone(t.Partitions), int(c.Partitions)-have, rf, brokers)
+	s.Topics[c.Name] = &nt
 	return sm.Result{Value: first}
 }
 

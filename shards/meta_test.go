@@ -48,6 +48,13 @@ func TestMetaStateMachine(t *testing.T) {
 		{"delete b again", MetaCommand{Op: OpDeleteTopic, Name: "b"}, MetaUnknownTopic, true},
 		{"create c reuses no shard id", MetaCommand{Op: OpCreateTopic, Name: "c", Partitions: 1, RF: 1}, FirstPartitionShardID + 5, false},
 		{"add replica to c", MetaCommand{Op: OpAddReplica, Shard: 105, Replica: 1002}, MetaOK, false},
+		{"add partitions to a", MetaCommand{Op: OpAddPartitions, Name: "a", Partitions: 5}, FirstPartitionShardID + 6, false},
+		{"add partitions to a: as many", MetaCommand{Op: OpAddPartitions, Name: "a", Partitions: 5}, MetaInvalidPartitions, true},
+		{"add partitions to a: fewer", MetaCommand{Op: OpAddPartitions, Name: "a", Partitions: 2}, MetaInvalidPartitions, true},
+		{"add partitions to a: too many", MetaCommand{Op: OpAddPartitions, Name: "a", Partitions: MaxPartitions + 1}, MetaInvalidPartitions, true},
+		{"add partitions to no topic", MetaCommand{Op: OpAddPartitions, Name: "nope", Partitions: 5}, MetaUnknownTopic, true},
+		{"create internal", MetaCommand{Op: OpCreateTopic, Name: "i", Internal: true, Partitions: 1, RF: 1}, FirstPartitionShardID + 8, false},
+		{"add partitions to internal", MetaCommand{Op: OpAddPartitions, Name: "i", Partitions: 2}, MetaInvalidPartitions, true},
 		{"unknown op", MetaCommand{Op: "nope"}, MetaBadCommand, true},
 	}
 	for i, s := range steps {
@@ -62,9 +69,15 @@ func TestMetaStateMachine(t *testing.T) {
 	}
 	a := st.Topics["a"]
 	// Round robin: partition i starts at broker (i mod 3)+1; leaders spread.
-	want := [][]uint64{{1, 2}, {2, 3}, {3, 1}}
+	// Added partitions continue from the cursor (after a, z, b, c) with a's
+	// replication factor; the first three are unchanged.
+	want := [][]uint64{{1, 2}, {2, 3}, {3, 1}, {1, 2}, {2, 3}}
+	if len(a.Partitions) != len(want) {
+		t.Fatalf("a has %d partitions, want %d", len(a.Partitions), len(want))
+	}
+	shardOf := []uint64{100, 101, 102, 106, 107}
 	for i, p := range a.Partitions {
-		if !slices.Equal(p.Replicas, want[i]) || p.Preferred != want[i][0] || p.Shard != FirstPartitionShardID+uint64(i) {
+		if !slices.Equal(p.Replicas, want[i]) || p.Preferred != want[i][0] || p.Shard != shardOf[i] {
 			t.Fatalf("partition %d: %+v, want replicas %v", i, p, want[i])
 		}
 	}
@@ -100,6 +113,7 @@ func FuzzMetaCommand(f *testing.F) {
 	f.Add([]byte(`{"op":"register","broker":{"ID":1}}`))
 	f.Add([]byte(`{"op":"add-replica","shard":100,"replica":1002}`))
 	f.Add([]byte(`{"op":"create","name":"x","partitions":-5,"rf":1}`))
+	f.Add([]byte(`{"op":"add-partitions","name":"a","partitions":4}`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, cmd []byte) {
 		m := NewMetaSM(nil)
