@@ -42,7 +42,7 @@ func newAdmin(c *cli.Context) (*kadm.Client, func(), error) {
 func topicCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "topic",
-		Usage: "create, list, describe and delete topics (Kafka protocol, like kafka-topics)",
+		Usage: "create, list, describe, alter and delete topics (Kafka protocol, like kafka-topics)",
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "create topics", ArgsUsage: "TOPIC...",
@@ -56,6 +56,13 @@ func topicCommand() *cli.Command {
 			},
 			{Name: "list", Usage: "list topics", Flags: adminFlags(), Action: runTopicList},
 			{Name: "describe", Usage: "show topics' partitions: leader, epoch, replicas, high watermark", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDescribe},
+			{
+				Name: "alter", Usage: "raise topics' partition count (existing partitions keep their data)", ArgsUsage: "TOPIC...",
+				Flags: append(adminFlags(),
+					&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Required: true, Usage: "the new, higher partition count"},
+				),
+				Action: runTopicAlter,
+			},
 			{Name: "delete", Usage: "delete topics", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDelete},
 		},
 	}
@@ -154,6 +161,30 @@ func runTopicDelete(c *cli.Context) error {
 		return fmt.Errorf("delete topics: %w", err)
 	}
 	return printTopicResults(c, "deleted", func(yield func(string, error, string) bool) {
+		for _, r := range resps.Sorted() {
+			if !yield(r.Topic, r.Err, r.ErrMessage) {
+				return
+			}
+		}
+	})
+}
+
+func runTopicAlter(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("topic alter: name at least one topic")
+	}
+	adm, done, err := newAdmin(c)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	resps, err := adm.UpdatePartitions(ctx, c.Int("partitions"), c.Args().Slice()...)
+	if err != nil {
+		return fmt.Errorf("alter topics: %w", err)
+	}
+	return printTopicResults(c, "altered", func(yield func(string, error, string) bool) {
 		for _, r := range resps.Sorted() {
 			if !yield(r.Topic, r.Err, r.ErrMessage) {
 				return

@@ -109,21 +109,21 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			continue
 		}
 		s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
-		waitLedInView(ctx, s, rt.Topic)
+		waitLedInView(ctx, s, rt.Topic, 1)
 		fillCreated(&t, tc, s.view().byName[rt.Topic])
 		resp.Topics = append(resp.Topics, t)
 	}
 	return resp, nil
 }
 
-// waitLedInView waits until this broker's metadata view shows topic with a
-// leader for every partition, or ctx ends, or 5s passed; the topic exists
-// either way.
-func waitLedInView(ctx context.Context, s *Server, topic string) {
+// waitLedInView waits until this broker's metadata view shows topic with at
+// least partitions partitions and a leader for every one, or ctx ends, or 5s
+// passed; the topic exists either way.
+func waitLedInView(ctx context.Context, s *Server, topic string, partitions int) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for {
-		if ti := s.view().byName[topic]; ti != nil && len(ti.Partitions) > 0 {
+		if ti := s.view().byName[topic]; ti != nil && len(ti.Partitions) >= max(partitions, 1) {
 			led := true
 			for i := range ti.Partitions {
 				led = led && leaderOf(&ti.Partitions[i]) >= 0

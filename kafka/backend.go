@@ -13,6 +13,8 @@ type backend interface {
 	Metadata() engine.Metadata
 	CreateTopic(ctx context.Context, name string, tc engine.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
+	CreatePartitions(ctx context.Context, topic string, count int32) error
+	CheckCreatePartitions(topic string, count int32) error
 	// ProduceAsync proposes batches and returns once they are queued in
 	// Raft; successive calls for one partition from one goroutine commit in
 	// call order (engine.ProduceBatchAsync).

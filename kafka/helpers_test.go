@@ -171,6 +171,8 @@ func (b *stubBackend) Metadata() engine.Metadata {
 }
 func (b *stubBackend) CreateTopic(context.Context, string, engine.TopicConfig) error { return b.err }
 func (b *stubBackend) DeleteTopic(context.Context, string) error                     { return b.err }
+func (b *stubBackend) CreatePartitions(context.Context, string, int32) error         { return b.err }
+func (b *stubBackend) CheckCreatePartitions(string, int32) error                     { return b.err }
 func (b *stubBackend) ProduceAsync(context.Context, string, int32, []byte) (produceWaiter, error) {
 	if b.err != nil {
 		return nil, b.err

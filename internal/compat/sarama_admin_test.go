@@ -2,13 +2,14 @@ package compat
 
 import (
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 )
 
 // saramaAdmin checks sarama's ClusterAdmin calls other than CreateTopic on
 // topic (3 partitions, holding records) and group (committed, no members),
-// ending with deleting both.
+// ending with growing the topic to 5 partitions and deleting both.
 func saramaAdmin(t *testing.T, admin sarama.ClusterAdmin, nodes int, topic, group string) {
 	t.Helper()
 	brokers, controller, err := admin.DescribeCluster()
@@ -45,6 +46,25 @@ func saramaAdmin(t *testing.T, admin sarama.ClusterAdmin, nodes int, topic, grou
 	}
 	if err := admin.DeleteConsumerGroup(group); err != nil {
 		t.Errorf("DeleteConsumerGroup %s: %v", group, err)
+	}
+	if err := admin.CreatePartitions(topic, partitions+2, nil, false); err != nil {
+		t.Errorf("CreatePartitions %s to %d: %v", topic, partitions+2, err)
+	} else {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			md, err := admin.DescribeTopics([]string{topic})
+			if err == nil && len(md) == 1 && len(md[0].Partitions) == partitions+2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("DescribeTopics %s after CreatePartitions: %v, %+v; want %d partitions", topic, err, md, partitions+2)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := admin.CreatePartitions(topic, partitions, nil, false); err == nil {
+		t.Errorf("CreatePartitions %s back to %d: no error, want INVALID_PARTITIONS", topic, partitions)
 	}
 	if err := admin.DeleteTopic(topic); err != nil {
 		t.Errorf("DeleteTopic %s: %v", topic, err)

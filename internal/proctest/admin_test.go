@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// checkTopicCommands drives topic create, list, describe and delete with
+// checkTopicCommands drives topic create, list, describe, alter and delete with
 // --json against the cluster.
 func checkTopicCommands(t *testing.T, c *cluster) {
 	t.Helper()
@@ -42,6 +42,18 @@ func checkTopicCommands(t *testing.T, c *cluster) {
 	for _, p := range parts {
 		if p.Leader < 1 || len(p.Replicas) != 2 || p.HighWatermark != 0 || p.Error != "" {
 			t.Errorf("topic describe: %+v", p)
+		}
+	}
+	runCLI(t, "topic", "alter", "--brokers", brokers, "-p", "6", "adm2")
+	if err := json.Unmarshal(runCLI(t, "topic", "describe", "--json", "--brokers", brokers, "adm2"), &parts); err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 6 {
+		t.Fatalf("topic describe after alter -p 6: %d partitions, want 6", len(parts))
+	}
+	for _, p := range parts {
+		if p.Leader < 1 || len(p.Replicas) != 2 || p.Error != "" {
+			t.Errorf("topic describe after alter: %+v", p)
 		}
 	}
 	runCLI(t, "topic", "delete", "--brokers", brokers, "adm1")
