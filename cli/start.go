@@ -102,6 +102,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		AutoCreateTopics:  c.Bool("auto-create-topics"),
 		DefaultPartitions: int32(dp),
 		Logger:            lg,
+		LogDir:            sc.engine.DataDir,
 	}
 	if err := sc.kafka.Validate(); err != nil {
 		errs = append(errs, err)

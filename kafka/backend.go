@@ -23,6 +23,14 @@ type backend interface {
 	Watch(topic string, partition int32, hw int64) (<-chan struct{}, error)
 	ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (engine.ListOffsetsResult, error)
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
+	// DeleteRecords moves a partition's log start offset on its leader (-1 =
+	// the high watermark) and returns the new log start.
+	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)
+	// LocalReplicas lists the partition replicas this broker hosts.
+	LocalReplicas(checksums bool) []engine.ReplicaStatus
+	// DiskFreeBytes is the free space on the data directory's file system,
+	// -1 when not (yet) measured.
+	DiskFreeBytes() int64
 }
 
 // produceWaiter is a proposed produce's outcome (*engine.PendingProduce).

@@ -187,6 +187,11 @@ func (b *stubBackend) Watch(string, int32, int64) (<-chan struct{}, error)      
 func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine.ListOffsetsResult, error) {
 	return engine.ListOffsetsResult{}, b.err
 }
+func (b *stubBackend) DeleteRecords(context.Context, string, int32, int64) (int64, error) {
+	return 0, b.err
+}
+func (b *stubBackend) LocalReplicas(bool) []engine.ReplicaStatus { return nil }
+func (b *stubBackend) DiskFreeBytes() int64                      { return -1 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

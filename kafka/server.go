@@ -44,6 +44,9 @@ type Config struct {
 	// Groups configures the group coordinator (consumer groups and
 	// committed offsets in __consumer_offsets); see GroupConfig.
 	Groups GroupConfig
+	// LogDir is the directory DescribeLogDirs reports as this broker's one
+	// log directory (chronik start sets its --data-dir). Default "data".
+	LogDir string
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
@@ -66,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.LogDir == "" {
+		c.LogDir = "data"
 	}
 }
 

@@ -1,0 +1,69 @@
+package kafka
+
+// DescribeLogDirs: v1-4
+//
+// Behaviour:
+//   - Each broker has one log directory: its data directory (Config.LogDir,
+//     "data" when unset), holding every partition replica it hosts, led or
+//     followed.
+//   - Topics nil lists every local replica; otherwise only the named topics'
+//     named partitions that this broker hosts (others are left out, as in
+//     Kafka).
+//   - Size is the replica's segment bytes on disk. OffsetLag is 0: a broker
+//     knows only its own replica's high watermark, and a leader's lag is 0 by
+//     definition. IsFuture is always false (no AlterReplicaLogDirs).
+//   - v4: UsableBytes is the free space on the data directory's file system
+//     (-1 until first measured); TotalBytes is -1 (not reported).
+//
+// Version notes:
+//   - v1: ThrottleMillis semantics
+//   - v2: flexible versions
+//   - v3: top-level ErrorCode
+//   - v4: TotalBytes, UsableBytes
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(35, 1, 4, handleDescribeLogDirs) }
+
+func handleDescribeLogDirs(s *Server, _ context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.DescribeLogDirsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	resp.Version = r.version
+
+	var want map[string][]int32 // nil: every local replica
+	if req.Topics != nil {
+		want = make(map[string][]int32, len(req.Topics))
+		for _, rt := range req.Topics {
+			want[rt.Topic] = append(want[rt.Topic], rt.Partitions...)
+		}
+	}
+
+	dir := kmsg.NewDescribeLogDirsResponseDir()
+	dir.Dir = s.cfg.LogDir
+	dir.TotalBytes = -1
+	dir.UsableBytes = s.be.DiskFreeBytes()
+	// LocalReplicas is sorted by topic and partition, so each topic's
+	// replicas are adjacent.
+	for _, rs := range s.be.LocalReplicas(false) {
+		if want != nil && !slices.Contains(want[rs.Topic], rs.Partition) {
+			continue
+		}
+		if n := len(dir.Topics); n == 0 || dir.Topics[n-1].Topic != rs.Topic {
+			t := kmsg.NewDescribeLogDirsResponseDirTopic()
+			t.Topic = rs.Topic
+			dir.Topics = append(dir.Topics, t)
+		}
+		t := &dir.Topics[len(dir.Topics)-1]
+		p := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+		p.Partition = rs.Partition
+		p.Size = rs.SizeBytes
+		t.Partitions = append(t.Partitions, p)
+	}
+	resp.Dirs = append(resp.Dirs, dir)
+	return resp, nil
+}
