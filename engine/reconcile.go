@@ -30,6 +30,15 @@ type partition struct {
 	balanceDone  bool
 	lastTransfer time.Time
 	startedAt    time.Time
+	// roll is the segment roll limits in force (segment.bytes, segment.ms);
+	// the reconciler passes a changed topic config on to the log.
+	roll rollLimits
+}
+
+// rollLimits are a partition's segment roll limits.
+type rollLimits struct {
+	bytes int64
+	age   time.Duration
 }
 
 // reconcileLoop keeps the local partition replicas equal to what __meta
@@ -87,12 +96,25 @@ func (e *Engine) reconcile() {
 		}
 	}
 	var start []assignment
+	type reroll struct {
+		p    *partition
+		roll rollLimits
+	}
+	var rerolls []reroll
 	for shard, a := range want {
-		if _, ok := e.parts[shard]; !ok {
+		p, ok := e.parts[shard]
+		if !ok {
 			start = append(start, a)
+		} else if r := e.rollOf(a.topic); r != p.roll {
+			p.roll = r
+			rerolls = append(rerolls, reroll{p, r})
 		}
 	}
 	e.mu.Unlock()
+	for _, r := range rerolls {
+		r.p.sm.SetRoll(r.roll.bytes, r.roll.age)
+		e.log.Info("segment roll limits changed", "topic", r.p.topic, "partition", r.p.index, "segment_bytes", r.roll.bytes, "segment_age", r.roll.age)
+	}
 	for _, p := range stop {
 		e.stopPartition(p, true)
 	}
@@ -111,19 +133,27 @@ func (e *Engine) partitionDir(topic string, index int32, shard uint64) string {
 	return filepath.Join(e.cfg.DataDir, "partitions", fmt.Sprintf("%s-%d.%d", topic, index, shard))
 }
 
+// rollOf returns the segment roll limits a topic's config asks for.
+func (e *Engine) rollOf(t *shards.Topic) rollLimits {
+	tc, _ := ParseTopicConfigs(t.Configs)
+	r := rollLimits{bytes: tc.SegmentBytes, age: time.Duration(tc.SegmentMs) * time.Millisecond}
+	if r.bytes == 0 {
+		r.bytes = e.cfg.SegmentBytes
+	}
+	return r
+}
+
 // segmentOptions maps a topic's config to the partition's segment options.
 func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 	tc, err := ParseTopicConfigs(t.Configs)
 	if err != nil {
 		e.log.Warn("topic configs", "topic", t.Name, "err", err)
 	}
+	roll := e.rollOf(t)
 	o := &segment.Options{
-		SegmentBytes: tc.SegmentBytes,
-		SegmentAge:   time.Duration(tc.SegmentMs) * time.Millisecond,
+		SegmentBytes: roll.bytes,
+		SegmentAge:   roll.age,
 		Logger:       e.log.With("topic", t.Name),
-	}
-	if o.SegmentBytes == 0 {
-		o.SegmentBytes = e.cfg.SegmentBytes
 	}
 	o.OnCorrupt = func(*segment.CorruptError) { e.corruptFrames.Add(1) }
 	if e.cfg.ActiveSegmentCodec != "s2" {
@@ -154,6 +184,7 @@ func (e *Engine) startPartition(a assignment) error {
 		notify:    newNotifier(),
 		inflight:  make(chan struct{}, e.cfg.MaxInFlightPerPartition),
 		startedAt: time.Now(),
+		roll:      e.rollOf(a.topic),
 	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", p.dir, err)

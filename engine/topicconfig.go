@@ -20,6 +20,10 @@ const (
 	MaxTopicNameLength     = 249
 )
 
+// topicConfigNames are the topic configs ParseTopicConfigs knows.
+var topicConfigNames = []string{"retention.ms", "retention.bytes", "segment.bytes", "segment.ms",
+	"max.message.bytes", "cleanup.policy", "message.timestamp.type", "compression.type"}
+
 // ParseTopicConfigs converts Kafka topic config names and values
 // (retention.ms, retention.bytes, segment.bytes, segment.ms,
 // max.message.bytes, cleanup.policy, message.timestamp.type,

@@ -376,6 +376,22 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	return nil
 }
 
+// SetRoll changes SegmentBytes and SegmentAge of an open log (zero means
+// the default, as in Options); they apply from the next Append. It is how a
+// topic's segment.bytes and segment.ms change at run time.
+func (l *Log) SetRoll(segmentBytes int64, age time.Duration) {
+	if segmentBytes <= 0 {
+		segmentBytes = DefaultSegmentBytes
+	}
+	if age <= 0 {
+		age = DefaultSegmentAge
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.opts.SegmentBytes = min(segmentBytes, maxSegmentBytes)
+	l.opts.SegmentAge = age
+}
+
 // maybeRoll seals the active segment and starts a new one if a frame of
 // frameSize bytes would take it past SegmentBytes, or it is older than
 // SegmentAge. A segment that holds no record is never rolled (its successor

@@ -373,3 +373,32 @@ func TestMaxTimestampRecord(t *testing.T) {
 		}
 	}
 }
+
+// SetRoll changes the roll limits of an open log from the next append.
+func TestSetRoll(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	o := testOpts(t)
+	o.SegmentBytes = 1 << 30
+	o.SegmentAge = 24 * time.Hour
+	o.Now = func() time.Time { return now }
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(2, 2))
+	appendN(t, l, rng, kindJSON, 4, 1, 1, 100)
+	if n := len(l.Segments()); n != 1 {
+		t.Fatalf("%d segments under a 1 GiB limit", n)
+	}
+	l.SetRoll(1024, 0)
+	appendN(t, l, rng, kindJSON, 20, 1, 1, 100)
+	if n := len(l.Segments()); n < 3 {
+		t.Fatalf("%d segments after SetRoll(1024): want several", n)
+	}
+	l.SetRoll(1<<30, time.Minute)
+	before := len(l.Segments())
+	appendN(t, l, rng, kindJSON, 1, 1, 1, 100)
+	now = now.Add(2 * time.Minute)
+	appendN(t, l, rng, kindJSON, 1, 1, 1, 100)
+	if n := len(l.Segments()); n != before+1 {
+		t.Fatalf("%d segments after an age roll, want %d", n, before+1)
+	}
+}

@@ -70,6 +70,9 @@ const (
 	OpAddReplica  = "add-replica"
 	// OpAddPartitions raises topic Name to Partitions partitions.
 	OpAddPartitions = "add-partitions"
+	// OpAlterConfigs changes topic Name's configs: with Replace all are
+	// dropped first, then Unset names are removed and Configs set.
+	OpAlterConfigs = "alter-configs"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -101,6 +104,8 @@ type MetaCommand struct {
 	Leader     uint64            `json:"leader,omitempty"`
 	Epoch      uint64            `json:"epoch,omitempty"`
 	Replica    uint64            `json:"replica,omitempty"`
+	Unset      []string          `json:"unset,omitempty"`
+	Replace    bool              `json:"replace,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -216,6 +221,21 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		return s.addReplica(c)
 	case OpAddPartitions:
 		return s.addPartitions(c)
+	case OpAlterConfigs:
+		t, ok := s.Topics[c.Name]
+		if !ok {
+			return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+		}
+		nt := *t
+		nt.Configs = map[string]string{}
+		if !c.Replace {
+			maps.Copy(nt.Configs, t.Configs)
+		}
+		for _, k := range c.Unset {
+			delete(nt.Configs, k)
+		}
+		maps.Copy(nt.Configs, c.Configs)
+		s.Topics[c.Name] = &nt
 	default:
 		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 	}

@@ -2,6 +2,7 @@ package shards
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"testing"
 
@@ -55,6 +56,10 @@ func TestMetaStateMachine(t *testing.T) {
 		{"add partitions to no topic", MetaCommand{Op: OpAddPartitions, Name: "nope", Partitions: 5}, MetaUnknownTopic, true},
 		{"create internal", MetaCommand{Op: OpCreateTopic, Name: "i", Internal: true, Partitions: 1, RF: 1}, FirstPartitionShardID + 8, false},
 		{"add partitions to internal", MetaCommand{Op: OpAddPartitions, Name: "i", Partitions: 2}, MetaInvalidPartitions, true},
+		{"alter configs of c", MetaCommand{Op: OpAlterConfigs, Name: "c", Configs: map[string]string{"retention.ms": "1000", "segment.bytes": "2048"}}, MetaOK, false},
+		{"alter configs of c again", MetaCommand{Op: OpAlterConfigs, Name: "c", Configs: map[string]string{"retention.ms": "2000"}, Unset: []string{"segment.bytes"}}, MetaOK, false},
+		{"alter configs of b (deleted)", MetaCommand{Op: OpAlterConfigs, Name: "b", Configs: map[string]string{"retention.ms": "1"}}, MetaUnknownTopic, true},
+		{"replace configs of z", MetaCommand{Op: OpAlterConfigs, Name: "z", Configs: map[string]string{"cleanup.policy": "compact"}, Replace: true}, MetaOK, false},
 		{"unknown op", MetaCommand{Op: "nope"}, MetaBadCommand, true},
 	}
 	for i, s := range steps {
@@ -86,6 +91,12 @@ func TestMetaStateMachine(t *testing.T) {
 	}
 	if c := st.Topics["c"].Partitions[0]; !slices.Equal(c.Replicas, []uint64{c.Initial[0], 1002}) {
 		t.Fatalf("c after add: %+v", c)
+	}
+	if got := st.Topics["c"].Configs; !maps.Equal(got, map[string]string{"retention.ms": "2000"}) {
+		t.Fatalf("c configs after set, set and unset: %v", got)
+	}
+	if got := st.Topics["z"].Configs; !maps.Equal(got, map[string]string{"cleanup.policy": "compact"}) {
+		t.Fatalf("z configs after replace: %v", got)
 	}
 	// Snapshot round trip gives the same state, and the same next results.
 	var buf bytes.Buffer

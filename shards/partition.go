@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chronik-io/chronik/internal/errs"
 	"github.com/chronik-io/chronik/segment"
@@ -67,7 +68,10 @@ func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM
 // Open implements sm.IOnDiskStateMachine: it opens the segment files and
 // returns the last Raft index stored in them.
 func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
-	l, err := segment.Open(p.dir, p.opts)
+	p.mu.RLock()
+	opts := p.opts
+	p.mu.RUnlock()
+	l, err := segment.Open(p.dir, opts)
 	if err != nil {
 		return 0, fmt.Errorf("shard %d: open log %s: %w", p.shardID, p.dir, err)
 	}
@@ -354,6 +358,24 @@ func (p *PartitionSM) SaveSnapshot(ctx any, w io.Writer, done <-chan struct{}) e
 		return fmt.Errorf("shard %d: stream snapshot: %w", p.shardID, err)
 	}
 	return nil
+}
+
+// SetRoll changes the segment roll limits (a topic's segment.bytes and
+// segment.ms altered at run time) of the open log and of any later reopen;
+// zero means the default.
+func (p *PartitionSM) SetRoll(segmentBytes int64, age time.Duration) {
+	p.mu.Lock()
+	var o segment.Options
+	if p.opts != nil {
+		o = *p.opts
+	}
+	o.SegmentBytes, o.SegmentAge = segmentBytes, age
+	p.opts = &o
+	l := p.seg // a log opened later uses the new options
+	p.mu.Unlock()
+	if l != nil {
+		l.SetRoll(segmentBytes, age) // waits for an Append in progress
+	}
 }
 
 // RecoverFromSnapshot implements sm.IOnDiskStateMachine: it replaces the
