@@ -201,9 +201,24 @@ func TestIsolateLeader(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("isolated %d, new leader %d after %v", old, next, time.Since(t0))
-	for i := 0; i < 20; i++ {
-		if _, err := c.Engine(next).Produce(ctxT(t, 5*time.Second), "iso", 0, records(fmt.Sprintf("b%d", i), 10)); err != nil {
-			t.Fatalf("produce on the new leader: %v", err)
+	// The majority keeps accepting produces. On a loaded machine it may
+	// elect again meanwhile, so follow a NOT_LEADER to the engine it names.
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < 20; {
+		_, err := c.Engine(next).Produce(ctxT(t, 5*time.Second), "iso", 0, records(fmt.Sprintf("b%d", i), 10))
+		var nl *engine.NotLeaderError
+		switch {
+		case err == nil:
+			i++
+		case time.Now().After(deadline):
+			t.Fatalf("produce on the majority side (engine %d): %v", next, err)
+		case errors.As(err, &nl) && nl.Leader != 0 && int(nl.Leader) != old:
+			t.Logf("leadership moved from %d to %d within the majority", next, nl.Leader)
+			next = int(nl.Leader)
+		case errors.Is(err, engine.ErrNotReady) || errors.As(err, &nl):
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Fatalf("produce on the majority side (engine %d): %v", next, err)
 		}
 	}
 	// The isolated replica cannot commit anything.
