@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -57,9 +58,11 @@ func topicCommand() *cli.Command {
 			{Name: "list", Usage: "list topics", Flags: adminFlags(), Action: runTopicList},
 			{Name: "describe", Usage: "show topics' partitions: leader, epoch, replicas, high watermark", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDescribe},
 			{
-				Name: "alter", Usage: "raise topics' partition count (existing partitions keep their data)", ArgsUsage: "TOPIC...",
+				Name: "alter", Usage: "change topics' configs, or raise their partition count (existing partitions keep their data)", ArgsUsage: "TOPIC...",
 				Flags: append(adminFlags(),
-					&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Required: true, Usage: "the new, higher partition count"},
+					&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Usage: "the new, higher partition count"},
+					&cli.StringSliceFlag{Name: "config", Aliases: []string{"c"}, Usage: "set a topic config, key=value (repeatable)"},
+					&cli.StringSliceFlag{Name: "delete-config", Usage: "return a topic config to its default (repeatable)"},
 				),
 				Action: runTopicAlter,
 			},
@@ -173,6 +176,20 @@ func runTopicAlter(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("topic alter: name at least one topic")
 	}
+	var alters []kadm.AlterConfig
+	for _, kv := range c.StringSlice("config") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--config %q: want key=value", kv)
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
+	}
+	for _, k := range c.StringSlice("delete-config") {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	if len(alters) == 0 && !c.IsSet("partitions") {
+		return errors.New("topic alter: give --partitions, --config or --delete-config")
+	}
 	adm, done, err := newAdmin(c)
 	if err != nil {
 		return err
@@ -180,13 +197,34 @@ func runTopicAlter(c *cli.Context) error {
 	defer done()
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
-	resps, err := adm.UpdatePartitions(ctx, c.Int("partitions"), c.Args().Slice()...)
-	if err != nil {
-		return fmt.Errorf("alter topics: %w", err)
+	type outcome struct {
+		err error
+		msg string
+	}
+	results := map[string]outcome{}
+	if len(alters) > 0 {
+		rs, err := adm.AlterTopicConfigs(ctx, alters, c.Args().Slice()...)
+		if err != nil {
+			return fmt.Errorf("alter topic configs: %w", err)
+		}
+		for _, r := range rs {
+			results[r.Name] = outcome{r.Err, r.ErrMessage}
+		}
+	}
+	if c.IsSet("partitions") {
+		rs, err := adm.UpdatePartitions(ctx, c.Int("partitions"), c.Args().Slice()...)
+		if err != nil {
+			return fmt.Errorf("alter partition counts: %w", err)
+		}
+		for _, r := range rs.Sorted() {
+			if results[r.Topic].err == nil {
+				results[r.Topic] = outcome{r.Err, r.ErrMessage}
+			}
+		}
 	}
 	return printTopicResults(c, "altered", func(yield func(string, error, string) bool) {
-		for _, r := range resps.Sorted() {
-			if !yield(r.Topic, r.Err, r.ErrMessage) {
+		for _, topic := range slices.Sorted(maps.Keys(results)) {
+			if !yield(topic, results[topic].err, results[topic].msg) {
 				return
 			}
 		}

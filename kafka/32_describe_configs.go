@@ -6,7 +6,8 @@ package kafka
 //   - TOPIC resources list the topic configs chronik knows (cleanup.policy,
 //     compression.type, max.message.bytes, message.timestamp.type,
 //     retention.bytes, retention.ms, segment.bytes, segment.ms), with
-//     Source DYNAMIC_TOPIC_CONFIG for values set at creation and
+//     Source DYNAMIC_TOPIC_CONFIG for values set at creation or by
+//     (Incremental)AlterConfigs and
 //     DEFAULT_CONFIG otherwise. ConfigNames filters them.
 //   - BROKER resources answer with no configs (chronik's broker settings
 //     are command-line flags, not Kafka configs); other resource types

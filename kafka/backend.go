@@ -15,6 +15,7 @@ type backend interface {
 	DeleteTopic(ctx context.Context, name string) error
 	CreatePartitions(ctx context.Context, topic string, count int32) error
 	CheckCreatePartitions(topic string, count int32) error
+	AlterTopicConfig(ctx context.Context, topic string, change engine.ConfigChange, validateOnly bool) (map[string]string, error)
 	// ProduceAsync proposes batches and returns once they are queued in
 	// Raft; successive calls for one partition from one goroutine commit in
 	// call order (engine.ProduceBatchAsync).

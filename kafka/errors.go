@@ -66,6 +66,10 @@ func kafkaError(err error) *kerr.Error {
 	if err == nil {
 		return nil
 	}
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	for _, m := range errorCodes {
 		if errors.Is(err, m.err) {
 			return m.kerr
@@ -93,3 +97,15 @@ func leaderHint(err error) (leader int32, epoch int32) {
 	}
 	return -1, -1
 }
+
+// kerrWith is an error that the frontend answers with code and err's
+// message: for refusals decided here rather than by the engine.
+func kerrWith(code *kerr.Error, err error) error { return &codedError{code: code, err: err} }
+
+type codedError struct {
+	code *kerr.Error
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }

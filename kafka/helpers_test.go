@@ -173,6 +173,9 @@ func (b *stubBackend) CreateTopic(context.Context, string, engine.TopicConfig) e
 func (b *stubBackend) DeleteTopic(context.Context, string) error                     { return b.err }
 func (b *stubBackend) CreatePartitions(context.Context, string, int32) error         { return b.err }
 func (b *stubBackend) CheckCreatePartitions(string, int32) error                     { return b.err }
+func (b *stubBackend) AlterTopicConfig(context.Context, string, engine.ConfigChange, bool) (map[string]string, error) {
+	return nil, b.err
+}
 func (b *stubBackend) ProduceAsync(context.Context, string, int32, []byte) (produceWaiter, error) {
 	if b.err != nil {
 		return nil, b.err

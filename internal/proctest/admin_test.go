@@ -1,6 +1,7 @@
 package proctest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func checkTopicCommands(t *testing.T, c *cluster) {
 			t.Errorf("topic describe: %+v", p)
 		}
 	}
-	runCLI(t, "topic", "alter", "--brokers", brokers, "-p", "6", "adm2")
+	runCLI(t, "topic", "alter", "--brokers", brokers, "-p", "6", "-c", "retention.ms=120000", "--delete-config", "segment.bytes", "adm2")
 	if err := json.Unmarshal(runCLI(t, "topic", "describe", "--json", "--brokers", brokers, "adm2"), &parts); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +55,20 @@ func checkTopicCommands(t *testing.T, c *cluster) {
 	for _, p := range parts {
 		if p.Leader < 1 || len(p.Replicas) != 2 || p.Error != "" {
 			t.Errorf("topic describe after alter: %+v", p)
+		}
+	}
+	adm := admin(t, c.kafkaAddrs())
+	rcs, err := adm.DescribeTopicConfigs(context.Background(), "adm2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := rcs.On("adm2", nil); err != nil || rc.Err != nil {
+		t.Fatalf("describe configs of adm2: %v %v", err, rc.Err)
+	} else {
+		for _, cfg := range rc.Configs {
+			if cfg.Key == "retention.ms" && (cfg.Value == nil || *cfg.Value != "120000") {
+				t.Errorf("retention.ms of adm2 after topic alter -c retention.ms=120000: %v", cfg.MaybeValue())
+			}
 		}
 	}
 	runCLI(t, "topic", "delete", "--brokers", brokers, "adm1")
