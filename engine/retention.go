@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chronik-io/chronik/segment"
@@ -49,6 +50,12 @@ func (e *Engine) applyRetention(p *partition, now time.Time) error {
 	}
 	tc, _ := ParseTopicConfigs(t.Configs)
 	tc = tc.withDefaults()
+	if !strings.Contains(tc.CleanupPolicy, "delete") {
+		// cleanup.policy=compact: a key's latest record is kept whatever
+		// its age, as Kafka keeps it; retention.ms and retention.bytes do
+		// not delete segments.
+		return nil
+	}
 	segs, err := p.sm.Segments()
 	if err != nil {
 		return err

@@ -55,7 +55,11 @@ func TestTopicsRetentionMetadata(t *testing.T) {
 	}
 
 	// Retention by bytes: segments roll at 4 KiB and the start moves on
-	// every replica.
+	// every replica, but not on a compacted topic.
+	c.CreateTopic(t, "kept", engine.TopicConfig{Partitions: 1, ReplicationFactor: 1, SegmentBytes: 2048, RetentionBytes: 5000, CleanupPolicy: "compact"})
+	for i := 0; i < 60; i++ {
+		produceLeader(t, c, "kept", 0, records(fmt.Sprintf("k%03d", i), 20))
+	}
 	for i := 0; i < 60; i++ {
 		produceLeader(t, c, "ret", 0, records(fmt.Sprintf("r%03d", i), 20))
 	}
@@ -80,6 +84,10 @@ func TestTopicsRetentionMetadata(t *testing.T) {
 			t.Fatalf("retention did not move the log start on every replica: %+v", st)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	kl := c.WaitLeader(t, "kept", 0, 5*time.Second)
+	if st, err := c.Engine(kl).PartitionStats("kept", 0); err != nil || st.LogStartOffset != 0 || st.Segments < 3 {
+		t.Fatalf("compacted topic after the retention checks: %+v, %v; want log start 0 and every segment", st, err)
 	}
 	l := c.WaitLeader(t, "ret", 0, 5*time.Second)
 	lo, err := c.Engine(l).ListOffsets(ctxT(t, 5*time.Second), "ret", 0, engine.Earliest)
