@@ -35,6 +35,7 @@ addresses.`,
 			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
 			&cli.StringFlag{Name: "kafka-addr", Value: "127.0.0.1:9092", Usage: "host:port the Kafka listener binds", EnvVars: []string{"CHRONIK_KAFKA_ADDR"}},
+			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
 			&cli.StringFlag{Name: "advertised-kafka-addr", Usage: "host:port clients connect to (default: --kafka-addr as bound)", EnvVars: []string{"CHRONIK_ADVERTISED_KAFKA_ADDR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
 			&cli.StringFlag{Name: "peers", Value: "1@127.0.0.1:7001", Usage: "every member as id@raft-host:port, comma separated, this broker included", EnvVars: []string{"CHRONIK_PEERS"}},
@@ -84,6 +85,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	sc.httpAddr = c.String("http-addr")
 	sc.engine = engine.Config{
 		NodeID:            c.Uint64("node-id"),
+		Rack:              c.String("rack"),
 		DataDir:           c.String("data-dir"),
 		RaftAddr:          c.String("raft-addr"),
 		Peers:             peers,

@@ -157,6 +157,33 @@ func (s *MetaState) clone() *MetaState {
 	return &c
 }
 
+// placementOrder is the broker order replicas are placed in: broker ids in
+// order, or, once any broker has a rack, alternating between racks (racks
+// by name, brokers of a rack by id: a1 b1 c1 a2 b2 c2 ...), so that the
+// consecutive brokers a partition's replicas take are in different racks
+// whenever there are enough racks, as Kafka's rack-aware assignment does.
+func (s *MetaState) placementOrder() []uint64 {
+	ids := s.SortedBrokers()
+	byRack := map[string][]uint64{}
+	for _, id := range ids {
+		r := s.Brokers[id].Rack
+		byRack[r] = append(byRack[r], id)
+	}
+	if len(byRack) < 2 {
+		return ids
+	}
+	racks := slices.Sorted(maps.Keys(byRack))
+	out := make([]uint64, 0, len(ids))
+	for i := 0; len(out) < len(ids); i++ {
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+			}
+		}
+	}
+	return out
+}
+
 // SortedBrokers returns the registered, unfenced broker ids in order.
 func (s *MetaState) SortedBrokers() []uint64 {
 	ids := make([]uint64, 0, len(s.Brokers))
@@ -253,7 +280,7 @@ func (s *MetaState) createTopic(c MetaCommand) sm.Result {
 		}
 		return sm.Result{Value: MetaTopicExists, Data: []byte{1}}
 	}
-	brokers := s.SortedBrokers()
+	brokers := s.placementOrder()
 	if c.Partitions < 1 || c.Partitions > MaxPartitions || c.Name == "" {
 		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 	}
@@ -274,14 +301,40 @@ func (s *MetaState) place(parts []Partition, n, rf int, brokers []uint64) []Part
 	for range n {
 		start := int(s.Cursor % uint64(len(brokers)))
 		s.Cursor++
-		reps := make([]uint64, rf)
-		for r := range reps {
-			reps[r] = brokers[(start+r)%len(brokers)]
-		}
+		reps := s.pickReplicas(brokers, start, rf)
 		parts = append(parts, Partition{Shard: s.NextShardID, Replicas: reps, Initial: slices.Clone(reps), Preferred: reps[0]})
 		s.NextShardID++
 	}
 	return parts
+}
+
+// pickReplicas returns rf brokers: brokers[start] (the preferred leader),
+// then walking on from it, each next broker in a rack not yet used while
+// there is one, else the next broker not yet picked. Without racks that is
+// brokers[start], brokers[start+1], ...
+func (s *MetaState) pickReplicas(brokers []uint64, start, rf int) []uint64 {
+	reps := make([]uint64, 0, rf)
+	racks := map[string]bool{}
+	for len(reps) < rf {
+		pick := -1
+		for _, newRack := range []bool{true, false} {
+			for k := range len(brokers) {
+				b := brokers[(start+k)%len(brokers)]
+				if slices.Contains(reps, b) || (newRack && racks[s.Brokers[b].Rack]) {
+					continue
+				}
+				pick = (start + k) % len(brokers)
+				break
+			}
+			if pick >= 0 {
+				break
+			}
+		}
+		b := brokers[pick]
+		reps = append(reps, b)
+		racks[s.Brokers[b].Rack] = true
+	}
+	return reps
 }
 
 // addPartitions raises topic c.Name to c.Partitions partitions, placed as
@@ -297,7 +350,7 @@ func (s *MetaState) addPartitions(c MetaCommand) sm.Result {
 	if t.Internal || have == 0 || int(c.Partitions) <= have || c.Partitions > MaxPartitions {
 		return sm.Result{Value: MetaInvalidPartitions, Data: []byte{1}}
 	}
-	brokers := s.SortedBrokers()
+	brokers := s.placementOrder()
 	rf := len(t.Partitions[0].Replicas)
 	if rf > len(brokers) {
 		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}

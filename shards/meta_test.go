@@ -137,3 +137,49 @@ func FuzzMetaCommand(f *testing.F) {
 		}
 	})
 }
+
+// With racks, a partition's replicas go to different racks and preferred
+// leaders still spread over every broker; without racks placement is by id.
+func TestRackAwarePlacement(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		racks map[uint64]string
+		// minRacks is the least number of racks each partition's 3
+		// replicas must span.
+		minRacks int
+	}{
+		{"three racks of two", map[uint64]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}, 3},
+		{"two racks, uneven", map[uint64]string{1: "a", 2: "a", 3: "a", 4: "a", 5: "b", 6: "b"}, 2},
+		{"no racks", map[uint64]string{1: "", 2: "", 3: "", 4: "", 5: "", 6: ""}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMetaSM(nil)
+			idx := uint64(1)
+			for id := uint64(1); id <= 6; id++ {
+				applyMeta(t, m, idx, MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: id, Rack: tc.racks[id]}})
+				idx++
+			}
+			applyMeta(t, m, idx, MetaCommand{Op: OpCreateTopic, Name: "r", Partitions: 6, RF: 3})
+			applyMeta(t, m, idx+1, MetaCommand{Op: OpAddPartitions, Name: "r", Partitions: 12})
+			leaders := map[uint64]int{}
+			for i, p := range m.State().Topics["r"].Partitions {
+				racks := map[string]bool{}
+				for _, r := range p.Replicas {
+					racks[tc.racks[BrokerOf(r)]] = true
+				}
+				if len(racks) < tc.minRacks || len(p.Replicas) != 3 {
+					t.Errorf("partition %d: replicas %v span racks %v, want at least %d", i, p.Replicas, racks, tc.minRacks)
+				}
+				leaders[BrokerOf(p.Preferred)]++
+			}
+			if len(leaders) != 6 {
+				t.Errorf("preferred leaders %v, want all 6 brokers", leaders)
+			}
+			if tc.minRacks == 1 {
+				if p := m.State().Topics["r"].Partitions[1]; !slices.Equal(p.Replicas, []uint64{2, 3, 4}) {
+					t.Errorf("without racks partition 1 has replicas %v, want by id [2 3 4]", p.Replicas)
+				}
+			}
+		})
+	}
+}
