@@ -35,6 +35,9 @@ addresses.`,
 			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
 			&cli.StringFlag{Name: "kafka-addr", Value: "127.0.0.1:9092", Usage: "host:port the Kafka listener binds", EnvVars: []string{"CHRONIK_KAFKA_ADDR"}},
+			&cli.IntFlag{Name: "offsets-topic-partitions", Value: 16, Usage: "partitions of __consumer_offsets when this cluster creates it (offsets.topic.num.partitions)", EnvVars: []string{"CHRONIK_OFFSETS_TOPIC_PARTITIONS"}},
+			&cli.DurationFlag{Name: "offsets-retention", Value: 7 * 24 * time.Hour, Usage: "how long an empty group's committed offsets are kept (offsets.retention.minutes)", EnvVars: []string{"CHRONIK_OFFSETS_RETENTION"}},
+			&cli.DurationFlag{Name: "group-initial-rebalance-delay", Value: 3 * time.Second, Usage: "wait before an empty group's first rebalance, so members starting together join one generation; 0 for none (group.initial.rebalance.delay.ms)", EnvVars: []string{"CHRONIK_GROUP_INITIAL_REBALANCE_DELAY"}},
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
 			&cli.StringFlag{Name: "advertised-kafka-addr", Usage: "host:port clients connect to (default: --kafka-addr as bound)", EnvVars: []string{"CHRONIK_ADVERTISED_KAFKA_ADDR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
@@ -105,6 +108,20 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		DefaultPartitions: int32(dp),
 		Logger:            lg,
 		LogDir:            sc.engine.DataDir,
+		Groups: kafka.GroupConfig{
+			OffsetsTopicPartitions: int32(c.Int("offsets-topic-partitions")),
+			OffsetsRetention:       c.Duration("offsets-retention"),
+			InitialRebalanceDelay:  c.Duration("group-initial-rebalance-delay"),
+		},
+	}
+	if sc.kafka.Groups.InitialRebalanceDelay == 0 {
+		sc.kafka.Groups.InitialRebalanceDelay = -1 // none (0 would mean the default)
+	}
+	if n := c.Int("offsets-topic-partitions"); n < 1 || n > 10000 {
+		errs = append(errs, fmt.Errorf("--offsets-topic-partitions %d: must be in [1, 10000]", n))
+	}
+	if c.Duration("offsets-retention") <= 0 {
+		errs = append(errs, fmt.Errorf("--offsets-retention %s: must be positive", c.Duration("offsets-retention")))
 	}
 	if err := sc.kafka.Validate(); err != nil {
 		errs = append(errs, err)

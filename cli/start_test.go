@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -58,6 +60,8 @@ func TestStartBadFlags(t *testing.T) {
 		{[]string{"--kafka-addr", "nohost"}, "--kafka-addr"},
 		{[]string{"--advertised-kafka-addr", ":9092"}, "--advertised-kafka-addr"},
 		{[]string{"extra-arg"}, "no arguments"},
+		{[]string{"--offsets-topic-partitions", "0"}, "--offsets-topic-partitions"},
+		{[]string{"--offsets-retention", "0s"}, "--offsets-retention"},
 	}
 	for _, tc := range cases {
 		app := &cli.App{Commands: []*cli.Command{startCommand()}, ExitErrHandler: func(*cli.Context, error) {}}
@@ -65,6 +69,36 @@ func TestStartBadFlags(t *testing.T) {
 		err := app.Run(append([]string{"chronik", "start", "--data-dir", t.TempDir()}, tc.args...))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("start %v: error %v, want one mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// Group flags reach the coordinator's configuration; a zero initial
+// rebalance delay means none, not the default.
+func TestStartGroupFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		parts     int32
+		retention time.Duration
+		delay     time.Duration
+	}{
+		{nil, 16, 7 * 24 * time.Hour, 3 * time.Second},
+		{[]string{"--offsets-topic-partitions", "4", "--offsets-retention", "1h", "--group-initial-rebalance-delay", "0s"}, 4, time.Hour, -1},
+	} {
+		cmd := startCommand()
+		var sc startConfig
+		var perr error
+		cmd.Action = func(c *cli.Context) error {
+			sc, perr = parseStart(c, slog.New(slog.DiscardHandler))
+			return nil
+		}
+		app := &cli.App{Commands: []*cli.Command{cmd}}
+		if err := app.Run(append([]string{"chronik", "start", "--data-dir", t.TempDir()}, tc.args...)); err != nil || perr != nil {
+			t.Fatalf("start %v: %v %v", tc.args, err, perr)
+		}
+		g := sc.kafka.Groups
+		if g.OffsetsTopicPartitions != tc.parts || g.OffsetsRetention != tc.retention || g.InitialRebalanceDelay != tc.delay {
+			t.Errorf("start %v: groups config %+v, want %d partitions, retention %s, delay %s", tc.args, g, tc.parts, tc.retention, tc.delay)
 		}
 	}
 }
