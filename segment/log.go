@@ -36,6 +36,14 @@ type Log struct {
 	// fileMu serialises replacing (background rewrite) and deleting
 	// (TruncateFront) sealed segment files.
 	fileMu sync.Mutex
+	// rewriteMu serialises rewrites of sealed segments (the sealer's codec
+	// rewrite and RewriteSealed), one segment at a time.
+	rewriteMu sync.Mutex
+	// rewriters counts RewriteSealed calls in progress; Close waits for them.
+	rewriters sync.WaitGroup
+	// testHookBeforeRename, if set (tests), runs before a rewrite renames
+	// its tmp file over the segment; an error aborts the rewrite there.
+	testHookBeforeRename func(tmp string) error
 
 	// mu guards the fields below, and the active segment's meta and index.
 	mu        sync.RWMutex
@@ -465,6 +473,7 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.mu.Unlock()
 	l.sealer.stop()
+	l.rewriters.Wait()
 	act := l.segs[len(l.segs)-1]
 	err := act.f.Sync()
 	if err != nil {
