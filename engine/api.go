@@ -33,12 +33,20 @@ type TopicConfig struct {
 	Partitions        int32 // number of partitions; default Config.DefaultPartitions
 	ReplicationFactor int16 // replicas per partition; default min(3, brokers)
 
-	RetentionMs     int64  // retention.ms; default 7 days; -1 = unlimited
-	RetentionBytes  int64  // retention.bytes per partition; default -1 = unlimited
-	SegmentBytes    int64  // segment.bytes; default 1 GiB
-	SegmentMs       int64  // segment.ms; default 7 days
-	MaxMessageBytes int32  // max.message.bytes (one batch); default 1 MiB + 12 bytes, as Kafka
-	CleanupPolicy   string // cleanup.policy: "delete" (default) or "compact"
+	RetentionMs     int64 // retention.ms; default 7 days; -1 = unlimited
+	RetentionBytes  int64 // retention.bytes per partition; default -1 = unlimited
+	SegmentBytes    int64 // segment.bytes; default 1 GiB
+	SegmentMs       int64 // segment.ms; default 7 days
+	MaxMessageBytes int32 // max.message.bytes (one batch); default 1 MiB + 12 bytes, as Kafka
+	// CleanupPolicy is cleanup.policy: "delete" (default), "compact" or
+	// "compact,delete". With compact, every replica keeps only the latest
+	// record of each key in sealed segments (see docs/ENGINE.md).
+	CleanupPolicy string
+	// DeleteRetentionMs is delete.retention.ms: how long compaction keeps a
+	// key's latest record when it is a tombstone (null value), counted from
+	// its batch's max timestamp; default 1 day (DefaultDeleteRetentionMs); a
+	// negative value means 0 (the config "0" parses to -1).
+	DeleteRetentionMs int64
 	// MessageTimestampType is message.timestamp.type: "CreateTime" (default)
 	// or "LogAppendTime".
 	MessageTimestampType string

@@ -17,17 +17,20 @@ const (
 	DefaultSegmentBytes    = 1 << 30
 	DefaultSegmentMs       = 7 * 24 * int64(time.Hour/time.Millisecond)
 	DefaultMaxMessageBytes = 1<<20 + 12
-	MaxTopicNameLength     = 249
+	// DefaultDeleteRetentionMs is delete.retention.ms: how long a compacted
+	// topic keeps a key's tombstone (1 day, as Kafka).
+	DefaultDeleteRetentionMs = 24 * int64(time.Hour/time.Millisecond)
+	MaxTopicNameLength       = 249
 )
 
 // topicConfigNames are the topic configs ParseTopicConfigs knows.
 var topicConfigNames = []string{"retention.ms", "retention.bytes", "segment.bytes", "segment.ms",
-	"max.message.bytes", "cleanup.policy", "message.timestamp.type", "compression.type"}
+	"max.message.bytes", "cleanup.policy", "message.timestamp.type", "compression.type", "delete.retention.ms"}
 
 // ParseTopicConfigs converts Kafka topic config names and values
 // (retention.ms, retention.bytes, segment.bytes, segment.ms,
 // max.message.bytes, cleanup.policy, message.timestamp.type,
-// compression.type) to a TopicConfig. Unknown names and bad values are
+// compression.type, delete.retention.ms) to a TopicConfig. Unknown names and bad values are
 // reported together, each wrapping ErrInvalidConfig. Partitions and
 // ReplicationFactor are left zero.
 func ParseTopicConfigs(m map[string]string) (TopicConfig, error) {
@@ -68,6 +71,12 @@ func ParseTopicConfigs(m map[string]string) (TopicConfig, error) {
 				bad = append(bad, fmt.Errorf("%w: %s=%q: want CreateTime or LogAppendTime", ErrInvalidConfig, k, v))
 			}
 			tc.MessageTimestampType = v
+		case "delete.retention.ms":
+			// 0 (tombstones go at the first compaction) is stored as -1:
+			// the zero value means the default.
+			if tc.DeleteRetentionMs = i64(0); tc.DeleteRetentionMs == 0 {
+				tc.DeleteRetentionMs = -1
+			}
 		case "compression.type":
 			switch v {
 			case "producer", "zstd", "s2", "lz4", "none", "uncompressed", "gzip", "snappy":
@@ -113,6 +122,9 @@ func (tc TopicConfig) Map() map[string]string {
 	if tc.Compression != "" {
 		m["compression.type"] = tc.Compression
 	}
+	if tc.DeleteRetentionMs != 0 {
+		m["delete.retention.ms"] = strconv.FormatInt(max(tc.DeleteRetentionMs, 0), 10)
+	}
 	return m
 }
 
@@ -142,6 +154,9 @@ func (tc TopicConfig) withDefaults() TopicConfig {
 	}
 	if tc.Compression == "" {
 		tc.Compression = "zstd"
+	}
+	if tc.DeleteRetentionMs == 0 {
+		tc.DeleteRetentionMs = DefaultDeleteRetentionMs
 	}
 	return tc
 }

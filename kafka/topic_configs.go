@@ -23,6 +23,7 @@ func topicConfigEntries(tc engine.TopicConfig) []configEntry {
 	defaults := map[string]string{
 		"cleanup.policy":         "delete",
 		"compression.type":       "zstd",
+		"delete.retention.ms":    strconv.FormatInt(engine.DefaultDeleteRetentionMs, 10),
 		"max.message.bytes":      strconv.Itoa(engine.DefaultMaxMessageBytes),
 		"message.timestamp.type": "CreateTime",
 		"retention.bytes":        "-1",
