@@ -144,7 +144,7 @@ func (e *Engine) compactPartition(p *partition, st *compactState, now time.Time)
 		return err
 	}
 	from := max(st.dirtyFrom, start)
-	km, stop, err := buildKeyMap(p.sm, from, end, compactMaxKeys)
+	km, stop, skipped, err := buildKeyMap(p.sm, from, end, compactMaxKeys)
 	if err != nil {
 		return fmt.Errorf("build key map from %d: %w", from, err)
 	}
@@ -166,6 +166,10 @@ func (e *Engine) compactPartition(p *partition, st *compactState, now time.Time)
 		}
 	} else {
 		st.dirtyFrom = activeBase
+	}
+	if skipped > 0 || c.undecodable > 0 {
+		e.log.Warn("compaction kept batches whose records do not decode", "topic", p.topic, "partition", p.index,
+			"batches", max(skipped, c.undecodable))
 	}
 	if stats.Rewritten > 0 {
 		e.log.Info("compacted partition", "topic", p.topic, "partition", p.index, "keys", km.len(),
@@ -201,13 +205,15 @@ func (k *keyMap) len() int { return len(k.m) }
 
 // buildKeyMap maps the keys of every record in [from, end) of the log, and
 // returns the offset it stopped at: end, or the end of the first batch after
-// which the map holds maxKeys keys or more.
-func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (*keyMap, int64, error) {
-	km := newKeyMap()
+// which the map holds maxKeys keys or more. The records of a batch that do
+// not decode are not mapped (skipped counts those batches): compaction keeps
+// such a batch as it is, and an unmapped record only keeps older ones alive.
+func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (km *keyMap, stop int64, skipped int, err error) {
+	km = newKeyMap()
 	for off := from; off < end; {
 		b, _, _, err := sm.Read(off, compactReadBytes)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if len(b) == 0 {
 			break
@@ -215,7 +221,7 @@ func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (*keyMap,
 		for len(b) > 0 && off < end {
 			h, err := shards.ParseBatchHeader(b)
 			if err != nil {
-				return nil, 0, fmt.Errorf("offset %d: %w", off, err)
+				return nil, 0, 0, fmt.Errorf("offset %d: %w", off, err)
 			}
 			batch := b[:h.Length]
 			b = b[h.Length:]
@@ -224,22 +230,28 @@ func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (*keyMap,
 				off = next
 				continue
 			}
+			var recs []rawRecord
 			err = eachRecord(batch, func(r rawRecord) error {
 				if r.offset >= off && r.offset < end && r.key != nil {
-					km.put(r.key, r.offset)
+					recs = append(recs, r)
 				}
 				return nil
 			})
 			if err != nil {
-				return nil, 0, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+				skipped++
+			}
+			for _, r := range recs {
+				if err == nil {
+					km.put(r.key, r.offset)
+				}
 			}
 			off = next
 			if km.len() >= maxKeys {
-				return km, min(off, end), nil
+				return km, min(off, end), skipped, nil
 			}
 		}
 	}
-	return km, end, nil
+	return km, end, skipped, nil
 }
 
 // compactor is one pass's frame filter.
@@ -248,6 +260,7 @@ type compactor struct {
 	now               int64 // Unix ms
 	deleteRetentionMs int64
 	tombstoneDue      int64 // earliest expiry of a kept tombstone, 0 none
+	undecodable       int   // batches kept because their records do not decode
 }
 
 // filterFrame is the segment.FrameFilter of a pass: it filters every batch
@@ -263,7 +276,10 @@ func (c *compactor) filterFrame(batches []byte) ([]byte, error) {
 		b := batches[pos : pos+h.Length]
 		nb, err := compactBatch(b, c.keep)
 		if err != nil {
-			return nil, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			// A batch whose records do not decode is kept as it is: its
+			// records were not mapped either, so nothing relies on it.
+			c.undecodable++
+			nb = b
 		}
 		if !changed && !(len(nb) == len(b) && &nb[0] == &b[0]) {
 			changed = true
@@ -326,11 +342,16 @@ func eachRecord(b []byte, fn func(r rawRecord) error) error {
 	if err != nil {
 		return fmt.Errorf("%w: decompress: %v", ErrCorruptBatch, err)
 	}
+	prev := int64(-1)
 	for i := int32(0); i < h.RecordCount; i++ {
 		r, n, err := parseRecord(raw)
 		if err != nil {
 			return fmt.Errorf("%w: record %d: %w", ErrCorruptBatch, i, err)
 		}
+		if r.offset <= prev || r.offset > int64(h.LastOffsetDelta) {
+			return fmt.Errorf("%w: record %d: offset delta %d after %d, last %d", ErrCorruptBatch, i, r.offset, prev, h.LastOffsetDelta)
+		}
+		prev = r.offset
 		r.offset += h.BaseOffset
 		raw = raw[n:]
 		if err := fn(r); err != nil {
