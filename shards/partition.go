@@ -522,13 +522,16 @@ func (p *PartitionSM) SnapshotsRecovered() uint64 { return p.recovered.Load() }
 // filter (segment.Log.RewriteSealed): log compaction of this replica's own
 // copy. It runs outside the state machine's lock, so reads and snapshot
 // recovery are not held up; a Close or snapshot recovery meanwhile stops it
-// with errs.ErrClosed from the segment package.
+// with errs.ErrClosed.
 func (p *PartitionSM) Compact(upTo int64, filter segment.FrameFilter) (segment.RewriteStats, error) {
 	var l *segment.Log
 	if err := p.reader(func(sl *segment.Log) error { l = sl; return nil }); err != nil {
 		return segment.RewriteStats{}, err
 	}
 	st, err := l.RewriteSealed(upTo, filter)
+	if errors.Is(err, segment.ErrClosed) {
+		return st, fmt.Errorf("shard %d: compact: %w", p.shardID, errs.ErrClosed)
+	}
 	if err != nil {
 		return st, fmt.Errorf("shard %d: compact: %w", p.shardID, err)
 	}
