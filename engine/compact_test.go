@@ -222,6 +222,21 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("produce after restart at %d, want %d", res.BaseOffset, hw)
 	}
 	waitReplicasCaughtUp(t, c, "cmp", 0, hw+1)
+	// Every replica, restarted on its compacted files, applied the next
+	// entry after them and holds the same records.
+	for _, i := range c.Running() {
+		c.Stop(i)
+	}
+	want = append(want, engine.Record{Key: []byte("after"), Value: []byte("x"), Offset: hw})
+	for i, b := range replicaBatches(t, c, "cmp", 0) {
+		recs, err := engine.DecodeBatches(b)
+		if err != nil {
+			t.Fatalf("replica %d after restart: %v", i, err)
+		}
+		if err := checkCompacted(recs, want, hw); err != nil {
+			t.Fatalf("replica %d after restart: %v", i, err)
+		}
+	}
 }
 
 // nextOffset is the offset after the last batch of b.
