@@ -137,6 +137,11 @@
 //     file or the new one, whose index Open rebuilds if needed. A segment
 //     whose rewrite is not done yet (backlog, or a restart) is simply read in
 //     its old codec; Open queues it again.
+//   - Log.RewriteSealed runs the same rewrite through a caller's FrameFilter
+//     over each frame's batches (the engine's log compaction): offsets, Raft
+//     index ranges and segment bounds stay, record counts and max timestamps
+//     are recomputed, and a segment the filter leaves unchanged is not
+//     rewritten.
 //   - A batch the client already compressed (attribute bits 0-2) is not
 //     compressed again: a frame whose bytes are at least half such batches is
 //     stored raw and flagged, and the rewrite copies it unchanged. A frame
