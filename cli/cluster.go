@@ -10,7 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/urfave/cli/v2"
+
+	"github.com/chronik-io/chronik/kafka"
 )
 
 func clusterCommand() *cli.Command {
@@ -21,14 +24,15 @@ func clusterCommand() *cli.Command {
 			{
 				Name:  "status",
 				Usage: "brokers, and per partition: leader, epoch, replicas, high watermark, each replica's lag",
-				Description: `Reads Metadata and end offsets over the Kafka protocol from --brokers. With
---http (the brokers' --http-addr values) it also asks every broker for its
-replicas (GET /v1/partitions) and shows each replica's high watermark, lag
-behind the leader and, with --checksums, a CRC-32C of its whole log: caught-up
-replicas of a partition have equal checksums.`,
+				Description: `Reads Metadata and end offsets over the Kafka protocol from --brokers, and
+every broker's HTTP address (its chronik.http.addr broker config; --http
+overrides them). It then asks every broker for its replicas (GET
+/v1/partitions) and shows each replica's high watermark, lag behind the leader
+and, with --checksums, a CRC-32C of its whole log: caught-up replicas of a
+partition have equal checksums.`,
 				Flags: append(adminFlags(),
-					&cli.StringFlag{Name: "http", Usage: "HTTP addresses (host:port) of the brokers, comma separated, for per-replica lag", EnvVars: []string{"CHRONIK_HTTP_ADDRS"}},
-					&cli.BoolFlag{Name: "checksums", Usage: "with --http: checksum every replica's log (reads all data)"},
+					&cli.StringFlag{Name: "http", Usage: "HTTP addresses (host:port) of the brokers, comma separated (default: what each broker reports)", EnvVars: []string{"CHRONIK_HTTP_ADDRS"}},
+					&cli.BoolFlag{Name: "checksums", Usage: "checksum every replica's log (reads all data)"},
 				),
 				Action: runClusterStatus,
 			},
@@ -94,7 +98,13 @@ func runClusterStatus(c *cli.Context) error {
 		part  int32
 	}
 	replicas := map[key][]ReplicaState{}
-	for _, addr := range splitList(c.String("http")) {
+	httpAddrs := splitList(c.String("http"))
+	if len(httpAddrs) == 0 {
+		var errs []string
+		httpAddrs, errs = brokerHTTPAddrs(ctx, adm, md.Brokers)
+		st.Errors = append(st.Errors, errs...)
+	}
+	for _, addr := range httpAddrs {
 		pr, err := fetchPartitions(ctx, addr, c.Bool("checksums"))
 		if err != nil {
 			st.Errors = append(st.Errors, err.Error())
@@ -123,6 +133,30 @@ func runClusterStatus(c *cli.Context) error {
 		return printJSON(c.App.Writer, st)
 	}
 	return printClusterStatus(c.App.Writer, st)
+}
+
+// brokerHTTPAddrs asks every broker for its chronik.http.addr config; a
+// broker that serves no HTTP reports none and is left out.
+func brokerHTTPAddrs(ctx context.Context, adm *kadm.Client, brokers kadm.BrokerDetails) (addrs, errs []string) {
+	for _, b := range brokers {
+		rcs, err := adm.DescribeBrokerConfigs(ctx, b.NodeID)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("broker %d configs: %v", b.NodeID, err))
+			continue
+		}
+		for _, rc := range rcs {
+			if rc.Err != nil {
+				errs = append(errs, fmt.Sprintf("broker %d configs: %v", b.NodeID, rc.Err))
+				continue
+			}
+			for _, c := range rc.Configs {
+				if c.Key == kafka.HTTPAddrConfig && c.MaybeValue() != "" {
+					addrs = append(addrs, c.MaybeValue())
+				}
+			}
+		}
+	}
+	return addrs, errs
 }
 
 // fetchPartitions reads GET /v1/partitions from one broker.

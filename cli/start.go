@@ -210,6 +210,9 @@ func runStart(c *cli.Context) error {
 		}
 	}
 	sc.engine.KafkaAddr = advertised
+	if hln != nil {
+		sc.kafka.HTTPAddr = advertisedHTTP(hln.Addr().(*net.TCPAddr), advertised)
+	}
 	metrics := newPromMetrics()
 	sc.engine.Hooks = append(sc.engine.Hooks, metrics)
 	sc.kafka.RequestHook = metrics
@@ -302,4 +305,18 @@ func checkPortFree(addr string) error {
 		return err
 	}
 	return l.Close()
+}
+
+// advertisedHTTP is the HTTP address other hosts reach this broker at: the
+// bound address, or, when it binds every interface, the advertised Kafka
+// host with the HTTP port.
+func advertisedHTTP(bound *net.TCPAddr, kafkaAdvertised string) string {
+	if !bound.IP.IsUnspecified() {
+		return bound.String()
+	}
+	host, _, err := net.SplitHostPort(kafkaAdvertised)
+	if err != nil {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(bound.Port))
 }

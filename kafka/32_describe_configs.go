@@ -9,9 +9,13 @@ package kafka
 //     Source DYNAMIC_TOPIC_CONFIG for values set at creation or by
 //     (Incremental)AlterConfigs and
 //     DEFAULT_CONFIG otherwise. ConfigNames filters them.
-//   - BROKER resources answer with no configs (chronik's broker settings
-//     are command-line flags, not Kafka configs); other resource types
-//     answer INVALID_REQUEST.
+//   - BROKER resources (this broker's id, or "") list this broker's
+//     settings under their Kafka names (broker.id, advertised.listeners,
+//     log.dirs, offsets.topic.num.partitions, ...), read-only with Source
+//     STATIC_BROKER_CONFIG, plus chronik.http.addr (its HTTP address) when
+//     it serves HTTP; another broker's id answers INVALID_REQUEST (Kafka
+//     routes a broker resource to that broker). BROKER_LOGGER answers no
+//     configs; other resource types INVALID_REQUEST.
 //   - Unknown topics answer UNKNOWN_TOPIC_OR_PARTITION.
 //
 // Version notes:
@@ -21,7 +25,9 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -60,7 +66,22 @@ func handleDescribeConfigs(s *Server, _ context.Context, r *request) (kmsg.Respo
 				c.ConfigType = configType(e.name)
 				res.Configs = append(res.Configs, c)
 			}
-		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		case kmsg.ConfigResourceTypeBroker:
+			if rr.ResourceName != "" && rr.ResourceName != strconv.FormatUint(s.be.NodeID(), 10) {
+				res.ErrorCode = kerr.InvalidRequest.Code
+				res.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("broker %s asked about broker %q: ask that broker", strconv.FormatUint(s.be.NodeID(), 10), rr.ResourceName))
+				break
+			}
+			for _, bc := range s.brokerConfigs(v) {
+				if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, bc.name) {
+					continue
+				}
+				c := kmsg.NewDescribeConfigsResponseResourceConfig()
+				c.Name, c.Value, c.ReadOnly = bc.name, kmsg.StringPtr(bc.value), true
+				c.Source, c.ConfigType = kmsg.ConfigSourceStaticBrokerConfig, bc.typ
+				res.Configs = append(res.Configs, c)
+			}
+		case kmsg.ConfigResourceTypeBrokerLogger:
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 		}

@@ -171,3 +171,47 @@ func off(lo kadm.ListedOffsets, topic string) int64 {
 	}
 	return o.Offset
 }
+
+// DescribeConfigs of a BROKER resource lists this broker's settings under
+// their Kafka names, with its HTTP address; another broker's id is refused.
+func TestDescribeBrokerConfigs(t *testing.T) {
+	kc := newKafkaCluster(t, 1, Config{HTTPAddr: "127.0.0.1:18090", DefaultPartitions: 2, LogDir: "/var/lib/chronik"})
+	ctx := testCtx(t, 30*time.Second)
+	rcs, err := kc.admin(t).DescribeBrokerConfigs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			t.Fatalf("broker configs: %v", rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Source != kmsg.ConfigSourceStaticBrokerConfig {
+				t.Errorf("%s: source %v, want STATIC_BROKER_CONFIG", c.Key, c.Source)
+			}
+			got[c.Key] = c.MaybeValue()
+		}
+	}
+	want := map[string]string{
+		"broker.id":                    "1",
+		HTTPAddrConfig:                 "127.0.0.1:18090",
+		"num.partitions":               "2",
+		"log.dirs":                     "/var/lib/chronik",
+		"advertised.listeners":         "PLAINTEXT://" + kc.addrs[1],
+		"offsets.topic.num.partitions": "16",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("broker config %s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	r := kmsg.NewDescribeConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeBroker, "9"
+	req.Resources = append(req.Resources, r)
+	if res := roundTrip[*kmsg.DescribeConfigsResponse](dialRaw(t, kc.addrs[1]), req).Resources[0]; res.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("configs of broker 9 asked of broker 1: %v, want INVALID_REQUEST", kerr.ErrorForCode(res.ErrorCode))
+	}
+}

@@ -44,6 +44,10 @@ type Config struct {
 	// Groups configures the group coordinator (consumer groups and
 	// committed offsets in __consumer_offsets); see GroupConfig.
 	Groups GroupConfig
+	// HTTPAddr is the host:port of this broker's HTTP endpoints (health,
+	// metrics, /v1/partitions), reported by DescribeConfigs as the broker
+	// config chronik.http.addr; "" = none.
+	HTTPAddr string
 	// LogDir is the directory DescribeLogDirs reports as this broker's one
 	// log directory (chronik start sets its --data-dir). Default "data".
 	LogDir string
