@@ -294,10 +294,14 @@ func (g *group) updateMember(m *member, w *waiter, join *kmsg.JoinGroupRequest) 
 // a group that was empty), else when the longest rebalance timeout passes.
 func (g *group) rebalance() {
 	if g.state == groupCompletingRebalance {
+		// Members waiting in SyncGroup must rejoin; a JoinGroup that
+		// arrived now (the one that started this rebalance) waits for it.
 		for _, m := range g.members {
 			m.assignment = nil
 			if m.waiting != nil {
-				g.replyErr(m, kerr.RebalanceInProgress)
+				if _, join := m.waiting.req.(*kmsg.JoinGroupRequest); !join {
+					g.replyErr(m, kerr.RebalanceInProgress)
+				}
 			}
 		}
 	}

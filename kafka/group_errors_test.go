@@ -228,3 +228,59 @@ func TestGroupErrorCodes(t *testing.T) {
 		t.Fatalf("described after delete: %+v", dgr.Groups[0])
 	}
 }
+
+// A member that joins while the group waits for SyncGroups
+// (CompletingRebalance) starts a new rebalance: the members waiting to sync
+// get REBALANCE_IN_PROGRESS and rejoin, and the new member's JoinGroup waits
+// for them and succeeds (kgo surfaces a REBALANCE_IN_PROGRESS JoinGroup
+// answer as a poll error).
+func TestJoinDuringCompletingRebalance(t *testing.T) {
+	kc := newKafkaCluster(t, 1, groupTestConfig())
+	const group = "late-joiner"
+	rcA, rcB := dialRaw(t, kc.addrs[1]), dialRaw(t, kc.addrs[1])
+	memberA, _ := joinedGroup(t, rcA, group) // A alone, Stable
+	join := func(rc *rawConn, memberID string) *kmsg.JoinGroupResponse {
+		jr := kmsg.NewPtrJoinGroupRequest()
+		jr.SetVersion(9)
+		jr.Group, jr.MemberID, jr.ProtocolType = group, memberID, "consumer"
+		jr.SessionTimeoutMillis, jr.RebalanceTimeoutMillis = 10000, 5000
+		jr.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}
+		return roundTrip[*kmsg.JoinGroupResponse](rc, jr)
+	}
+	sync := func(rc *rawConn, memberID string, gen int32) int16 {
+		sr := kmsg.NewPtrSyncGroupRequest()
+		sr.SetVersion(5)
+		sr.Group, sr.MemberID, sr.Generation = group, memberID, gen
+		sr.ProtocolType, sr.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr("range")
+		return roundTrip[*kmsg.SyncGroupResponse](rc, sr).ErrorCode
+	}
+
+	// A rejoins: the group completes the join at once (A is its only
+	// member) and waits for A's SyncGroup.
+	a := join(rcA, memberA)
+	if a.ErrorCode != 0 {
+		t.Fatalf("A's JoinGroup: %v", kerr.ErrorForCode(a.ErrorCode))
+	}
+	// B joins now, in CompletingRebalance.
+	first := join(rcB, "")
+	if first.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("B's first JoinGroup: %v", kerr.ErrorForCode(first.ErrorCode))
+	}
+	bDone := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { bDone <- join(rcB, first.MemberID) }()
+	time.Sleep(200 * time.Millisecond) // B's JoinGroup reaches the coordinator
+	select {
+	case b := <-bDone:
+		t.Fatalf("B's JoinGroup answered before the rebalance completed: %v", kerr.ErrorForCode(b.ErrorCode))
+	default:
+	}
+	if code := sync(rcA, a.MemberID, a.Generation); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("A's SyncGroup after B joined: %v, want REBALANCE_IN_PROGRESS", kerr.ErrorForCode(code))
+	}
+	a2 := join(rcA, a.MemberID)
+	b := <-bDone
+	if a2.ErrorCode != 0 || b.ErrorCode != 0 || a2.Generation != b.Generation || a2.Generation <= a.Generation {
+		t.Fatalf("rejoin: A %v gen %d, B %v gen %d; want both in generation > %d", kerr.ErrorForCode(a2.ErrorCode), a2.Generation,
+			kerr.ErrorForCode(b.ErrorCode), b.Generation, a.Generation)
+	}
+}
