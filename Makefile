@@ -10,7 +10,7 @@ PKGS      := ./...
 TEST_TIMEOUT ?= 12m
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-short bench fuzz lint vet fmt clean
+.PHONY: all build run test test-short bench fuzz lint vet fmt clean kgo-integration
 
 all: build
 
@@ -25,6 +25,11 @@ test: build
 
 test-short:
 	$(GO) test -short -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# franz-go's whole integration suite (pkg/kgo) against a one-node chronik;
+# make test runs a subset.
+kgo-integration:
+	CHRONIK_FRANZ_GO_TESTS=all $(GO) test -count=1 -timeout 25m -run '^TestFranzGoIntegration$$' -v ./internal/compat/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)

@@ -126,8 +126,8 @@ func runDev(c *cli.Context) error {
 		https = append(https, d.http)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nbrokers:  %s\nstatus:   %s cluster status --brokers %s --http %s\nrestart a node: %s %s\n\n",
-		strings.Join(kafkas, ","), self, strings.Join(kafkas, ","), strings.Join(https, ","), self, strings.Join(quoteArgs(nodes[0].args), " "))
+	fmt.Fprintf(w, "\nbrokers:  %s\nstatus:   %s cluster status --brokers %s\nrestart a node: %s %s\n\n",
+		strings.Join(kafkas, ","), self, strings.Join(kafkas, ","), self, strings.Join(quoteArgs(nodes[0].args), " "))
 
 	ctx, cancel := context.WithTimeout(c.Context, 60*time.Second)
 	waitHTTPReady(ctx, https)

@@ -2,6 +2,7 @@
 // nobody here wrote (sarama, segmentio/kafka-go, kafkajs) create topics,
 // produce with every codec they support, consume with partition consumers
 // and consumer groups, commit and resume, against in-process clusters
-// started with bench.StartEmbedded. The package has no non-test code;
+// started with bench.StartEmbedded; and franz-go's own integration suite
+// runs against one such broker. The package has no non-test code;
 // docs/COMPATIBILITY.md summarises the results.
 package compat

@@ -1,0 +1,76 @@
+package compat
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// franzGoTests are the franz-go integration tests (pkg/kgo, run against a
+// real broker through KGO_SEEDS) run in make test: the group ETL chain that
+// found a JoinGroup bug, producing, and consumer corner cases. With
+// CHRONIK_FRANZ_GO_TESTS=all (`make kgo-integration`) the whole suite runs
+// but for franzGoSkip.
+//
+// franzGoSkip: what chronik does not serve (transactions, KIP-848 and share
+// groups, SASL).
+const franzGoTests = "TestGroupETL|TestGroupSimple|TestClient_Produce|TestIssue325|TestIssue810|TestIssue865|" +
+	"TestAddRemovePartitions|TestPauseIssue489|TestIssueFetchLargerThanBrokerMaxReadBytes|TestPooling"
+
+const franzGoSkip = "Txn|848|Share|SCRAM|OAuth"
+
+// TestFranzGoIntegration runs franz-go's own integration tests, from the
+// module this repository builds against, against a one-node chronik.
+func TestFranzGoIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("franz-go integration tests skipped in -short")
+	}
+	all := os.Getenv("CHRONIK_FRANZ_GO_TESTS") == "all"
+	limit := 5 * time.Minute
+	if all {
+		limit = 20 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/twmb/franz-go").Output()
+	if err != nil {
+		t.Fatalf("locate the franz-go module: %v", err)
+	}
+	// The module cache is read-only; the tests build in a copy.
+	src, dir := strings.TrimSpace(string(out)), filepath.Join(t.TempDir(), "franz-go")
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+	c := startCluster(t, 1)
+	args := []string{"test", "-count=1", "-timeout=4m", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
+	if all {
+		args = []string{"test", "-count=1", "-timeout=18m", "-skip", franzGoSkip, "./pkg/kgo/"}
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KGO_SEEDS="+strings.Join(c.Brokers(), ","), "KGO_TEST_RF=1", "KGO_TEST_RECORDS=20000")
+	start := time.Now()
+	res, err := cmd.CombinedOutput()
+	if err != nil {
+		var failed []string
+		for _, l := range strings.Split(string(res), "\n") {
+			if strings.Contains(l, "--- FAIL") || strings.Contains(l, "panic:") {
+				failed = append(failed, strings.TrimSpace(l))
+			}
+		}
+		t.Fatalf("franz-go integration tests failed (%v): %v\n%s\n\nlast output:\n%s", err, time.Since(start).Round(time.Second),
+			strings.Join(failed, "\n"), tail(string(res), 4000))
+	}
+	t.Logf("franz-go integration tests passed in %v", time.Since(start).Round(time.Second))
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
