@@ -364,6 +364,33 @@ func eachRecord(b []byte, fn func(r rawRecord) error) error {
 	return nil
 }
 
+// requireKeys returns ErrInvalidRecord if a record of the (validated) v2
+// batches has a null key: a compacted topic cannot accept one, as in Kafka,
+// since compaction keeps records by key.
+func requireKeys(batches []byte) error {
+	for len(batches) > 0 {
+		h, err := shards.ParseBatchHeader(batches)
+		if err != nil {
+			return err
+		}
+		b := batches[:h.Length]
+		batches = batches[h.Length:]
+		if h.IsControl() {
+			continue
+		}
+		err = eachRecord(b, func(r rawRecord) error {
+			if r.key == nil {
+				return fmt.Errorf("%w: a compacted topic cannot accept a record without a key (offset %d of the batch)", ErrInvalidRecord, r.offset-h.BaseOffset)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // parseRecord decodes the start of one v2 record of b: its offset delta
 // (in offset), key and whether its value is null. n is its size in b.
 func parseRecord(b []byte) (r rawRecord, n int, err error) {

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -110,12 +111,22 @@ func TestCompaction(t *testing.T) {
 	c := testcluster.New(t, 3)
 	// Compression none: the sealed segments are not rewritten to another
 	// codec, so the size drop is compaction's alone.
-	c.CreateTopic(t, "cmp", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 2048,
-		CleanupPolicy: "compact", Compression: "none"})
+	// It starts with the delete policy so that keyless records can be
+	// written: a compacted topic refuses them, as Kafka does, and
+	// compaction must keep those written before the policy changed.
+	c.CreateTopic(t, "cmp", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 2048, Compression: "none"})
 	// A delete-policy twin that must not be compacted.
 	c.CreateTopic(t, "plain", engine.TopicConfig{Partitions: 1, ReplicationFactor: 1, SegmentBytes: 2048, Compression: "none"})
 	want := compactWorkload(t, c, "cmp")
 	compactWorkload(t, c, "plain")
+	if _, err := c.Engine(1).AlterTopicConfig(ctxT(t, 10*time.Second), "cmp",
+		engine.ConfigChange{Set: map[string]string{"cleanup.policy": "compact"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	l := c.WaitLeader(t, "cmp", 0, 5*time.Second)
+	if _, err := c.Engine(l).Produce(ctxT(t, 10*time.Second), "cmp", 0, []engine.Record{{Value: []byte("no key")}}); !errors.Is(err, engine.ErrInvalidRecord) {
+		t.Fatalf("keyless record to a compacted topic: %v, want ErrInvalidRecord", err)
+	}
 
 	leader := c.WaitLeader(t, "cmp", 0, 5*time.Second)
 	st0, err := c.Engine(leader).PartitionStats("cmp", 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,11 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	tc = tc.withDefaults()
 	if _, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes)); err != nil {
 		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+	}
+	if strings.Contains(tc.CleanupPolicy, "compact") {
+		if err := requireKeys(batches); err != nil {
+			return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		}
 	}
 	wait := ctx
 	if _, ok := ctx.Deadline(); !ok {

@@ -2,17 +2,20 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-io/chronik/engine"
 	"github.com/chronik-io/chronik/shards"
 )
 
-// TestCompactionKgo: a topic created with cleanup.policy=compact through
+// TestCompactionKgo: a topic switched to cleanup.policy=compact through
 // the Kafka API is compacted while kgo producers (snappy batches, idempotent)
 // write keys k0..k9 fifty times, keyless records and tombstones; a kgo
 // consumer from the start then reads exactly the latest value per key,
@@ -24,8 +27,11 @@ func TestCompactionKgo(t *testing.T) {
 	const topic = "compacted"
 	ctx := testCtx(t, 2*time.Minute)
 	adm := kc.admin(t)
-	seg, pol := "2048", "compact"
-	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &seg, "cleanup.policy": &pol}, topic); err != nil {
+	// Created with the delete policy, so that keyless records can be
+	// written first: a compacted topic refuses them (as Kafka does), and
+	// compaction must keep the ones written before the policy changed.
+	seg := "2048"
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &seg}, topic); err != nil {
 		t.Fatal(err)
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
@@ -87,6 +93,14 @@ func TestCompactionKgo(t *testing.T) {
 	}
 	for i := 0; i < 10; i++ {
 		produce(&kgo.Record{Key: []byte("tail"), Value: make([]byte, 400)})
+	}
+	compact := "compact"
+	if rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "cleanup.policy", Value: &compact}}, topic); err != nil || rs[0].Err != nil {
+		t.Fatalf("alter cleanup.policy to compact: %v %v", err, rs)
+	}
+	strict := kc.client(t, kgo.DefaultProduceTopic(topic), kgo.RecordRetries(1))
+	if err := strict.ProduceSync(ctx, &kgo.Record{Value: []byte("no key")}).FirstErr(); !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("keyless record to a compacted topic: %v, want INVALID_RECORD", err)
 	}
 	hw := int64(0)
 	for off := range produced {
