@@ -89,9 +89,11 @@ type Config struct {
 	// a flapping one from moving leaders back and forth.
 	LeaderBalanceCooldown time.Duration
 	// MinFreeBytes is the free space the file system holding DataDir must
-	// keep: below it this broker's leaders refuse produce requests with
-	// ErrStorage until space is freed (retention, deleted topics, an
-	// operator), checked every second. Default 128 MiB; negative disables.
+	// keep: below it (checked every second) this broker reports itself low
+	// on disk in __meta, and the leaders of every partition with a replica
+	// here refuse produce requests with ErrStorage until space is freed
+	// (retention, deleted topics, an operator). Default 128 MiB; negative
+	// disables.
 	MinFreeBytes int64
 	// Hooks receive produce, fetch and leader-change events for metrics
 	// (see Hook); nil = none.

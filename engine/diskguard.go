@@ -1,19 +1,24 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/chronik-io/chronik/shards"
 )
 
 // diskGuard watches the free space of the file system that holds the data
-// directory. While it is below the configured minimum, this broker's
-// leaders refuse new produce requests with ErrStorage (Kafka:
-// KAFKA_STORAGE_ERROR, which clients retry), so a full disk stops intake
-// cleanly instead of failing a write the Raft log has already committed.
-// Fetches, offset lookups and replication go on.
+// directory. While it is below the configured minimum, this broker reports
+// itself low on disk in __meta, and every leader of a partition with a
+// replica here (this broker's own included) refuses new produce requests
+// with ErrStorage (Kafka: KAFKA_STORAGE_ERROR, which clients retry), so a
+// full disk stops intake cleanly instead of failing a write the Raft log has
+// already committed. Fetches, offset lookups and replication go on.
 type diskGuard struct {
 	dir  string
 	min  int64 // bytes; <= 0 disables the guard
@@ -60,6 +65,57 @@ func (g *diskGuard) loop(interval time.Duration, closing <-chan struct{}) {
 			g.measure()
 		}
 	}
+}
+
+// diskLowReportAge is how often a broker low on disk repeats its report to
+// __meta; a report older than diskLowReportTTL is ignored, so a broker that
+// died low on disk does not block produce to its partitions for ever.
+const (
+	diskLowReportAge = 10 * time.Second
+	diskLowReportTTL = 3 * diskLowReportAge
+)
+
+// diskReportLoop keeps this broker's entry in __meta's DiskLow equal to the
+// guard's state, checked every interval, repeating a low report every
+// diskLowReportAge.
+func (e *Engine) diskReportLoop(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.closing:
+			return
+		case <-t.C:
+		}
+		low := e.disk.low.Load()
+		at, reported := e.meta.State().DiskLow[e.cfg.NodeID]
+		if low == reported && (!low || time.Since(time.UnixMilli(at)) < diskLowReportAge) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpDiskState, Broker: &shards.BrokerInfo{ID: e.cfg.NodeID},
+			DiskLow: low, At: time.Now().UnixMilli()})
+		cancel()
+		if err != nil && !errors.Is(err, ErrClosed) {
+			e.log.Warn("report disk state to __meta", "low", low, "err", err)
+		}
+	}
+}
+
+// admitReplicas returns ErrStorage if a broker hosting one of replicas
+// reported its disk below its minimum to __meta within diskLowReportTTL.
+func (e *Engine) admitReplicas(replicas []uint64) error {
+	low := e.meta.State().DiskLow
+	if len(low) == 0 {
+		return nil
+	}
+	for _, r := range replicas {
+		if at, ok := low[shards.BrokerOf(r)]; ok && time.Since(time.UnixMilli(at)) < diskLowReportTTL {
+			b := shards.BrokerOf(r)
+			return fmt.Errorf("broker %d, which hosts a replica, is low on disk: %w", b, ErrStorage)
+		}
+	}
+	return nil
 }
 
 // admit returns nil, or ErrStorage while free space is below the minimum.

@@ -124,6 +124,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.goFunc(e.compactionLoop)
 	e.goFunc(e.balanceLoop)
 	e.goFunc(func() { e.disk.loop(time.Second, e.closing) })
+	e.goFunc(func() { e.diskReportLoop(time.Second) })
 	return e, nil
 }
 

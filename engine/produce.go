@@ -115,6 +115,9 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	if err := e.disk.admit(); err != nil {
 		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
 	}
+	if err := e.admitReplicas(t.Partitions[partition].Replicas); err != nil {
+		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+	}
 	tc, _ := ParseTopicConfigs(t.Configs)
 	tc = tc.withDefaults()
 	if _, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes)); err != nil {

@@ -19,6 +19,7 @@ type MetaState struct {
 	Brokers        map[uint64]BrokerInfo // by broker id
 	Topics         map[string]*Topic     // by name
 	Leaders        map[uint64]LeaderInfo // last reported leader per partition shard
+	DiskLow        map[uint64]int64      // broker -> when (Unix ms) it last reported free disk below its minimum
 	NextShardID    uint64                // next partition shard id; never reused
 	NextProducerID int64                 // next idempotent producer id
 	Cursor         uint64                // round-robin placement cursor
@@ -70,6 +71,10 @@ const (
 	OpAddReplica  = "add-replica"
 	// OpAddPartitions raises topic Name to Partitions partitions.
 	OpAddPartitions = "add-partitions"
+	// OpDiskState records whether broker Broker.ID's free disk space is
+	// below its minimum (DiskLow), reported at At (Unix ms; a low broker
+	// repeats the report, so readers can ignore a stale one).
+	OpDiskState = "disk"
 	// OpAlterConfigs changes topic Name's configs: with Replace all are
 	// dropped first, then Unset names are removed and Configs set.
 	OpAlterConfigs = "alter-configs"
@@ -106,6 +111,8 @@ type MetaCommand struct {
 	Replica    uint64            `json:"replica,omitempty"`
 	Unset      []string          `json:"unset,omitempty"`
 	Replace    bool              `json:"replace,omitempty"`
+	DiskLow    bool              `json:"disk_low,omitempty"`
+	At         int64             `json:"at,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -141,6 +148,7 @@ func newMetaState() *MetaState {
 		Brokers:        map[uint64]BrokerInfo{},
 		Topics:         map[string]*Topic{},
 		Leaders:        map[uint64]LeaderInfo{},
+		DiskLow:        map[uint64]int64{},
 		NextShardID:    FirstPartitionShardID,
 		NextProducerID: 1000,
 	}
@@ -154,6 +162,10 @@ func (s *MetaState) clone() *MetaState {
 	c.Brokers = maps.Clone(s.Brokers)
 	c.Topics = maps.Clone(s.Topics) // *Topic values are never mutated in place
 	c.Leaders = maps.Clone(s.Leaders)
+	c.DiskLow = maps.Clone(s.DiskLow)
+	if c.DiskLow == nil { // a snapshot from before the field
+		c.DiskLow = map[uint64]int64{}
+	}
 	return &c
 }
 
@@ -248,6 +260,15 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		return s.addReplica(c)
 	case OpAddPartitions:
 		return s.addPartitions(c)
+	case OpDiskState:
+		if c.Broker == nil || c.Broker.ID == 0 {
+			return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+		}
+		if c.DiskLow {
+			s.DiskLow[c.Broker.ID] = c.At
+		} else {
+			delete(s.DiskLow, c.Broker.ID)
+		}
 	case OpAlterConfigs:
 		t, ok := s.Topics[c.Name]
 		if !ok {

@@ -60,6 +60,10 @@ func TestMetaStateMachine(t *testing.T) {
 		{"alter configs of c again", MetaCommand{Op: OpAlterConfigs, Name: "c", Configs: map[string]string{"retention.ms": "2000"}, Unset: []string{"segment.bytes"}}, MetaOK, false},
 		{"alter configs of b (deleted)", MetaCommand{Op: OpAlterConfigs, Name: "b", Configs: map[string]string{"retention.ms": "1"}}, MetaUnknownTopic, true},
 		{"replace configs of z", MetaCommand{Op: OpAlterConfigs, Name: "z", Configs: map[string]string{"cleanup.policy": "compact"}, Replace: true}, MetaOK, false},
+		{"disk low on 2", MetaCommand{Op: OpDiskState, Broker: &BrokerInfo{ID: 2}, DiskLow: true, At: 5000}, MetaOK, false},
+		{"disk low on 3", MetaCommand{Op: OpDiskState, Broker: &BrokerInfo{ID: 3}, DiskLow: true, At: 6000}, MetaOK, false},
+		{"disk back on 3", MetaCommand{Op: OpDiskState, Broker: &BrokerInfo{ID: 3}}, MetaOK, false},
+		{"disk state of no broker", MetaCommand{Op: OpDiskState, DiskLow: true}, MetaBadCommand, true},
 		{"unknown op", MetaCommand{Op: "nope"}, MetaBadCommand, true},
 	}
 	for i, s := range steps {
@@ -97,6 +101,9 @@ func TestMetaStateMachine(t *testing.T) {
 	}
 	if got := st.Topics["z"].Configs; !maps.Equal(got, map[string]string{"cleanup.policy": "compact"}) {
 		t.Fatalf("z configs after replace: %v", got)
+	}
+	if !maps.Equal(st.DiskLow, map[uint64]int64{2: 5000}) {
+		t.Fatalf("disk low brokers: %v, want 2 only", st.DiskLow)
 	}
 	// Snapshot round trip gives the same state, and the same next results.
 	var buf bytes.Buffer
