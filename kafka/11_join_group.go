@@ -158,8 +158,8 @@ func (g *group) join(r *request, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGrou
 }
 
 // replaceStatic handles a static member rejoining with an empty member id
-// (a restart): it gets a new id; the old one is fenced. A stable group with
-// unchanged protocols keeps its assignment without a rebalance (KIP-345).
+// (a restart): it gets a new id; the old one is fenced. A stable group whose
+// selected protocol stays keeps its assignment without a rebalance (KIP-345).
 func (g *group) replaceStatic(oldID string, r *request, req *kmsg.JoinGroupRequest, resp *kmsg.JoinGroupResponse) *waiter {
 	m := &member{id: memberID(r.clientID, req.InstanceID), instanceID: req.InstanceID, clientID: r.clientID, clientHost: r.clientHost, join: req}
 	resp.MemberID = m.id
@@ -185,7 +185,11 @@ func (g *group) replaceStatic(oldID string, r *request, req *kmsg.JoinGroupReque
 	if wasLeader {
 		g.leader = m.id
 	}
-	if g.state == groupStable && sameJoin(old.join, req) {
+	// As in Kafka, a restarted static member of a Stable group gets its old
+	// assignment back unless the protocol the group would select changes;
+	// its metadata may differ (kgo's carries the last generation), and the
+	// leader sees it at the next rebalance.
+	if g.state == groupStable && g.chooseProtocol() == g.protocol {
 		if e := g.persistMeta(); e != nil {
 			resp.ErrorCode = e.Code
 			return nil

@@ -64,7 +64,7 @@ func TestAlterConfigs(t *testing.T) {
 	set := func(k, v string) kadm.AlterConfig { return kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v} }
 
 	prod := kc.client(t, kgo.RecordRetries(1), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	big := &kgo.Record{Topic: "cfg", Value: make([]byte, 4096)}
+	big := &kgo.Record{Topic: "cfg", Key: []byte("k"), Value: make([]byte, 4096)}
 	if err := prod.ProduceSync(ctx, big).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("4 KiB under max.message.bytes=1024: %v", err)
 	}
