@@ -123,7 +123,19 @@ func TestCompaction(t *testing.T) {
 		engine.ConfigChange{Set: map[string]string{"cleanup.policy": "compact"}}, false); err != nil {
 		t.Fatal(err)
 	}
+	// The leader refuses keyless records once its __meta has the change.
 	l := c.WaitLeader(t, "cmp", 0, 5*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for policy := ""; policy != "compact"; time.Sleep(10 * time.Millisecond) {
+		for _, ti := range c.Engine(l).Metadata().Topics {
+			if ti.Name == "cmp" {
+				policy = ti.Config.CleanupPolicy
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader %d: cleanup.policy %q 10 s after the change", l, policy)
+		}
+	}
 	if _, err := c.Engine(l).Produce(ctxT(t, 10*time.Second), "cmp", 0, []engine.Record{{Value: []byte("no key")}}); !errors.Is(err, engine.ErrInvalidRecord) {
 		t.Fatalf("keyless record to a compacted topic: %v, want ErrInvalidRecord", err)
 	}
@@ -146,7 +158,7 @@ func TestCompaction(t *testing.T) {
 	if pst.HighWatermark != hw {
 		t.Fatalf("plain high watermark %d, cmp %d", pst.HighWatermark, hw)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		var lastErr error
 		leader = c.WaitLeader(t, "cmp", 0, 5*time.Second)
