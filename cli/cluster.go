@@ -74,13 +74,11 @@ type ReplicaState struct {
 }
 
 func runClusterStatus(c *cli.Context) error {
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	md, parts, err := describePartitions(ctx, adm)
 	if err != nil {
 		return err

@@ -51,13 +51,11 @@ type GroupListing struct {
 }
 
 func runGroupList(c *cli.Context) error {
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	groups, err := adm.ListGroups(ctx, c.StringSlice("state")...)
 	if err != nil {
 		return fmt.Errorf("list groups: %w", err)
@@ -157,13 +155,11 @@ func runGroupDescribe(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("group describe: name at least one group")
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	out, err := describeGroups(ctx, adm, c.Args().Slice())
 	if err != nil {
 		return err
@@ -223,13 +219,11 @@ func runGroupDelete(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("group delete: name at least one group")
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	resps, err := adm.DeleteGroups(ctx, c.Args().Slice()...)
 	if err != nil {
 		return fmt.Errorf("delete groups: %w", err)
@@ -294,13 +288,11 @@ func runGroupReset(c *cli.Context) error {
 		}
 		at = t
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 
 	current, err := adm.FetchOffsets(ctx, group)
 	if err != nil {

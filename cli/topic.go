@@ -27,17 +27,20 @@ func adminFlags() []cli.Flag {
 	}
 }
 
-// newAdmin connects a kadm client to --brokers.
-func newAdmin(c *cli.Context) (*kadm.Client, func(), error) {
+// newAdmin connects a kadm client to --brokers and returns it with a
+// context bounded by --timeout; done cancels the context and closes the
+// client.
+func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
 	seeds := splitList(c.String("brokers"))
 	if len(seeds) == 0 {
-		return nil, nil, errors.New("--brokers is empty")
+		return nil, nil, nil, errors.New("--brokers is empty")
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout")))
 	if err != nil {
-		return nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
+		return nil, nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
 	}
-	return kadm.NewClient(cl), cl.Close, nil
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
 }
 
 func topicCommand() *cli.Command {
@@ -95,13 +98,11 @@ func runTopicCreate(c *cli.Context) error {
 		}
 		configs[k] = &v
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	// One request per topic, from several clients at a time: a broker
 	// answers one connection's admin requests in order and creates each
 	// topic only once its partitions have elected leaders, so a long list
@@ -114,7 +115,7 @@ func runTopicCreate(c *cli.Context) error {
 		wadm := adm
 		if w > 0 {
 			var wdone func()
-			if wadm, wdone, err = newAdmin(c); err != nil {
+			if wadm, _, wdone, err = newAdmin(c); err != nil {
 				return err
 			}
 			defer wdone()
@@ -152,13 +153,11 @@ func runTopicDelete(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("topic delete: name at least one topic")
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	resps, err := adm.DeleteTopics(ctx, c.Args().Slice()...)
 	if err != nil {
 		return fmt.Errorf("delete topics: %w", err)
@@ -190,13 +189,11 @@ func runTopicAlter(c *cli.Context) error {
 	if len(alters) == 0 && !c.IsSet("partitions") {
 		return errors.New("topic alter: give --partitions, --config or --delete-config")
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	type outcome struct {
 		err error
 		msg string
@@ -277,13 +274,11 @@ type TopicSummary struct {
 }
 
 func runTopicList(c *cli.Context) error {
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	tds, err := adm.ListTopicsWithInternal(ctx)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
@@ -369,13 +364,11 @@ func runTopicDescribe(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("topic describe: name at least one topic")
 	}
-	adm, done, err := newAdmin(c)
+	adm, ctx, done, err := newAdmin(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
 	_, parts, err := describePartitions(ctx, adm, c.Args().Slice()...)
 	if err != nil {
 		return err
