@@ -42,11 +42,8 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	resp.Version = r.version
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
 
 	seen := map[string]int{}
 	for _, rt := range req.Topics {

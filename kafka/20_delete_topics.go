@@ -15,7 +15,6 @@ package kafka
 
 import (
 	"context"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,11 +26,8 @@ func handleDeleteTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 	req := r.kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	resp.Version = r.version
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
 
 	type target struct {
 		name *string

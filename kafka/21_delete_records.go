@@ -24,7 +24,6 @@ package kafka
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -39,11 +38,8 @@ func handleDeleteRecords(s *Server, ctx context.Context, r *request) (kmsg.Respo
 	req := r.kreq.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	resp.Version = r.version
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
 
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, deleteRecordsParallel)

@@ -24,7 +24,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,11 +35,8 @@ func handleCreatePartitions(s *Server, ctx context.Context, r *request) (kmsg.Re
 	req := r.kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	resp.Version = r.version
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
+	defer cancel()
 
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
