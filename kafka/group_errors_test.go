@@ -21,20 +21,8 @@ func joinedGroup(t *testing.T, rc *rawConn, group string) (string, int32) {
 // joinedGroupSession is joinedGroup with a session timeout in ms.
 func joinedGroupSession(t *testing.T, rc *rawConn, group string, sessionMs int32) (string, int32) {
 	t.Helper()
+	waitCoordinator(t, rc, group)
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		fc := kmsg.NewPtrFindCoordinatorRequest()
-		fc.SetVersion(4)
-		fc.CoordinatorKeys = []string{group}
-		resp := roundTrip[*kmsg.FindCoordinatorResponse](rc, fc)
-		if resp.Coordinators[0].ErrorCode == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("FindCoordinator: %v", kerr.ErrorForCode(resp.Coordinators[0].ErrorCode))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	join := func(memberID string) *kmsg.JoinGroupResponse {
 		for {
 			jr := kmsg.NewPtrJoinGroupRequest()
@@ -70,6 +58,26 @@ func joinedGroupSession(t *testing.T, rc *rawConn, group string, sessionMs int32
 		t.Fatalf("SyncGroup: code %d assignment %v", sresp.ErrorCode, sresp.MemberAssignment)
 	}
 	return jr.MemberID, jr.Generation
+}
+
+// waitCoordinator waits up to 30 s until FindCoordinator for group
+// answers without error (its __consumer_offsets partition has a leader).
+func waitCoordinator(t *testing.T, rc *rawConn, group string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.SetVersion(4)
+		fc.CoordinatorKeys = []string{group}
+		resp := roundTrip[*kmsg.FindCoordinatorResponse](rc, fc)
+		if resp.Coordinators[0].ErrorCode == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FindCoordinator %s: %v", group, kerr.ErrorForCode(resp.Coordinators[0].ErrorCode))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestGroupErrorCodes: bad requests get the Kafka error codes clients act on.
@@ -137,7 +145,20 @@ func TestGroupErrorCodes(t *testing.T) {
 		{"commit unknown member", func() int16 { return commit("stranger", gen, "known") }, kerr.UnknownMemberID},
 		{"standalone commit while members", func() int16 { return commit("", -1, "known") }, kerr.UnknownMemberID},
 		{"delete non-empty group", func() int16 { return deleteGroup(group) }, kerr.NonEmptyGroup},
-		{"delete unknown group", func() int16 { return deleteGroup("no-such-group") }, kerr.GroupIDNotFound},
+		{"delete unknown group", func() int16 {
+			// Its __consumer_offsets partition may still be electing or
+			// loading; the answer then is retriable.
+			waitCoordinator(t, rc, "no-such-group")
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				code := deleteGroup("no-such-group")
+				retriable := code == kerr.NotCoordinator.Code || code == kerr.CoordinatorLoadInProgress.Code
+				if !retriable || time.Now().After(deadline) {
+					return code
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}, kerr.GroupIDNotFound},
 		{"heartbeat empty group id", func() int16 {
 			r := kmsg.NewPtrHeartbeatRequest()
 			r.SetVersion(4)
