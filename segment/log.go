@@ -279,6 +279,27 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 // ErrFrameTooLarge; an I/O error from the write, after which the partial
 // frame is cut again (if even that fails, every later Append fails too).
 func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
+	return l.append(batches, nil, firstIndex, lastIndex)
+}
+
+// FrameHeadroom is how many bytes AppendOwned needs in front of the batches.
+const FrameHeadroom = frameHeaderSize
+
+// AppendOwned is Append without the copy: buf holds FrameHeadroom bytes of
+// scratch space followed by the batches, and the log takes buf over (its
+// frame header is written into the headroom and the frame cache may keep
+// buf), so the caller must not touch buf afterwards. It is the apply path's
+// way to write each byte once. Errors: as Append.
+func (l *Log) AppendOwned(buf []byte, firstIndex, lastIndex uint64) error {
+	if len(buf) < FrameHeadroom {
+		return fmt.Errorf("append: buffer of %d bytes has no room for a frame header: %w", len(buf), ErrInvalidBatch)
+	}
+	return l.append(buf[FrameHeadroom:], buf, firstIndex, lastIndex)
+}
+
+// append writes batches as a frame; owned, when not nil, is a buffer the log
+// may keep whose first frameHeaderSize bytes precede batches.
+func (l *Log) append(batches, owned []byte, firstIndex, lastIndex uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.RLock()
@@ -327,8 +348,8 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	act := l.segs[len(l.segs)-1] // only the writer changes segs' tail
 
 	// Build the frame: header, then the payload compressed or raw. The
-	// frame is a fresh allocation (bytes.Join does not zero it): for a raw
-	// frame the cache keeps its payload.
+	// frame is a fresh allocation (bytes.Join does not zero it) or the
+	// caller's owned buffer: for a raw frame the cache keeps its payload.
 	var hdr [frameHeaderSize]byte
 	var frame, data []byte // data: the decoded payload, for the cache
 	codec := l.opts.ActiveCodec
@@ -349,7 +370,11 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 		}
 	}
 	if codec == CodecNone {
-		frame = bytes.Join([][]byte{hdr[:], batches}, nil)
+		if owned != nil {
+			frame = owned
+		} else {
+			frame = bytes.Join([][]byte{hdr[:], batches}, nil)
+		}
 		data = frame[frameHeaderSize:]
 	}
 	h.Codec = codec
@@ -358,6 +383,7 @@ func (l *Log) Append(batches []byte, firstIndex, lastIndex uint64) error {
 	h.CRC = sealFrame(frame)
 
 	pos := act.meta.Size
+	act.reserve(pos+int64(len(frame)), l.opts.SegmentBytes)
 	if _, err := act.f.WriteAt(frame, pos); err != nil {
 		if terr := act.f.Truncate(pos); terr != nil {
 			l.failed = fmt.Errorf("write %s: %w; cutting the partial frame: %w", act.path(logSuffix), err, terr)
@@ -422,6 +448,7 @@ func (l *Log) maybeRoll(frameSize int64) error {
 // next segment. Writer only.
 func (l *Log) roll() error {
 	act := l.segs[len(l.segs)-1]
+	act.unreserve()
 	if err := act.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", act.path(logSuffix), err)
 	}
@@ -475,6 +502,7 @@ func (l *Log) Close() error {
 	l.sealer.stop()
 	l.rewriters.Wait()
 	act := l.segs[len(l.segs)-1]
+	act.unreserve()
 	err := act.f.Sync()
 	if err != nil {
 		err = fmt.Errorf("close: sync %s: %w", act.path(logSuffix), err)

@@ -47,6 +47,10 @@ type segment struct {
 	idx    []indexEntry
 	ib     indexBuilder
 	sealed bool
+
+	// reserved is the file offset up to which blocks are preallocated past
+	// the data (see reserve); the writer's alone.
+	reserved int64
 }
 
 var segmentIDs atomic.Uint64

@@ -36,7 +36,6 @@ type PartitionSM struct {
 	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
-	frame     []byte        // reused frame buffer, Update goroutine only
 }
 
 var _ sm.IOnDiskStateMachine = (*PartitionSM)(nil)
@@ -155,18 +154,29 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	if l == nil {
 		return nil, fmt.Errorf("shard %d: update on a closed log: %w", p.shardID, errs.ErrClosed)
 	}
-	frame := p.frame[:0]
+	// Each frame is a fresh buffer that the log takes over (AppendOwned):
+	// the batches are copied once, from the entries into the frame, where
+	// their offsets are rewritten, and the frame cache keeps that copy.
+	left := 0 // command bytes not yet in a frame, to size the next one
+	for i := range ents {
+		left += len(ents[i].Cmd)
+	}
+	newFrame := func() []byte {
+		return make([]byte, segment.FrameHeadroom, segment.FrameHeadroom+min(left, MaxAppendBytes))
+	}
+	frame := newFrame()
 	next := l.EndOffset()
 	first := ents[0].Index
 	flush := func(last uint64) error {
-		if err := l.Append(frame, first, last); err != nil {
+		if err := l.AppendOwned(frame, first, last); err != nil {
 			return fmt.Errorf("shard %d: append entries %d-%d: %w", p.shardID, first, last, err)
 		}
-		frame = frame[:0]
+		frame = newFrame()
 		return nil
 	}
 	for i := range ents {
 		e := &ents[i]
+		left -= len(e.Cmd)
 		if len(e.Cmd) > 0 && e.Cmd[0] == cmdSetLogStart {
 			if e.Index > first {
 				if err := flush(e.Index - 1); err != nil {
@@ -187,12 +197,14 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			e.Result = sm.Result{Data: []byte{ResultBadCommand}}
 			continue
 		}
-		if len(frame) > 0 && len(frame)+len(e.Cmd) > MaxAppendBytes {
+		if n := len(frame) - segment.FrameHeadroom; n > 0 && n+len(e.Cmd) > MaxAppendBytes {
 			// Keep frames within segment's limit: end this one at the
 			// previous entry.
+			left += len(e.Cmd)
 			if err := flush(e.Index - 1); err != nil {
 				return nil, err
 			}
+			left -= len(e.Cmd)
 			first = e.Index
 		}
 		var res sm.Result
@@ -203,9 +215,6 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		if err := flush(last); err != nil {
 			return nil, err
 		}
-	}
-	if cap(frame) <= 16<<20 {
-		p.frame = frame[:0]
 	}
 	if p.onApply != nil {
 		p.onApply(next)
