@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/chronik-io/chronik/engine"
 )
@@ -18,9 +19,17 @@ type PartitionsResponse struct {
 	Replicas  []engine.ReplicaStatus `json:"replicas"`
 }
 
-// brokerHTTPHandler serves /healthz, /readyz, /metrics and /v1/partitions.
+// brokerHTTPHandler serves /healthz, /readyz, /metrics, /v1/partitions and
+// Go's profiles under /debug/pprof/ (CPU, heap, allocs, mutex, block,
+// goroutine), so a broker under load can be profiled in place:
+// `go tool pprof http://127.0.0.1:8090/debug/pprof/profile?seconds=10`.
 func brokerHTTPHandler(e *engine.Engine, m *promMetrics) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/healthz", healthHandler(e))
 	mux.Handle("/readyz", healthHandler(e))
 	if m != nil {
