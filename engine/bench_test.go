@@ -120,3 +120,36 @@ func diskUsage(dir string) int64 {
 	})
 	return n
 }
+
+// BenchmarkProduceLatency measures the commit latency of one 1 KiB record
+// with nothing else in flight (one partition, on its leader): the floor
+// under every produce, to be read beside the raw dragonboat commit latency
+// (chronik bench raft --shards 1 --inflight 1 --payload 1KiB).
+func BenchmarkProduceLatency(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			c := testcluster.New(b, n, testcluster.WithConfig(func(cfg *engine.Config) {
+				cfg.SmallLogDBMemory = false
+				cfg.LogDB = engine.LogDBTan
+			}))
+			c.CreateTopic(b, "lat", engine.TopicConfig{Partitions: 1, ReplicationFactor: int16(n)})
+			leader := c.Engine(c.WaitLeader(b, "lat", 0, 10*time.Second))
+			batch := engine.EncodeBatch([]engine.Record{{Value: make([]byte, 1024)}}, time.Now())
+			b.SetBytes(int64(len(batch)))
+			b.ReportAllocs()
+			lats := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				if _, err := leader.ProduceBatch(ctxT(b, 10*time.Second), "lat", 0, batch); err != nil {
+					b.Fatalf("produce: %v", err)
+				}
+				lats = append(lats, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lats)
+			b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
