@@ -6,13 +6,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/chronik-io/chronik/internal/raftconf"
 	"github.com/chronik-io/chronik/shards"
 )
 
 // LogDB names accepted by Config.LogDB.
 const (
-	LogDBTan    = "tan"
-	LogDBPebble = "pebble"
+	LogDBTan    = raftconf.LogDBTan
+	LogDBPebble = raftconf.LogDBPebble
 )
 
 // Config configures one engine (one broker's replicated log).
@@ -118,22 +119,22 @@ func (c *Config) setDefaults() {
 		c.DefaultPartitions = 3
 	}
 	if c.RTT == 0 {
-		c.RTT = 50 * time.Millisecond
+		c.RTT = raftconf.DefaultRTT
 	}
 	if c.ElectionTicks == 0 {
-		c.ElectionTicks = 20
+		c.ElectionTicks = raftconf.DefaultElectionTicks
 	}
 	if c.HeartbeatTicks == 0 {
-		c.HeartbeatTicks = 2
+		c.HeartbeatTicks = raftconf.DefaultHeartbeatTicks
 	}
 	if c.MaxInFlightPerPartition == 0 {
 		c.MaxInFlightPerPartition = 16
 	}
 	if c.SnapshotEntries == 0 {
-		c.SnapshotEntries = 10000
+		c.SnapshotEntries = raftconf.DefaultSnapshotEntries
 	}
 	if c.CompactionOverhead == 0 {
-		c.CompactionOverhead = 20000
+		c.CompactionOverhead = raftconf.DefaultCompactionOverhead
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 30 * time.Second

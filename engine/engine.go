@@ -15,10 +15,10 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 	"github.com/lni/dragonboat/v4/config"
-	"github.com/lni/dragonboat/v4/plugin/tan"
 	"github.com/lni/dragonboat/v4/raftio"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
+	"github.com/chronik-io/chronik/internal/raftconf"
 	"github.com/chronik-io/chronik/shards"
 )
 
@@ -88,26 +88,10 @@ func Open(cfg Config) (*Engine, error) {
 	e.leaders.init()
 	e.hooks = newHooks(cfg.Hooks)
 	e.disk = newDiskGuard(cfg.DataDir, cfg.MinFreeBytes, lg)
-	nhc := config.NodeHostConfig{
-		NodeHostDir:         filepath.Join(cfg.DataDir, "raft"),
-		RTTMillisecond:      uint64(cfg.RTT / time.Millisecond),
-		RaftAddress:         raftAddr,
-		NodeHostID:          shards.NodeHostID(cfg.NodeID),
-		RaftEventListener:   (*raftListener)(e),
-		EnableMetrics:       false,
-		MaxSendQueueSize:    256 << 20,
-		MaxReceiveQueueSize: 256 << 20,
-		Expert:              config.GetDefaultExpertConfig(),
-	}
+	nhc := raftconf.NodeHost(filepath.Join(cfg.DataDir, "raft"), raftAddr, e.raftOptions())
+	nhc.NodeHostID = shards.NodeHostID(cfg.NodeID)
+	nhc.RaftEventListener = (*raftListener)(e)
 	nhc.Expert.NodeRegistryFactory = reg
-	if cfg.SmallLogDBMemory {
-		nhc.Expert.LogDB = config.GetTinyMemLogDBConfig()
-	} else {
-		nhc.Expert.LogDB = config.GetSmallMemLogDBConfig()
-	}
-	if logdb == LogDBTan {
-		nhc.Expert.LogDBFactory = tan.Factory
-	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("start raft node host at %s: %w", raftAddr, err)
@@ -138,7 +122,7 @@ func (e *Engine) goFunc(f func()) {
 }
 
 // chooseLogDB returns the LogDB recorded in dir/LOGDB, or records want
-// (default tan) there on the first start.
+// (default raftconf.DefaultLogDB) there on the first start.
 func chooseLogDB(dir, want string) (string, error) {
 	p := filepath.Join(dir, "LOGDB")
 	b, err := os.ReadFile(p)
@@ -153,7 +137,7 @@ func chooseLogDB(dir, want string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", p, err)
 	}
 	if want == "" {
-		want = LogDBPebble
+		want = raftconf.DefaultLogDB
 	}
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, []byte(want+"\n"), 0o644); err != nil {
@@ -165,19 +149,23 @@ func chooseLogDB(dir, want string) (string, error) {
 	return want, nil
 }
 
-// raftConfig returns the dragonboat settings of one replica.
-func (e *Engine) raftConfig(shard, replica uint64) config.Config {
-	return config.Config{
-		ShardID:            shard,
-		ReplicaID:          replica,
-		ElectionRTT:        e.cfg.ElectionTicks,
-		HeartbeatRTT:       e.cfg.HeartbeatTicks,
-		CheckQuorum:        true,
-		PreVote:            true,
+// raftOptions returns the dragonboat settings chosen in the engine's Config;
+// raftconf fills in everything else.
+func (e *Engine) raftOptions() raftconf.Options {
+	return raftconf.Options{
+		RTT:                e.cfg.RTT,
+		ElectionTicks:      e.cfg.ElectionTicks,
+		HeartbeatTicks:     e.cfg.HeartbeatTicks,
 		SnapshotEntries:    e.cfg.SnapshotEntries,
 		CompactionOverhead: e.cfg.CompactionOverhead,
-		MaxInMemLogSize:    256 << 20,
+		LogDB:              e.logdb,
+		TinyLogDBMemory:    e.cfg.SmallLogDBMemory,
 	}
+}
+
+// raftConfig returns the dragonboat settings of one replica.
+func (e *Engine) raftConfig(shard, replica uint64) config.Config {
+	return raftconf.Replica(shard, replica, e.raftOptions())
 }
 
 // startMeta starts this broker's __meta replica: every configured peer is an
