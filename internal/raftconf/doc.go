@@ -1,7 +1,8 @@
 // Package raftconf owns chronik's dragonboat settings: the NodeHostConfig
 // and the per-replica Config that every chronik NodeHost and replica starts
 // with, and the defaults of the few of them that users may choose (tick,
-// election and heartbeat ticks, snapshot spacing, LogDB).
+// election and heartbeat ticks, snapshot spacing, LogDB), and where
+// dragonboat's process-wide logs go (RouteLogs).
 //
 // It is the one place to tune them. engine builds its NodeHost and replicas
 // from NodeHost and Replica and layers on only what is its own (the static
