@@ -56,6 +56,13 @@ type Config struct {
 	// snapshot, so lagging followers catch up from the log rather than from a
 	// streamed snapshot; default 20000.
 	CompactionOverhead uint64
+	// RaftLogRetainBytes bounds each partition replica's Raft log in bytes:
+	// once it holds more than twice this much of applied entries, it is
+	// compacted to the newest RaftLogRetainBytes (and at least 16 entries).
+	// A follower that lags by more catches up from a snapshot (the segment
+	// files streamed) instead of the log. Default 128 MiB; negative leaves
+	// compaction to SnapshotEntries and CompactionOverhead alone.
+	RaftLogRetainBytes int64
 	// ProduceTimeout bounds a produce whose context has no deadline;
 	// default 30s.
 	ProduceTimeout time.Duration
@@ -135,6 +142,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CompactionOverhead == 0 {
 		c.CompactionOverhead = raftconf.DefaultCompactionOverhead
+	}
+	if c.RaftLogRetainBytes == 0 {
+		c.RaftLogRetainBytes = 128 << 20
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 30 * time.Second

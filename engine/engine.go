@@ -105,6 +105,7 @@ func Open(cfg Config) (*Engine, error) {
 	e.goFunc(e.reconcileLoop)
 	e.goFunc(e.reportLoop)
 	e.goFunc(e.retentionLoop)
+	e.goFunc(e.raftLogLoop)
 	e.goFunc(e.compactionLoop)
 	e.goFunc(e.balanceLoop)
 	e.goFunc(func() { e.disk.loop(time.Second, e.closing) })

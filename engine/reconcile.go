@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik-io/chronik/segment"
@@ -33,6 +34,9 @@ type partition struct {
 	// roll is the segment roll limits in force (segment.bytes, segment.ms);
 	// the reconciler passes a changed topic config on to the log.
 	roll rollLimits
+	// trimming: a snapshot that compacts the Raft log is under way
+	// (raftlog.go).
+	trimming atomic.Bool
 }
 
 // rollLimits are a partition's segment roll limits.

@@ -20,6 +20,9 @@ type ReplicaStatus struct {
 	// InFlight is the number of produce proposals in flight on this
 	// replica (non-zero only on the leader).
 	InFlight int
+	// RaftLogEntries is how many entries this replica's Raft log holds
+	// (bounded by Config.RaftLogRetainBytes and SnapshotEntries).
+	RaftLogEntries uint64
 	// Checksum is the CRC-32C of every stored batch byte in
 	// [LogStartOffset, HighWatermark) when asked for, else 0. Offsets,
 	// leader epochs and timestamps are assigned by the replicated state
@@ -45,6 +48,11 @@ func (e *Engine) LocalReplicas(checksums bool) []ReplicaStatus {
 		}
 		rs := ReplicaStatus{Topic: p.topic, Partition: p.index, Shard: p.shard, Broker: e.cfg.NodeID,
 			PartitionStats: st, InFlight: len(p.inflight)}
+		if lr, err := e.nh.GetLogReader(p.shard); err == nil {
+			if first, last := lr.GetRange(); last >= first {
+				rs.RaftLogEntries = last - first + 1
+			}
+		}
 		if checksums {
 			crc, hw, err := e.checksum(p)
 			if err != nil {

@@ -36,6 +36,7 @@ type PartitionSM struct {
 	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
+	raftLog   raftLogWindow // bytes applied by index, for RaftLogTrim
 }
 
 var _ sm.IOnDiskStateMachine = (*PartitionSM)(nil)
@@ -161,6 +162,7 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	for i := range ents {
 		left += len(ents[i].Cmd)
 	}
+	p.raftLog.observe(ents[len(ents)-1].Index, int64(left), raftLogGrain)
 	newFrame := func() []byte {
 		return make([]byte, segment.FrameHeadroom, segment.FrameHeadroom+min(left, MaxAppendBytes))
 	}
@@ -220,6 +222,26 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		p.onApply(next)
 	}
 	return ents, nil
+}
+
+// raftLogGrain is how finely RaftLogTrim knows where bytes lie in the log.
+const raftLogGrain = 1 << 20
+
+// RaftLogTrim reports whether this replica's Raft log holds more than
+// 2*retain bytes of applied entries since it was last compacted (as far as
+// this replica knows since it opened), and if so how many of the newest
+// entries to keep when compacting it at the applied index: those holding
+// the last retain bytes (to within a MiB), and at least minEntries.
+// Followers that lag by less catch up from the log; others get a snapshot.
+// Safe for concurrent use.
+func (p *PartitionSM) RaftLogTrim(retain int64, minEntries uint64) (keep uint64, due bool) {
+	return p.raftLog.trim(retain, minEntries)
+}
+
+// RaftLogCompacted records that the Raft log was compacted at index keeping
+// keep entries before it (see RaftLogTrim). Safe for concurrent use.
+func (p *PartitionSM) RaftLogCompacted(index, keep uint64) {
+	p.raftLog.compacted(index, keep)
 }
 
 func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error) {

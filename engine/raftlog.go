@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+)
+
+// Raft log bounds. dragonboat compacts a replica's Raft log only when it
+// takes a snapshot, every SnapshotEntries entries, keeping
+// CompactionOverhead entries behind it for followers to catch up from. A
+// partition's entries are whole produce batches, up to megabytes each, so
+// a count alone let a busy partition keep gigabytes of log that its segment
+// files hold anyway; filling the page cache with it more than halved
+// produce throughput (docs/PERFORMANCE.md). raftLogLoop therefore also
+// compacts each replica's log by bytes: once the log holds more than twice
+// Config.RaftLogRetainBytes of applied entries, it asks for a snapshot (for
+// a partition that is only metadata, segment files are the state) that
+// keeps the newest RaftLogRetainBytes of entries. Every replica does this
+// for its own log, leader or follower.
+
+// raftLogMinEntries is the fewest entries a byte-bounded compaction keeps,
+// however large they are.
+const raftLogMinEntries = 16
+
+// raftLogCheckInterval is how often raftLogLoop looks at every replica.
+const raftLogCheckInterval = 250 * time.Millisecond
+
+// raftLogLoop compacts the Raft logs of local partition replicas by bytes.
+func (e *Engine) raftLogLoop() {
+	if e.cfg.RaftLogRetainBytes < 0 {
+		return
+	}
+	t := time.NewTicker(raftLogCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.closing:
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		parts := make([]*partition, 0, len(e.parts))
+		for _, p := range e.parts {
+			parts = append(parts, p)
+		}
+		e.mu.Unlock()
+		for _, p := range parts {
+			e.trimRaftLog(p)
+		}
+	}
+}
+
+// trimRaftLog asks for a snapshot of p that compacts its Raft log down to
+// the newest RaftLogRetainBytes, when it holds more than twice that. The
+// snapshot is awaited on its own goroutine; one at a time per partition.
+func (e *Engine) trimRaftLog(p *partition) {
+	keep, due := p.sm.RaftLogTrim(e.cfg.RaftLogRetainBytes, raftLogMinEntries)
+	if !due || !p.trimming.CompareAndSwap(false, true) {
+		return
+	}
+	opt := dragonboat.SnapshotOption{OverrideCompactionOverhead: true, CompactionOverhead: keep}
+	rs, err := e.nh.RequestSnapshot(p.shard, opt, 10*time.Second)
+	if err != nil {
+		// Busy (a snapshot is being taken), not ready, or closing: the next
+		// check tries again.
+		p.trimming.Store(false)
+		e.log.Debug("raft log compaction: snapshot request", "topic", p.topic, "partition", p.index, "err", err)
+		return
+	}
+	go func() {
+		defer p.trimming.Store(false)
+		defer rs.Release()
+		select {
+		case r := <-rs.ResultC():
+			if r.Completed() {
+				p.sm.RaftLogCompacted(r.SnapshotIndex(), keep)
+			}
+		case <-e.closing:
+		}
+	}()
+}

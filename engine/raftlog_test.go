@@ -1,0 +1,70 @@
+package engine_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// TestRaftLogBoundedInBytes: with RaftLogRetainBytes set, every replica's
+// Raft log is compacted down to about that many bytes of entries while the
+// records stay readable (also after a restart); with it off, the log keeps
+// every entry (dragonboat's entry count alone never triggers here).
+func TestRaftLogBoundedInBytes(t *testing.T) {
+	const batchBytes, batches = 64 << 10, 160 // 10 MiB
+	for _, tc := range []struct {
+		name   string
+		retain int64
+		// maxEntries bounds every replica's log once produce is done.
+		maxEntries uint64
+	}{
+		// 2 x 1 MiB of 64 KiB entries, plus the 16 kept at least, plus a
+		// few config and election entries.
+		{"1MiB", 1 << 20, 2*(1<<20)/batchBytes + 16 + 8},
+		{"off", -1, batches},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+				cfg.RaftLogRetainBytes = tc.retain
+			}))
+			c.CreateTopic(t, "rl", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+			val := make([]byte, batchBytes-200)
+			for i := range batches {
+				produceLeader(t, c, "rl", 0, []engine.Record{{Key: []byte(fmt.Sprint(i)), Value: val}})
+			}
+			entries := func() (most uint64) {
+				for n := 1; n <= 3; n++ {
+					for _, r := range c.Engine(n).LocalReplicas(false) {
+						if r.Topic == "rl" {
+							most = max(most, r.RaftLogEntries)
+						}
+					}
+				}
+				return most
+			}
+			if tc.retain < 0 {
+				time.Sleep(time.Second) // what compaction there would be
+				if got := entries(); got < tc.maxEntries {
+					t.Fatalf("without a byte bound a replica's log holds %d entries, want >= %d", got, tc.maxEntries)
+				}
+				return
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for entries() > tc.maxEntries {
+				if time.Now().After(deadline) {
+					t.Fatalf("a replica's Raft log still holds %d entries, want <= %d", entries(), tc.maxEntries)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			c.Restart(2)
+			c.WaitLeader(t, "rl", 0, 10*time.Second)
+			leader := c.Engine(c.WaitLeader(t, "rl", 0, 10*time.Second))
+			if recs := fetchAll(t, leader, "rl", 0); len(recs) != batches {
+				t.Fatalf("%d records readable, want %d", len(recs), batches)
+			}
+		})
+	}
+}
