@@ -17,15 +17,17 @@ import (
 	"github.com/chronik-io/chronik/bench"
 )
 
-// benchCommand is `chronik bench produce|consume`: flag parsing only; the
-// load generator, validation and reports live in package bench.
+// benchCommand is `chronik bench produce|consume|raft`: flag parsing only;
+// the load generators, validation and reports live in packages bench and
+// internal/raftbench.
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "Kafka-protocol load generator (against --brokers, or an in-process cluster with --embedded)",
+		Usage: "Kafka-protocol load generator (against --brokers, or an in-process cluster with --embedded), and the raw Raft ceiling",
 		Subcommands: []*cli.Command{
 			benchProduceCommand(),
 			benchConsumeCommand(),
+			benchRaftCommand(),
 		},
 	}
 }
