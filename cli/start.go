@@ -49,6 +49,7 @@ addresses.`,
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
 			&cli.StringFlag{Name: "logdb", Usage: "Raft log store of a new data dir: pebble (default) or tan (faster for a few hot partitions; preallocates 64 MiB per partition replica)", EnvVars: []string{"CHRONIK_LOGDB"}},
 			&cli.Int64Flag{Name: "raft-log-retain-bytes", Value: 128 << 20, Usage: "Raft log each partition replica keeps for followers to catch up from; once it holds twice this much it is compacted (a follower further behind gets the partition's segments as a snapshot); negative: compact by entry count only", EnvVars: []string{"CHRONIK_RAFT_LOG_RETAIN_BYTES"}},
+			&cli.Int64Flag{Name: "raft-log-budget-bytes", Value: 1 << 30, Usage: "Raft log all partition replicas of this broker keep together: each keeps at most its share (at least 4 MiB) of it; negative: no shared bound", EnvVars: []string{"CHRONIK_RAFT_LOG_BUDGET_BYTES"}},
 			&cli.Int64Flag{Name: "min-free-bytes", Value: 128 << 20, Usage: "free disk space to keep on the data dir's file system: below it produce requests are refused (KAFKA_STORAGE_ERROR, retriable) until space is freed; negative disables", EnvVars: []string{"CHRONIK_MIN_FREE_BYTES"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		},
@@ -100,6 +101,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		LeaderBalanceCooldown: c.Duration("leader-balance-cooldown"),
 		MinFreeBytes:          c.Int64("min-free-bytes"),
 		RaftLogRetainBytes:    c.Int64("raft-log-retain-bytes"),
+		RaftLogBudgetBytes:    c.Int64("raft-log-budget-bytes"),
 		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
 	}
 	if err := sc.engine.Validate(); err != nil {

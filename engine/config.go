@@ -63,6 +63,11 @@ type Config struct {
 	// files streamed) instead of the log. Default 128 MiB; negative leaves
 	// compaction to SnapshotEntries and CompactionOverhead alone.
 	RaftLogRetainBytes int64
+	// RaftLogBudgetBytes bounds the Raft logs of all partition replicas of
+	// this broker together: each keeps at most its share (and at least
+	// 4 MiB), so many partitions do not each keep RaftLogRetainBytes.
+	// Default 1 GiB; negative: no shared bound.
+	RaftLogBudgetBytes int64
 	// ProduceTimeout bounds a produce whose context has no deadline;
 	// default 30s.
 	ProduceTimeout time.Duration
@@ -145,6 +150,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RaftLogRetainBytes == 0 {
 		c.RaftLogRetainBytes = 128 << 20
+	}
+	if c.RaftLogBudgetBytes == 0 {
+		c.RaftLogBudgetBytes = 1 << 30
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 30 * time.Second

@@ -16,12 +16,18 @@ import (
 // compacts each replica's log by bytes: once the log holds more than twice
 // Config.RaftLogRetainBytes of applied entries, it asks for a snapshot (for
 // a partition that is only metadata, segment files are the state) that
-// keeps the newest RaftLogRetainBytes of entries. Every replica does this
-// for its own log, leader or follower.
+// keeps the newest RaftLogRetainBytes of entries. With many partitions the
+// logs also share one budget, Config.RaftLogBudgetBytes: each keeps at most
+// its share of it (and at least raftLogMinRetain), so 256 partitions do not
+// keep 256 times a busy partition's log. Every replica does this for its
+// own log, leader or follower.
 
 // raftLogMinEntries is the fewest entries a byte-bounded compaction keeps,
 // however large they are.
 const raftLogMinEntries = 16
+
+// raftLogMinRetain is the least a replica's share of the budget can be.
+const raftLogMinRetain = 4 << 20
 
 // raftLogCheckInterval is how often raftLogLoop looks at every replica.
 const raftLogCheckInterval = 250 * time.Millisecond
@@ -45,17 +51,28 @@ func (e *Engine) raftLogLoop() {
 			parts = append(parts, p)
 		}
 		e.mu.Unlock()
+		retain := raftLogRetain(e.cfg.RaftLogRetainBytes, e.cfg.RaftLogBudgetBytes, len(parts))
 		for _, p := range parts {
-			e.trimRaftLog(p)
+			e.trimRaftLog(p, retain)
 		}
 	}
 }
 
+// raftLogRetain is what each of n replicas keeps: retain, or its share of
+// budget (a log grows to twice what it keeps) if that is less, but not less
+// than raftLogMinRetain.
+func raftLogRetain(retain, budget int64, n int) int64 {
+	if budget > 0 && n > 0 {
+		retain = min(retain, max(budget/int64(2*n), raftLogMinRetain))
+	}
+	return retain
+}
+
 // trimRaftLog asks for a snapshot of p that compacts its Raft log down to
-// the newest RaftLogRetainBytes, when it holds more than twice that. The
-// snapshot is awaited on its own goroutine; one at a time per partition.
-func (e *Engine) trimRaftLog(p *partition) {
-	keep, due := p.sm.RaftLogTrim(e.cfg.RaftLogRetainBytes, raftLogMinEntries)
+// the newest retain bytes, when it holds more than twice that. The snapshot
+// is awaited on its own goroutine; one at a time per partition.
+func (e *Engine) trimRaftLog(p *partition, retain int64) {
+	keep, due := p.sm.RaftLogTrim(retain, raftLogMinEntries)
 	if !due || !p.trimming.CompareAndSwap(false, true) {
 		return
 	}
