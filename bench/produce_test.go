@@ -269,3 +269,26 @@ func BenchmarkProduceKfake(b *testing.B) {
 		b.Fatalf("acked %d of %d", res.Acked, cfg.Records)
 	}
 }
+
+func TestLatencyStart(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	tests := []struct {
+		name    string
+		at, now time.Time
+		slept   bool
+		want    time.Time
+	}{
+		{"on time", t0, t0, false, t0},
+		{"early, sent at once", t0.Add(ms / 2), t0, false, t0},
+		{"held up by the client or broker", t0, t0.Add(5 * ms), false, t0},
+		{"slept, woke late", t0, t0.Add(ms * 6 / 10), true, t0.Add(ms * 6 / 10)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := latencyStart(tc.at, tc.now, tc.slept); !got.Equal(tc.want) {
+				t.Fatalf("latencyStart = %v, want %v", got.Sub(t0), tc.want.Sub(t0))
+			}
+		})
+	}
+}
