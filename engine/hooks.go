@@ -85,7 +85,7 @@ func (h *hooks) onFetch(topic string, partition int32, batches []byte, err error
 func countRecords(b []byte) int {
 	n := 0
 	segment.EachBatch(b, func(h segment.BatchHeader, _ []byte) error {
-		n += int(h.NumRecords)
+		n += int(h.RecordCount)
 		return nil
 	})
 	return n

@@ -15,11 +15,11 @@ import (
 func clientCompress(t *testing.T, codec int, recs []byte) []byte {
 	var buf bytes.Buffer
 	switch codec {
-	case kafkaGzip:
+	case CompressionGzip:
 		w := gzip.NewWriter(&buf)
 		w.Write(recs)
 		w.Close()
-	case kafkaSnappy: // xerial framing, as the Java client, in 7-byte chunks
+	case CompressionSnappy: // xerial framing, as the Java client, in 7-byte chunks
 		buf.Write(xerialMagic)
 		buf.Write([]byte{0, 0, 0, 1, 0, 0, 0, 1})
 		for rem := recs; len(rem) > 0; {
@@ -29,13 +29,13 @@ func clientCompress(t *testing.T, codec int, recs []byte) []byte {
 			buf.Write(blk)
 			rem = rem[n:]
 		}
-	case kafkaSnappy + 100: // raw snappy block, as some clients write it
+	case CompressionSnappy + 100: // raw snappy block, as some clients write it
 		return s2.EncodeSnappy(nil, recs)
-	case kafkaLZ4:
+	case CompressionLZ4:
 		w := lz4.NewWriter(&buf)
 		w.Write(recs)
 		w.Close()
-	case kafkaZstd:
+	case CompressionZstd:
 		e, _ := zstd.NewWriter(nil)
 		return e.EncodeAll(recs, nil)
 	}
@@ -48,7 +48,7 @@ func TestCompressedBatchTimestamps(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		codec int
-	}{{"gzip", kafkaGzip}, {"snappy-xerial", kafkaSnappy}, {"snappy-raw", kafkaSnappy + 100}, {"lz4", kafkaLZ4}, {"zstd", kafkaZstd}} {
+	}{{"gzip", CompressionGzip}, {"snappy-xerial", CompressionSnappy}, {"snappy-raw", CompressionSnappy + 100}, {"lz4", CompressionLZ4}, {"zstd", CompressionZstd}} {
 		t.Run(c.name, func(t *testing.T) {
 			l := mustOpen(t, t.TempDir(), testOpts(t))
 			defer l.Close()

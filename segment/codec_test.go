@@ -128,7 +128,7 @@ func TestBatchHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.BaseOffset != 10 || h.LastOffset() != 12 || h.NumRecords != 3 || h.MaxTimestamp != 502 || h.Size() != len(b) || h.Magic != 2 {
+	if h.BaseOffset != 10 || h.LastOffset() != 12 || h.RecordCount != 3 || h.MaxTimestamp != 502 || h.Size() != len(b) || h.Magic != 2 {
 		t.Fatalf("header %+v", h)
 	}
 	if err := VerifyBatchCRC(b); err != nil {

@@ -163,10 +163,22 @@
 // batches by their max timestamp; inside the first batch that qualifies it
 // decodes the records' timestamp deltas to return the exact record at or
 // after the log start. A batch the client compressed is decompressed for
-// this (gzip, snappy raw or xerial-framed, lz4 frame, zstd; bounded at 256
-// MiB) on this read path only. With LogAppendTime every record carries the
+// this (DecompressRecords: gzip, snappy raw or xerial-framed, lz4 frame,
+// zstd; bounded at MaxDecompressedRecords, 256 MiB) on this read path only. With LogAppendTime every record carries the
 // batch's max timestamp. MaxTimestamp names the exact record the same way
 // (KIP-734). A batch whose records do not decode yields its first offset.
+//
+// # Record batches
+//
+// batch.go is chronik's one codec of the Kafka v2 record batch header, used
+// by every layer above: ParseBatchHeader (checks magic 2 and that the
+// lengths fit; Length is the wire field, Size the whole batch), EachBatch
+// over concatenated batches, VerifyCRC, AppendBatch (the encoder), and the
+// setters the state machine applies (SetBaseOffset,
+// SetPartitionLeaderEpoch, SetLogAppendTime). clientcodec.go is the one
+// decompressor of clients' batch codecs, DecompressRecords, bounded by a
+// limit every caller passes, so that a compression bomb is refused after
+// about twice the limit instead of expanding in memory.
 //
 // # Snapshots
 //

@@ -22,6 +22,9 @@ var (
 	// ErrInvalidBatch: bytes that are not a well-formed Kafka v2 record batch
 	// (magic other than 2, a length that does not fit, a bad CRC).
 	ErrInvalidBatch = errors.New("segment: invalid record batch")
+	// ErrRecordsTooLarge: the records of a client-compressed batch
+	// decompress past the limit the caller gave DecompressRecords.
+	ErrRecordsTooLarge = errors.New("segment: decompressed records too large")
 	// ErrFrameTooLarge: an Append larger than Options.MaxFrameBytes.
 	ErrFrameTooLarge = errors.New("segment: frame too large")
 	// ErrOffsetOutOfRange: a Read below StartOffset or above EndOffset.

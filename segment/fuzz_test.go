@@ -2,6 +2,8 @@ package segment
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -197,6 +199,99 @@ func FuzzSplitBatches(f *testing.F) {
 	})
 }
 
+// batchSeeds are the seeds of the batch codec's fuzz targets: empty,
+// truncated, valid, valid followed by garbage, a header announcing the
+// largest length.
+func batchSeeds() map[string][]byte {
+	b := append(testBatch(0, 1, []byte("a")), testBatch(1, 2, []byte("b"), []byte("c"))...)
+	maxLen := bytes.Clone(b[:BatchHeaderSize])
+	binary.BigEndian.PutUint32(maxLen[batchLengthPos:], 1<<31-1)
+	return map[string][]byte{
+		"empty":      {},
+		"truncated":  b[:len(b)-1],
+		"header":     b[:BatchHeaderSize],
+		"valid":      b,
+		"garbage":    append(bytes.Clone(b), 9),
+		"max-length": maxLen,
+	}
+}
+
+// FuzzParseBatchHeader: the header parser never panics; a header it accepts
+// describes a batch inside the input, and re-encoding it with AppendBatch
+// gives back the batch's bytes exactly when its CRC holds.
+func FuzzParseBatchHeader(f *testing.F) {
+	for _, b := range batchSeeds() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := ParseBatchHeader(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidBatch) {
+				t.Fatalf("error %v does not wrap ErrInvalidBatch", err)
+			}
+			return
+		}
+		if h.Size() < BatchHeaderSize || h.Size() > len(data) || h.Magic != 2 || h.RecordCount < 0 || h.LastOffsetDelta < 0 {
+			t.Fatalf("accepted header %+v of a %d-byte input", h, len(data))
+		}
+		if h.VerifyCRC(data) != nil {
+			return
+		}
+		if again := AppendBatch(nil, h, data[BatchHeaderSize:h.Size()]); !bytes.Equal(again, data[:h.Size()]) {
+			t.Fatalf("AppendBatch of the parsed header\n%x, input\n%x", again, data[:h.Size()])
+		}
+	})
+}
+
+// FuzzEachBatch: the walk never panics, hands over contiguous batches that
+// stay inside the input (capacity included), and covers all of it when it
+// returns no error.
+func FuzzEachBatch(f *testing.F) {
+	for _, b := range batchSeeds() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		covered := 0
+		err := EachBatch(data, func(h BatchHeader, batch []byte) error {
+			if len(batch) != h.Size() || cap(batch) != len(batch) || covered+len(batch) > len(data) ||
+				&batch[0] != &data[covered] {
+				t.Fatalf("batch of %d bytes (cap %d) at %d of %d, header size %d", len(batch), cap(batch), covered, len(data), h.Size())
+			}
+			covered += len(batch)
+			return nil
+		})
+		if err == nil && covered != len(data) {
+			t.Fatalf("no error, %d of %d bytes covered", covered, len(data))
+		}
+		if err != nil && !errors.Is(err, ErrInvalidBatch) {
+			t.Fatalf("error %v does not wrap ErrInvalidBatch", err)
+		}
+	})
+}
+
+// FuzzDecompressRecords: no input panics a client codec's decoder or gets
+// past the limit.
+func FuzzDecompressRecords(f *testing.F) {
+	recs := testRecords(1, 2, 3)
+	for _, c := range []int{CompressionNone, CompressionGzip, CompressionSnappy, CompressionSnappy + 100, CompressionLZ4, CompressionZstd} {
+		z := clientCompressOf(f, c, recs)
+		f.Add(c%100, z, 1024)
+		f.Add(c%100, z[:len(z)/2], 1024)
+		f.Add(c%100, z, len(recs)-1)
+	}
+	f.Add(CompressionGzip, clientCompressOf(f, CompressionGzip, make([]byte, 1<<20)), 4096)
+	f.Fuzz(func(t *testing.T, codec int, src []byte, limit int) {
+		limit = min(max(limit, 0), 1<<20)
+		out, err := DecompressRecords(codec, src, limit)
+		if err == nil && len(out) > limit {
+			t.Fatalf("%d bytes out, limit %d", len(out), limit)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidBatch) && !errors.Is(err, ErrRecordsTooLarge) {
+			t.Fatalf("error %v wraps neither ErrInvalidBatch nor ErrRecordsTooLarge", err)
+		}
+	})
+}
+
 // FuzzDecodeIndexes: index files never panic the decoder, and what it
 // accepts is ordered.
 func FuzzDecodeIndexes(f *testing.F) {
@@ -283,6 +378,10 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzSplitBatches", "valid", b)
 	write("FuzzSplitBatches", "truncated", b[:len(b)-1])
 	write("FuzzSplitBatches", "garbage-after", append(bytes.Clone(b), 9))
+	for name, sb := range batchSeeds() {
+		write("FuzzParseBatchHeader", name, sb)
+		write("FuzzEachBatch", name, sb)
+	}
 	m := newSegMeta(10)
 	m.End, m.Size, m.LastPos, m.LastIndex = 20, 500, 400, 3
 	oi, ti := encodeIndexes(&m, []indexEntry{{10, 0, -1}, {15, 200, 7}})
@@ -295,9 +394,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzRecordAtOrAfter", "truncated", tb[:len(tb)-2], int64(200))
 	write("FuzzRecordAtOrAfter", "garbage-after", append(bytes.Clone(tb), 7, 7), int64(200))
 	xer := append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0, 0, 0, 3, 1, 0, 0)
-	write("FuzzRecordAtOrAfter", "xerial", finishBatch(10, kafkaSnappy, 100, 500, 3, 2, xer), int64(0))
+	write("FuzzRecordAtOrAfter", "xerial", finishBatch(10, CompressionSnappy, 100, 500, 3, 2, xer), int64(0))
 	write("FuzzRecordAtOrAfter", "max-length-xerial-chunk",
-		finishBatch(10, kafkaSnappy, 100, 500, 3, 2, append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0x7f, 0xff, 0xff, 0xff)), int64(0))
+		finishBatch(10, CompressionSnappy, 100, 500, 3, 2, append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0x7f, 0xff, 0xff, 0xff)), int64(0))
 }
 
 // FuzzRecordAtOrAfter: decoding the records of a batch (after decompressing
@@ -307,8 +406,8 @@ func FuzzRecordAtOrAfter(f *testing.F) {
 	ts := []int64{100, 500, 300}
 	f.Add(testBatchTS(10, ts...), int64(200))
 	xer := append(append(bytes.Clone(xerialMagic), 0, 0, 0, 1, 0, 0, 0, 1), 0, 0, 0, 3, 1, 0, 0)
-	f.Add(finishBatch(10, kafkaSnappy, 100, 500, 3, 2, xer), int64(0))
-	f.Add(finishBatch(10, kafkaGzip, 100, 500, 3, 2, []byte{0x1f, 0x8b, 8, 0}), int64(0))
+	f.Add(finishBatch(10, CompressionSnappy, 100, 500, 3, 2, xer), int64(0))
+	f.Add(finishBatch(10, CompressionGzip, 100, 500, 3, 2, []byte{0x1f, 0x8b, 8, 0}), int64(0))
 	f.Fuzz(func(t *testing.T, b []byte, ts int64) {
 		bh, err := ParseBatchHeader(b)
 		if err != nil || bh.BaseOffset < 0 || bh.LastOffset() < bh.BaseOffset {

@@ -327,7 +327,7 @@ func (l *Log) append(batches, owned []byte, firstIndex, lastIndex uint64) error 
 			return fmt.Errorf("batch base offset %d, want %d: %w", bh.BaseOffset, h.LastOffset+1, ErrOutOfOrder)
 		}
 		h.LastOffset = bh.LastOffset()
-		h.Records += uint32(bh.NumRecords)
+		h.Records += uint32(bh.RecordCount)
 		if bh.MaxTimestamp > h.MaxTs {
 			h.MaxTs, h.MaxTsOff = bh.MaxTimestamp, bh.BaseOffset
 		}

@@ -274,12 +274,12 @@ func recordAtOrAfter(bh *BatchHeader, b []byte, ts, start int64) (int64, int64, 
 	recs := b[BatchHeaderSize:]
 	if c := bh.Compression(); c != 0 {
 		var err error
-		if recs, err = decompressRecords(c, recs); err != nil {
+		if recs, err = DecompressRecords(c, recs, MaxDecompressedRecords); err != nil {
 			return fallback, bh.MaxTimestamp, true
 		}
 	}
 	p := 0
-	for range bh.NumRecords {
+	for range bh.RecordCount {
 		length, n := binary.Varint(recs[p:])
 		if n <= 0 || length < 0 || int64(p+n)+length > int64(len(recs)) {
 			break

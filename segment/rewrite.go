@@ -264,7 +264,7 @@ func refilterHeader(h *frameHeader, data []byte) error {
 	}
 	h.Records, h.MaxTs, h.MaxTsOff = 0, -1, -1
 	_ = EachBatch(data, func(bh BatchHeader, _ []byte) error {
-		h.Records += uint32(bh.NumRecords)
+		h.Records += uint32(bh.RecordCount)
 		if bh.MaxTimestamp > h.MaxTs {
 			h.MaxTs, h.MaxTsOff = bh.MaxTimestamp, bh.BaseOffset
 		}

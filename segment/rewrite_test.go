@@ -18,7 +18,7 @@ import (
 func emptiedBatch(b []byte) []byte {
 	out := append([]byte(nil), b[:BatchHeaderSize]...)
 	binary.BigEndian.PutUint32(out[batchLengthPos:], uint32(BatchHeaderSize-batchLengthOverhead))
-	binary.BigEndian.PutUint32(out[batchNumRecordsPos:], 0)
+	binary.BigEndian.PutUint32(out[batchRecordCountPos:], 0)
 	binary.BigEndian.PutUint32(out[batchCRCPos:], crc32.Checksum(out[batchAttributesPos:], castagnoli))
 	return out
 }
@@ -355,8 +355,8 @@ func TestRewriteSealedWithSealer(t *testing.T) {
 	segs := l.Segments()
 	act := segs[len(segs)-1]
 	_ = EachBatch(readAll(t, l, 1<<20), func(h BatchHeader, _ []byte) error {
-		if h.BaseOffset < act.BaseOffset && h.BaseOffset%2 == 0 && h.NumRecords != 0 {
-			t.Fatalf("batch %d in a sealed segment kept %d records", h.BaseOffset, h.NumRecords)
+		if h.BaseOffset < act.BaseOffset && h.BaseOffset%2 == 0 && h.RecordCount != 0 {
+			t.Fatalf("batch %d in a sealed segment kept %d records", h.BaseOffset, h.RecordCount)
 		}
 		return nil
 	})
