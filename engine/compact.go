@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"hash/maphash"
 	"strings"
 	"time"
 
+	"github.com/chronik-io/chronik/segment"
 	"github.com/chronik-io/chronik/shards"
 )
 
@@ -219,19 +219,19 @@ func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (km *keyM
 			break
 		}
 		for len(b) > 0 && off < end {
-			h, err := shards.ParseBatchHeader(b)
+			h, err := segment.ParseBatchHeader(b)
 			if err != nil {
 				return nil, 0, 0, fmt.Errorf("offset %d: %w", off, err)
 			}
-			batch := b[:h.Length]
-			b = b[h.Length:]
-			next := h.BaseOffset + int64(h.LastOffsetDelta) + 1
+			batch := b[:h.Size()]
+			b = b[h.Size():]
+			next := h.LastOffset() + 1
 			if h.IsControl() {
 				off = next
 				continue
 			}
 			var recs []rawRecord
-			err = eachRecord(batch, func(r rawRecord) error {
+			err = eachRecord(&h, batch, func(r rawRecord) error {
 				if r.offset >= off && r.offset < end && r.key != nil {
 					recs = append(recs, r)
 				}
@@ -269,12 +269,12 @@ func (c *compactor) filterFrame(batches []byte) ([]byte, error) {
 	var out []byte
 	changed := false
 	for pos := 0; pos < len(batches); {
-		h, err := shards.ParseBatchHeader(batches[pos:])
+		h, err := segment.ParseBatchHeader(batches[pos:])
 		if err != nil {
 			return nil, err
 		}
-		b := batches[pos : pos+h.Length]
-		nb, err := compactBatch(b, c.keep)
+		b := batches[pos : pos+h.Size()]
+		nb, err := compactBatch(&h, b, c.keep)
 		if err != nil {
 			// A batch whose records do not decode is kept as it is: its
 			// records were not mapped either, so nothing relies on it.
@@ -288,7 +288,7 @@ func (c *compactor) filterFrame(batches []byte) ([]byte, error) {
 		if changed {
 			out = append(out, nb...)
 		}
-		pos += h.Length
+		pos += h.Size()
 	}
 	if !changed {
 		return batches, nil
@@ -327,18 +327,14 @@ type rawRecord struct {
 // errBadRecord: a record that does not decode.
 var errBadRecord = errors.New("malformed record")
 
-// eachRecord calls fn for every record of the v2 batch b (decompressing the
-// records of a batch the producer compressed). Keys alias b or the
-// decompressed buffer.
-func eachRecord(b []byte, fn func(r rawRecord) error) error {
-	h, err := shards.ParseBatchHeader(b)
-	if err != nil {
-		return err
+// eachRecord calls fn for every record of the v2 batch b, whose parsed
+// header is h (decompressing the records of a batch the producer
+// compressed). Keys alias b or the decompressed buffer.
+func eachRecord(h *segment.BatchHeader, b []byte, fn func(r rawRecord) error) error {
+	if h.Size() != len(b) {
+		return fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptBatch, h.Size(), len(b))
 	}
-	if h.Length != len(b) {
-		return fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptBatch, h.Length, len(b))
-	}
-	raw, err := decompress(int(h.Attributes&7), b[shards.BatchHeaderSize:])
+	raw, err := decompress(h.Compression(), b[segment.BatchHeaderSize:])
 	if err != nil {
 		return fmt.Errorf("%w: decompress: %v", ErrCorruptBatch, err)
 	}
@@ -364,31 +360,21 @@ func eachRecord(b []byte, fn func(r rawRecord) error) error {
 	return nil
 }
 
-// requireKeys returns ErrInvalidRecord if a record of the (validated) v2
-// batches has a null key: a compacted topic cannot accept one, as in Kafka,
-// since compaction keeps records by key.
-func requireKeys(batches []byte) error {
-	for len(batches) > 0 {
-		h, err := shards.ParseBatchHeader(batches)
-		if err != nil {
-			return err
-		}
-		b := batches[:h.Length]
-		batches = batches[h.Length:]
-		if h.IsControl() {
-			continue
-		}
-		err = eachRecord(b, func(r rawRecord) error {
-			if r.key == nil {
-				return fmt.Errorf("%w: a compacted topic cannot accept a record without a key (offset %d of the batch)", ErrInvalidRecord, r.offset-h.BaseOffset)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+// requireKeys returns ErrInvalidRecord if a record of the v2 batch b, whose
+// header h produce validation has parsed and checked, has a null key: a
+// compacted topic cannot accept one, as in Kafka, since compaction keeps
+// records by key. It is shards.ValidateBatches' per-batch hook for
+// compacted topics, so the headers are parsed once.
+func requireKeys(h segment.BatchHeader, b []byte) error {
+	if h.IsControl() {
+		return nil // validation refuses them from producers anyway
 	}
-	return nil
+	return eachRecord(&h, b, func(r rawRecord) error {
+		if r.key == nil {
+			return fmt.Errorf("%w: a compacted topic cannot accept a record without a key (offset %d of the batch)", ErrInvalidRecord, r.offset-h.BaseOffset)
+		}
+		return nil
+	})
 }
 
 // parseRecord decodes the start of one v2 record of b: its offset delta
@@ -437,25 +423,22 @@ func parseRecord(b []byte) (r rawRecord, n int, err error) {
 	return r, n, nil
 }
 
-// compactBatch filters the records of the v2 batch b through keep (which
-// gets each record and the batch's max timestamp). It returns b itself if
+// compactBatch filters the records of the v2 batch b, whose parsed header is
+// h, through keep (which gets each record and the batch's max timestamp).
+// It returns b itself if
 // every record is kept or b is a control batch; otherwise a new uncompressed
 // batch with the kept records' bytes unchanged (offset and timestamp deltas
 // intact), the same base offset, last offset delta, timestamps, producer id,
 // epoch and base sequence, the attributes less the compression bits, and a
 // new length, record count and CRC-32C. A batch that loses every record
 // stays as an empty batch covering its offsets.
-func compactBatch(b []byte, keep func(r rawRecord, maxTs int64) bool) ([]byte, error) {
-	h, err := shards.ParseBatchHeader(b)
-	if err != nil {
-		return nil, err
-	}
+func compactBatch(h *segment.BatchHeader, b []byte, keep func(r rawRecord, maxTs int64) bool) ([]byte, error) {
 	if h.IsControl() {
 		return b, nil
 	}
 	var kept [][]byte
 	total, dropped := 0, 0
-	err = eachRecord(b, func(r rawRecord) error {
+	err := eachRecord(h, b, func(r rawRecord) error {
 		if keep(r, h.MaxTimestamp) {
 			kept = append(kept, r.raw)
 			total += len(r.raw)
@@ -470,15 +453,8 @@ func compactBatch(b []byte, keep func(r rawRecord, maxTs int64) bool) ([]byte, e
 	if dropped == 0 {
 		return b, nil
 	}
-	out := make([]byte, shards.BatchHeaderSize, shards.BatchHeaderSize+total)
-	copy(out, b[:shards.BatchHeaderSize])
-	for _, r := range kept {
-		out = append(out, r...)
-	}
-	be := binary.BigEndian
-	be.PutUint32(out[8:], uint32(len(out)-12))                   // batch length
-	be.PutUint16(out[21:], uint16(h.Attributes&^7))              // uncompressed
-	be.PutUint32(out[57:], uint32(len(kept)))                    // record count
-	be.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli)) // CRC-32C of attributes on
-	return out, nil
+	nh := *h
+	nh.Attributes &^= int16(h.Compression()) // the kept records are stored uncompressed
+	nh.RecordCount = int32(len(kept))
+	return segment.AppendBatch(make([]byte, 0, segment.BatchHeaderSize+total), nh, kept...), nil
 }

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,14 +14,14 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 
-	"github.com/chronik-io/chronik/shards"
+	"github.com/chronik-io/chronik/segment"
 )
 
 // compressBatch returns the uncompressed batch b with its records section
 // compressed by a Kafka codec (1 gzip, 2 snappy xerial-framed, 3 lz4, 4
 // zstd), producer fields set, and its length and CRC redone.
 func compressBatch(t testing.TB, b []byte, codec int) []byte {
-	recs := b[shards.BatchHeaderSize:]
+	recs := b[segment.BatchHeaderSize:]
 	var buf bytes.Buffer
 	switch codec {
 	case 0:
@@ -32,7 +31,7 @@ func compressBatch(t testing.TB, b []byte, codec int) []byte {
 		w.Write(recs)
 		w.Close()
 	case 2:
-		buf.Write(xerialMagic)
+		buf.Write([]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}) // xerial framing
 		buf.Write([]byte{0, 0, 0, 1, 0, 0, 0, 1})
 		blk := s2.EncodeSnappy(nil, recs)
 		buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(blk))))
@@ -48,15 +47,23 @@ func compressBatch(t testing.TB, b []byte, codec int) []byte {
 		}
 		buf.Write(e.EncodeAll(recs, nil))
 	}
-	out := append(append([]byte(nil), b[:shards.BatchHeaderSize]...), buf.Bytes()...)
-	be := binary.BigEndian
-	be.PutUint32(out[8:], uint32(len(out)-12))
-	be.PutUint16(out[21:], uint16(codec))
-	be.PutUint64(out[43:], 77) // producer id
-	be.PutUint16(out[51:], 3)  // epoch
-	be.PutUint32(out[53:], 40) // base sequence
-	be.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
-	return out
+	h, err := segment.ParseBatchHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Attributes = int16(codec)
+	h.ProducerID, h.ProducerEpoch, h.BaseSequence = 77, 3, 40
+	return segment.AppendBatch(nil, h, buf.Bytes())
+}
+
+// compactBytes parses the batch at the start of b and filters it with
+// compactBatch.
+func compactBytes(b []byte, keep func(r rawRecord, maxTs int64) bool) ([]byte, error) {
+	h, err := segment.ParseBatchHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	return compactBatch(&h, b[:h.Size()], keep)
 }
 
 // compactSample is a batch at offset 1000 of keys a, b, a, (keyless), b
@@ -97,7 +104,7 @@ func TestCompactBatch(t *testing.T) {
 			}
 			for _, tc := range cases {
 				c := &compactor{keys: km, now: tc.now, deleteRetentionMs: DefaultDeleteRetentionMs}
-				out, err := compactBatch(in, c.keep)
+				out, err := compactBytes(in, c.keep)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
@@ -119,16 +126,16 @@ func TestCompactBatch(t *testing.T) {
 			}
 			// Nothing superseded: the batch itself comes back.
 			c := &compactor{keys: newKeyMap(), now: 0, deleteRetentionMs: DefaultDeleteRetentionMs}
-			if out, err := compactBatch(in, c.keep); err != nil || &out[0] != &in[0] || len(out) != len(in) {
+			if out, err := compactBytes(in, c.keep); err != nil || &out[0] != &in[0] || len(out) != len(in) {
 				t.Fatalf("unchanged batch: %v, not the input itself", err)
 			}
 			// Every record superseded: an empty batch covering the offsets.
-			out, err := compactBatch(in, func(rawRecord, int64) bool { return false })
+			out, err := compactBytes(in, func(rawRecord, int64) bool { return false })
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkCompactedBatch(t, in, out)
-			if h, _ := shards.ParseBatchHeader(out); h.RecordCount != 0 || h.Length != shards.BatchHeaderSize {
+			if h, _ := segment.ParseBatchHeader(out); h.RecordCount != 0 || h.Size() != segment.BatchHeaderSize {
 				t.Fatalf("emptied batch: %+v", h)
 			}
 		})
@@ -141,31 +148,31 @@ func TestCompactBatch(t *testing.T) {
 // exactly; a valid CRC-32C; records that decode.
 func checkCompactedBatch(t testing.TB, in, out []byte) {
 	t.Helper()
-	hi, err := shards.ParseBatchHeader(in)
+	hi, err := segment.ParseBatchHeader(in)
 	if err != nil {
 		t.Fatalf("input: %v", err)
 	}
-	ho, err := shards.ParseBatchHeader(out)
+	ho, err := segment.ParseBatchHeader(out)
 	if err != nil {
 		t.Fatalf("output: %v", err)
 	}
-	if ho.Length != len(out) {
-		t.Fatalf("output length %d, batch says %d", len(out), ho.Length)
+	if ho.Size() != len(out) {
+		t.Fatalf("output length %d, batch says %d", len(out), ho.Size())
 	}
 	if ho.BaseOffset != hi.BaseOffset || ho.LastOffsetDelta != hi.LastOffsetDelta || ho.BaseTimestamp != hi.BaseTimestamp ||
 		ho.MaxTimestamp != hi.MaxTimestamp || ho.ProducerID != hi.ProducerID || ho.ProducerEpoch != hi.ProducerEpoch ||
-		ho.BaseSequence != hi.BaseSequence || ho.LeaderEpoch != hi.LeaderEpoch || ho.Magic != hi.Magic {
+		ho.BaseSequence != hi.BaseSequence || ho.PartitionLeaderEpoch != hi.PartitionLeaderEpoch || ho.Magic != hi.Magic {
 		t.Fatalf("header changed: %+v -> %+v", hi, ho)
 	}
 	if &out[0] != &in[0] && ho.Attributes != hi.Attributes&^7 {
 		t.Fatalf("attributes %x -> %x, want the compression bits cleared", hi.Attributes, ho.Attributes)
 	}
-	if crc := crc32.Checksum(out[21:], castagnoli); crc != ho.CRC {
-		t.Fatalf("CRC %08x, computed %08x", ho.CRC, crc)
+	if err := ho.VerifyCRC(out); err != nil {
+		t.Fatal(err)
 	}
 	n := 0
 	prev := hi.BaseOffset - 1
-	if err := eachRecord(out, func(r rawRecord) error {
+	if err := eachRecord(&ho, out, func(r rawRecord) error {
 		if r.offset <= prev || r.offset > hi.BaseOffset+int64(hi.LastOffsetDelta) {
 			return fmt.Errorf("record offset %d after %d, batch ends at %d", r.offset, prev, hi.BaseOffset+int64(hi.LastOffsetDelta))
 		}
@@ -191,7 +198,7 @@ func FuzzCompactBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, mask uint64) {
 		i := 0
 		kept := 0
-		out, err := compactBatch(b, func(r rawRecord, _ int64) bool {
+		out, err := compactBytes(b, func(r rawRecord, _ int64) bool {
 			keep := mask&(1<<(i%64)) == 0
 			i++
 			if keep {
@@ -202,11 +209,11 @@ func FuzzCompactBatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(out) == len(b) && (len(b) == 0 || &out[0] == &b[0]) {
+		if len(out) <= len(b) && (len(out) == 0 || &out[0] == &b[0]) {
 			return // unchanged (all kept, or a control batch)
 		}
 		checkCompactedBatch(t, b, out)
-		if h, _ := shards.ParseBatchHeader(out); int(h.RecordCount) != kept {
+		if h, _ := segment.ParseBatchHeader(out); int(h.RecordCount) != kept {
 			t.Fatalf("%d records in the output, %d kept", h.RecordCount, kept)
 		}
 	})

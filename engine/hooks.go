@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chronik-io/chronik/segment"
+	"github.com/chronik-io/chronik/shards"
 )
 
 // Hook is any of the Hook* interfaces below. Config.Hooks holds hooks; the
@@ -59,14 +60,15 @@ func newHooks(hs []Hook) hooks {
 	return h
 }
 
-func (h *hooks) onProduce(topic string, partition int32, batches []byte, start time.Time, err error) {
+// onProduce reports a produce whose batches validation summarised (no
+// second parse of the batches).
+func (h *hooks) onProduce(topic string, partition int32, sum shards.BatchSummary, start time.Time, err error) {
 	if len(h.produce) == 0 {
 		return
 	}
 	d := time.Since(start)
-	n := countRecords(batches)
 	for _, p := range h.produce {
-		p.OnProduce(topic, partition, len(batches), n, d, err)
+		p.OnProduce(topic, partition, sum.Bytes, sum.Records, d, err)
 	}
 }
 

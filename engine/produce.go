@@ -11,6 +11,7 @@ import (
 	"github.com/lni/dragonboat/v4"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
+	"github.com/chronik-io/chronik/segment"
 	"github.com/chronik-io/chronik/shards"
 )
 
@@ -84,11 +85,11 @@ func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32
 	res, err := e.propose(ctx, pr.p.shard, pr.cmd)
 	if err != nil {
 		err = fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
-		e.hooks.onProduce(topic, partition, batches, start, err)
+		e.hooks.onProduce(topic, partition, pr.sum, start, err)
 		return ProduceResult{}, err
 	}
 	out, err := pr.result(res)
-	e.hooks.onProduce(topic, partition, batches, start, err)
+	e.hooks.onProduce(topic, partition, pr.sum, start, err)
 	return out, err
 }
 
@@ -98,6 +99,7 @@ type pendingProposal struct {
 	partition int32
 	p         *partition
 	cmd       []byte
+	sum       shards.BatchSummary // from validation, for the hooks
 	logAppend bool
 	now       int64
 	once      sync.Once
@@ -105,8 +107,10 @@ type pendingProposal struct {
 
 func (pr *pendingProposal) release() { pr.once.Do(func() { <-pr.p.inflight }) }
 
-// prepareProduce checks leadership, validates the batches, takes an
-// in-flight slot (waiting within ctx) and builds the Raft command.
+// prepareProduce checks leadership, validates the batches (parsing each
+// header once; for a compacted topic the same walk checks the records'
+// keys), takes an in-flight slot (waiting within ctx) and builds the Raft
+// command.
 func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int32, batches []byte) (*pendingProposal, error) {
 	p, t, epoch, err := e.leaderOf(topic, partition)
 	if err != nil {
@@ -120,13 +124,13 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	}
 	tc, _ := ParseTopicConfigs(t.Configs)
 	tc = tc.withDefaults()
-	if _, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes)); err != nil {
-		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
-	}
+	var each func(segment.BatchHeader, []byte) error
 	if strings.Contains(tc.CleanupPolicy, "compact") {
-		if err := requireKeys(batches); err != nil {
-			return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
-		}
+		each = requireKeys
+	}
+	sum, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes), each)
+	if err != nil {
+		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
 	}
 	wait := ctx
 	if _, ok := ctx.Deadline(); !ok {
@@ -141,7 +145,7 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	case <-e.closing:
 		return nil, ErrClosed
 	}
-	pr := &pendingProposal{topic: topic, partition: partition, p: p,
+	pr := &pendingProposal{topic: topic, partition: partition, p: p, sum: sum,
 		logAppend: tc.MessageTimestampType == "LogAppendTime", now: time.Now().UnixMilli()}
 	pr.cmd = shards.AppendCommand(make([]byte, 0, len(batches)+16), batches, epoch, pr.now, pr.logAppend)
 	return pr, nil
@@ -239,7 +243,7 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 	go func() {
 		defer close(pp.done)
 		defer pr.release()
-		defer func() { e.hooks.onProduce(topic, partition, batches, start, pp.err) }()
+		defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
 		r := <-rs.AppliedC()
 		rs.Release()
 		switch {

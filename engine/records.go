@@ -3,8 +3,8 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"time"
 
@@ -14,10 +14,8 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/chronik-io/chronik/shards"
+	"github.com/chronik-io/chronik/segment"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // EncodeBatch encodes recs as one uncompressed Kafka v2 record batch with
 // base offset 0 and no producer id. A zero Record.Timestamp becomes now.
@@ -50,22 +48,16 @@ func EncodeBatch(recs []Record, now time.Time) []byte {
 		raw = binary.AppendVarint(raw, int64(len(body)-1))
 		raw = append(raw, body[1:]...)
 	}
-	rb := kmsg.RecordBatch{
+	return segment.AppendBatch(make([]byte, 0, segment.BatchHeaderSize+len(raw)), segment.BatchHeader{
 		PartitionLeaderEpoch: -1,
-		Magic:                2,
 		LastOffsetDelta:      int32(len(recs) - 1),
-		FirstTimestamp:       first,
+		BaseTimestamp:        first,
 		MaxTimestamp:         maxTs,
 		ProducerID:           -1,
 		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(recs)),
-		Records:              raw,
-	}
-	rb.Length = int32(shards.BatchHeaderSize - 12 + len(raw))
-	b := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
-	return b
+		BaseSequence:         -1,
+		RecordCount:          int32(len(recs)),
+	}, raw)
 }
 
 // Records decodes every record of r.Batches (any Kafka codec), with
@@ -74,47 +66,52 @@ func (r FetchResult) Records() ([]Record, error) {
 	return DecodeBatches(r.Batches)
 }
 
-// DecodeBatches decodes concatenated v2 record batches into records.
+// DecodeBatches decodes concatenated v2 record batches (any Kafka codec)
+// into records, with absolute offsets and timestamps; control batches are
+// skipped. On an error it returns the records decoded before it and an
+// error wrapping ErrCorruptBatch.
 func DecodeBatches(b []byte) ([]Record, error) {
 	var out []Record
-	for len(b) > 0 {
-		var rb kmsg.RecordBatch
-		h, err := shards.ParseBatchHeader(b)
-		if err != nil {
-			return out, err
-		}
-		if err := rb.ReadFrom(b[:h.Length]); err != nil {
-			return out, fmt.Errorf("decode batch at offset %d: %w: %v", h.BaseOffset, ErrCorruptBatch, err)
-		}
-		b = b[h.Length:]
+	err := segment.EachBatch(b, func(h segment.BatchHeader, batch []byte) error {
 		if h.IsControl() {
-			continue
+			return nil
 		}
-		raw, err := decompress(int(rb.Attributes&7), rb.Records)
-		if err != nil {
-			return out, fmt.Errorf("decompress batch at offset %d: %w: %v", h.BaseOffset, ErrCorruptBatch, err)
+		var err error
+		out, err = appendRecords(out, &h, batch)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrCorruptBatch) {
+		err = fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+	}
+	return out, err
+}
+
+// appendRecords appends the records of the one batch b, whose header is h,
+// to out.
+func appendRecords(out []Record, h *segment.BatchHeader, b []byte) ([]Record, error) {
+	raw, err := decompress(h.Compression(), b[segment.BatchHeaderSize:])
+	if err != nil {
+		return out, fmt.Errorf("decompress batch at offset %d: %w: %v", h.BaseOffset, ErrCorruptBatch, err)
+	}
+	for i := int32(0); i < h.RecordCount; i++ {
+		n, used := binary.Varint(raw)
+		if used <= 0 || n < 0 || int64(len(raw)-used) < n {
+			return out, fmt.Errorf("record %d of batch at offset %d: %w", i, h.BaseOffset, ErrCorruptBatch)
 		}
-		logAppend := rb.Attributes&0x08 != 0
-		for i := int32(0); i < rb.NumRecords; i++ {
-			n, used := binary.Varint(raw)
-			if used <= 0 || n < 0 || int64(len(raw)-used) < n {
-				return out, fmt.Errorf("record %d of batch at offset %d: %w", i, h.BaseOffset, ErrCorruptBatch)
-			}
-			var kr kmsg.Record
-			if err := kr.ReadFrom(raw[:used+int(n)]); err != nil {
-				return out, fmt.Errorf("record %d of batch at offset %d: %w: %v", i, h.BaseOffset, ErrCorruptBatch, err)
-			}
-			raw = raw[used+int(n):]
-			ts := rb.FirstTimestamp + kr.TimestampDelta64
-			if logAppend {
-				ts = rb.MaxTimestamp
-			}
-			rec := Record{Key: kr.Key, Value: kr.Value, Timestamp: time.UnixMilli(ts), Offset: h.BaseOffset + int64(kr.OffsetDelta)}
-			for _, hd := range kr.Headers {
-				rec.Headers = append(rec.Headers, Header{Key: hd.Key, Value: hd.Value})
-			}
-			out = append(out, rec)
+		var kr kmsg.Record
+		if err := kr.ReadFrom(raw[:used+int(n)]); err != nil {
+			return out, fmt.Errorf("record %d of batch at offset %d: %w: %v", i, h.BaseOffset, ErrCorruptBatch, err)
 		}
+		raw = raw[used+int(n):]
+		ts := h.BaseTimestamp + kr.TimestampDelta64
+		if h.LogAppendTime() {
+			ts = h.MaxTimestamp
+		}
+		rec := Record{Key: kr.Key, Value: kr.Value, Timestamp: time.UnixMilli(ts), Offset: h.BaseOffset + int64(kr.OffsetDelta)}
+		for _, hd := range kr.Headers {
+			rec.Headers = append(rec.Headers, Header{Key: hd.Key, Value: hd.Value})
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }

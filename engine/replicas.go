@@ -111,5 +111,8 @@ func (e *Engine) checksum(p *partition) (uint32, int64, error) {
 	return crc, end, nil
 }
 
+// castagnoli is the CRC-32C table of the per-replica log checksum.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // errStop ends an EachBatch walk early.
 var errStop = errors.New("stop")

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-io/chronik/engine"
-	"github.com/chronik-io/chronik/shards"
+	"github.com/chronik-io/chronik/segment"
 )
 
 // TestCompactionKgo: a topic switched to cleanup.policy=compact through
@@ -143,15 +143,15 @@ func TestCompactionKgo(t *testing.T) {
 			t.Fatal(err)
 		}
 		for b := fr.Batches; len(b) > 0; {
-			h, err := shards.ParseBatchHeader(b)
+			h, err := segment.ParseBatchHeader(b)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if h.RecordCount == 0 {
 				empty++
 			}
-			off = h.BaseOffset + int64(h.LastOffsetDelta) + 1
-			b = b[h.Length:]
+			off = h.LastOffset() + 1
+			b = b[h.Size():]
 		}
 	}
 	if empty == 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chronik-io/chronik/internal/errs"
+	"github.com/chronik-io/chronik/segment"
 )
 
 // bigBatch is one valid batch of about size bytes.
@@ -19,7 +20,7 @@ func TestUpdateSplitsLargeApplyBatches(t *testing.T) {
 	dir := t.TempDir()
 	p, _ := openSM(t, dir)
 	b := bigBatch(MaxAppendBytes / 3)
-	h, err := ParseBatchHeader(b)
+	h, err := segment.ParseBatchHeader(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +72,10 @@ func TestValidateBatchesTotalLimit(t *testing.T) {
 	for range 5 {
 		all = append(all, b...)
 	}
-	if _, err := ValidateBatches(all, 0); !errors.Is(err, errs.ErrRecordTooLarge) {
+	if _, err := ValidateBatches(all, 0, nil); !errors.Is(err, errs.ErrRecordTooLarge) {
 		t.Fatalf("%d bytes of batches: err %v, want ErrRecordTooLarge", len(all), err)
 	}
-	if _, err := ValidateBatches(all[:3*len(b)], 0); err != nil {
+	if _, err := ValidateBatches(all[:3*len(b)], 0, nil); err != nil {
 		t.Fatalf("%d bytes of batches: %v", 3*len(b), err)
 	}
 }

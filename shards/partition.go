@@ -133,13 +133,13 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 			break
 		}
 		for len(b) > 0 {
-			h, err := ParseBatchHeader(b)
+			h, err := segment.ParseBatchHeader(b)
 			if err != nil {
 				return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
 			}
-			p.producers.record(h, h.BaseOffset)
-			off = h.BaseOffset + int64(h.LastOffsetDelta) + 1
-			b = b[h.Length:]
+			p.producers.record(&h, h.BaseOffset)
+			off = h.LastOffset() + 1
+			b = b[h.Size():]
 		}
 	}
 	return nil
@@ -293,18 +293,19 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 	dups, n := 0, 0
 	var dupBase int64
 	for len(b) > 0 {
-		h, err := ParseBatchHeader(b)
+		h, err := segment.ParseBatchHeader(b)
 		if err != nil {
 			return fail(ResultCorrupt)
 		}
+		size := h.Size()
 		n++
-		switch verdict, orig := p.producers.check(h); verdict {
+		switch verdict, orig := p.producers.check(&h); verdict {
 		case seqDuplicate:
 			if dups == 0 {
 				dupBase = orig
 			}
 			dups++
-			b = b[h.Length:]
+			b = b[size:]
 			continue
 		case seqOutOfOrder:
 			return fail(ResultOutOfOrderSequence)
@@ -326,16 +327,16 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 			}
 		}
 		at := len(frame)
-		frame = append(frame, b[:h.Length]...)
+		frame = append(frame, b[:size]...)
 		nb := frame[at:]
-		setBaseOffset(nb, next)
-		setLeaderEpoch(nb, c.leaderEpoch)
+		segment.SetBaseOffset(nb, next)
+		segment.SetPartitionLeaderEpoch(nb, c.leaderEpoch)
 		if c.logAppendTime {
-			setLogAppendTime(nb, h.Length, c.appendTime)
+			segment.SetLogAppendTime(nb, c.appendTime)
 		}
-		p.producers.record(h, next)
+		p.producers.record(&h, next)
 		next += int64(h.LastOffsetDelta) + 1
-		b = b[h.Length:]
+		b = b[size:]
 	}
 	if dups > 0 {
 		if dups != n {

@@ -2,8 +2,6 @@ package shards
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"testing"
 
 	"github.com/chronik-io/chronik/segment"
@@ -14,20 +12,9 @@ import (
 // machine never decodes them) for producer pid/epoch starting at seq.
 func testBatch(n int, ts int64, pid int64, epoch int16, seq int32) []byte {
 	recs := bytes.Repeat([]byte{0xab}, 10*n)
-	b := make([]byte, BatchHeaderSize, BatchHeaderSize+len(recs))
-	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(BatchHeaderSize-batchLengthOverhead+len(recs)))
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0xffffffff)
-	b[offMagic] = 2
-	binary.BigEndian.PutUint32(b[offLastOffDelta:], uint32(n-1))
-	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint64(b[offProducerID:], uint64(pid))
-	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(epoch))
-	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(seq))
-	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(n))
-	b = append(b, recs...)
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
-	return b
+	return segment.AppendBatch(make([]byte, 0, segment.BatchHeaderSize+len(recs)), segment.BatchHeader{
+		PartitionLeaderEpoch: -1, LastOffsetDelta: int32(n - 1), BaseTimestamp: ts, MaxTimestamp: ts,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, RecordCount: int32(n)}, recs)
 }
 
 func openSM(t *testing.T, dir string) (*PartitionSM, uint64) {
@@ -112,11 +99,11 @@ func TestPartitionUpdate(t *testing.T) {
 	if err != nil || start != 0 || end != 16 {
 		t.Fatalf("read: %v start %d end %d", err, start, end)
 	}
-	h, _ := ParseBatchHeader(b)
-	if h.BaseOffset != 13 || h.LeaderEpoch != 5 || h.MaxTimestamp != 424242 || h.Attributes&attrTimestampType == 0 {
+	h, _ := segment.ParseBatchHeader(b)
+	if h.BaseOffset != 13 || h.PartitionLeaderEpoch != 5 || h.MaxTimestamp != 424242 || !h.LogAppendTime() {
 		t.Fatalf("log-append-time batch header %+v", h)
 	}
-	if _, err := ValidateBatches(b, 0); err != nil {
+	if _, err := ValidateBatches(b, 0, nil); err != nil {
 		t.Fatalf("rewritten batch fails validation: %v", err)
 	}
 	// Move the log start, then reopen: same index, dedup state rebuilt.
@@ -182,22 +169,26 @@ func FuzzValidateBatches(f *testing.F) {
 	f.Add(good[:len(good)-1])
 	f.Add(append(append([]byte(nil), good...), 1, 2, 3))
 	f.Add([]byte{})
-	f.Add(make([]byte, BatchHeaderSize))
+	f.Add(make([]byte, segment.BatchHeaderSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, err := ValidateBatches(b, 1<<20)
+		covered, records := 0, 0
+		s, err := ValidateBatches(b, 1<<20, func(h segment.BatchHeader, batch []byte) error {
+			if len(batch) != h.Size() || &batch[0] != &b[covered] {
+				t.Fatalf("batch of %d bytes at %d, header size %d", len(batch), covered, h.Size())
+			}
+			covered += len(batch)
+			records += int(h.RecordCount)
+			return nil
+		})
 		if err != nil {
 			return
 		}
-		covered := 0
-		for i := 0; i < n; i++ {
-			h, err := ParseBatchHeader(b[covered:])
-			if err != nil {
-				t.Fatalf("accepted batch %d does not parse: %v", i, err)
-			}
-			covered += h.Length
+		if covered != len(b) || s.Bytes != len(b) || s.Records != records {
+			t.Fatalf("accepted %+v covering %d of %d bytes, %d records", s, covered, len(b), records)
 		}
-		if covered != len(b) {
-			t.Fatalf("accepted %d batches covering %d of %d bytes", n, covered, len(b))
+		n := 0
+		if err := segment.EachBatch(b, func(segment.BatchHeader, []byte) error { n++; return nil }); err != nil || n != s.Batches {
+			t.Fatalf("accepted %d batches, segment sees %d: %v", s.Batches, n, err)
 		}
 	})
 }

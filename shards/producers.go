@@ -1,5 +1,7 @@
 package shards
 
+import "github.com/chronik-io/chronik/segment"
+
 // Idempotent producer de-duplication, as Kafka does it: per producer id the
 // partition remembers the epoch and the last maxCachedBatches batches
 // (first sequence, last sequence, base offset). A batch equal to a cached
@@ -35,7 +37,7 @@ type producerTable map[int64]*producerState
 
 // check decides what to do with a batch. For seqDuplicate it returns the
 // original base offset.
-func (t producerTable) check(h BatchHeader) (int, int64) {
+func (t producerTable) check(h *segment.BatchHeader) (int, int64) {
 	if h.ProducerID < 0 || h.BaseSequence < 0 {
 		return seqAccept, 0
 	}
@@ -68,7 +70,7 @@ func (t producerTable) check(h BatchHeader) (int, int64) {
 }
 
 // record notes an accepted batch written at base.
-func (t producerTable) record(h BatchHeader, base int64) {
+func (t producerTable) record(h *segment.BatchHeader, base int64) {
 	if h.ProducerID < 0 || h.BaseSequence < 0 {
 		return
 	}

@@ -18,7 +18,7 @@ func BenchmarkValidateBatches(b *testing.B) {
 			b.SetBytes(int64(len(in)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := ValidateBatches(in, 1<<20); err != nil {
+				if _, err := ValidateBatches(in, 1<<20, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
