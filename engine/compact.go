@@ -231,7 +231,7 @@ func buildKeyMap(sm *shards.PartitionSM, from, end int64, maxKeys int) (km *keyM
 				continue
 			}
 			var recs []rawRecord
-			err = eachRecord(&h, batch, func(r rawRecord) error {
+			err = eachRecord(&h, batch, segment.MaxDecompressedRecords, func(r rawRecord) error {
 				if r.offset >= off && r.offset < end && r.key != nil {
 					recs = append(recs, r)
 				}
@@ -328,15 +328,16 @@ type rawRecord struct {
 var errBadRecord = errors.New("malformed record")
 
 // eachRecord calls fn for every record of the v2 batch b, whose parsed
-// header is h (decompressing the records of a batch the producer
-// compressed). Keys alias b or the decompressed buffer.
-func eachRecord(h *segment.BatchHeader, b []byte, fn func(r rawRecord) error) error {
+// header is h, decompressing the records of a batch the producer compressed
+// to at most limit bytes (more is ErrRecordTooLarge, and never allocated).
+// Keys alias b or the decompressed buffer.
+func eachRecord(h *segment.BatchHeader, b []byte, limit int, fn func(r rawRecord) error) error {
 	if h.Size() != len(b) {
 		return fmt.Errorf("%w: batch of %d bytes in %d", ErrCorruptBatch, h.Size(), len(b))
 	}
-	raw, err := decompress(h.Compression(), b[segment.BatchHeaderSize:])
+	raw, err := decompressRecords(h, b, limit)
 	if err != nil {
-		return fmt.Errorf("%w: decompress: %v", ErrCorruptBatch, err)
+		return err
 	}
 	prev := int64(-1)
 	for i := int32(0); i < h.RecordCount; i++ {
@@ -363,13 +364,17 @@ func eachRecord(h *segment.BatchHeader, b []byte, fn func(r rawRecord) error) er
 // requireKeys returns ErrInvalidRecord if a record of the v2 batch b, whose
 // header h produce validation has parsed and checked, has a null key: a
 // compacted topic cannot accept one, as in Kafka, since compaction keeps
-// records by key. It is shards.ValidateBatches' per-batch hook for
-// compacted topics, so the headers are parsed once.
-func requireKeys(h segment.BatchHeader, b []byte) error {
+// records by key. It runs as shards.ValidateBatches' per-batch hook for
+// compacted topics, so the headers are parsed once. The records of a
+// compressed batch may decompress to at most limit bytes (the topic's
+// max.message.bytes): past it the batch is refused with ErrRecordTooLarge
+// after about twice limit allocated, so a compression bomb cannot exhaust
+// the leader's memory (a Kafka producer splits such a batch and retries).
+func requireKeys(h segment.BatchHeader, b []byte, limit int) error {
 	if h.IsControl() {
 		return nil // validation refuses them from producers anyway
 	}
-	return eachRecord(&h, b, func(r rawRecord) error {
+	return eachRecord(&h, b, limit, func(r rawRecord) error {
 		if r.key == nil {
 			return fmt.Errorf("%w: a compacted topic cannot accept a record without a key (offset %d of the batch)", ErrInvalidRecord, r.offset-h.BaseOffset)
 		}
@@ -438,7 +443,7 @@ func compactBatch(h *segment.BatchHeader, b []byte, keep func(r rawRecord, maxTs
 	}
 	var kept [][]byte
 	total, dropped := 0, 0
-	err := eachRecord(h, b, func(r rawRecord) error {
+	err := eachRecord(h, b, segment.MaxDecompressedRecords, func(r rawRecord) error {
 		if keep(r, h.MaxTimestamp) {
 			kept = append(kept, r.raw)
 			total += len(r.raw)

@@ -172,7 +172,7 @@ func checkCompactedBatch(t testing.TB, in, out []byte) {
 	}
 	n := 0
 	prev := hi.BaseOffset - 1
-	if err := eachRecord(&ho, out, func(r rawRecord) error {
+	if err := eachRecord(&ho, out, segment.MaxDecompressedRecords, func(r rawRecord) error {
 		if r.offset <= prev || r.offset > hi.BaseOffset+int64(hi.LastOffsetDelta) {
 			return fmt.Errorf("record offset %d after %d, batch ends at %d", r.offset, prev, hi.BaseOffset+int64(hi.LastOffsetDelta))
 		}

@@ -65,8 +65,12 @@ func (e *Engine) Produce(ctx context.Context, topic string, partition int32, rec
 // ProduceBatch appends one or more concatenated Kafka v2 record batches (a
 // Produce request partition's Records field, as is) on the partition leader.
 // It validates the batches (magic 2, CRC-32C, record count, size against the
-// topic's max.message.bytes) without decoding records, proposes them as one
-// Raft entry and returns once the entry is committed on a quorum and applied:
+// topic's max.message.bytes, no control batch) in one walk over their
+// headers, without decoding records except on a compacted topic, where
+// every record needs a key: there the records of a compressed batch are
+// decompressed to at most max.message.bytes, and a batch expanding further
+// is refused with ErrRecordTooLarge. It proposes the batches as one Raft
+// entry and returns once the entry is committed on a quorum and applied:
 // offsets are assigned then. Idempotent batches (producer id >= 0) are
 // de-duplicated: a retry of one of the producer's last 5 batches returns the
 // original base offset.
@@ -126,7 +130,11 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	tc = tc.withDefaults()
 	var each func(segment.BatchHeader, []byte) error
 	if strings.Contains(tc.CleanupPolicy, "compact") {
-		each = requireKeys
+		limit := int(tc.MaxMessageBytes) // the bound on decompressed records too
+		if limit <= 0 {
+			limit = segment.MaxDecompressedRecords
+		}
+		each = func(h segment.BatchHeader, b []byte) error { return requireKeys(h, b, limit) }
 	}
 	sum, err := shards.ValidateBatches(batches, int(tc.MaxMessageBytes), each)
 	if err != nil {

@@ -1,17 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/s2"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/segment"
@@ -68,8 +62,10 @@ func (r FetchResult) Records() ([]Record, error) {
 
 // DecodeBatches decodes concatenated v2 record batches (any Kafka codec)
 // into records, with absolute offsets and timestamps; control batches are
-// skipped. On an error it returns the records decoded before it and an
-// error wrapping ErrCorruptBatch.
+// skipped. A compressed batch's records may decompress to at most
+// segment.MaxDecompressedRecords (256 MiB). On an error it returns the
+// records decoded before it and an error wrapping ErrCorruptBatch, or
+// ErrRecordTooLarge for records past that bound.
 func DecodeBatches(b []byte) ([]Record, error) {
 	var out []Record
 	err := segment.EachBatch(b, func(h segment.BatchHeader, batch []byte) error {
@@ -80,7 +76,7 @@ func DecodeBatches(b []byte) ([]Record, error) {
 		out, err = appendRecords(out, &h, batch)
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrCorruptBatch) {
+	if err != nil && !errors.Is(err, ErrCorruptBatch) && !errors.Is(err, ErrRecordTooLarge) {
 		err = fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 	}
 	return out, err
@@ -89,9 +85,9 @@ func DecodeBatches(b []byte) ([]Record, error) {
 // appendRecords appends the records of the one batch b, whose header is h,
 // to out.
 func appendRecords(out []Record, h *segment.BatchHeader, b []byte) ([]Record, error) {
-	raw, err := decompress(h.Compression(), b[segment.BatchHeaderSize:])
+	raw, err := decompressRecords(h, b, segment.MaxDecompressedRecords)
 	if err != nil {
-		return out, fmt.Errorf("decompress batch at offset %d: %w: %v", h.BaseOffset, ErrCorruptBatch, err)
+		return out, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 	}
 	for i := int32(0); i < h.RecordCount; i++ {
 		n, used := binary.Varint(raw)
@@ -116,49 +112,18 @@ func appendRecords(out []Record, h *segment.BatchHeader, b []byte) ([]Record, er
 	return out, nil
 }
 
-var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
-
-// decompress undoes a Kafka batch codec: 0 none, 1 gzip, 2 snappy (raw or
-// xerial-framed), 3 lz4 (frame), 4 zstd.
-func decompress(codec int, b []byte) ([]byte, error) {
-	switch codec {
-	case 0:
-		return b, nil
-	case 1:
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		return io.ReadAll(zr)
-	case 2:
-		if bytes.HasPrefix(b, xerialMagic) && len(b) >= 16 {
-			var out []byte
-			b = b[16:]
-			for len(b) >= 4 {
-				n := int(binary.BigEndian.Uint32(b))
-				b = b[4:]
-				if n > len(b) {
-					return nil, fmt.Errorf("xerial chunk of %d bytes, %d left", n, len(b))
-				}
-				d, err := s2.Decode(nil, b[:n])
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d...)
-				b = b[n:]
-			}
-			return out, nil
-		}
-		return s2.Decode(nil, b)
-	case 3:
-		return io.ReadAll(lz4.NewReader(bytes.NewReader(b)))
-	case 4:
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		defer d.Close()
-		return d.DecodeAll(b, nil)
+// decompressRecords returns the records section of the one batch b, whose
+// header is h, decompressed if the producer compressed it, at most limit
+// bytes (segment.DecompressRecords). Records past limit are
+// ErrRecordTooLarge, any other failure ErrCorruptBatch.
+func decompressRecords(h *segment.BatchHeader, b []byte, limit int) ([]byte, error) {
+	raw, err := segment.DecompressRecords(h.Compression(), b[segment.BatchHeaderSize:], limit)
+	switch {
+	case err == nil:
+		return raw, nil
+	case errors.Is(err, segment.ErrRecordsTooLarge):
+		return nil, fmt.Errorf("%w: records decompress past %d bytes", ErrRecordTooLarge, limit)
+	default:
+		return nil, fmt.Errorf("%w: decompress records: %v", ErrCorruptBatch, err)
 	}
-	return nil, fmt.Errorf("unknown compression codec %d", codec)
 }

@@ -27,7 +27,7 @@ func BenchmarkValidateProduce(b *testing.B) {
 		for _, compacted := range []bool{false, true} {
 			var each func(segment.BatchHeader, []byte) error
 			if compacted {
-				each = requireKeys
+				each = func(h segment.BatchHeader, b []byte) error { return requireKeys(h, b, 1<<20) }
 			}
 			b.Run(fmt.Sprintf("batches=%d/compacted=%v", n, compacted), func(b *testing.B) {
 				b.SetBytes(int64(len(in)))
