@@ -83,9 +83,12 @@
 // leadership to the preferred replica.
 //
 // Produce validates batches (magic 2, CRC-32C, record count, size against
-// max.message.bytes) without decoding records and proposes them, with the
-// leader epoch and the append time, as one Raft entry; at most
-// MaxInFlightPerPartition proposals per partition are in flight, and
+// max.message.bytes) in one walk over their headers, with package
+// segment's batch codec, and proposes them, with the leader epoch and the
+// append time, as one Raft entry. Records are decoded only for a compacted
+// topic, to refuse a record without a key, and a compressed batch's records
+// only up to max.message.bytes (a compression bomb is ErrRecordTooLarge).
+// At most MaxInFlightPerPartition proposals per partition are in flight, and
 // dragonboat's temporary errors are retried within the caller's deadline.
 // The state machine copies each applied batch of entries into one segment
 // frame, rewriting base offsets, leader epochs and (for LogAppendTime

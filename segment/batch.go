@@ -44,11 +44,17 @@ const (
 // Kafka's batch compression codecs, attribute bits 0-2 of a batch
 // (BatchHeader.Compression), as DecompressRecords takes them.
 const (
-	CompressionNone   = 0
-	CompressionGzip   = 1
+	// CompressionNone: the records are stored as they are.
+	CompressionNone = 0
+	// CompressionGzip: gzip (RFC 1952), possibly several members.
+	CompressionGzip = 1
+	// CompressionSnappy: a raw snappy block, or the Java client's xerial
+	// framing of snappy blocks.
 	CompressionSnappy = 2
-	CompressionLZ4    = 3
-	CompressionZstd   = 4
+	// CompressionLZ4: an LZ4 frame.
+	CompressionLZ4 = 3
+	// CompressionZstd: zstd frames.
+	CompressionZstd = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

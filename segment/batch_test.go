@@ -223,6 +223,9 @@ func TestDecompressRecordsLimit(t *testing.T) {
 	if _, err := DecompressRecords(7, []byte("x"), limit); !errors.Is(err, ErrInvalidBatch) {
 		t.Fatalf("codec 7: %v", err)
 	}
+	if MaxDecompressedRecords != hardMaxFrameBytes {
+		t.Fatalf("MaxDecompressedRecords %d, frame bound %d", MaxDecompressedRecords, hardMaxFrameBytes)
+	}
 }
 
 // TestDecompressBombBounded: a gzip bomb (64 MiB of zeros in 64 KiB) is

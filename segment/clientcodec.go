@@ -20,7 +20,7 @@ import (
 // the engine's compaction and record decoding. It is the frame bound
 // (256 MiB): a batch whose records expand further is treated as undecodable.
 // The produce path uses the topic's max.message.bytes instead.
-const MaxDecompressedRecords = hardMaxFrameBytes
+const MaxDecompressedRecords = 256 << 20
 
 // clientZstdMaxWindow bounds the window of a client's zstd frame: the
 // stream decoder allocates the window up front, so a small frame declaring
