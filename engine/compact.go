@@ -430,13 +430,13 @@ func parseRecord(b []byte) (r rawRecord, n int, err error) {
 
 // compactBatch filters the records of the v2 batch b, whose parsed header is
 // h, through keep (which gets each record and the batch's max timestamp).
-// It returns b itself if
-// every record is kept or b is a control batch; otherwise a new uncompressed
-// batch with the kept records' bytes unchanged (offset and timestamp deltas
-// intact), the same base offset, last offset delta, timestamps, producer id,
-// epoch and base sequence, the attributes less the compression bits, and a
-// new length, record count and CRC-32C. A batch that loses every record
-// stays as an empty batch covering its offsets.
+// It returns b itself if every record is kept or b is a control batch;
+// otherwise a new uncompressed batch (segment.AppendBatch) with the kept
+// records' bytes unchanged (offset and timestamp deltas intact), the same
+// base offset, last offset delta, timestamps, producer id, epoch and base
+// sequence, the attributes less the compression bits, and a new length,
+// record count and CRC-32C. A batch that loses every record stays as an
+// empty batch covering its offsets.
 func compactBatch(h *segment.BatchHeader, b []byte, keep func(r rawRecord, maxTs int64) bool) ([]byte, error) {
 	if h.IsControl() {
 		return b, nil
