@@ -1,0 +1,320 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+)
+
+// The checking core: it compares what the producers were told (the sent
+// records and their outcomes) with what the read-back passes found, and does
+// no I/O, so tests can feed it any history.
+
+// outcome is what a producer learned about one record.
+type outcome uint8
+
+const (
+	// outcomePending: no answer by the time the client gave up (counted as
+	// unknown).
+	outcomePending outcome = iota
+	// outcomeAcked: acknowledged, at sentRecord.offset.
+	outcomeAcked
+	// outcomeFailed: refused with a non-retriable error.
+	outcomeFailed
+	// outcomeUnknown: the client gave up without an answer (timeout,
+	// retries exhausted, client closed).
+	outcomeUnknown
+)
+
+// sentRecord is a producer's account of one record, indexed by its sequence
+// number.
+type sentRecord struct {
+	partition int32
+	outcome   outcome
+	offset    int64 // the acknowledged offset
+	sentAt    int64 // UnixNano, just before the client's Produce call
+	doneAt    int64 // UnixNano of the answer; 0 without one
+}
+
+// readRecord is one record read back.
+type readRecord struct {
+	partition int32
+	offset    int64
+	fp        uint64 // fingerprint of key and value
+	kind      recordKind
+	id        recordID // as the key names it (kindCorrupt: as claimed)
+	target    int32    // the partition the key names
+}
+
+// partRead is how far one pass read one partition.
+type partRead struct {
+	start    int64 // first offset asked for
+	end      int64 // the high watermark read up to, or where the read stopped
+	complete bool  // read up to the high watermark
+	leader   int32 // the partition's leader when the pass began, -1 unknown
+}
+
+// readPass is one read of the whole topic.
+type readPass struct {
+	records []readRecord // in the order read
+	parts   map[int32]partRead
+}
+
+// checkInput is everything the checker looks at.
+type checkInput struct {
+	partitions  int32
+	sent        [][]sentRecord // by producer, then by sequence number
+	passes      []readPass
+	maxFindings int
+}
+
+// checkOutput is the checker's verdict, before timings and settings are
+// added.
+type checkOutput struct {
+	parts    []VerifyPartition
+	totals   VerifyCounts
+	findings []Finding
+}
+
+type checker struct {
+	in       checkInput
+	parts    []VerifyPartition
+	findings []Finding
+	// byOffset[pass][partition] maps offsets to the record read there.
+	byOffset [][]map[int64]readRecord
+}
+
+// check runs every check of the verifier.
+func check(in checkInput) checkOutput {
+	c := &checker{in: in, parts: make([]VerifyPartition, in.partitions)}
+	for i := range c.parts {
+		p := &c.parts[i]
+		p.Partition = int32(i)
+		p.Complete = len(in.passes) > 0
+		for _, pass := range in.passes {
+			r, ok := pass.parts[int32(i)]
+			if !ok {
+				r = partRead{leader: -1}
+			}
+			p.StartOffset, p.EndOffset = r.start, r.end
+			p.Complete = p.Complete && r.complete
+			p.Leaders = append(p.Leaders, r.leader)
+		}
+	}
+	c.countSent()
+	c.index()
+	c.comparePasses()
+	if len(in.passes) > 0 {
+		c.checkLastPass()
+	}
+	var out checkOutput
+	for i := range c.parts {
+		cnt := &c.parts[i].VerifyCounts
+		cnt.Inconsistent = cnt.OffsetMismatch + cnt.Misplaced + cnt.Conflicting + cnt.Vanished
+		out.totals.add(*cnt)
+	}
+	out.parts, out.findings = c.parts, c.findings
+	return out
+}
+
+// part returns the counts of partition p, or nil for a partition the topic
+// does not have (a broker that invents partitions is caught elsewhere).
+func (c *checker) part(p int32) *VerifyCounts {
+	if p < 0 || int(p) >= len(c.parts) {
+		return nil
+	}
+	return &c.parts[p].VerifyCounts
+}
+
+func (c *checker) find(kind string, partition int32, offset int64, id recordID, format string, args ...any) {
+	if len(c.findings) >= c.in.maxFindings {
+		return
+	}
+	c.findings = append(c.findings, Finding{
+		Kind: kind, Partition: partition, Offset: offset,
+		Producer: id.producer, Seq: id.seq, Detail: fmt.Sprintf(format, args...),
+	})
+}
+
+// countSent accounts for every record sent, by the partition it was sent to.
+func (c *checker) countSent() {
+	for _, recs := range c.in.sent {
+		for _, s := range recs {
+			cnt := c.part(s.partition)
+			if cnt == nil {
+				continue
+			}
+			cnt.Sent++
+			switch s.outcome {
+			case outcomeAcked:
+				cnt.Acked++
+			case outcomeFailed:
+				cnt.Failed++
+			default:
+				cnt.Unknown++
+			}
+		}
+	}
+}
+
+// index builds byOffset and counts an offset re-read within one pass with
+// different contents (the client rewinds after it detects data loss) as
+// conflicting.
+func (c *checker) index() {
+	c.byOffset = make([][]map[int64]readRecord, len(c.in.passes))
+	for i, pass := range c.in.passes {
+		m := make([]map[int64]readRecord, len(c.parts))
+		for p := range m {
+			m[p] = map[int64]readRecord{}
+		}
+		for _, r := range pass.records {
+			cnt := c.part(r.partition)
+			if cnt == nil {
+				continue
+			}
+			if old, ok := m[r.partition][r.offset]; ok && old.fp != r.fp {
+				cnt.Conflicting++
+				c.find("conflicting", r.partition, r.offset, r.id, "pass %d read two different records at this offset", i+1)
+			}
+			m[r.partition][r.offset] = r
+		}
+		c.byOffset[i] = m
+	}
+}
+
+// comparePasses checks that each pass agrees with the one before: the same
+// offset holds the same record, and no offset read before is missing from a
+// later pass that read past it.
+func (c *checker) comparePasses() {
+	for i := 1; i < len(c.byOffset); i++ {
+		for p := range c.parts {
+			prev, cur := c.byOffset[i-1][p], c.byOffset[i][p]
+			rng := c.in.passes[i].parts[int32(p)]
+			for _, off := range sortedOffsets(prev) {
+				was := prev[off]
+				now, ok := cur[off]
+				switch {
+				case ok && now.fp != was.fp:
+					c.parts[p].Conflicting++
+					c.find("conflicting", int32(p), off, was.id, "pass %d and pass %d read different records at this offset (%s, then %s)",
+						i, i+1, describe(was), describe(now))
+				case !ok && off >= rng.start && off < rng.end:
+					c.parts[p].Vanished++
+					c.find("vanished", int32(p), off, was.id, "read in pass %d (%s), missing from pass %d, which read offsets %d-%d",
+						i, describe(was), i+1, rng.start, rng.end)
+				}
+			}
+		}
+	}
+}
+
+// checkLastPass compares the last pass with the producers' records: loss,
+// duplicates, order, placement, offsets and corruption.
+func (c *checker) checkLastPass() {
+	last := len(c.in.passes) - 1
+	type loc struct {
+		partition int32
+		offset    int64
+	}
+	found := map[recordID][]loc{}
+	for p := range c.parts {
+		cnt := &c.parts[p].VerifyCounts
+		lastSeq := map[uint32]uint64{}
+		recs := c.byOffset[last][p]
+		for _, off := range sortedOffsets(recs) {
+			r := recs[off]
+			switch r.kind {
+			case kindForeign:
+				cnt.Foreign++
+				continue
+			case kindCorrupt:
+				cnt.Corrupt++
+				c.find("corrupt", int32(p), off, r.id, "carries this run's id but its checksum does not match its contents (identity as claimed)")
+				continue
+			}
+			s, ok := c.sentRecord(r.id)
+			if !ok {
+				cnt.Corrupt++
+				c.find("corrupt", int32(p), off, r.id, "intact, but this run never sent a record with this producer and sequence number")
+				continue
+			}
+			cnt.Read++
+			if s.partition != int32(p) || r.target != int32(p) {
+				cnt.Misplaced++
+				c.find("misplaced", int32(p), off, r.id, "sent to partition %d", s.partition)
+			}
+			prior := found[r.id]
+			found[r.id] = append(prior, loc{int32(p), off})
+			if len(prior) > 0 {
+				cnt.Duplicated++
+				c.find("duplicated", int32(p), off, r.id, "also at partition %d offset %d", prior[0].partition, prior[0].offset)
+				continue
+			}
+			if ls, ok := lastSeq[r.id.producer]; ok && r.id.seq < ls {
+				cnt.Reordered++
+				c.find("reordered", int32(p), off, r.id, "after sequence number %d of the same producer", ls)
+			} else {
+				lastSeq[r.id.producer] = r.id.seq
+			}
+			if s.outcome != outcomeAcked {
+				cnt.UnackedPresent++
+			}
+		}
+	}
+	for prod, recs := range c.in.sent {
+		for seq, s := range recs {
+			cnt := c.part(s.partition)
+			if s.outcome != outcomeAcked || cnt == nil {
+				continue
+			}
+			id := recordID{uint32(prod), uint64(seq)}
+			at := found[id]
+			if len(at) == 0 {
+				rng := c.in.passes[last].parts[s.partition]
+				if rng.complete || s.offset < rng.end {
+					cnt.Lost++
+					c.find("lost", s.partition, s.offset, id, "acknowledged at this offset, not found")
+				} else {
+					cnt.Unverified++
+					c.find("unverified", s.partition, s.offset, id, "acknowledged at this offset; the partition was read only to offset %d", rng.end)
+				}
+				continue
+			}
+			if r, ok := c.byOffset[last][s.partition][s.offset]; !ok || r.kind != kindOurs || r.id != id {
+				cnt.OffsetMismatch++
+				holds := "nothing"
+				if ok {
+					holds = describe(r)
+				}
+				c.find("offset-mismatch", s.partition, s.offset, id, "acknowledged at this offset, which holds %s; found at partition %d offset %d",
+					holds, at[0].partition, at[0].offset)
+			}
+		}
+	}
+}
+
+func (c *checker) sentRecord(id recordID) (sentRecord, bool) {
+	if int(id.producer) >= len(c.in.sent) || id.seq >= uint64(len(c.in.sent[id.producer])) {
+		return sentRecord{}, false
+	}
+	return c.in.sent[id.producer][id.seq], true
+}
+
+// describe names a record read back, for findings.
+func describe(r readRecord) string {
+	switch r.kind {
+	case kindOurs:
+		return fmt.Sprintf("producer %d seq %d", r.id.producer, r.id.seq)
+	case kindCorrupt:
+		return "a corrupt record of this run"
+	}
+	return "a record of another writer"
+}
+
+func sortedOffsets(m map[int64]readRecord) []int64 {
+	offs := make([]int64, 0, len(m))
+	for o := range m {
+		offs = append(offs, o)
+	}
+	slices.Sort(offs)
+	return offs
+}
