@@ -51,23 +51,31 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 		commas(t.Corrupt))
 	fmt.Fprintf(&b, "read: %s records of this run (%s not acknowledged, allowed), %s of other writers\n",
 		commas(t.Read), commas(t.UnackedPresent), commas(t.Foreign))
-	fmt.Fprintf(&b, "longest write stall: %s\n", fmtStall(r.LongestStall))
+	fmt.Fprintf(&b, "longest write stall: %s", fmtStall(r.LongestStall))
+	for _, p := range r.Partitions {
+		if p.LongestStall == r.LongestStall && p.LongestStall > 0 {
+			fmt.Fprintf(&b, " (partition %d, from %.1fs into the load)", p.Partition, p.StallStart.Seconds())
+			break
+		}
+	}
+	b.WriteByte('\n')
 
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partition\tsent\tacked\tfailed\tunknown\tlost\tdup\treorder\tincons\tcorrupt\tunacked\tstall\toffsets\tleaders\t")
+	fmt.Fprintln(tw, "partition\tsent\tacked\tfailed\tunknown\tlost\tdup\treorder\tincons\tcorrupt\tunacked\tstall\tat\toffsets\tleaders\t")
 	for _, p := range r.Partitions {
 		offsets := strconv.FormatInt(p.StartOffset, 10) + "-" + strconv.FormatInt(p.EndOffset, 10)
 		if !p.Complete {
 			offsets += " (incomplete)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\t%s\t\n",
 			p.Partition, commas(p.Sent), commas(p.Acked), commas(p.Failed), commas(p.Unknown),
-			commas(p.Lost+p.Unverified), commas(p.Duplicated), commas(p.Reordered), commas(p.Inconsistent),
-			commas(p.Corrupt), commas(p.UnackedPresent), fmtStall(p.LongestStall), offsets, fmtLeaders(p.Leaders))
+			commas(p.Lost), commas(p.Duplicated), commas(p.Reordered), commas(p.Inconsistent),
+			commas(p.Corrupt), commas(p.UnackedPresent), fmtStall(p.LongestStall), p.StallStart.Seconds(),
+			offsets, fmtLeaders(p.Leaders))
 	}
-	fmt.Fprintf(tw, "total\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\n",
-		commas(t.Sent), commas(t.Acked), commas(t.Failed), commas(t.Unknown), commas(t.Lost+t.Unverified),
+	fmt.Fprintf(tw, "total\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n",
+		commas(t.Sent), commas(t.Acked), commas(t.Failed), commas(t.Unknown), commas(t.Lost),
 		commas(t.Duplicated), commas(t.Reordered), commas(t.Inconsistent), commas(t.Corrupt),
 		commas(t.UnackedPresent), fmtStall(r.LongestStall))
 	if err := tw.Flush(); err != nil {
@@ -114,12 +122,13 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 	return nil
 }
 
-// fmtStall prints a stall in milliseconds below 10 s and in seconds above.
+// fmtStall prints a stall in milliseconds below a second and in seconds
+// above.
 func fmtStall(d time.Duration) string {
-	if d < 10*time.Second {
+	if d < time.Second {
 		return fmtMs(float64(d)/float64(time.Millisecond)) + "ms"
 	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
 }
 
 // fmtLeaders prints the leader read from in each pass, "-" where unknown.

@@ -13,7 +13,7 @@ func sampleVerifyResult() VerifyResult {
 		LongestStall: 1500 * time.Millisecond,
 		VerifyCounts: VerifyCounts{Sent: 10, Acked: 9, Unknown: 1, Read: 9, Lost: 1, Duplicated: 1}}
 	p1 := VerifyPartition{Partition: 1, Complete: false, StartOffset: 5, EndOffset: 7, Leaders: []int32{-1, 3},
-		LongestStall: 12 * time.Second,
+		LongestStall: 12 * time.Second, StallStart: 3 * time.Second,
 		VerifyCounts: VerifyCounts{Sent: 10, Acked: 10, Read: 8, Unverified: 2}}
 	r := VerifyResult{
 		Run: "00000000000000ff", Idempotent: false, Load: 10 * time.Second, ReadBack: time.Second, ReadPasses: 2,
@@ -38,7 +38,8 @@ func TestWriteVerifyText(t *testing.T) {
 		"result: FAILED: 1 acknowledged records lost; 2 acknowledged records unverified",
 		"partitions [1] not read up to their high watermark",
 		"duplicated 1, reordered 0 (allowed: producers not idempotent)",
-		"longest write stall: 12.0s",
+		"longest write stall: 12.00s (partition 1, from 3.0s into the load)",
+		"1.50s",
 		"5-7 (incomplete)",
 		"1,2\n", "-,3\n",
 		"finding: lost: partition 0 offset 4 producer 0 seq 8: acknowledged at this offset, not found",
