@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -79,8 +80,9 @@ type checker struct {
 	in       checkInput
 	parts    []VerifyPartition
 	findings []Finding
-	// byOffset[pass][partition] maps offsets to the record read there.
-	byOffset [][]map[int64]readRecord
+	// byOffset[pass][partition] holds the records a pass read in a
+	// partition, one per offset, sorted by offset.
+	byOffset [][]partIndex
 }
 
 // check runs every check of the verifier.
@@ -156,28 +158,45 @@ func (c *checker) countSent() {
 	}
 }
 
-// index builds byOffset and counts an offset re-read within one pass with
-// different contents (the client rewinds after it detects data loss) as
-// conflicting.
+// index builds byOffset. An offset read twice within one pass (the client
+// re-reads after it detects data loss) keeps its last read, and counts as
+// conflicting if the two reads differ.
 func (c *checker) index() {
-	c.byOffset = make([][]map[int64]readRecord, len(c.in.passes))
+	c.byOffset = make([][]partIndex, len(c.in.passes))
 	for i, pass := range c.in.passes {
-		m := make([]map[int64]readRecord, len(c.parts))
-		for p := range m {
-			m[p] = map[int64]readRecord{}
+		parts := make([]partIndex, len(c.parts))
+		counts := make([]int, len(c.parts))
+		for _, r := range pass.records {
+			if c.part(r.partition) != nil {
+				counts[r.partition]++
+			}
+		}
+		for p, n := range counts {
+			parts[p] = make(partIndex, 0, n)
 		}
 		for _, r := range pass.records {
-			cnt := c.part(r.partition)
-			if cnt == nil {
-				continue
+			if c.part(r.partition) != nil {
+				parts[r.partition] = append(parts[r.partition], r)
 			}
-			if old, ok := m[r.partition][r.offset]; ok && old.fp != r.fp {
-				cnt.Conflicting++
-				c.find("conflicting", r.partition, r.offset, r.id, "pass %d read two different records at this offset", i+1)
-			}
-			m[r.partition][r.offset] = r
 		}
-		c.byOffset[i] = m
+		for p, recs := range parts {
+			// Stable: reads of one offset stay in the order they were made.
+			slices.SortStableFunc(recs, func(a, b readRecord) int { return cmp.Compare(a.offset, b.offset) })
+			out := recs[:0]
+			for _, r := range recs {
+				if n := len(out); n > 0 && out[n-1].offset == r.offset {
+					if out[n-1].fp != r.fp {
+						c.parts[p].Conflicting++
+						c.find("conflicting", int32(p), r.offset, r.id, "pass %d read two different records at this offset", i+1)
+					}
+					out[n-1] = r
+					continue
+				}
+				out = append(out, r)
+			}
+			parts[p] = out
+		}
+		c.byOffset[i] = parts
 	}
 }
 
@@ -189,9 +208,9 @@ func (c *checker) comparePasses() {
 		for p := range c.parts {
 			prev, cur := c.byOffset[i-1][p], c.byOffset[i][p]
 			rng := c.in.passes[i].parts[int32(p)]
-			for _, off := range sortedOffsets(prev) {
-				was := prev[off]
-				now, ok := cur[off]
+			for _, was := range prev {
+				off := was.offset
+				now, ok := cur.at(off)
 				switch {
 				case ok && now.fp != was.fp:
 					c.parts[p].Conflicting++
@@ -211,17 +230,22 @@ func (c *checker) comparePasses() {
 // duplicates, order, placement, offsets and corruption.
 func (c *checker) checkLastPass() {
 	last := len(c.in.passes) - 1
+	// found[producer][seq] is where a record was first found; copies
+	// counts how often. Identities are dense, so slices beat a map.
 	type loc struct {
 		partition int32
 		offset    int64
+		copies    int32
 	}
-	found := map[recordID][]loc{}
+	found := make([][]loc, len(c.in.sent))
+	for prod, recs := range c.in.sent {
+		found[prod] = make([]loc, len(recs))
+	}
 	for p := range c.parts {
 		cnt := &c.parts[p].VerifyCounts
 		lastSeq := map[uint32]uint64{}
-		recs := c.byOffset[last][p]
-		for _, off := range sortedOffsets(recs) {
-			r := recs[off]
+		for _, r := range c.byOffset[last][p] {
+			off := r.offset
 			switch r.kind {
 			case kindForeign:
 				cnt.Foreign++
@@ -242,13 +266,13 @@ func (c *checker) checkLastPass() {
 				cnt.Misplaced++
 				c.find("misplaced", int32(p), off, r.id, "sent to partition %d", s.partition)
 			}
-			prior := found[r.id]
-			found[r.id] = append(prior, loc{int32(p), off})
-			if len(prior) > 0 {
+			at := &found[r.id.producer][r.id.seq]
+			if at.copies++; at.copies > 1 {
 				cnt.Duplicated++
-				c.find("duplicated", int32(p), off, r.id, "also at partition %d offset %d", prior[0].partition, prior[0].offset)
+				c.find("duplicated", int32(p), off, r.id, "also at partition %d offset %d", at.partition, at.offset)
 				continue
 			}
+			at.partition, at.offset = int32(p), off
 			if ls, ok := lastSeq[r.id.producer]; ok && r.id.seq < ls {
 				cnt.Reordered++
 				c.find("reordered", int32(p), off, r.id, "after sequence number %d of the same producer", ls)
@@ -267,8 +291,8 @@ func (c *checker) checkLastPass() {
 				continue
 			}
 			id := recordID{uint32(prod), uint64(seq)}
-			at := found[id]
-			if len(at) == 0 {
+			at := found[prod][seq]
+			if at.copies == 0 {
 				rng := c.in.passes[last].parts[s.partition]
 				if rng.complete || s.offset < rng.end {
 					cnt.Lost++
@@ -279,14 +303,14 @@ func (c *checker) checkLastPass() {
 				}
 				continue
 			}
-			if r, ok := c.byOffset[last][s.partition][s.offset]; !ok || r.kind != kindOurs || r.id != id {
+			if r, ok := c.byOffset[last][s.partition].at(s.offset); !ok || r.kind != kindOurs || r.id != id {
 				cnt.OffsetMismatch++
 				holds := "nothing"
 				if ok {
 					holds = describe(r)
 				}
 				c.find("offset-mismatch", s.partition, s.offset, id, "acknowledged at this offset, which holds %s; found at partition %d offset %d",
-					holds, at[0].partition, at[0].offset)
+					holds, at.partition, at.offset)
 			}
 		}
 	}
@@ -310,11 +334,15 @@ func describe(r readRecord) string {
 	return "a record of another writer"
 }
 
-func sortedOffsets(m map[int64]readRecord) []int64 {
-	offs := make([]int64, 0, len(m))
-	for o := range m {
-		offs = append(offs, o)
+// partIndex is what one pass read in one partition: one record per
+// offset, sorted by offset.
+type partIndex []readRecord
+
+// at returns the record read at off.
+func (x partIndex) at(off int64) (readRecord, bool) {
+	i, ok := slices.BinarySearchFunc(x, off, func(r readRecord, o int64) int { return cmp.Compare(r.offset, o) })
+	if !ok {
+		return readRecord{}, false
 	}
-	slices.Sort(offs)
-	return offs
+	return x[i], true
 }

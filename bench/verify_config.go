@@ -42,9 +42,9 @@ type VerifyConfig struct {
 	Duration time.Duration
 	// Rate caps the records produced per second across all producers.
 	// Default 2000, so a fault suite checks the cluster without saturating
-	// it; 0 means as fast as acknowledgements allow (Verify keeps about 60
-	// bytes of bookkeeping per record, so mind the memory of long unlimited
-	// runs).
+	// it; 0 means as fast as acknowledgements allow. Verify checks in
+	// memory, about 400 bytes per record with two read passes, so mind
+	// long unlimited runs.
 	Rate float64
 	// RecordSize is the size of each record value in bytes. Default 256.
 	// Every record also carries a 40-byte key with its identity and
