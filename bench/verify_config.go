@@ -11,9 +11,6 @@ import (
 const (
 	// MaxReadPasses bounds VerifyConfig.ReadPasses.
 	MaxReadPasses = 5
-	// verifyMinRecordSize is the smallest record value Verify writes: the
-	// identity and checksum travel in the key, so an empty value is fine.
-	verifyMinRecordSize = 0
 )
 
 // VerifyConfig configures Verify. Start from DefaultVerifyConfig; Verify
@@ -50,8 +47,9 @@ type VerifyConfig struct {
 	// Every record also carries a 40-byte key with its identity and
 	// checksum.
 	RecordSize int
-	// Idempotent enables the idempotent producer (the default, as Kafka
-	// clients do since 3.0). Without it the client retries plainly, which
+	// Idempotent enables the idempotent producer. DefaultVerifyConfig sets
+	// it, as Kafka clients do by default since 3.0; a VerifyConfig built
+	// from scratch has it off. Without it the client retries plainly, which
 	// may legitimately duplicate and reorder records: Verify then counts
 	// duplicates and reorders but does not fail on them.
 	Idempotent bool
@@ -176,8 +174,10 @@ func (c VerifyConfig) Validate() error {
 	if c.Rate < 0 {
 		bad("Rate %g: must not be negative (0 means unlimited)", c.Rate)
 	}
-	if c.RecordSize < verifyMinRecordSize || c.RecordSize > MaxRecordSize {
-		bad("RecordSize %d: must be between %d and %d bytes", c.RecordSize, verifyMinRecordSize, MaxRecordSize)
+	// The identity and checksum travel in the key, so an empty value is
+	// fine.
+	if c.RecordSize < 0 || c.RecordSize > MaxRecordSize {
+		bad("RecordSize %d: must be between 0 and %d bytes", c.RecordSize, MaxRecordSize)
 	}
 	if c.DeliveryTimeout < time.Second {
 		bad("DeliveryTimeout %s: must be at least 1s", c.DeliveryTimeout)
