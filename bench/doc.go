@@ -28,6 +28,26 @@
 //
 // Consume reads a topic from its start the same way (ConsumeConfig).
 //
+// Verify checks that a cluster keeps what it acknowledges: it produces
+// numbered, checksummed records with acks=all, reads every partition back
+// (twice, from whichever broker leads it) and reports per partition what
+// was lost, duplicated, reordered or inconsistent, and the longest time a
+// partition accepted no write. It speaks only Kafka, so it checks any
+// Kafka-compatible cluster, and it is the checker of chronik's fault tests:
+//
+//	vc := bench.DefaultVerifyConfig()
+//	vc.Brokers = cl.Brokers()
+//	vc.ReplicationFactor = 3
+//	vc.Duration = 30 * time.Second
+//	res, err := bench.Verify(ctx, vc)
+//	if err != nil {
+//		return err // could not run: bad config, brokers unreachable
+//	}
+//	bench.WriteVerifyText(os.Stdout, res) // or bench.WriteVerifyJSON
+//	if !res.OK() {
+//		return fmt.Errorf("verify: %s", strings.Join(res.Problems(), "; "))
+//	}
+//
 // # What the figures mean
 //
 //  1. Every record is accounted for: Result.Sent == Acked + Failed. A record

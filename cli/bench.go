@@ -17,16 +17,17 @@ import (
 	"github.com/chronik-io/chronik/bench"
 )
 
-// benchCommand is `chronik bench produce|consume|raft`: flag parsing only;
-// the load generators, validation and reports live in packages bench and
-// internal/raftbench.
+// benchCommand is `chronik bench produce|consume|verify|raft`: flag parsing
+// only; the load generators, the checker, validation and reports live in
+// packages bench and internal/raftbench.
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "Kafka-protocol load generator (against --brokers, or an in-process cluster with --embedded), and the raw Raft ceiling",
+		Usage: "Kafka-protocol load generator and durability checker (against --brokers, or an in-process cluster with --embedded), and the raw Raft ceiling",
 		Subcommands: []*cli.Command{
 			benchProduceCommand(),
 			benchConsumeCommand(),
+			benchVerifyCommand(),
 			benchRaftCommand(),
 		},
 	}
@@ -176,7 +177,7 @@ func benchConsumeCommand() *cli.Command {
 	}
 }
 
-// benchEnv is the wiring shared by produce and consume: output, progress,
+// benchEnv is the wiring shared by produce, consume and verify: output, progress,
 // logging and the optional embedded cluster.
 type benchEnv struct {
 	c        *cli.Context
@@ -233,11 +234,35 @@ func newBenchEnv(c *cli.Context) (*benchEnv, error) {
 // brokers, or nil to keep --brokers) until done or interrupted, and prints
 // the report, also for a run that ended with an error after producing
 // figures.
-func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Result, error)) (err error) {
+func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Result, error)) error {
+	return env.do(func(ctx context.Context, brokers []string) error {
+		res, runErr := f(ctx, brokers)
+		if res.Kind == "" {
+			return runErr // nothing measured: a config or connection error
+		}
+		if brokers != nil {
+			res.Settings["embedded-nodes"] = strconv.Itoa(len(brokers))
+		}
+		var err error
+		if env.json {
+			err = bench.WriteJSON(env.out, res)
+		} else {
+			err = bench.WriteText(env.out, res)
+		}
+		if runErr != nil {
+			return runErr
+		}
+		return err
+	})
+}
+
+// do starts the embedded cluster and the CPU profile if asked, and runs f
+// with the cluster's brokers (nil to keep --brokers) under a context that
+// ends on SIGINT or SIGTERM.
+func (env *benchEnv) do(f func(ctx context.Context, brokers []string) error) (err error) {
 	ctx, stop := signal.NotifyContext(env.c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var brokers []string
-	var nodes int
 	if env.embedded != nil {
 		cl, err := bench.StartEmbedded(ctx, *env.embedded)
 		if err != nil {
@@ -255,7 +280,6 @@ func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Re
 			}
 		}()
 		brokers = cl.Brokers()
-		nodes = len(brokers)
 		env.log.Info("embedded cluster ready", "brokers", strings.Join(brokers, ","), "dir", cl.Dir())
 	}
 	if path := env.c.String("cpuprofile"); path != "" {
@@ -269,22 +293,7 @@ func (env *benchEnv) run(f func(ctx context.Context, brokers []string) (bench.Re
 			}
 		}()
 	}
-	res, runErr := f(ctx, brokers)
-	if res.Kind == "" {
-		return runErr // nothing measured: a config or connection error
-	}
-	if nodes > 0 {
-		res.Settings["embedded-nodes"] = strconv.Itoa(nodes)
-	}
-	if env.json {
-		err = bench.WriteJSON(env.out, res)
-	} else {
-		err = bench.WriteText(env.out, res)
-	}
-	if runErr != nil {
-		return runErr
-	}
-	return err
+	return f(ctx, brokers)
 }
 
 // startCPUProfile starts profiling into path and returns the function that

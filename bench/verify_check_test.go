@@ -1,0 +1,264 @@
+package bench
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Helpers that build synthetic histories for the checker. One producer
+// (0) unless a test says otherwise; fingerprints follow the identity, so
+// two reads of one record agree and reads of different records do not.
+
+func acked(p int32, off int64) sentRecord {
+	return sentRecord{partition: p, outcome: outcomeAcked, offset: off}
+}
+func failed(p int32) sentRecord  { return sentRecord{partition: p, outcome: outcomeFailed} }
+func unknown(p int32) sentRecord { return sentRecord{partition: p, outcome: outcomeUnknown} }
+
+// ours is record (0, seq), sent to p, read at partition p offset off.
+func ours(p int32, off int64, seq uint64) readRecord {
+	return readRecord{partition: p, offset: off, fp: 1000 + seq, kind: kindOurs, id: recordID{0, seq}, target: p}
+}
+
+// foreign is another writer's record at p/off.
+func foreign(p int32, off int64) readRecord {
+	return readRecord{partition: p, offset: off, fp: 7_000_000 + uint64(off), kind: kindForeign}
+}
+
+// pass is a read of partitions 0 and 1 from offset 0 to each partition's
+// highest record + 1, complete.
+func pass(recs ...readRecord) readPass {
+	rp := readPass{records: recs, parts: map[int32]partRead{0: {complete: true, leader: 1}, 1: {complete: true, leader: 1}}}
+	for _, r := range recs {
+		pr := rp.parts[r.partition]
+		pr.end = max(pr.end, r.offset+1)
+		rp.parts[r.partition] = pr
+	}
+	return rp
+}
+
+func TestCheck(t *testing.T) {
+	three := []sentRecord{acked(0, 0), acked(0, 1), acked(0, 2)}
+	clean := pass(ours(0, 0, 0), ours(0, 1, 1), ours(0, 2, 2))
+	for _, tc := range []struct {
+		name   string
+		sent   []sentRecord
+		passes []readPass
+		want   VerifyCounts // Sent/Acked/Failed/Unknown/Inconsistent are filled in by the test
+		kinds  []string     // finding kinds, in order
+	}{
+		{name: "clean", sent: three, passes: []readPass{clean, clean}, want: VerifyCounts{Read: 3}},
+		{
+			name: "lost", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 2, 2))},
+			want:   VerifyCounts{Read: 2, Lost: 1}, kinds: []string{"lost"},
+		},
+		{
+			name: "lost above a high watermark that went back", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 1, 1))},
+			want:   VerifyCounts{Read: 2, Lost: 1}, kinds: []string{"lost"},
+		},
+		{
+			name: "unverified when the read stopped short", sent: three,
+			passes: func() []readPass {
+				p := pass(ours(0, 0, 0))
+				p.parts[0] = partRead{end: 1} // incomplete
+				return []readPass{p}
+			}(),
+			want: VerifyCounts{Read: 1, Unverified: 2}, kinds: []string{"unverified", "unverified"},
+		},
+		{
+			name: "lost below where an incomplete read stopped",
+			sent: three,
+			passes: func() []readPass {
+				p := pass(ours(0, 0, 0), ours(0, 2, 2))
+				p.parts[0] = partRead{end: 3}
+				return []readPass{p}
+			}(),
+			want: VerifyCounts{Read: 2, Lost: 1}, kinds: []string{"lost"},
+		},
+		{
+			name: "duplicated", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 1, 1), ours(0, 2, 2), ours(0, 3, 1))},
+			want:   VerifyCounts{Read: 4, Duplicated: 1}, kinds: []string{"duplicated"},
+		},
+		{
+			name: "reordered", sent: []sentRecord{acked(0, 1), acked(0, 0), acked(0, 2)},
+			passes: []readPass{pass(ours(0, 0, 1), ours(0, 1, 0), ours(0, 2, 2))},
+			want:   VerifyCounts{Read: 3, Reordered: 1}, kinds: []string{"reordered"},
+		},
+		{
+			name: "acknowledged offset holds another record", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), foreign(0, 1), ours(0, 2, 2), ours(0, 3, 1))},
+			// seq 1 also comes after seq 2 now.
+			want: VerifyCounts{Read: 3, Foreign: 1, OffsetMismatch: 1, Reordered: 1}, kinds: []string{"reordered", "offset-mismatch"},
+		},
+		{
+			name: "two records at one offset across passes", sent: three,
+			passes: []readPass{clean, pass(ours(0, 0, 0), foreign(0, 1), ours(0, 2, 2))},
+			want:   VerifyCounts{Read: 2, Foreign: 1, Conflicting: 1, Lost: 1}, kinds: []string{"conflicting", "lost"},
+		},
+		{
+			name: "two records at one offset within a pass", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 1, 1), ours(0, 2, 2), foreign(0, 1))},
+			want:   VerifyCounts{Read: 2, Foreign: 1, Conflicting: 1, Lost: 1}, kinds: []string{"conflicting", "lost"},
+		},
+		{
+			name: "vanished between passes", sent: three,
+			passes: func() []readPass {
+				p := pass(ours(0, 0, 0), ours(0, 2, 2))
+				return []readPass{clean, p}
+			}(),
+			want: VerifyCounts{Read: 2, Vanished: 1, Lost: 1}, kinds: []string{"vanished", "lost"},
+		},
+		{
+			name: "corrupt payload", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), readRecord{partition: 0, offset: 1, fp: 5, kind: kindCorrupt, id: recordID{0, 1}}, ours(0, 2, 2))},
+			want:   VerifyCounts{Read: 2, Corrupt: 1, Lost: 1}, kinds: []string{"corrupt", "lost"},
+		},
+		{
+			name: "an identity never sent", sent: three,
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 1, 1), ours(0, 2, 2), ours(0, 3, 99))},
+			want:   VerifyCounts{Read: 3, Corrupt: 1}, kinds: []string{"corrupt"},
+		},
+		{
+			name: "misplaced", sent: []sentRecord{acked(0, 0), acked(0, 1)},
+			passes: func() []readPass {
+				r := ours(1, 0, 1)
+				r.target = 0 // the key says partition 0; it is in 1
+				return []readPass{pass(ours(0, 0, 0), r)}
+			}(),
+			want: VerifyCounts{Read: 2, Misplaced: 1, OffsetMismatch: 1}, kinds: []string{"misplaced", "offset-mismatch"},
+		},
+		{
+			name:   "unacknowledged records present are allowed",
+			sent:   []sentRecord{acked(0, 0), failed(0), unknown(0), unknown(1), {partition: 1}},
+			passes: []readPass{pass(ours(0, 0, 0), ours(0, 1, 1), ours(0, 2, 2))},
+			want:   VerifyCounts{Read: 3, UnackedPresent: 2},
+		},
+		{
+			name:   "records of other writers are not checked",
+			sent:   []sentRecord{acked(0, 2), acked(0, 3), acked(0, 4)},
+			passes: []readPass{pass(foreign(0, 0), foreign(0, 1), ours(0, 2, 0), ours(0, 3, 1), ours(0, 4, 2))},
+			want:   VerifyCounts{Read: 3, Foreign: 2},
+		},
+		{
+			name:   "records found one offset off",
+			sent:   three,
+			passes: []readPass{pass(foreign(0, 0), ours(0, 1, 0), ours(0, 2, 1), ours(0, 3, 2))},
+			want:   VerifyCounts{Read: 3, Foreign: 1, OffsetMismatch: 3}, kinds: []string{"offset-mismatch", "offset-mismatch", "offset-mismatch"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := check(checkInput{partitions: 2, sent: [][]sentRecord{tc.sent}, passes: tc.passes, maxFindings: 10})
+			want := tc.want
+			for _, s := range tc.sent {
+				want.Sent++
+				switch s.outcome {
+				case outcomeAcked:
+					want.Acked++
+				case outcomeFailed:
+					want.Failed++
+				default:
+					want.Unknown++
+				}
+			}
+			want.Inconsistent = want.OffsetMismatch + want.Misplaced + want.Conflicting + want.Vanished
+			if out.totals != want {
+				t.Errorf("totals\n got %+v\nwant %+v", out.totals, want)
+			}
+			var kinds []string
+			for _, f := range out.findings {
+				kinds = append(kinds, f.Kind)
+			}
+			if !slices.Equal(kinds, tc.kinds) {
+				t.Errorf("findings %v, want kinds %v", out.findings, tc.kinds)
+			}
+			var sum VerifyCounts
+			for _, p := range out.parts {
+				sum.add(p.VerifyCounts)
+			}
+			if sum != out.totals {
+				t.Errorf("partitions sum to %+v, totals are %+v", sum, out.totals)
+			}
+		})
+	}
+}
+
+func TestCheckFindingsDetail(t *testing.T) {
+	out := check(checkInput{
+		partitions:  2,
+		sent:        [][]sentRecord{{acked(0, 0), acked(0, 1)}},
+		passes:      []readPass{pass(ours(0, 0, 0))},
+		maxFindings: 10,
+	})
+	if len(out.findings) != 1 {
+		t.Fatalf("findings %+v, want one", out.findings)
+	}
+	f := out.findings[0]
+	if f.Kind != "lost" || f.Partition != 0 || f.Offset != 1 || f.Producer != 0 || f.Seq != 1 || !strings.Contains(f.Detail, "not found") {
+		t.Errorf("finding %+v: want lost p0 offset 1 producer 0 seq 1", f)
+	}
+	if p := out.parts[0]; !p.Complete || p.EndOffset != 1 || !slices.Equal(p.Leaders, []int32{1}) {
+		t.Errorf("partition 0 %+v: want complete, end 1, leaders [1]", p)
+	}
+}
+
+func TestCheckFindingsCapped(t *testing.T) {
+	var sent []sentRecord
+	for i := range 100 {
+		sent = append(sent, acked(0, int64(i)))
+	}
+	out := check(checkInput{partitions: 1, sent: [][]sentRecord{sent}, passes: []readPass{pass()}, maxFindings: 5})
+	if out.totals.Lost != 100 || len(out.findings) != 5 {
+		t.Errorf("lost %d with %d findings, want 100 with 5", out.totals.Lost, len(out.findings))
+	}
+}
+
+func TestCheckWithoutPasses(t *testing.T) {
+	out := check(checkInput{partitions: 2, sent: [][]sentRecord{{acked(0, 0)}}, maxFindings: 5})
+	if out.totals.Lost != 0 || out.parts[0].Complete || out.parts[1].Complete {
+		t.Errorf("no read pass: totals %+v, parts %+v: want nothing lost and nothing complete", out.totals, out.parts)
+	}
+}
+
+func TestVerifyResultProblems(t *testing.T) {
+	okParts := []VerifyPartition{{Partition: 0, Complete: true}}
+	base := VerifyResult{Idempotent: true, Totals: VerifyCounts{Sent: 10, Acked: 9, Unknown: 1}, Partitions: okParts}
+	for _, tc := range []struct {
+		name string
+		mod  func(*VerifyResult)
+		want string // "" means OK
+	}{
+		{"clean", func(*VerifyResult) {}, ""},
+		{"lost", func(r *VerifyResult) { r.Totals.Lost = 2 }, "2 acknowledged records lost"},
+		{"unverified", func(r *VerifyResult) { r.Totals.Unverified = 1 }, "unverified"},
+		{"incomplete", func(r *VerifyResult) { r.Partitions = []VerifyPartition{{Partition: 3}} }, "partitions [3] not read"},
+		{"duplicated, idempotent", func(r *VerifyResult) { r.Totals.Duplicated = 1 }, "1 duplicated"},
+		{"duplicated, plain retries", func(r *VerifyResult) { r.Totals.Duplicated = 1; r.Idempotent = false }, ""},
+		{"reordered, idempotent", func(r *VerifyResult) { r.Totals.Reordered = 1 }, "1 reordered"},
+		{"reordered, plain retries", func(r *VerifyResult) { r.Totals.Reordered = 1; r.Idempotent = false }, ""},
+		{"inconsistent", func(r *VerifyResult) { r.Totals.Conflicting, r.Totals.Inconsistent = 1, 1 }, "1 conflicting reads"},
+		{"corrupt", func(r *VerifyResult) { r.Totals.Corrupt = 1 }, "1 corrupt"},
+		{"nothing acknowledged", func(r *VerifyResult) { r.Totals = VerifyCounts{Sent: 3, Unknown: 3} }, "no record was acknowledged"},
+		{"bookkeeping", func(r *VerifyResult) { r.Totals.Sent = 11 }, "bookkeeping"},
+		{"interrupted", func(r *VerifyResult) { r.Interrupted = true }, "interrupted"},
+		{"unacked present is fine", func(r *VerifyResult) { r.Totals.UnackedPresent = 1 }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			tc.mod(&r)
+			got := strings.Join(r.Problems(), "; ")
+			if tc.want == "" {
+				if !r.OK() || got != "" {
+					t.Errorf("OK %v, problems %q: want OK", r.OK(), got)
+				}
+				return
+			}
+			if r.OK() || !strings.Contains(got, tc.want) {
+				t.Errorf("OK %v, problems %q: want a failure mentioning %q", r.OK(), got, tc.want)
+			}
+		})
+	}
+}
