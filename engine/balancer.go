@@ -74,7 +74,7 @@ func (e *Engine) balanceOnce(now time.Time) int {
 		if l == 0 || l == p.replica {
 			continue
 		}
-		a := e.findPartition(st, shard)
+		a := findPartition(st, p)
 		if a == nil || a.Preferred != p.replica {
 			continue
 		}

@@ -373,7 +373,7 @@ func (e *Engine) balanceLeaders(st *shards.MetaState) {
 		if l == 0 || l != p.replica {
 			continue
 		}
-		a := e.findPartition(st, shard)
+		a := findPartition(st, p)
 		if a == nil || a.Preferred == 0 || a.Preferred == p.replica {
 			p.balanceDone = true
 			continue
@@ -394,15 +394,15 @@ func (e *Engine) balanceLeaders(st *shards.MetaState) {
 	}
 }
 
-func (e *Engine) findPartition(st *shards.MetaState, shard uint64) *shards.Partition {
-	for _, t := range st.Topics {
-		for i := range t.Partitions {
-			if t.Partitions[i].Shard == shard {
-				return &t.Partitions[i]
-			}
-		}
+// findPartition returns the __meta entry of local replica p's partition,
+// or nil if its topic is gone or the entry names another shard (the topic
+// was deleted and created again). O(1): it never scans the topics.
+func findPartition(st *shards.MetaState, p *partition) *shards.Partition {
+	t, ok := st.Topics[p.topic]
+	if !ok || p.index < 0 || int(p.index) >= len(t.Partitions) || t.Partitions[p.index].Shard != p.shard {
+		return nil
 	}
-	return nil
+	return &t.Partitions[p.index]
 }
 
 // transferLeadership asks, for every partition this broker leads, another
@@ -415,7 +415,7 @@ func (e *Engine) transferLeadership() {
 		if l, _ := e.leaders.get(shard); l != p.replica {
 			continue
 		}
-		a := e.findPartition(st, shard)
+		a := findPartition(st, p)
 		if a == nil {
 			continue
 		}
