@@ -174,16 +174,28 @@ func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, 
 // Metadata returns the cluster as recorded in __meta: brokers, topics and,
 // per partition, the leader (this broker's own view for partitions it
 // hosts, else the leader last reported to __meta), epoch and replicas.
-func (e *Engine) Metadata() Metadata {
+// With topic names it describes only those of them that exist (brokers are
+// always all), which costs what those topics' partitions cost rather than
+// the whole cluster's: callers that need one topic should name it.
+func (e *Engine) Metadata(topics ...string) Metadata {
 	st := e.meta.State()
 	md := Metadata{ClusterID: st.ClusterID, ControllerID: e.ControllerID()}
 	for _, id := range slices.Sorted(maps.Keys(st.Brokers)) {
 		b := st.Brokers[id]
 		md.Brokers = append(md.Brokers, Broker{ID: b.ID, KafkaAddr: b.KafkaAddr, Rack: b.Rack})
 	}
-	names := make([]string, 0, len(st.Topics))
-	for n := range st.Topics {
-		names = append(names, n)
+	var names []string
+	if len(topics) > 0 {
+		for _, n := range topics {
+			if _, ok := st.Topics[n]; ok && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	} else {
+		names = make([]string, 0, len(st.Topics))
+		for n := range st.Topics {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -40,8 +40,22 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	resp.Version = r.version
 
-	v := s.view()
 	all := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
+	// Named topics: describe only those (a client asking for one topic
+	// should not cost every partition of the cluster). Topic IDs need the
+	// whole view to be resolved.
+	var names []string
+	for _, rt := range req.Topics {
+		if rt.Topic == nil {
+			names = nil
+			break
+		}
+		names = append(names, *rt.Topic)
+	}
+	if all {
+		names = nil
+	}
+	v := s.view(names...)
 
 	// Auto-create what is missing, then take a fresh view.
 	createErr := map[string]error{}
@@ -59,7 +73,7 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 			created = created || err == nil
 		}
 		if created {
-			v = s.view()
+			v = s.view(names...)
 		}
 	}
 

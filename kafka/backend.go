@@ -10,7 +10,9 @@ import (
 // *engine.Engine; tests wrap it to inject faults (faults_test.go).
 type backend interface {
 	NodeID() uint64
-	Metadata() engine.Metadata
+	// Metadata describes the cluster; with topic names, only those topics
+	// (engine.Engine.Metadata).
+	Metadata(topics ...string) engine.Metadata
 	CreateTopic(ctx context.Context, name string, tc engine.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
 	CreatePartitions(ctx context.Context, topic string, count int32) error

@@ -28,7 +28,7 @@ func (b *lateLeaderBackend) CreateTopic(_ context.Context, name string, _ engine
 	return nil
 }
 
-func (b *lateLeaderBackend) Metadata() engine.Metadata {
+func (b *lateLeaderBackend) Metadata(...string) engine.Metadata {
 	md := b.stubBackend.Metadata()
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -215,7 +215,7 @@ func (c *coordinator) run() {
 // partition with the loaded set, loading and unloading partitions.
 func (c *coordinator) watch() {
 	var parts []int32
-	for _, t := range c.be.Metadata().Topics {
+	for _, t := range c.be.Metadata(OffsetsTopic).Topics {
 		if t.Name == OffsetsTopic {
 			for _, p := range t.Partitions {
 				parts = append(parts, p.Partition)
@@ -362,7 +362,7 @@ func (c *coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
 	if c.be == nil {
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	n := c.offsetsPartitions(&metaView{byName: topicIndex(c.be.Metadata())})
+	n := c.offsetsPartitions(&metaView{byName: topicIndex(c.be.Metadata(OffsetsTopic))})
 	if n == 0 {
 		return nil, kerr.CoordinatorNotAvailable
 	}

@@ -166,7 +166,7 @@ type stubBackend struct {
 }
 
 func (b *stubBackend) NodeID() uint64 { return 1 }
-func (b *stubBackend) Metadata() engine.Metadata {
+func (b *stubBackend) Metadata(...string) engine.Metadata {
 	return engine.Metadata{ClusterID: "stub", ControllerID: 1, Brokers: []engine.Broker{{ID: 1, KafkaAddr: b.addr}}}
 }
 func (b *stubBackend) CreateTopic(context.Context, string, engine.TopicConfig) error { return b.err }

@@ -17,8 +17,10 @@ type metaView struct {
 	brokers map[uint64]engine.Broker
 }
 
-func (s *Server) view() *metaView {
-	md := s.be.Metadata()
+// view takes a metadata snapshot: of the named topics only, or of every
+// topic when none is named.
+func (s *Server) view(topics ...string) *metaView {
+	md := s.be.Metadata(topics...)
 	v := &metaView{
 		md:      md,
 		byName:  make(map[string]*engine.TopicInfo, len(md.Topics)),
