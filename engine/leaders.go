@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/chronik-io/chronik/shards"
 )
@@ -11,6 +13,42 @@ import (
 func (e *Engine) leaderHint(shard, self uint64) (leader, term uint64) {
 	leader, term = e.leaders.get(shard)
 	return pickLeader(leader, term, e.meta.State().Leaders[shard], self)
+}
+
+// awaitLeader waits until the broker hosting shard as replica self can name
+// a leader for it, at most maxWait and within ctx, and returns the leader
+// (0 if none by then; with minTerm, possibly the one it was waiting to see
+// go) and term. It bridges the few milliseconds of an
+// election or leadership transfer, so that a produce arriving then is
+// answered with the new leader (NOT_LEADER_OR_FOLLOWER and its hint, which
+// clients follow at once) instead of LEADER_NOT_AVAILABLE, after which
+// clients wait for their next metadata refresh (seconds for franz-go).
+//
+// With minTerm above 0 it waits for a leader of at least that term, or for
+// one other than self: how a replica that led in term minTerm-1 learns
+// where its leadership went.
+func (e *Engine) awaitLeader(ctx context.Context, shard, self, minTerm uint64, maxWait time.Duration) (leader, term uint64) {
+	var timeout <-chan time.Time
+	for {
+		changed := e.leaders.watch()
+		if leader, term = e.leaderHint(shard, self); leader != 0 && (term >= minTerm || leader != self) {
+			return leader, term
+		}
+		if timeout == nil {
+			t := time.NewTimer(maxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return leader, term
+		case <-ctx.Done():
+			return leader, term
+		case <-e.closing:
+			return leader, term
+		}
+	}
 }
 
 // pickLeader merges a replica's own Raft view (leader, term) with the
@@ -35,6 +73,9 @@ func pickLeader(leader, term uint64, reported shards.LeaderInfo, self uint64) (u
 type leaderTable struct {
 	mu sync.RWMutex
 	m  map[uint64]leaderTerm
+	// changed is closed, and replaced, at every set: waiters for a leader
+	// (awaitLeader) look again then.
+	changed chan struct{}
 }
 
 type leaderTerm struct {
@@ -42,12 +83,24 @@ type leaderTerm struct {
 	term   uint64
 }
 
-func (t *leaderTable) init() { t.m = map[uint64]leaderTerm{} }
+func (t *leaderTable) init() {
+	t.m = map[uint64]leaderTerm{}
+	t.changed = make(chan struct{})
+}
 
 func (t *leaderTable) set(shard, leader, term uint64) {
 	t.mu.Lock()
 	t.m[shard] = leaderTerm{leader, term}
+	close(t.changed)
+	t.changed = make(chan struct{})
 	t.mu.Unlock()
+}
+
+// watch returns a channel closed at the next set of any shard.
+func (t *leaderTable) watch() <-chan struct{} {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.changed
 }
 
 func (t *leaderTable) get(shard uint64) (leader, term uint64) {

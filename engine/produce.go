@@ -31,6 +31,13 @@ func (e *Engine) resolve(topic string, index int32) (*shards.Topic, shards.Parti
 // the leader epoch, or a *NotLeaderError naming the leader, or ErrNotReady
 // while the partition has no leader.
 func (e *Engine) leaderOf(topic string, index int32) (*partition, *shards.Topic, int32, error) {
+	return e.awaitLeaderOf(context.Background(), topic, index, 0)
+}
+
+// awaitLeaderOf is leaderOf, but where this broker hosts a replica of a
+// partition that has no leader just now (an election or a leadership
+// transfer under way) it waits for one, within ctx and at most maxWait.
+func (e *Engine) awaitLeaderOf(ctx context.Context, topic string, index int32, maxWait time.Duration) (*partition, *shards.Topic, int32, error) {
 	t, part, err := e.resolve(topic, index)
 	if err != nil {
 		return nil, nil, 0, err
@@ -44,6 +51,9 @@ func (e *Engine) leaderOf(topic string, index int32) (*partition, *shards.Topic,
 		return nil, nil, 0, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
 	}
 	leader, term := e.leaderHint(part.Shard, p.replica)
+	if leader == 0 && maxWait > 0 {
+		leader, term = e.awaitLeader(ctx, part.Shard, p.replica, 0, maxWait)
+	}
 	if leader == 0 {
 		return nil, nil, 0, fmt.Errorf("topic %q partition %d: %w", topic, index, ErrNotReady)
 	}
@@ -104,6 +114,7 @@ type pendingProposal struct {
 	p         *partition
 	cmd       []byte
 	sum       shards.BatchSummary // from validation, for the hooks
+	epoch     int32               // leader epoch (Raft term) the produce was proposed in
 	logAppend bool
 	now       int64
 	once      sync.Once
@@ -116,7 +127,7 @@ func (pr *pendingProposal) release() { pr.once.Do(func() { <-pr.p.inflight }) }
 // keys), takes an in-flight slot (waiting within ctx) and builds the Raft
 // command.
 func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int32, batches []byte) (*pendingProposal, error) {
-	p, t, epoch, err := e.leaderOf(topic, partition)
+	p, t, epoch, err := e.awaitLeaderOf(ctx, topic, partition, e.leaderWait())
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +164,7 @@ func (e *Engine) prepareProduce(ctx context.Context, topic string, partition int
 	case <-e.closing:
 		return nil, ErrClosed
 	}
-	pr := &pendingProposal{topic: topic, partition: partition, p: p, sum: sum,
+	pr := &pendingProposal{topic: topic, partition: partition, p: p, epoch: epoch, sum: sum,
 		logAppend: tc.MessageTimestampType == "LogAppendTime", now: time.Now().UnixMilli()}
 	pr.cmd = shards.AppendCommand(make([]byte, 0, len(batches)+16), batches, epoch, pr.now, pr.logAppend)
 	return pr, nil
@@ -262,10 +273,30 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 		case r.Terminated():
 			pp.err = fmt.Errorf("topic %q partition %d: %w", topic, partition, ErrClosed)
 		default: // dropped, aborted, rejected: not committed, retriable
-			pp.err = fmt.Errorf("topic %q partition %d: proposal dropped: %w", topic, partition, ErrNotReady)
+			pp.err = e.droppedProposal(ctx, pr)
 		}
 	}()
 	return pp, nil
+}
+
+// droppedProposal is the error for a produce whose proposal Raft dropped
+// uncommitted, which happens when leadership moves while it waits: a
+// *NotLeaderError naming the new leader once there is one (clients follow
+// that hint at once), else ErrNotReady. Both are retriable.
+func (e *Engine) droppedProposal(ctx context.Context, pr *pendingProposal) error {
+	leader, term := e.awaitLeader(ctx, pr.p.shard, pr.p.replica, uint64(pr.epoch)+1, e.leaderWait())
+	if leader != 0 && leader != pr.p.replica {
+		return fmt.Errorf("topic %q partition %d: proposal dropped: %w", pr.topic, pr.partition,
+			&NotLeaderError{Leader: shards.BrokerOf(leader), Epoch: term})
+	}
+	return fmt.Errorf("topic %q partition %d: proposal dropped: %w", pr.topic, pr.partition, ErrNotReady)
+}
+
+// leaderWait bounds how long a produce waits for a partition without a
+// leader to elect one: two election timeouts, the longest a healthy
+// election takes.
+func (e *Engine) leaderWait() time.Duration {
+	return 2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT
 }
 
 // AllocateProducerID returns a cluster-unique idempotent producer id (from a

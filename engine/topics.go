@@ -79,23 +79,41 @@ func (e *Engine) createTopic(ctx context.Context, name string, tc TopicConfig, i
 	return e.waitLeaders(ctx, name)
 }
 
+// settleWait bounds how long CreateTopic waits, once every partition has a
+// leader, for the leaders to move to their preferred replicas.
+const settleWait = 3 * time.Second
+
 // waitLeaders waits until every partition of topic has a leader recorded in
-// __meta.
+// __meta, then (at most settleWait more, and without failing) until those
+// leaders are the preferred replicas. A new partition's first leader is
+// whichever replica's election timer fired first, and the engine then hands
+// leadership to the preferred replica (balanceLeaders): a client that
+// learned the first leader would meet that move with its first produce and
+// stall until its next metadata refresh (seconds, for franz-go). Answering
+// after the move keeps the topic's first writes from meeting it.
 func (e *Engine) waitLeaders(ctx context.Context, name string) error {
+	var ledAt time.Time
 	for {
 		st := e.meta.State()
 		t, ok := st.Topics[name]
 		if !ok {
 			return fmt.Errorf("topic %q: %w", name, ErrUnknownTopic)
 		}
-		all := true
+		all, settled := true, true
 		for _, p := range t.Partitions {
-			if st.Leaders[p.Shard].Leader == 0 {
+			l := st.Leaders[p.Shard].Leader
+			if l == 0 {
 				all = false
 				break
 			}
+			if _, up := st.Brokers[shards.BrokerOf(p.Preferred)]; up && p.Preferred != 0 && l != p.Preferred {
+				settled = false
+			}
 		}
-		if all {
+		if all && ledAt.IsZero() {
+			ledAt = time.Now()
+		}
+		if all && (settled || time.Since(ledAt) >= settleWait) {
 			return nil
 		}
 		select {

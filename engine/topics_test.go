@@ -228,3 +228,27 @@ func TestDeleteWhileDownAndLeaderSpread(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCreateTopicSettlesLeaders: CreateTopic returns once every partition
+// is led by its preferred replica, so a client that reads Metadata right
+// after creating a topic writes to leaders that stay put (a move after it
+// learned them cost franz-go a 5 s metadata wait on its first produce).
+func TestCreateTopicSettlesLeaders(t *testing.T) {
+	c := testcluster.New(t, 3)
+	for round := 0; round < 3; round++ {
+		name := fmt.Sprintf("settled-%d", round)
+		c.CreateTopic(t, name, engine.TopicConfig{Partitions: 8, ReplicationFactor: 3})
+		md := c.Engine(c.Running()[0]).Metadata(name)
+		if len(md.Topics) != 1 || len(md.Topics[0].Partitions) != 8 {
+			t.Fatalf("metadata of %s: %+v", name, md.Topics)
+		}
+		for _, p := range md.Topics[0].Partitions {
+			if p.Leader != p.PreferredLeader {
+				t.Errorf("%s/%d: leader %d right after CreateTopic, preferred %d", name, p.Partition, p.Leader, p.PreferredLeader)
+			}
+			if l := c.Leader(name, p.Partition); uint64(l) != p.PreferredLeader {
+				t.Errorf("%s/%d: broker %d leads, preferred %d", name, p.Partition, l, p.PreferredLeader)
+			}
+		}
+	}
+}
