@@ -30,13 +30,13 @@ type Config struct {
 	// DefaultReplicationFactor of created topics; 0 means min(3, brokers).
 	DefaultReplicationFactor int16
 
-	// RTT is the Raft tick (dragonboat RTTMillisecond); default 50ms.
+	// RTT is the Raft tick (dragonboat RTTMillisecond); default 100ms.
 	RTT time.Duration
 	// ElectionTicks is the election timeout in ticks (a follower campaigns
-	// after ElectionTicks..2*ElectionTicks without a leader); default 20
+	// after ElectionTicks..2*ElectionTicks without a leader); default 10
 	// (about 1 s with the default RTT). Must exceed 2*HeartbeatTicks.
 	ElectionTicks uint64
-	// HeartbeatTicks is the leader heartbeat interval in ticks; default 2.
+	// HeartbeatTicks is the leader heartbeat interval in ticks; default 1.
 	HeartbeatTicks uint64
 	// LogDB is the Raft log store, "pebble" (default) or "tan". It is fixed
 	// at the first start and recorded in DataDir/LOGDB; a later start with a
