@@ -68,3 +68,40 @@ func TestRaftLogBoundedInBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestRaftLogSingleReplica: a partition with one replica has no follower to
+// catch up, so its Raft log is compacted to a few MiB whatever
+// RaftLogRetainBytes says, while a replicated partition's keeps that much.
+func TestRaftLogSingleReplica(t *testing.T) {
+	const batchBytes, batches = 64 << 10, 320 // 20 MiB
+	c := testcluster.New(t, 1, testcluster.WithConfig(func(cfg *engine.Config) {
+		cfg.RaftLogRetainBytes = 64 << 20
+	}))
+	c.CreateTopic(t, "single", engine.TopicConfig{Partitions: 1, ReplicationFactor: 1})
+	val := make([]byte, batchBytes-200)
+	for i := range batches {
+		produceLeader(t, c, "single", 0, []engine.Record{{Key: []byte(fmt.Sprint(i)), Value: val}})
+	}
+	// At most twice the 4 MiB kept, plus the 16 entries kept at least and
+	// a few config and election entries: far below the 320 of 64 MiB.
+	const want = 2*(4<<20)/batchBytes + 16 + 8
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got uint64
+		for _, r := range c.Engine(1).LocalReplicas(false) {
+			if r.Topic == "single" {
+				got = r.RaftLogEntries
+			}
+		}
+		if got <= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the single replica's Raft log holds %d entries, want <= %d", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if recs := fetchAll(t, c.Engine(1), "single", 0); len(recs) != batches {
+		t.Fatalf("%d records readable, want %d", len(recs), batches)
+	}
+}
