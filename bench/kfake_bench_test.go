@@ -21,7 +21,8 @@ import (
 //
 //	go test -run '^$' -bench ProduceVsKfake -benchtime 3x ./bench/
 //
-// CHRONIK_BENCH_DURATION sets each run's measured phase (default 5s).
+// CHRONIK_BENCH_DURATION sets each run's measured phase (default 5s),
+// CHRONIK_BENCH_LOGDB chronik's Raft log store (default: the engine's).
 func BenchmarkProduceVsKfake(b *testing.B) {
 	dur := 5 * time.Second
 	if v := os.Getenv("CHRONIK_BENCH_DURATION"); v != "" {
@@ -91,7 +92,9 @@ func produceOnChronik(b *testing.B, dur time.Duration) float64 {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := StartEmbedded(ctx, EmbeddedConfig{Nodes: 1, Dir: b.TempDir()})
+	dir := freshDir(b)
+	defer os.RemoveAll(dir)
+	cl, err := StartEmbedded(ctx, EmbeddedConfig{Nodes: 1, Dir: dir, LogDB: os.Getenv("CHRONIK_BENCH_LOGDB")})
 	if err != nil {
 		b.Fatalf("embedded chronik: %v", err)
 	}
@@ -101,10 +104,24 @@ func produceOnChronik(b *testing.B, dur time.Duration) float64 {
 
 func produceOnKfake(b *testing.B, dur time.Duration) float64 {
 	b.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(b.TempDir()), kfake.SyncWrites())
+	dir := freshDir(b)
+	defer os.RemoveAll(dir)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dir), kfake.SyncWrites())
 	if err != nil {
 		b.Fatalf("kfake: %v", err)
 	}
 	defer c.Close()
 	return megabytesPerSec(b, vsKfakeLoad(c.ListenAddrs(), fmt.Sprintf("vs-kfake-%d", time.Now().UnixNano()), dur))
+}
+
+// freshDir is a new directory for one run, which the caller removes when
+// the run ends (b.TempDir would keep every run's files until the whole
+// benchmark ends, and later runs would pay for earlier runs' pages).
+func freshDir(b *testing.B) string {
+	b.Helper()
+	d, err := os.MkdirTemp("", "chronik-vs-kfake-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
