@@ -241,3 +241,28 @@ func TestIsolateLeader(t *testing.T) {
 	c.Close()
 	assertIdentical(t, replicaBatches(t, c, "iso", 0), 3)
 }
+
+// TestProduceInFlightOnDeposedLeader: a produce proposed on a leader that is
+// then cut off cannot commit; once that replica stops leading it answers a
+// retriable error (NOT_LEADER or not ready) rather than holding the client
+// until its request times out, so the client retries on the new leader.
+func TestProduceInFlightOnDeposedLeader(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithFaults())
+	c.CreateTopic(t, "deposed", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	produceLeader(t, c, "deposed", 0, records("warm", 5))
+	old := c.WaitLeader(t, "deposed", 0, 5*time.Second)
+	c.Isolate(old)
+	defer c.Heal()
+	const timeout = 20 * time.Second
+	start := time.Now()
+	_, err := c.Engine(old).Produce(ctxT(t, timeout), "deposed", 0, records("cut", 1))
+	took := time.Since(start)
+	var nl *engine.NotLeaderError
+	if !errors.As(err, &nl) && !errors.Is(err, engine.ErrNotReady) {
+		t.Fatalf("produce on the isolated leader after %v: %v; want NOT_LEADER or not ready", took, err)
+	}
+	if took > timeout/2 {
+		t.Fatalf("produce on the isolated leader answered after %v, near its %v timeout", took, timeout)
+	}
+	t.Logf("isolated leader %d answered %v after %v", old, err, took)
+}

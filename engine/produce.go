@@ -90,21 +90,11 @@ func (e *Engine) Produce(ctx context.Context, topic string, partition int32, rec
 // ErrInvalidRecord, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
 // ErrTimeout (the batch may still be committed), ErrStorage, ErrClosed.
 func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (ProduceResult, error) {
-	pr, err := e.prepareProduce(ctx, topic, partition, batches)
+	pp, err := e.ProduceBatchAsync(ctx, topic, partition, batches)
 	if err != nil {
 		return ProduceResult{}, err
 	}
-	defer pr.release()
-	start := time.Now()
-	res, err := e.propose(ctx, pr.p.shard, pr.cmd)
-	if err != nil {
-		err = fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
-		e.hooks.onProduce(topic, partition, pr.sum, start, err)
-		return ProduceResult{}, err
-	}
-	out, err := pr.result(res)
-	e.hooks.onProduce(topic, partition, pr.sum, start, err)
-	return out, err
+	return pp.Wait(ctx)
 }
 
 // pendingProposal is a validated produce holding an in-flight slot.
@@ -263,9 +253,10 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 		defer close(pp.done)
 		defer pr.release()
 		defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
-		r := <-rs.AppliedC()
-		rs.Release()
+		r, lost := e.awaitApplied(rs, pr)
 		switch {
+		case lost:
+			pp.err = e.droppedProposal(ctx, pr)
 		case r.Completed():
 			pp.res, pp.err = pr.result(r.GetResult())
 		case r.Timeout():
@@ -277,6 +268,32 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 		}
 	}()
 	return pp, nil
+}
+
+// awaitApplied waits for a proposal's outcome. It gives up early, with lost
+// set, once this replica stops leading (it stepped down, or sees another
+// leader): Raft
+// completes a proposal whose entry the new leader overwrote only when the
+// proposal times out, and a client would wait that long (its whole request
+// timeout) for an answer it can have now. Giving up is safe because the
+// answer is retriable: if the entry commits after all, an idempotent
+// producer's retry is recognised as a duplicate and answered with the
+// entry's offset, and a plain producer's retry may duplicate it, as with
+// any leader change in Kafka.
+func (e *Engine) awaitApplied(rs *dragonboat.RequestState, pr *pendingProposal) (r dragonboat.RequestResult, lost bool) {
+	for {
+		changed := e.leaders.watch()
+		if leader, _ := e.leaders.get(pr.p.shard); leader != pr.p.replica {
+			// rs is not released: Raft still holds it and will time it out.
+			return r, true
+		}
+		select {
+		case r = <-rs.AppliedC():
+			rs.Release()
+			return r, false
+		case <-changed:
+		}
+	}
 }
 
 // droppedProposal is the error for a produce whose proposal Raft dropped
