@@ -19,6 +19,13 @@ import (
 // client.
 const verifyLinger = 2 * time.Millisecond
 
+// verifyMetadataMinAge is how soon the producers may refresh metadata after
+// a failure: 250 ms, near the Java client's and librdkafka's 100 ms retry
+// backoff, rather than franz-go's default of 5 s, so that a partition's
+// longest stall measures the cluster's failover rather than the client's
+// refresh pacing.
+const verifyMetadataMinAge = 250 * time.Millisecond
+
 // verifyProduceOpts builds the kgo options of Verify's producer i: acks=all,
 // manual partitioning (each record names its partition), idempotent unless
 // disabled, and Kafka's default of 5 requests in flight either way.
@@ -30,6 +37,7 @@ func verifyProduceOpts(cfg VerifyConfig, i int) []kgo.Opt {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(verifyLinger),
+		kgo.MetadataMinAge(verifyMetadataMinAge),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
 		kgo.MaxBufferedBytes(producerBufferBytes),
 		kgo.WithLogger(kgoLogger{logger(cfg.Logger)}),

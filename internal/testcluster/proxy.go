@@ -6,12 +6,13 @@ import (
 	"sync"
 )
 
-// linkProxy forwards TCP connections from one engine to another's Raft
+// LinkProxy forwards TCP connections from one broker to another's Raft
 // address. Cutting it closes its connections and refuses new ones, which is
 // how Isolate partitions the cluster with dragonboat's real TCP transport:
-// in registry mode every engine resolves peers from its own table, so each
-// directed link can go through its own proxy.
-type linkProxy struct {
+// in registry mode every broker resolves peers from its own table, so each
+// directed link can go through its own proxy. Process-level tests use it
+// the same way, giving each `chronik start` its own --peers.
+type LinkProxy struct {
 	ln     net.Listener
 	target string
 
@@ -21,20 +22,23 @@ type linkProxy struct {
 	wg    sync.WaitGroup
 }
 
-func newLinkProxy(target string) (*linkProxy, error) {
+// NewLinkProxy listens on a free 127.0.0.1 port and forwards every
+// connection to target.
+func NewLinkProxy(target string) (*LinkProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &linkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &LinkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
 }
 
-func (p *linkProxy) addr() string { return p.ln.Addr().String() }
+// Addr is the address the proxy listens on.
+func (p *LinkProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *linkProxy) serve() {
+func (p *LinkProxy) serve() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -69,8 +73,8 @@ func (p *linkProxy) serve() {
 	}
 }
 
-// setCut cuts (true) or restores (false) the link.
-func (p *linkProxy) setCut(cut bool) {
+// SetCut cuts (true) or restores (false) the link.
+func (p *LinkProxy) SetCut(cut bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = cut
@@ -81,8 +85,9 @@ func (p *linkProxy) setCut(cut bool) {
 	}
 }
 
-func (p *linkProxy) close() {
+// Close stops the proxy and closes its connections.
+func (p *LinkProxy) Close() {
 	p.ln.Close()
-	p.setCut(true)
+	p.SetCut(true)
 	p.wg.Wait()
 }

@@ -52,7 +52,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	cfgs    map[uint64]engine.Config
 	engines map[uint64]*engine.Engine
-	proxies map[[2]uint64]*linkProxy // (from, to) -> proxy; nil without WithFaults
+	proxies map[[2]uint64]*LinkProxy // (from, to) -> proxy; nil without WithFaults
 }
 
 // New starts n engines forming one cluster and waits until every one is
@@ -70,10 +70,10 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	faults := o.faults
 	if faults {
-		c.proxies = map[[2]uint64]*linkProxy{}
+		c.proxies = map[[2]uint64]*LinkProxy{}
 		t.Cleanup(func() {
 			for _, p := range c.proxies {
-				p.close()
+				p.Close()
 			}
 		})
 	}
@@ -86,12 +86,12 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 					myPeers[uint64(j)] = peers[uint64(j)]
 					continue
 				}
-				p, err := newLinkProxy(peers[uint64(j)])
+				p, err := NewLinkProxy(peers[uint64(j)])
 				if err != nil {
 					t.Fatal(err)
 				}
 				c.proxies[[2]uint64{uint64(i), uint64(j)}] = p
-				myPeers[uint64(j)] = p.addr()
+				myPeers[uint64(j)] = p.Addr()
 			}
 		}
 		cfg := engine.Config{
@@ -300,7 +300,7 @@ func (c *Cluster) Isolate(i int) {
 	}
 	for k, p := range c.proxies {
 		if k[0] == uint64(i) || k[1] == uint64(i) {
-			p.setCut(true)
+			p.SetCut(true)
 		}
 	}
 }
@@ -308,7 +308,7 @@ func (c *Cluster) Isolate(i int) {
 // Heal restores every link cut by Isolate.
 func (c *Cluster) Heal() {
 	for _, p := range c.proxies {
-		p.setCut(false)
+		p.SetCut(false)
 	}
 }
 
