@@ -62,6 +62,10 @@ type cluster struct {
 	brokers []*broker
 	peers   string
 	extra   []string
+	// peersOf, when set, replaces peers for the brokers it names (a
+	// broker's own entry must stay its Raft address; the others may be
+	// proxies).
+	peersOf map[int]string
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1, below the
@@ -117,7 +121,11 @@ func (c *cluster) broker(id int) *broker { return c.brokers[id-1] }
 func (c *cluster) start(id int) {
 	c.t.Helper()
 	b := c.broker(id)
-	args := append([]string{"start", "--node-id", strconv.Itoa(id), "--peers", c.peers,
+	peers := c.peers
+	if p, ok := c.peersOf[id]; ok {
+		peers = p
+	}
+	args := append([]string{"start", "--node-id", strconv.Itoa(id), "--peers", peers,
 		"--kafka-addr", b.kafka, "--raft-addr", b.raft, "--http-addr", b.http, "--data-dir", b.dir,
 		"--log-level", "warn"}, c.extra...)
 	b.cmd = exec.Command(chronikBin, args...)

@@ -1,0 +1,408 @@
+package proctest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/bench"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// The fault suite: three `chronik start` processes whose Raft links each go
+// through a proxy in the test process, loaded by bench.Verify (numbered
+// records, acks=all, idempotent producer) while one scenario breaks the
+// cluster, then read back by Verify, which counts acknowledged records
+// lost, duplicated or inconsistent. Every scenario must end with 0 of each.
+//
+// `make test` runs each scenario once with a short load; `make test-faults`
+// sets CHRONIK_FAULTS=full for a 60 s load (CHRONIK_FAULTS_DURATION
+// overrides it) and CHRONIK_FAULTS_RUNS runs of each. With
+// CHRONIK_FAULTS_REPORT=FILE every run appends one JSON line to FILE, the
+// figures docs/RELIABILITY.md tabulates.
+
+// faultScenario is one way of breaking the cluster.
+type faultScenario struct {
+	name string
+	// inject breaks the cluster repeatedly until ctx ends. Whatever it
+	// leaves broken is repaired by faultRun.repair afterwards.
+	inject func(ctx context.Context, f *faultRun)
+}
+
+var faultScenarios = []faultScenario{
+	{"kill-random-broker", func(ctx context.Context, f *faultRun) {
+		for f.pause(ctx, 2*time.Second) {
+			id := 1 + rand.IntN(3)
+			f.kill(id)
+			f.pause(ctx, 2*time.Second)
+			f.restart(id)
+		}
+	}},
+	{"kill-meta-leader", func(ctx context.Context, f *faultRun) {
+		for f.pause(ctx, 2*time.Second) {
+			id := f.controller(ctx)
+			if id == 0 {
+				continue
+			}
+			f.kill(id)
+			f.pause(ctx, 3*time.Second)
+			f.restart(id)
+		}
+	}},
+	{"sigstop-leader", func(ctx context.Context, f *faultRun) {
+		// Longer than the election timeout (1 s): the others elect new
+		// leaders while the stopped one still believes it leads.
+		for f.pause(ctx, 2*time.Second) {
+			id := f.busiestLeader(ctx)
+			f.signal(id, syscall.SIGSTOP)
+			f.pause(ctx, 3*time.Second)
+			f.signal(id, syscall.SIGCONT)
+		}
+	}},
+	{"isolate-leader", func(ctx context.Context, f *faultRun) {
+		// Every Raft link to and from the leader of most partitions is
+		// cut; clients still reach it over Kafka.
+		for f.pause(ctx, 2*time.Second) {
+			id := f.busiestLeader(ctx)
+			f.isolate(id)
+			f.pause(ctx, 4*time.Second)
+			f.heal()
+		}
+	}},
+	{"cut-leader-outbound", func(ctx context.Context, f *faultRun) {
+		// The leader hears its followers but cannot reach them: the
+		// majority splits from the old leader one way only.
+		for f.pause(ctx, 2*time.Second) {
+			id := f.busiestLeader(ctx)
+			for to := 1; to <= 3; to++ {
+				if to != id {
+					f.cut(id, to)
+				}
+			}
+			f.pause(ctx, 4*time.Second)
+			f.heal()
+		}
+	}},
+	{"kill-all", func(ctx context.Context, f *faultRun) {
+		// Power loss: every acknowledged record was fsynced by a quorum,
+		// so none may be missing after all three restart.
+		for f.pause(ctx, 3*time.Second) {
+			for id := 1; id <= 3; id++ {
+				f.kill(id)
+			}
+			for id := 1; id <= 3; id++ {
+				f.restart(id)
+			}
+		}
+	}},
+}
+
+func TestFaults(t *testing.T) {
+	load, runs := 12*time.Second, 1
+	if os.Getenv("CHRONIK_FAULTS") == "full" {
+		load = 60 * time.Second
+	}
+	if v := os.Getenv("CHRONIK_FAULTS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("CHRONIK_FAULTS_DURATION %q: %v", v, err)
+		}
+		load = d
+	}
+	if v := os.Getenv("CHRONIK_FAULTS_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CHRONIK_FAULTS_RUNS %q: want a count >= 1", v)
+		}
+		runs = n
+	}
+	if testing.Short() {
+		load = 8 * time.Second
+	}
+	for _, sc := range faultScenarios {
+		for run := 1; run <= runs; run++ {
+			t.Run(fmt.Sprintf("%s/run=%d", sc.name, run), func(t *testing.T) {
+				testFault(t, sc, load)
+			})
+		}
+	}
+}
+
+// testFault runs one scenario under a Verify load of the given length.
+func testFault(t *testing.T, sc faultScenario, load time.Duration) {
+	f := newFaultRun(t)
+	f.c.waitReady(60*time.Second, 1, 2, 3)
+
+	cfg := bench.DefaultVerifyConfig()
+	cfg.Brokers = f.c.kafkaAddrs()
+	cfg.Topic = "faults"
+	cfg.Partitions = 6
+	cfg.ReplicationFactor = 3
+	cfg.Duration = load
+	cfg.Rate = 1000
+	cfg.ReadTimeout = 90 * time.Second
+	type outcome struct {
+		res bench.VerifyResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), load+5*time.Minute)
+	defer cancel()
+	go func() {
+		res, err := bench.Verify(ctx, cfg)
+		done <- outcome{res, err}
+	}()
+	// Faults start once the topic exists and records flow, and stop 3 s
+	// before the load ends, so the last records meet a repaired cluster.
+	f.waitTopic(ctx, cfg.Topic, cfg.Partitions)
+	ictx, icancel := context.WithTimeout(ctx, load-3*time.Second)
+	sc.inject(ictx, f)
+	icancel()
+	f.repair()
+
+	var out outcome
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		t.Fatalf("verify did not finish within %v", load+5*time.Minute)
+	}
+	if out.err != nil {
+		t.Fatalf("verify: %v", out.err)
+	}
+	r := out.res
+	tot := r.Totals
+	t.Logf("%s: %d faults (%s); load %.1fs: acked %d, lost %d, duplicated %d, inconsistent %d, unknown %d, longest stall %v",
+		sc.name, len(f.events), strings.Join(f.events, ", "), r.Load.Seconds(), tot.Acked, tot.Lost, tot.Duplicated,
+		tot.Inconsistent, tot.Unknown, r.LongestStall.Round(time.Millisecond))
+	f.report(sc.name, r)
+	if !r.OK() || tot.Lost != 0 || tot.Duplicated != 0 || tot.Inconsistent != 0 || tot.Unverified != 0 || tot.Corrupt != 0 {
+		t.Errorf("%s: the check failed: %v; findings: %+v; read errors: %+v", sc.name, r.Problems(), r.Findings, r.ReadErrors)
+	}
+	if tot.Acked == 0 {
+		t.Errorf("%s: nothing was acknowledged", sc.name)
+	}
+	if len(f.events) == 0 {
+		t.Errorf("%s: no fault was injected", sc.name)
+	}
+}
+
+// faultRun is one scenario's cluster and what was done to it.
+type faultRun struct {
+	t       *testing.T
+	c       *cluster
+	links   map[[2]int]*testcluster.LinkProxy // (from, to) -> proxy
+	down    map[int]bool                      // killed, not restarted
+	stopped map[int]bool                      // SIGSTOPped
+	events  []string
+	started time.Time
+}
+
+// newFaultRun starts three brokers, each Raft link (from, to) through its
+// own proxy: broker i's --peers names the proxies for its links.
+func newFaultRun(t *testing.T) *faultRun {
+	c := newCluster(t, 3)
+	f := &faultRun{t: t, c: c, links: map[[2]int]*testcluster.LinkProxy{}, down: map[int]bool{}, stopped: map[int]bool{}}
+	c.peersOf = map[int]string{}
+	for from := 1; from <= 3; from++ {
+		var peers []string
+		for to := 1; to <= 3; to++ {
+			addr := c.broker(to).raft
+			if to != from {
+				p, err := testcluster.NewLinkProxy(addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.links[[2]int{from, to}] = p
+				addr = p.Addr()
+			}
+			peers = append(peers, fmt.Sprintf("%d@%s", to, addr))
+		}
+		c.peersOf[from] = strings.Join(peers, ",")
+	}
+	// Cleanups run last-in first-out: continue stopped brokers before the
+	// cluster's SIGTERM, close the proxies after the brokers.
+	t.Cleanup(func() {
+		for _, p := range f.links {
+			p.Close()
+		}
+	})
+	for id := 1; id <= 3; id++ {
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for id := range f.stopped {
+			f.signal(id, syscall.SIGCONT)
+		}
+	})
+	f.started = time.Now()
+	return f
+}
+
+// pause waits d or until ctx ends; it reports whether ctx is still live.
+func (f *faultRun) pause(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (f *faultRun) event(format string, args ...any) {
+	f.events = append(f.events, fmt.Sprintf("%.1fs ", time.Since(f.started).Seconds())+fmt.Sprintf(format, args...))
+}
+
+func (f *faultRun) kill(id int) {
+	if f.down[id] {
+		return
+	}
+	f.event("kill -9 %d", id)
+	f.c.kill(id)
+	f.down[id] = true
+}
+
+func (f *faultRun) restart(id int) {
+	if !f.down[id] {
+		return
+	}
+	f.c.start(id)
+	f.c.waitReady(60*time.Second, id)
+	delete(f.down, id)
+}
+
+func (f *faultRun) signal(id int, sig syscall.Signal) {
+	if f.down[id] {
+		return
+	}
+	if sig == syscall.SIGSTOP {
+		f.event("SIGSTOP %d", id)
+		f.stopped[id] = true
+	} else if sig == syscall.SIGCONT {
+		delete(f.stopped, id)
+	}
+	if err := f.c.broker(id).cmd.Process.Signal(sig); err != nil {
+		f.t.Errorf("signal %v to broker %d: %v", sig, id, err)
+	}
+}
+
+// cut cuts the Raft link from one broker to another.
+func (f *faultRun) cut(from, to int) {
+	f.event("cut %d->%d", from, to)
+	f.links[[2]int{from, to}].SetCut(true)
+}
+
+// isolate cuts every Raft link to and from id.
+func (f *faultRun) isolate(id int) {
+	f.event("isolate %d", id)
+	for k, p := range f.links {
+		if k[0] == id || k[1] == id {
+			p.SetCut(true)
+		}
+	}
+}
+
+func (f *faultRun) heal() {
+	for _, p := range f.links {
+		p.SetCut(false)
+	}
+}
+
+// repair undoes whatever a scenario left broken and waits until every
+// broker is ready again.
+func (f *faultRun) repair() {
+	f.heal()
+	for id := range f.stopped {
+		f.signal(id, syscall.SIGCONT)
+	}
+	for id := range f.down {
+		f.restart(id)
+	}
+	f.c.waitReady(60*time.Second, 1, 2, 3)
+}
+
+// live returns the Kafka addresses of the brokers that are running and not
+// stopped.
+func (f *faultRun) live() []string {
+	var ids []int
+	for id := 1; id <= 3; id++ {
+		if !f.down[id] && !f.stopped[id] {
+			ids = append(ids, id)
+		}
+	}
+	return f.c.kafkaAddrs(ids...)
+}
+
+// controller returns the broker leading __meta, 0 if unknown.
+func (f *faultRun) controller(ctx context.Context) int {
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := admin(f.t, f.live()).BrokerMetadata(mctx)
+	if err != nil || md.Controller < 1 {
+		return 0
+	}
+	return int(md.Controller)
+}
+
+// busiestLeader returns the broker leading most partitions of the topic
+// under load (a random live broker if Metadata cannot say).
+func (f *faultRun) busiestLeader(ctx context.Context) int {
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ls, err := leaders(mctx, admin(f.t, f.live()), "faults")
+	if err == nil && len(ls) > 0 {
+		if id := mostLeader(ls); id > 0 {
+			return int(id)
+		}
+	}
+	return 1 + rand.IntN(3)
+}
+
+// waitTopic waits until Verify has created the topic and every partition
+// has a leader.
+func (f *faultRun) waitTopic(ctx context.Context, topic string, partitions int32) {
+	adm := admin(f.t, f.c.kafkaAddrs())
+	waitFor(f.t, 60*time.Second, "the verify topic has a leader for every partition", func() bool {
+		ls, err := leaders(ctx, adm, topic)
+		if err != nil || len(ls) != int(partitions) {
+			return false
+		}
+		for _, l := range ls {
+			if l < 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// report appends the run's figures to CHRONIK_FAULTS_REPORT, if set.
+func (f *faultRun) report(scenario string, r bench.VerifyResult) {
+	path := os.Getenv("CHRONIK_FAULTS_REPORT")
+	if path == "" {
+		return
+	}
+	line, err := json.Marshal(map[string]any{
+		"scenario": scenario, "faults": len(f.events), "load_s": r.Load.Seconds(),
+		"acked": r.Totals.Acked, "lost": r.Totals.Lost, "duplicated": r.Totals.Duplicated,
+		"inconsistent": r.Totals.Inconsistent, "unknown": r.Totals.Unknown,
+		"longest_stall_ms": r.LongestStall.Milliseconds(), "ok": r.OK(),
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		f.t.Fatalf("fault report: %v", err)
+	}
+	defer fh.Close()
+	if _, err := fh.Write(append(line, '\n')); err != nil {
+		f.t.Fatalf("fault report: %v", err)
+	}
+}
