@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,6 +92,18 @@ var faultScenarios = []faultScenario{
 			f.heal()
 		}
 	}},
+	{"truncate-active-tail", func(ctx context.Context, f *faultRun) {
+		// A torn write at a crash: the broker's active segments lose the
+		// last bytes of their last frame while it is down.
+		for f.pause(ctx, 2*time.Second) {
+			id := 1 + rand.IntN(3)
+			f.kill(id)
+			f.damageActive(id, "truncate", func(path string, size int64) error {
+				return os.Truncate(path, max(0, size-1-rand.Int64N(300)))
+			})
+			f.restart(id)
+		}
+	}},
 	{"kill-all", func(ctx context.Context, f *faultRun) {
 		// Power loss: every acknowledged record was fsynced by a quorum,
 		// so none may be missing after all three restart.
@@ -148,6 +162,16 @@ func testFault(t *testing.T, sc faultScenario, load time.Duration) {
 	cfg.Duration = load
 	cfg.Rate = 1000
 	cfg.ReadTimeout = 90 * time.Second
+	// Small segments, so every replica has sealed segments as well as an
+	// active one when the faults hit.
+	segBytes := "65536"
+	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+	resp, err := admin(t, f.c.kafkaAddrs()).CreateTopic(cctx, cfg.Partitions, cfg.ReplicationFactor,
+		map[string]*string{"segment.bytes": &segBytes}, cfg.Topic)
+	ccancel()
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v %v", cfg.Topic, err, resp.Err)
+	}
 	type outcome struct {
 		res bench.VerifyResult
 		err error
@@ -191,6 +215,81 @@ func testFault(t *testing.T, sc faultScenario, load time.Duration) {
 	if len(f.events) == 0 {
 		t.Errorf("%s: no fault was injected", sc.name)
 	}
+	f.checkReplicasEqual(cfg.Topic)
+}
+
+// checkReplicasEqual waits until every replica of topic holds the same
+// high watermark and checksum as the others (followers catch up after the
+// load), and fails the test if they still differ after 60 s.
+func (f *faultRun) checkReplicasEqual(topic string) {
+	type state struct {
+		hw  int64
+		crc uint32
+	}
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		byPart := map[int32][]state{}
+		var err error
+		for id := 1; id <= 3 && err == nil; id++ {
+			var rs []replica
+			rs, err = f.c.replicas(id, true)
+			for _, r := range rs {
+				if r.Topic == topic {
+					byPart[r.Partition] = append(byPart[r.Partition], state{r.HighWatermark, r.Checksum})
+				}
+			}
+		}
+		diff := ""
+		for p, ss := range byPart {
+			if len(ss) != 3 || ss[0] != ss[1] || ss[0] != ss[2] {
+				diff += fmt.Sprintf(" p%d=%v", p, ss)
+			}
+		}
+		if err == nil && diff == "" && len(byPart) > 0 {
+			return
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = diff
+		}
+		if time.Now().After(deadline) {
+			f.t.Errorf("replicas of %s differ 60 s after the load:%s", topic, last)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// damageActive applies damage to the active (last) segment file of every
+// replica of the fault topic on broker id, which must be down.
+func (f *faultRun) damageActive(id int, what string, damage func(path string, size int64) error) {
+	dirs, err := filepath.Glob(filepath.Join(f.c.broker(id).dir, "partitions", "faults-*"))
+	if err != nil || len(dirs) == 0 {
+		f.t.Errorf("broker %d: no replica directories of the fault topic (%v)", id, err)
+		return
+	}
+	n := 0
+	for _, d := range dirs {
+		logs, _ := filepath.Glob(filepath.Join(d, "*.log"))
+		if len(logs) == 0 {
+			continue
+		}
+		sort.Strings(logs) // zero-padded base offsets: the last is the active segment
+		active := logs[len(logs)-1]
+		st, err := os.Stat(active)
+		if err != nil {
+			f.t.Errorf("broker %d: %v", id, err)
+			continue
+		}
+		if err := damage(active, st.Size()); err != nil {
+			f.t.Errorf("broker %d: %s %s: %v", id, what, active, err)
+			continue
+		}
+		n++
+	}
+	f.event("%s %d active segments of %d", what, n, id)
 }
 
 // faultRun is one scenario's cluster and what was done to it.
