@@ -3,11 +3,13 @@ package cli
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
@@ -51,7 +53,7 @@ func newPromMetrics() *promMetrics {
 		fetchRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "fetch_records_total",
 			Help: "Records returned by fetches, per partition."}, tp),
 		requestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "chronik", Name: "request_duration_seconds",
-			Help:    "Kafka request latency from read to response, per API.",
+			Help:    "Kafka request latency from read to response, per API and result (ok, closed, or the Kafka error answered, such as corrupt_message).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"api", "result"}),
 		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "raft_leader_changes_total",
 			Help: "Raft leader changes seen by this broker, per group (topic \"__meta\" for metadata)."}, tp),
@@ -90,13 +92,27 @@ func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64)
 	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
 }
 
-// OnRequest implements kafka.HookRequest.
-func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, err error) {
+// OnRequest implements kafka.HookRequest. The result label is "ok",
+// "closed" (the connection was closed instead of answering), or the Kafka
+// error the response carries in lower case ("corrupt_message",
+// "not_leader_for_partition", ...).
+func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, errCode int16, err error) {
 	res := "ok"
-	if err != nil {
+	switch {
+	case err != nil:
 		res = "closed"
+	case errCode != 0:
+		res = requestResult(errCode)
 	}
 	m.requestLatency.WithLabelValues(kmsg.NameForKey(apiKey), res).Observe(d.Seconds())
+}
+
+// requestResult is the result label of a Kafka error code.
+func requestResult(code int16) string {
+	if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+		return strings.ToLower(ke.Message)
+	}
+	return "error_" + strconv.Itoa(int(code))
 }
 
 // watchEngine adds the gauges read from e at scrape time.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // TestPromMetrics feeds the hooks and checks the exposition.
@@ -19,8 +21,9 @@ func TestPromMetrics(t *testing.T) {
 	m.OnFetch("orders", 1, 0, 0, nil) // empty long poll: not counted
 	m.OnLeaderChange("orders", 1, 2, 7)
 	m.OnLeaderChange("__meta", -1, 1, 3)
-	m.OnRequest(0, 3*time.Millisecond, nil)
-	m.OnRequest(3, time.Millisecond, errors.New("closed"))
+	m.OnRequest(0, 3*time.Millisecond, 0, nil)
+	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
+	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -34,6 +37,7 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_raft_leader_changes_total{partition="1",topic="orders"} 1`,
 		`chronik_raft_leader_changes_total{partition="-1",topic="__meta"} 1`,
 		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
+		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {

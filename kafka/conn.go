@@ -152,7 +152,11 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 		resp, err := it.finish()
 		r := it.r
 		if h := c.s.cfg.RequestHook; h != nil {
-			h.OnRequest(r.key, time.Since(it.start), err)
+			var code int16
+			if resp != nil {
+				code = responseErrorCode(resp)
+			}
+			h.OnRequest(r.key, time.Since(it.start), code, err)
 		}
 		switch {
 		case errors.Is(err, errCloseConn):

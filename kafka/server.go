@@ -54,11 +54,14 @@ type Config struct {
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
-// reading the request to having its response (or failure), and the Go error
-// that closed the connection, if any. It must be fast and safe for
-// concurrent use: it runs on each connection's writer goroutine.
+// reading the request to having its response (or failure), the Kafka error
+// code the response carries (0 = none; the top-level code, else the first
+// per-partition one, for Produce, Fetch, ListOffsets, offset and group
+// APIs; 0 for other APIs), and the Go error that closed the connection, if
+// any. It must be fast and safe for concurrent use: it runs on each
+// connection's writer goroutine.
 type HookRequest interface {
-	OnRequest(apiKey int16, d time.Duration, err error)
+	OnRequest(apiKey int16, d time.Duration, errCode int16, err error)
 }
 
 func (c *Config) setDefaults() {
