@@ -120,7 +120,7 @@ func (c *conn) serve() {
 		}
 		r, err := decodeRequest(frame)
 		if err != nil {
-			c.log.Warn("closing connection: undecodable request", "err", err, "bytes", len(frame))
+			c.s.badLogs.warn(c.log, "closing connection: undecodable request", "err", err, "bytes", len(frame))
 			return
 		}
 		r.clientHost = c.host
@@ -163,7 +163,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)
 			dead = true
 		case err != nil:
-			c.log.Warn("closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
+			c.s.badLogs.warn(c.log, "closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
 			dead = true
 		case resp == nil: // acks=0
 		default:
@@ -202,7 +202,7 @@ func (c *conn) isDead() bool {
 func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, errFrameTooLarge), errors.Is(err, errBadFrame):
-		c.log.Warn("closing connection: bad request frame", "err", err)
+		c.s.badLogs.warn(c.log, "closing connection: bad request frame", "err", err)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.isDead():
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.mu.Lock()

@@ -109,6 +109,8 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	groups *coordinator
+	// badLogs rate-limits the WARN lines about bad clients.
+	badLogs *logLimiter
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -142,6 +144,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		groups:    newCoordinator(be, cfg.Groups, cfg.Logger),
+		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
 		be:        be,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -209,6 +212,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		}()
 	}
 }
+
+// badLogsPerSecond is how many WARN lines of one kind about bad clients
+// (undecodable requests, bad frames) are logged per second; the rest are
+// counted in a "suppressed similar messages" line.
+const badLogsPerSecond = 5
 
 // closeGrace bounds how long Close waits for in-flight requests before it
 // cancels them.
