@@ -177,3 +177,41 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
 	ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(c.e.DiskFreeBytes()))
 }
+
+// serverStats is what serverCollector reads of a *kafka.Server.
+type serverStats interface {
+	GroupRecordsSkipped() int64
+}
+
+var _ serverStats = (*kafka.Server)(nil)
+
+// watchServer adds the counters read from the Kafka server at scrape time.
+func (m *promMetrics) watchServer(s serverStats) {
+	m.reg.MustRegister(newServerCollector(s))
+}
+
+// serverCollector reads the Kafka server's counters on each scrape.
+type serverCollector struct {
+	s       serverStats
+	skipped *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*serverCollector)(nil)
+
+func newServerCollector(s serverStats) *serverCollector {
+	return &serverCollector{
+		s: s,
+		skipped: prometheus.NewDesc("chronik_group_records_skipped_total",
+			"Records of __consumer_offsets that coordinator loads could not decode and skipped (counted again on each load of their partition).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.skipped
+}
+
+// Collect implements prometheus.Collector.
+func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.s.GroupRecordsSkipped()))
+}

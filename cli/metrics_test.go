@@ -24,6 +24,7 @@ func TestPromMetrics(t *testing.T) {
 	m.OnRequest(0, 3*time.Millisecond, 0, nil)
 	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
 	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
+	m.watchServer(fakeServer{skipped: 1})
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -39,6 +40,7 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
 		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
+		`chronik_group_records_skipped_total 1`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -48,3 +50,8 @@ func TestPromMetrics(t *testing.T) {
 		t.Error("a failed produce counted as produced bytes")
 	}
 }
+
+// fakeServer stands in for a *kafka.Server's counters.
+type fakeServer struct{ skipped int64 }
+
+func (f fakeServer) GroupRecordsSkipped() int64 { return f.skipped }

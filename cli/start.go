@@ -236,6 +236,7 @@ func runStart(c *cli.Context) error {
 	var hs *http.Server
 	if hln != nil {
 		metrics.watchEngine(e)
+		metrics.watchServer(srv)
 		hs = &http.Server{Handler: brokerHTTPHandler(e, metrics), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
