@@ -181,6 +181,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 // serverStats is what serverCollector reads of a *kafka.Server.
 type serverStats interface {
 	GroupRecordsSkipped() int64
+	ConnectionsRejected() int64
+	QueuedRequestBytes() (bytes int64, waiting int)
 }
 
 var _ serverStats = (*kafka.Server)(nil)
@@ -192,8 +194,11 @@ func (m *promMetrics) watchServer(s serverStats) {
 
 // serverCollector reads the Kafka server's counters on each scrape.
 type serverCollector struct {
-	s       serverStats
-	skipped *prometheus.Desc
+	s        serverStats
+	skipped  *prometheus.Desc
+	rejected *prometheus.Desc
+	queued   *prometheus.Desc
+	waiting  *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*serverCollector)(nil)
@@ -203,15 +208,27 @@ func newServerCollector(s serverStats) *serverCollector {
 		s: s,
 		skipped: prometheus.NewDesc("chronik_group_records_skipped_total",
 			"Records of __consumer_offsets that coordinator loads could not decode and skipped (counted again on each load of their partition).", nil, nil),
+		rejected: prometheus.NewDesc("chronik_connections_rejected_total",
+			"Client connections closed at accept because --max-connections were open.", nil, nil),
+		queued: prometheus.NewDesc("chronik_queued_request_bytes",
+			"Bytes of requests read or being read and not yet answered, across connections (at most --queued-max-request-bytes).", nil, nil),
+		waiting: prometheus.NewDesc("chronik_connections_waiting_for_request_bytes",
+			"Connections that stopped reading until --queued-max-request-bytes has room for their next request.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.skipped
+	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.queued, c.waiting} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.s.GroupRecordsSkipped()))
+	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(c.s.ConnectionsRejected()))
+	bytes, waiting := c.s.QueuedRequestBytes()
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(bytes))
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting))
 }

@@ -24,7 +24,7 @@ func TestPromMetrics(t *testing.T) {
 	m.OnRequest(0, 3*time.Millisecond, 0, nil)
 	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
 	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
-	m.watchServer(fakeServer{skipped: 1})
+	m.watchServer(fakeServer{skipped: 1, rejected: 2, queued: 4096, waiting: 3})
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -41,6 +41,9 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
 		`chronik_group_records_skipped_total 1`,
+		`chronik_connections_rejected_total 2`,
+		`chronik_queued_request_bytes 4096`,
+		`chronik_connections_waiting_for_request_bytes 3`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -52,6 +55,11 @@ func TestPromMetrics(t *testing.T) {
 }
 
 // fakeServer stands in for a *kafka.Server's counters.
-type fakeServer struct{ skipped int64 }
+type fakeServer struct {
+	skipped, rejected, queued int64
+	waiting                   int
+}
 
-func (f fakeServer) GroupRecordsSkipped() int64 { return f.skipped }
+func (f fakeServer) GroupRecordsSkipped() int64       { return f.skipped }
+func (f fakeServer) ConnectionsRejected() int64       { return f.rejected }
+func (f fakeServer) QueuedRequestBytes() (int64, int) { return f.queued, f.waiting }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik-io/chronik/engine"
@@ -17,6 +18,16 @@ import (
 // 100 MiB, Kafka's socket.request.max.bytes.
 const DefaultMaxFrameBytes = 100 << 20
 
+// DefaultMaxConnections is the default bound on open client connections
+// (max.connections). Kafka's default is unbounded; chronik bounds it so a
+// connection flood runs into a limit before file descriptors run out.
+const DefaultMaxConnections = 10000
+
+// DefaultQueuedMaxRequestBytes is the default budget of request bytes
+// buffered across all connections (queued.max.request.bytes): 256 MiB.
+// Kafka's default is unbounded.
+const DefaultQueuedMaxRequestBytes = 256 << 20
+
 // Config configures a Server. The zero value is usable: every field notes its
 // default.
 type Config struct {
@@ -25,6 +36,20 @@ type Config struct {
 	// connection (with a log line); other connections are unaffected.
 	// Default DefaultMaxFrameBytes (100 MiB, socket.request.max.bytes).
 	MaxFrameBytes int32
+	// MaxConnections bounds the open client connections, as Kafka's
+	// max.connections: a connection accepted beyond it is closed at once
+	// (and counted, see ConnectionsRejected). Default
+	// DefaultMaxConnections (10000).
+	MaxConnections int
+	// QueuedMaxRequestBytes bounds the bytes of requests read but not yet
+	// answered, across all connections, as Kafka's
+	// queued.max.request.bytes. A connection takes a frame's declared size
+	// from this budget before reading the frame and gives it back once the
+	// response is written; while the budget is spent, connections stop
+	// reading (backpressure, not an error). A frame larger than the whole
+	// budget closes its connection, as one over MaxFrameBytes does.
+	// Default DefaultQueuedMaxRequestBytes (256 MiB).
+	QueuedMaxRequestBytes int64
 	// AutoCreateTopics creates unknown topics on Metadata (when the client
 	// allows it) and on Produce. Default false; the CLI defaults it to true.
 	AutoCreateTopics bool
@@ -68,6 +93,12 @@ func (c *Config) setDefaults() {
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = DefaultQueuedMaxRequestBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -90,6 +121,14 @@ func (c Config) Validate() error {
 	} else if c.MaxFrameBytes != 0 && c.MaxFrameBytes < 1024 {
 		errs = append(errs, fmt.Errorf("kafka: MaxFrameBytes (%d) must be at least 1024", c.MaxFrameBytes))
 	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("kafka: MaxConnections (%d) must be >= 0", c.MaxConnections))
+	}
+	if c.QueuedMaxRequestBytes < 0 {
+		errs = append(errs, fmt.Errorf("kafka: QueuedMaxRequestBytes (%d) must be >= 0", c.QueuedMaxRequestBytes))
+	} else if c.QueuedMaxRequestBytes != 0 && c.QueuedMaxRequestBytes < 1024 {
+		errs = append(errs, fmt.Errorf("kafka: QueuedMaxRequestBytes (%d) must be at least 1024", c.QueuedMaxRequestBytes))
+	}
 	if c.DefaultPartitions < 0 {
 		errs = append(errs, fmt.Errorf("kafka: DefaultPartitions (%d) must be >= 0", c.DefaultPartitions))
 	}
@@ -111,6 +150,11 @@ type Server struct {
 	groups *coordinator
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
+	// reqBytes is the budget of buffered request bytes
+	// (Config.QueuedMaxRequestBytes).
+	reqBytes *byteSem
+	// rejected counts connections closed for exceeding MaxConnections.
+	rejected atomic.Int64
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -145,6 +189,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	return &Server{
 		groups:    newCoordinator(be, cfg.Groups, cfg.Logger),
 		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
+		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -200,6 +245,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			return nil
 		}
+		if len(s.conns) >= s.cfg.MaxConnections {
+			// As Kafka: accepted, then closed at once.
+			s.mu.Unlock()
+			nc.Close()
+			s.rejected.Add(1)
+			s.badLogs.warn(s.log, "closing connection: too many connections", "remote", nc.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -217,6 +270,15 @@ func (s *Server) Serve(ln net.Listener) error {
 // (undecodable requests, bad frames) are logged per second; the rest are
 // counted in a "suppressed similar messages" line.
 const badLogsPerSecond = 5
+
+// ConnectionsRejected is how many connections were closed at accept for
+// exceeding Config.MaxConnections.
+func (s *Server) ConnectionsRejected() int64 { return s.rejected.Load() }
+
+// QueuedRequestBytes is how many bytes of the request budget
+// (Config.QueuedMaxRequestBytes) connections hold, and how many connections
+// wait for bytes to be given back.
+func (s *Server) QueuedRequestBytes() (bytes int64, waiting int) { return s.reqBytes.inUse() }
 
 // closeGrace bounds how long Close waits for in-flight requests before it
 // cancels them.
