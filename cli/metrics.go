@@ -3,11 +3,13 @@ package cli
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
@@ -51,7 +53,7 @@ func newPromMetrics() *promMetrics {
 		fetchRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "fetch_records_total",
 			Help: "Records returned by fetches, per partition."}, tp),
 		requestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "chronik", Name: "request_duration_seconds",
-			Help:    "Kafka request latency from read to response, per API.",
+			Help:    "Kafka request latency from read to response, per API and result (ok, closed, or the Kafka error answered, such as corrupt_message).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"api", "result"}),
 		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "raft_leader_changes_total",
 			Help: "Raft leader changes seen by this broker, per group (topic \"__meta\" for metadata)."}, tp),
@@ -90,13 +92,27 @@ func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64)
 	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
 }
 
-// OnRequest implements kafka.HookRequest.
-func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, err error) {
+// OnRequest implements kafka.HookRequest. The result label is "ok",
+// "closed" (the connection was closed instead of answering), or the Kafka
+// error the response carries in lower case ("corrupt_message",
+// "not_leader_for_partition", ...).
+func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, errCode int16, err error) {
 	res := "ok"
-	if err != nil {
+	switch {
+	case err != nil:
 		res = "closed"
+	case errCode != 0:
+		res = requestResult(errCode)
 	}
 	m.requestLatency.WithLabelValues(kmsg.NameForKey(apiKey), res).Observe(d.Seconds())
+}
+
+// requestResult is the result label of a Kafka error code.
+func requestResult(code int16) string {
+	if ke, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+		return strings.ToLower(ke.Message)
+	}
+	return "error_" + strconv.Itoa(int(code))
 }
 
 // watchEngine adds the gauges read from e at scrape time.
@@ -160,4 +176,59 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(c.e.CorruptFrames()))
 	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
 	ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(c.e.DiskFreeBytes()))
+}
+
+// serverStats is what serverCollector reads of a *kafka.Server.
+type serverStats interface {
+	GroupRecordsSkipped() int64
+	ConnectionsRejected() int64
+	QueuedRequestBytes() (bytes int64, waiting int)
+}
+
+var _ serverStats = (*kafka.Server)(nil)
+
+// watchServer adds the counters read from the Kafka server at scrape time.
+func (m *promMetrics) watchServer(s serverStats) {
+	m.reg.MustRegister(newServerCollector(s))
+}
+
+// serverCollector reads the Kafka server's counters on each scrape.
+type serverCollector struct {
+	s        serverStats
+	skipped  *prometheus.Desc
+	rejected *prometheus.Desc
+	queued   *prometheus.Desc
+	waiting  *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*serverCollector)(nil)
+
+func newServerCollector(s serverStats) *serverCollector {
+	return &serverCollector{
+		s: s,
+		skipped: prometheus.NewDesc("chronik_group_records_skipped_total",
+			"Records of __consumer_offsets that coordinator loads could not decode and skipped (counted again on each load of their partition).", nil, nil),
+		rejected: prometheus.NewDesc("chronik_connections_rejected_total",
+			"Client connections closed at accept because --max-connections were open.", nil, nil),
+		queued: prometheus.NewDesc("chronik_queued_request_bytes",
+			"Bytes of requests read or being read and not yet answered, across connections (at most --queued-max-request-bytes).", nil, nil),
+		waiting: prometheus.NewDesc("chronik_connections_waiting_for_request_bytes",
+			"Connections that stopped reading until --queued-max-request-bytes has room for their next request.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.queued, c.waiting} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.s.GroupRecordsSkipped()))
+	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(c.s.ConnectionsRejected()))
+	bytes, waiting := c.s.QueuedRequestBytes()
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(bytes))
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting))
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // TestPromMetrics feeds the hooks and checks the exposition.
@@ -19,8 +21,10 @@ func TestPromMetrics(t *testing.T) {
 	m.OnFetch("orders", 1, 0, 0, nil) // empty long poll: not counted
 	m.OnLeaderChange("orders", 1, 2, 7)
 	m.OnLeaderChange("__meta", -1, 1, 3)
-	m.OnRequest(0, 3*time.Millisecond, nil)
-	m.OnRequest(3, time.Millisecond, errors.New("closed"))
+	m.OnRequest(0, 3*time.Millisecond, 0, nil)
+	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
+	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
+	m.watchServer(fakeServer{skipped: 1, rejected: 2, queued: 4096, waiting: 3})
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -34,7 +38,12 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_raft_leader_changes_total{partition="1",topic="orders"} 1`,
 		`chronik_raft_leader_changes_total{partition="-1",topic="__meta"} 1`,
 		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
+		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
+		`chronik_group_records_skipped_total 1`,
+		`chronik_connections_rejected_total 2`,
+		`chronik_queued_request_bytes 4096`,
+		`chronik_connections_waiting_for_request_bytes 3`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -44,3 +53,13 @@ func TestPromMetrics(t *testing.T) {
 		t.Error("a failed produce counted as produced bytes")
 	}
 }
+
+// fakeServer stands in for a *kafka.Server's counters.
+type fakeServer struct {
+	skipped, rejected, queued int64
+	waiting                   int
+}
+
+func (f fakeServer) GroupRecordsSkipped() int64       { return f.skipped }
+func (f fakeServer) ConnectionsRejected() int64       { return f.rejected }
+func (f fakeServer) QueuedRequestBytes() (int64, int) { return f.queued, f.waiting }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,9 @@ addresses.`,
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz, /readyz, /metrics and /v1/partitions; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
 			&cli.BoolFlag{Name: "auto-create-topics", Value: true, Usage: "create unknown topics on Metadata and Produce", EnvVars: []string{"CHRONIK_AUTO_CREATE_TOPICS"}},
+			&cli.IntFlag{Name: "max-connections", Value: kafka.DefaultMaxConnections, Usage: "open client connections at most; one more is accepted and closed at once (max.connections)", EnvVars: []string{"CHRONIK_MAX_CONNECTIONS"}},
+			&cli.IntFlag{Name: "socket-request-max-bytes", Value: kafka.DefaultMaxFrameBytes, Usage: "largest request a client may send; a larger one closes its connection (socket.request.max.bytes)", EnvVars: []string{"CHRONIK_SOCKET_REQUEST_MAX_BYTES"}},
+			&cli.Int64Flag{Name: "queued-max-request-bytes", Value: kafka.DefaultQueuedMaxRequestBytes, Usage: "request bytes buffered across all connections at most; past it connections stop reading until responses are written (queued.max.request.bytes)", EnvVars: []string{"CHRONIK_QUEUED_MAX_REQUEST_BYTES"}},
 			&cli.IntFlag{Name: "default-partitions", Value: 3, Usage: "partitions of auto-created topics", EnvVars: []string{"CHRONIK_DEFAULT_PARTITIONS"}},
 			&cli.IntFlag{Name: "offsets-topic-partitions", Value: 16, Usage: "partitions of __consumer_offsets when this cluster creates it (offsets.topic.num.partitions)", EnvVars: []string{"CHRONIK_OFFSETS_TOPIC_PARTITIONS"}},
 			&cli.DurationFlag{Name: "offsets-retention", Value: 7 * 24 * time.Hour, Usage: "how long an empty group's committed offsets are kept (offsets.retention.minutes)", EnvVars: []string{"CHRONIK_OFFSETS_RETENTION"}},
@@ -107,11 +111,23 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	if err := sc.engine.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if n := c.Int("max-connections"); n < 1 {
+		errs = append(errs, fmt.Errorf("--max-connections %d: must be at least 1", n))
+	}
+	if n := c.Int("socket-request-max-bytes"); n < 1024 || n > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("--socket-request-max-bytes %d: must be in [1024, %d]", n, math.MaxInt32))
+	}
+	if n := c.Int64("queued-max-request-bytes"); n < 1024 {
+		errs = append(errs, fmt.Errorf("--queued-max-request-bytes %d: must be at least 1024", n))
+	}
 	sc.kafka = kafka.Config{
-		AutoCreateTopics:  c.Bool("auto-create-topics"),
-		DefaultPartitions: int32(dp),
-		Logger:            lg,
-		LogDir:            sc.engine.DataDir,
+		MaxConnections:        c.Int("max-connections"),
+		MaxFrameBytes:         int32(min(max(c.Int("socket-request-max-bytes"), 1024), math.MaxInt32)),
+		QueuedMaxRequestBytes: c.Int64("queued-max-request-bytes"),
+		AutoCreateTopics:      c.Bool("auto-create-topics"),
+		DefaultPartitions:     int32(dp),
+		Logger:                lg,
+		LogDir:                sc.engine.DataDir,
 		Groups: kafka.GroupConfig{
 			OffsetsTopicPartitions: int32(c.Int("offsets-topic-partitions")),
 			OffsetsRetention:       c.Duration("offsets-retention"),
@@ -236,6 +252,7 @@ func runStart(c *cli.Context) error {
 	var hs *http.Server
 	if hln != nil {
 		metrics.watchEngine(e)
+		metrics.watchServer(srv)
 		hs = &http.Server{Handler: brokerHTTPHandler(e, metrics), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {

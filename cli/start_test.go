@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/chronik-io/chronik/kafka"
 )
 
 func TestParsePeers(t *testing.T) {
@@ -62,6 +64,9 @@ func TestStartBadFlags(t *testing.T) {
 		{[]string{"extra-arg"}, "no arguments"},
 		{[]string{"--offsets-topic-partitions", "0"}, "--offsets-topic-partitions"},
 		{[]string{"--offsets-retention", "0s"}, "--offsets-retention"},
+		{[]string{"--max-connections", "0"}, "--max-connections"},
+		{[]string{"--socket-request-max-bytes", "100"}, "--socket-request-max-bytes"},
+		{[]string{"--queued-max-request-bytes", "-1"}, "--queued-max-request-bytes"},
 	}
 	for _, tc := range cases {
 		app := &cli.App{Commands: []*cli.Command{startCommand()}, ExitErrHandler: func(*cli.Context, error) {}}
@@ -99,6 +104,36 @@ func TestStartGroupFlags(t *testing.T) {
 		g := sc.kafka.Groups
 		if g.OffsetsTopicPartitions != tc.parts || g.OffsetsRetention != tc.retention || g.InitialRebalanceDelay != tc.delay {
 			t.Errorf("start %v: groups config %+v, want %d partitions, retention %s, delay %s", tc.args, g, tc.parts, tc.retention, tc.delay)
+		}
+	}
+}
+
+// Connection and request-size flags reach the Kafka server's configuration.
+func TestStartLimitFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		conns  int
+		frame  int32
+		queued int64
+	}{
+		{nil, kafka.DefaultMaxConnections, kafka.DefaultMaxFrameBytes, kafka.DefaultQueuedMaxRequestBytes},
+		{[]string{"--max-connections", "50", "--socket-request-max-bytes", "1048576", "--queued-max-request-bytes", "8388608"}, 50, 1 << 20, 8 << 20},
+	} {
+		cmd := startCommand()
+		var sc startConfig
+		var perr error
+		cmd.Action = func(c *cli.Context) error {
+			sc, perr = parseStart(c, slog.New(slog.DiscardHandler))
+			return nil
+		}
+		app := &cli.App{Commands: []*cli.Command{cmd}}
+		if err := app.Run(append([]string{"chronik", "start", "--data-dir", t.TempDir()}, tc.args...)); err != nil || perr != nil {
+			t.Fatalf("start %v: %v %v", tc.args, err, perr)
+		}
+		k := sc.kafka
+		if k.MaxConnections != tc.conns || k.MaxFrameBytes != tc.frame || k.QueuedMaxRequestBytes != tc.queued {
+			t.Errorf("start %v: max connections %d, frame %d, queued %d; want %d, %d, %d", tc.args,
+				k.MaxConnections, k.MaxFrameBytes, k.QueuedMaxRequestBytes, tc.conns, tc.frame, tc.queued)
 		}
 	}
 }

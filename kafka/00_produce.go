@@ -26,6 +26,11 @@ package kafka
 //     leader's endpoint (v10+).
 //   - Transactional produce is refused (TRANSACTIONAL_ID_AUTHORIZATION_FAILED):
 //     chronik has no transactions.
+//   - Internal topics (__consumer_offsets, __transaction_state, and any topic
+//     the engine marks internal) refuse client writes: their partitions
+//     answer INVALID_TOPIC_EXCEPTION and nothing is proposed, as Kafka
+//     does. The group coordinator writes __consumer_offsets through the
+//     engine, not through Produce.
 //
 // Version notes:
 //   - v3: TransactionID, record batch v2 only
@@ -38,6 +43,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,7 +105,12 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 	var slots []slot
 	createErr := map[string]error{}
 	for ti, rt := range req.Topics {
+		internal := s.isInternalTopic(rt.Topic)
 		for pi, rp := range rt.Partitions {
+			if internal {
+				slots = append(slots, slot{topic: rt.Topic, resp: &resp.Topics[ti].Partitions[pi], err: errInternalTopic(rt.Topic)})
+				continue
+			}
 			w, err := s.be.ProduceAsync(ctx, rt.Topic, rp.Partition, rp.Records)
 			if errors.Is(err, engine.ErrUnknownTopic) && s.cfg.AutoCreateTopics {
 				cerr, tried := createErr[rt.Topic]
@@ -162,4 +173,35 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 		}
 		return resp, nil
 	}
+}
+
+// reservedInternalTopics are the internal topic names of Kafka: chronik
+// refuses client writes to them whether or not they exist, so a Produce
+// cannot auto-create one either.
+var reservedInternalTopics = map[string]bool{
+	OffsetsTopic:          true,
+	"__transaction_state": true,
+}
+
+// errInternalTopic is a client write to an internal topic; it matches
+// engine.ErrInvalidTopic (INVALID_TOPIC_EXCEPTION) and reads as Kafka's
+// message.
+type errInternalTopic string
+
+func (e errInternalTopic) Error() string        { return "Cannot append to internal topic " + string(e) }
+func (e errInternalTopic) Is(target error) bool { return target == engine.ErrInvalidTopic }
+
+// isInternalTopic reports whether topic is internal: a reserved name, or a
+// topic the engine created internal. chronik creates internal topics only
+// under names starting with "__", so other names skip the metadata lookup
+// (Produce's hot path).
+func (s *Server) isInternalTopic(topic string) bool {
+	if reservedInternalTopics[topic] {
+		return true
+	}
+	if !strings.HasPrefix(topic, "__") {
+		return false
+	}
+	t := s.view(topic).byName[topic]
+	return t != nil && t.Internal
 }

@@ -200,6 +200,9 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 		"log.dirs":                     "/var/lib/chronik",
 		"advertised.listeners":         "PLAINTEXT://" + kc.addrs[1],
 		"offsets.topic.num.partitions": "16",
+		"socket.request.max.bytes":     "104857600",
+		"max.connections":              "10000",
+		"queued.max.request.bytes":     "268435456",
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -29,6 +29,8 @@ func (s *Server) brokerConfigs(v *metaView) []brokerConfig {
 		{"broker.id", strconv.FormatUint(id, 10), kmsg.ConfigTypeInt},
 		{"auto.create.topics.enable", strconv.FormatBool(s.cfg.AutoCreateTopics), kmsg.ConfigTypeBoolean},
 		{"socket.request.max.bytes", strconv.Itoa(int(s.cfg.MaxFrameBytes)), kmsg.ConfigTypeInt},
+		{"max.connections", strconv.Itoa(s.cfg.MaxConnections), kmsg.ConfigTypeInt},
+		{"queued.max.request.bytes", strconv.FormatInt(s.cfg.QueuedMaxRequestBytes, 10), kmsg.ConfigTypeLong},
 		{"connections.max.idle.ms", strconv.FormatInt(s.cfg.IdleTimeout.Milliseconds(), 10), kmsg.ConfigTypeLong},
 		{"log.dirs", s.cfg.LogDir, kmsg.ConfigTypeString},
 		{"offsets.topic.num.partitions", strconv.Itoa(int(g.OffsetsTopicPartitions)), kmsg.ConfigTypeInt},

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,6 +32,11 @@ type conn struct {
 	nc  net.Conn
 	log *slog.Logger
 
+	// stop ends a wait for request bytes (Server.reqBytes): closed by
+	// stopReading (also on Server.Close) and markDead.
+	stop     chan struct{}
+	stopOnce sync.Once
+
 	mu      sync.Mutex
 	stopped bool // set by stopReading: no more requests are read
 	dead    bool // set by the writer after a failure: the socket is closed
@@ -40,7 +46,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{})}
 	c.host = "/" + nc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = "/" + host
@@ -55,6 +61,7 @@ func (c *conn) stopReading() {
 	c.stopped = true
 	c.nc.SetReadDeadline(time.Now())
 	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stop) })
 }
 
 // armRead sets the idle deadline for the next read; it reports false once
@@ -108,19 +115,22 @@ func (c *conn) serve() {
 		<-writerDone
 	}()
 
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(c.nc, readBufferSize)
 	for {
 		if !c.armRead() {
 			return
 		}
-		frame, err := readFrame(br, c.s.cfg.MaxFrameBytes)
+		frame, err := c.readRequestFrame(br)
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
+		// From here on the frame holds len(frame) bytes of the server's
+		// request budget, given back once it is answered or dropped.
 		r, err := decodeRequest(frame)
 		if err != nil {
-			c.log.Warn("closing connection: undecodable request", "err", err, "bytes", len(frame))
+			c.s.reqBytes.release(int64(len(frame)))
+			c.s.badLogs.warn(c.log, "closing connection: undecodable request", "err", err, "bytes", len(frame))
 			return
 		}
 		r.clientHost = c.host
@@ -128,6 +138,7 @@ func (c *conn) serve() {
 			pending.Wait()
 		}
 		if c.isDead() {
+			c.s.reqBytes.release(int64(r.size))
 			return
 		}
 		start := time.Now()
@@ -138,6 +149,53 @@ func (c *conn) serve() {
 	}
 }
 
+// readBufferSize is each connection's read buffer: small, since it stays
+// allocated while the connection is idle; larger frames are read past it
+// straight into their own buffer.
+const readBufferSize = 16 << 10
+
+// maxRetainedWriteBuffer is the largest response buffer a connection keeps
+// for its next response; a larger one (a big fetch) is dropped once written.
+const maxRetainedWriteBuffer = 256 << 10
+
+// readRequestFrame reads one frame's length, takes that many bytes from the
+// server's request budget (waiting while it is spent, without reading, so
+// the client is pushed back) and reads the frame. On success the caller
+// owns len(frame) bytes of the budget; on failure nothing is held.
+func (c *conn) readRequestFrame(br *bufio.Reader) ([]byte, error) {
+	limit := c.s.cfg.MaxFrameBytes
+	if q := c.s.cfg.QueuedMaxRequestBytes; q < int64(limit) {
+		limit = int32(q)
+	}
+	n, err := readFrameSize(br, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.acquire(int64(n)); err != nil {
+		return nil, err
+	}
+	// The wait may have outlasted the idle deadline armed for the length.
+	if !c.armRead() {
+		c.s.reqBytes.release(int64(n))
+		return nil, net.ErrClosed
+	}
+	frame, err := readFrameBody(br, n)
+	if err != nil {
+		c.s.reqBytes.release(int64(n))
+		return nil, err
+	}
+	return frame, nil
+}
+
+// acquire takes n bytes of the server's request budget, waiting until they
+// are free or the connection is stopped.
+func (c *conn) acquire(n int64) error {
+	if err := c.s.reqBytes.acquire(c.stop, n); err != nil {
+		return fmt.Errorf("kafka: waiting for %d request bytes: %w: %w", n, err, net.ErrClosed)
+	}
+	return nil
+}
+
 // write answers queued requests in order. After a failure it closes the
 // socket (which stops the reader) and discards the rest.
 func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
@@ -146,20 +204,25 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 	for it := range queue {
 		if dead {
 			c.inflightBytes.Add(-int64(it.r.size))
+			c.s.reqBytes.release(int64(it.r.size))
 			pending.Done()
 			continue
 		}
 		resp, err := it.finish()
 		r := it.r
 		if h := c.s.cfg.RequestHook; h != nil {
-			h.OnRequest(r.key, time.Since(it.start), err)
+			var code int16
+			if resp != nil {
+				code = responseErrorCode(resp)
+			}
+			h.OnRequest(r.key, time.Since(it.start), code, err)
 		}
 		switch {
 		case errors.Is(err, errCloseConn):
 			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)
 			dead = true
 		case err != nil:
-			c.log.Warn("closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
+			c.s.badLogs.warn(c.log, "closing connection", "err", err, "api", kmsg.NameForKey(r.key), "version", r.version, "client_id", r.clientID)
 			dead = true
 		case resp == nil: // acks=0
 		default:
@@ -169,7 +232,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 				c.log.Debug("write failed; closing connection", "err", err)
 				dead = true
 			}
-			if cap(out) > 4<<20 {
+			if cap(out) > maxRetainedWriteBuffer {
 				out = nil // do not pin a large fetch response's buffer
 			}
 		}
@@ -177,6 +240,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 			c.markDead()
 		}
 		c.inflightBytes.Add(-int64(r.size))
+		c.s.reqBytes.release(int64(r.size))
 		pending.Done()
 	}
 }
@@ -186,6 +250,7 @@ func (c *conn) markDead() {
 	c.mu.Lock()
 	c.dead = true
 	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stop) })
 	c.nc.Close()
 }
 
@@ -198,7 +263,7 @@ func (c *conn) isDead() bool {
 func (c *conn) readFailed(err error) {
 	switch {
 	case errors.Is(err, errFrameTooLarge), errors.Is(err, errBadFrame):
-		c.log.Warn("closing connection: bad request frame", "err", err)
+		c.s.badLogs.warn(c.log, "closing connection: bad request frame", "err", err)
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.isDead():
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.mu.Lock()

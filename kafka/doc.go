@@ -30,10 +30,15 @@
 //     pipelined (proposed at once, answered when committed; one partition's
 //     batches commit in the order sent); any other request waits until the
 //     earlier ones are answered.
-//   - Only framing and decoding failures (a frame over Config.MaxFrameBytes,
-//     an API key no Kafka version defines, an undecodable body) close a
-//     connection; every other failure is an error code in the response,
-//     mapped from engine errors by one table (errors.go).
+//   - Only framing and decoding failures (a frame over Config.MaxFrameBytes
+//     or Config.QueuedMaxRequestBytes, an API key no Kafka version defines,
+//     an undecodable body) close a connection; every other failure is an
+//     error code in the response, mapped from engine errors by one table
+//     (errors.go). A connection past Config.MaxConnections is closed at
+//     accept.
+//   - Buffered request bytes are bounded broker-wide by
+//     Config.QueuedMaxRequestBytes: when the budget is spent, connections
+//     stop reading until responses are written (backpressure).
 //   - A key or version outside the handler table is answered in that API's
 //     format with UNSUPPORTED_VERSION; ApiVersions newer than ours gets the
 //     v0 fallback (KIP-511).

@@ -16,7 +16,8 @@ import (
 )
 
 var (
-	// errFrameTooLarge: a length prefix above Config.MaxFrameBytes.
+	// errFrameTooLarge: a length prefix above Config.MaxFrameBytes or
+	// Config.QueuedMaxRequestBytes.
 	errFrameTooLarge = errors.New("kafka: request frame too large")
 	// errBadFrame: a frame too short to hold a request header, or a
 	// negative length.
@@ -32,23 +33,40 @@ var (
 // most this much memory.
 const frameChunk = 1 << 20
 
-// readFrame reads one length-prefixed frame. It rejects lengths above max
-// before allocating, and grows the buffer only as bytes arrive.
+// readFrame reads one length-prefixed frame (readFrameSize, then
+// readFrameBody).
 func readFrame(r io.Reader, max int32) ([]byte, error) {
+	n, err := readFrameSize(r, max)
+	if err != nil {
+		return nil, err
+	}
+	return readFrameBody(r, n)
+}
+
+// readFrameSize reads a frame's length prefix and checks it against max, so
+// nothing is allocated for a frame that will be refused.
+func readFrameSize(r io.Reader, max int32) (int32, error) {
 	var size [4]byte
 	if _, err := io.ReadFull(r, size[:]); err != nil {
-		return nil, err
+		return 0, err
 	}
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	switch {
 	case n < 0:
-		return nil, fmt.Errorf("%w: negative length %d", errBadFrame, n)
+		return 0, fmt.Errorf("%w: negative length %d", errBadFrame, n)
 	case n > max:
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, n, max)
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, n, max)
 	case n < 8:
 		// Key, version and correlation id alone take 8 bytes.
-		return nil, fmt.Errorf("%w: %d bytes is shorter than a request header", errBadFrame, n)
+		return 0, fmt.Errorf("%w: %d bytes is shorter than a request header", errBadFrame, n)
 	}
+	return n, nil
+}
+
+// readFrameBody reads a frame's n bytes, growing the buffer only as bytes
+// arrive (frameChunk at a time), so a large length prefix followed by
+// nothing costs at most frameChunk of memory.
+func readFrameBody(r io.Reader, n int32) ([]byte, error) {
 	if n <= frameChunk {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -94,7 +112,8 @@ type request struct {
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request
-	// size is the frame length, for logs.
+	// size is the frame length, for logs; it is also the number of bytes
+	// the request holds of the server's request budget until answered.
 	size int
 }
 

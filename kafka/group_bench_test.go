@@ -85,9 +85,9 @@ func BenchmarkGroupLoad(b *testing.B) {
 		// decode, rebuild), as a new leader does.
 		fresh := &coordPartition{c: s.groups, p: cp.p, epoch: cp.epoch, ctx: cp.ctx, cancel: func() {},
 			loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
-		n, err := fresh.replay()
-		if err != nil || n < 10000 {
-			b.Fatalf("replayed %d records: %v", n, err)
+		st, err := fresh.replay()
+		if err != nil || st.records < 10000 {
+			b.Fatalf("replayed %d records: %v", st.records, err)
 		}
 	}
 	b.StopTimer()

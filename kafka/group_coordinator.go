@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -130,6 +131,10 @@ type coordinator struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// skipped counts records of __consumer_offsets that loads could not
+	// decode and skipped (GroupRecordsSkipped).
+	skipped atomic.Int64
 
 	mu       sync.Mutex
 	parts    map[int32]*coordPartition
@@ -471,3 +476,8 @@ func writeError(err error) *kerr.Error {
 func newTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)
 }
+
+// GroupRecordsSkipped is how many records of __consumer_offsets the loads of
+// this broker's coordinator partitions could not decode and skipped (each
+// load of a partition counts its bad records again).
+func (s *Server) GroupRecordsSkipped() int64 { return s.groups.skipped.Load() }

@@ -10,9 +10,12 @@ package kafka
 // record of a key wins, tombstones delete), groups are rebuilt (a group
 // stored as Stable resumes its generation, members' sessions start anew) and
 // only then does the partition answer requests: COORDINATOR_LOAD_IN_PROGRESS
-// meanwhile.
+// meanwhile. Records that cannot be decoded are skipped and counted
+// (Server.GroupRecordsSkipped, one WARN per load); only transient failures
+// make a load retry.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -21,100 +24,178 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-// load replays the partition, retrying until it succeeds or leadership is lost.
+// load replays the partition, retrying until it succeeds or leadership is
+// lost. Only transient failures (writing the load marker, reading the log:
+// not leader, timeouts) fail a replay; records it cannot decode are skipped,
+// so one bad record cannot keep the partition's groups unavailable. Retries
+// back off up to loadMaxBackoff, as each one writes a load marker.
 func (cp *coordPartition) load() {
 	start := time.Now()
+	backoff := loadMinBackoff
 	for {
-		n, err := cp.replay()
+		st, err := cp.replay()
 		if err == nil {
-			cp.c.log.Info("partition loaded", "partition", cp.p, "epoch", cp.epoch, "records", n, "took", time.Since(start))
+			if st.skipped > 0 {
+				cp.c.skipped.Add(int64(st.skipped))
+				cp.c.log.Warn("skipped undecodable __consumer_offsets records", "partition", cp.p,
+					"skipped", st.skipped, "first_offset", st.firstSkipped, "err", st.firstErr)
+			}
+			cp.c.log.Info("partition loaded", "partition", cp.p, "epoch", cp.epoch, "records", st.records, "took", time.Since(start))
 			close(cp.loaded)
 			return
 		}
 		if cp.ctx.Err() != nil {
 			return
 		}
-		cp.c.log.Warn("loading partition failed; retrying", "partition", cp.p, "err", err)
+		cp.c.log.Warn("loading partition failed; retrying", "partition", cp.p, "err", err, "backoff", backoff)
 		select {
 		case <-cp.ctx.Done():
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, loadMaxBackoff)
 	}
 }
 
-// replay reads the partition up to a fresh load marker and installs the groups.
-func (cp *coordPartition) replay() (int, error) {
+// Backoff between failed loads of a partition.
+const (
+	loadMinBackoff = 200 * time.Millisecond
+	loadMaxBackoff = 5 * time.Second
+)
+
+// replayStats describes one replay.
+type replayStats struct {
+	records      int    // records applied
+	skipped      int    // records that could not be decoded
+	firstSkipped int64  // offset of the first skipped record (-1: none)
+	firstErr     string // why it was skipped
+}
+
+func (st *replayStats) skip(n int, offset int64, err error) {
+	if st.skipped == 0 {
+		st.firstSkipped, st.firstErr = offset, err.Error()
+	}
+	st.skipped += n
+}
+
+// replay reads the partition up to a fresh load marker and installs the
+// groups. Its error is always transient (see load).
+func (cp *coordPartition) replay() (replayStats, error) {
 	be := cp.c.be
 	ctx := cp.ctx
+	st := replayStats{firstSkipped: -1}
 	mctx, cancel := newTimeout(ctx, 10*time.Second)
 	res, err := be.Produce(mctx, OffsetsTopic, cp.p, []engine.Record{loadMarkerRecord()})
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("write load marker: %w", err)
+		return st, fmt.Errorf("write load marker: %w", err)
 	}
 	end := res.BaseOffset
 	lo, err := be.ListOffsets(ctx, OffsetsTopic, cp.p, engine.Earliest)
 	if err != nil {
-		return 0, fmt.Errorf("log start: %w", err)
+		return st, fmt.Errorf("log start: %w", err)
 	}
-	st := newLoadState()
+	ls := newLoadState()
 	live := map[string][]byte{}
-	n := 0
+	apply := func(rec engine.Record) {
+		if rec.Offset >= end {
+			return
+		}
+		sr, err := decodeStoredRecord(rec.Key, rec.Value)
+		if err != nil {
+			st.skip(1, rec.Offset, err)
+			return
+		}
+		ls.apply(sr)
+		if sr.kind != recLoadMarker {
+			if sr.tombstone {
+				delete(live, string(rec.Key))
+			} else {
+				live[string(rec.Key)] = rec.Value
+			}
+		}
+		st.records++
+	}
 	for off := lo.Offset; off < end; {
 		fr, err := be.Fetch(ctx, OffsetsTopic, cp.p, off, engine.FetchOptions{MaxBytes: 4 << 20})
 		if err != nil {
-			return n, fmt.Errorf("read at offset %d: %w", off, err)
+			return st, fmt.Errorf("read at offset %d: %w", off, err)
 		}
-		recs, err := fr.Records()
-		if err != nil {
-			return n, fmt.Errorf("decode at offset %d: %w", off, err)
+		next := eachStoredBatch(fr.Batches, off, end, apply, st.skip)
+		if next <= off {
+			return st, fmt.Errorf("no records at offset %d below the load marker at %d", off, end)
 		}
-		if len(recs) == 0 {
-			return n, fmt.Errorf("no records at offset %d below the load marker at %d", off, end)
-		}
-		for _, rec := range recs {
-			if rec.Offset < off || rec.Offset >= end {
-				continue
-			}
-			sr, err := decodeStoredRecord(rec.Key, rec.Value)
-			if err != nil {
-				cp.c.log.Warn("skipping undecodable record", "partition", cp.p, "offset", rec.Offset, "err", err)
-				continue
-			}
-			st.apply(sr)
-			if sr.kind != recLoadMarker {
-				if sr.tombstone {
-					delete(live, string(rec.Key))
-				} else {
-					live[string(rec.Key)] = rec.Value
-				}
-			}
-			n++
-		}
-		off = recs[len(recs)-1].Offset + 1
+		off = next
 	}
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	if cp.ctx.Err() != nil {
-		return n, cp.ctx.Err()
+		return st, cp.ctx.Err()
 	}
 	cp.liveMu.Lock()
-	cp.live, cp.written = live, n
+	cp.live, cp.written = live, st.records
 	cp.liveMu.Unlock()
-	for name, ls := range st.groups {
+	for name, lg := range ls.groups {
 		g := newGroup(cp, name)
-		g.offsets = ls.offsets
-		if ls.meta != nil {
-			g.restore(ls.meta)
+		g.offsets = lg.offsets
+		if lg.meta != nil {
+			g.restore(lg.meta)
 		}
-		if ls.meta == nil && len(g.offsets) == 0 {
+		if lg.meta == nil && len(g.offsets) == 0 {
 			continue
 		}
 		cp.groups[name] = g
 	}
-	return n, nil
+	return st, nil
 }
+
+// eachStoredBatch walks the record batches of a fetch one at a time and
+// passes the records at offsets from from on to apply (which ignores those
+// at end or later). A batch whose records cannot be decoded passes those
+// before the damage and reports the rest to skip (count, first offset,
+// cause). It returns the offset after
+// the last whole batch (from if there is none).
+func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record), skip func(n int, offset int64, err error)) int64 {
+	next := from
+	for len(b) >= batchHeaderLen && next < end {
+		size := batchHeaderPrefix + int(int32(binary.BigEndian.Uint32(b[8:12])))
+		if size < batchHeaderLen || size > len(b) {
+			break // a partial batch at the end of the fetch: read again from next
+		}
+		batch := b[:size]
+		b = b[size:]
+		var h kmsg.RecordBatch
+		if err := h.ReadFrom(batch); err != nil {
+			break
+		}
+		last := h.FirstOffset + int64(h.LastOffsetDelta)
+		if last < next {
+			continue
+		}
+		recs, err := engine.DecodeBatches(batch)
+		for _, rec := range recs {
+			if rec.Offset >= next {
+				apply(rec)
+			}
+		}
+		if err != nil {
+			first := h.FirstOffset
+			if len(recs) > 0 {
+				first = recs[len(recs)-1].Offset + 1
+			}
+			skip(max(int(h.NumRecords)-len(recs), 1), first, err)
+		}
+		next = last + 1
+	}
+	return next
+}
+
+// Kafka v2 record batch framing: base offset and length (12 bytes) precede
+// the rest of the 61-byte header.
+const (
+	batchHeaderPrefix = 12
+	batchHeaderLen    = 61
+)
 
 type loadedGroup struct {
 	meta    *kmsg.GroupMetadataValue

@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"errors"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,5 +219,45 @@ func TestProduceDiskFull(t *testing.T) {
 	}
 	if ends, err := kc.admin(t).ListEndOffsets(testCtx(t, 10*time.Second), "full"); err != nil || ends["full"][0].Offset != 0 {
 		t.Fatalf("end offsets on a full disk: %v, %v; want 0 (nothing written)", ends, err)
+	}
+}
+
+// requestLog is a HookRequest that records each request's error code.
+type requestLog struct {
+	mu    sync.Mutex
+	codes map[int16][]int16 // API key -> error codes, in answer order
+}
+
+func (l *requestLog) OnRequest(key int16, _ time.Duration, code int16, _ error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.codes == nil {
+		l.codes = map[int16][]int16{}
+	}
+	l.codes[key] = append(l.codes[key], code)
+}
+
+func (l *requestLog) get(key int16) []int16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.codes[key])
+}
+
+// A produce answered CORRUPT_MESSAGE reaches the request hook with that
+// code, so metrics do not count it as a success.
+func TestProduceErrorReachesRequestHook(t *testing.T) {
+	var hook requestLog
+	kc := newKafkaCluster(t, 1, Config{RequestHook: &hook})
+	kc.CreateTopic(t, "plain", engine.TopicConfig{Partitions: 1})
+	good := engine.EncodeBatch([]engine.Record{{Key: []byte("k"), Value: []byte("v")}}, time.Now())
+	corrupt := append([]byte(nil), good...)
+	corrupt[len(corrupt)-1] ^= 0xff
+
+	produceRaw(t, kc.addrs[1], "plain", good)
+	produceRaw(t, kc.addrs[1], "plain", corrupt)
+	// The hook runs before the response is written, so both are recorded.
+	want := []int16{0, kerr.CorruptMessage.Code}
+	if got := hook.get(0); !slices.Equal(got, want) {
+		t.Fatalf("produce error codes %v, want %v", got, want)
 	}
 }

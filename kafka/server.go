@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik-io/chronik/engine"
@@ -17,6 +18,16 @@ import (
 // 100 MiB, Kafka's socket.request.max.bytes.
 const DefaultMaxFrameBytes = 100 << 20
 
+// DefaultMaxConnections is the default bound on open client connections
+// (max.connections). Kafka's default is unbounded; chronik bounds it so a
+// connection flood runs into a limit before file descriptors run out.
+const DefaultMaxConnections = 10000
+
+// DefaultQueuedMaxRequestBytes is the default budget of request bytes
+// buffered across all connections (queued.max.request.bytes): 256 MiB.
+// Kafka's default is unbounded.
+const DefaultQueuedMaxRequestBytes = 256 << 20
+
 // Config configures a Server. The zero value is usable: every field notes its
 // default.
 type Config struct {
@@ -25,6 +36,20 @@ type Config struct {
 	// connection (with a log line); other connections are unaffected.
 	// Default DefaultMaxFrameBytes (100 MiB, socket.request.max.bytes).
 	MaxFrameBytes int32
+	// MaxConnections bounds the open client connections, as Kafka's
+	// max.connections: a connection accepted beyond it is closed at once
+	// (and counted, see ConnectionsRejected). Default
+	// DefaultMaxConnections (10000).
+	MaxConnections int
+	// QueuedMaxRequestBytes bounds the bytes of requests read but not yet
+	// answered, across all connections, as Kafka's
+	// queued.max.request.bytes. A connection takes a frame's declared size
+	// from this budget before reading the frame and gives it back once the
+	// response is written; while the budget is spent, connections stop
+	// reading (backpressure, not an error). A frame larger than the whole
+	// budget closes its connection, as one over MaxFrameBytes does.
+	// Default DefaultQueuedMaxRequestBytes (256 MiB).
+	QueuedMaxRequestBytes int64
 	// AutoCreateTopics creates unknown topics on Metadata (when the client
 	// allows it) and on Produce. Default false; the CLI defaults it to true.
 	AutoCreateTopics bool
@@ -54,16 +79,25 @@ type Config struct {
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
-// reading the request to having its response (or failure), and the Go error
-// that closed the connection, if any. It must be fast and safe for
-// concurrent use: it runs on each connection's writer goroutine.
+// reading the request to having its response (or failure), the Kafka error
+// code the response carries (0 = none; the top-level code, else the first
+// per-partition one, for Produce, Fetch, ListOffsets, offset and group
+// APIs; 0 for other APIs), and the Go error that closed the connection, if
+// any. It must be fast and safe for concurrent use: it runs on each
+// connection's writer goroutine.
 type HookRequest interface {
-	OnRequest(apiKey int16, d time.Duration, err error)
+	OnRequest(apiKey int16, d time.Duration, errCode int16, err error)
 }
 
 func (c *Config) setDefaults() {
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = DefaultQueuedMaxRequestBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -87,6 +121,14 @@ func (c Config) Validate() error {
 	} else if c.MaxFrameBytes != 0 && c.MaxFrameBytes < 1024 {
 		errs = append(errs, fmt.Errorf("kafka: MaxFrameBytes (%d) must be at least 1024", c.MaxFrameBytes))
 	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("kafka: MaxConnections (%d) must be >= 0", c.MaxConnections))
+	}
+	if c.QueuedMaxRequestBytes < 0 {
+		errs = append(errs, fmt.Errorf("kafka: QueuedMaxRequestBytes (%d) must be >= 0", c.QueuedMaxRequestBytes))
+	} else if c.QueuedMaxRequestBytes != 0 && c.QueuedMaxRequestBytes < 1024 {
+		errs = append(errs, fmt.Errorf("kafka: QueuedMaxRequestBytes (%d) must be at least 1024", c.QueuedMaxRequestBytes))
+	}
 	if c.DefaultPartitions < 0 {
 		errs = append(errs, fmt.Errorf("kafka: DefaultPartitions (%d) must be >= 0", c.DefaultPartitions))
 	}
@@ -106,6 +148,13 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	groups *coordinator
+	// badLogs rate-limits the WARN lines about bad clients.
+	badLogs *logLimiter
+	// reqBytes is the budget of buffered request bytes
+	// (Config.QueuedMaxRequestBytes).
+	reqBytes *byteSem
+	// rejected counts connections closed for exceeding MaxConnections.
+	rejected atomic.Int64
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -139,6 +188,8 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		groups:    newCoordinator(be, cfg.Groups, cfg.Logger),
+		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
+		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -194,6 +245,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			return nil
 		}
+		if len(s.conns) >= s.cfg.MaxConnections {
+			// As Kafka: accepted, then closed at once.
+			s.mu.Unlock()
+			nc.Close()
+			s.rejected.Add(1)
+			s.badLogs.warn(s.log, "closing connection: too many connections", "remote", nc.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -206,6 +265,20 @@ func (s *Server) Serve(ln net.Listener) error {
 		}()
 	}
 }
+
+// badLogsPerSecond is how many WARN lines of one kind about bad clients
+// (undecodable requests, bad frames) are logged per second; the rest are
+// counted in a "suppressed similar messages" line.
+const badLogsPerSecond = 5
+
+// ConnectionsRejected is how many connections were closed at accept for
+// exceeding Config.MaxConnections.
+func (s *Server) ConnectionsRejected() int64 { return s.rejected.Load() }
+
+// QueuedRequestBytes is how many bytes of the request budget
+// (Config.QueuedMaxRequestBytes) connections hold, and how many connections
+// wait for bytes to be given back.
+func (s *Server) QueuedRequestBytes() (bytes int64, waiting int) { return s.reqBytes.inUse() }
 
 // closeGrace bounds how long Close waits for in-flight requests before it
 // cancels them.
