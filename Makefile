@@ -10,7 +10,7 @@ PKGS      := ./...
 TEST_TIMEOUT ?= 12m
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-short bench fuzz lint vet fmt clean kgo-integration
+.PHONY: all build run test test-short test-faults bench fuzz lint vet fmt clean kgo-integration
 
 all: build
 
@@ -30,6 +30,16 @@ test-short:
 # make test runs a subset.
 kgo-integration:
 	CHRONIK_FRANZ_GO_TESTS=all $(GO) test -count=1 -timeout 25m -run '^TestFranzGoIntegration$$' -v ./internal/compat/
+
+# The fault suite at full length: each scenario (kill -9, SIGSTOP, Raft-port
+# partitions, power loss, torn segment tails) under a 60 s bench verify load,
+# FAULT_RUNS times, one JSON line per run appended to FAULT_REPORT. make test
+# runs each scenario once with a 12 s load.
+FAULT_RUNS   ?= 3
+FAULT_REPORT ?= faults-report.jsonl
+test-faults: build
+	CHRONIK_FAULTS=full CHRONIK_FAULTS_RUNS=$(FAULT_RUNS) CHRONIK_FAULTS_REPORT=$(abspath $(FAULT_REPORT)) \
+		$(GO) test -count=1 -timeout 120m -run '^TestFaults$$' -v ./internal/proctest/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
