@@ -82,9 +82,13 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "healthy", damage: func(*testing.T, string, []SegmentInfo) {}, opens: true},
 		{name: "middle sealed .log removed", want: ErrMissingSegment, missing: true,
-			damage: func(t *testing.T, dir string, segs []SegmentInfo) { mustRemove(t, segPath(dir, segs[1].BaseOffset, logSuffix)) }},
+			damage: func(t *testing.T, dir string, segs []SegmentInfo) {
+				mustRemove(t, segPath(dir, segs[1].BaseOffset, logSuffix))
+			}},
 		{name: "first sealed .log removed", want: ErrMissingSegment, missing: true,
-			damage: func(t *testing.T, dir string, segs []SegmentInfo) { mustRemove(t, segPath(dir, segs[0].BaseOffset, logSuffix)) }},
+			damage: func(t *testing.T, dir string, segs []SegmentInfo) {
+				mustRemove(t, segPath(dir, segs[0].BaseOffset, logSuffix))
+			}},
 		{name: "middle sealed segment removed with its indexes", want: ErrMissingSegment, missing: true,
 			damage: func(t *testing.T, dir string, segs []SegmentInfo) {
 				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
