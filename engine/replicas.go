@@ -32,6 +32,9 @@ type ReplicaStatus struct {
 	// is quarantined or being rebuilt (see QuarantinedReplicas); such a
 	// replica is listed even when it is not running.
 	Quarantine *QuarantinedReplica `json:",omitempty"`
+	// Stopped: the replica is not running (quarantined), so only Topic,
+	// Partition, Shard, Broker and Quarantine are set.
+	Stopped bool `json:",omitempty"`
 }
 
 // LocalReplicas returns the status of every partition replica this broker
@@ -73,7 +76,7 @@ func (e *Engine) LocalReplicas(checksums bool) []ReplicaStatus {
 		out = append(out, rs)
 	}
 	for _, q := range quarantined { // not running: held, or before its rebuild starts
-		out = append(out, ReplicaStatus{Topic: q.Topic, Partition: q.Partition, Shard: q.Shard, Broker: e.cfg.NodeID, Quarantine: q})
+		out = append(out, ReplicaStatus{Topic: q.Topic, Partition: q.Partition, Shard: q.Shard, Broker: e.cfg.NodeID, Quarantine: q, Stopped: true})
 	}
 	slices.SortFunc(out, func(a, b ReplicaStatus) int {
 		if a.Topic != b.Topic {
