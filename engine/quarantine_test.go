@@ -103,67 +103,87 @@ var damages = []struct {
 // damaged segment directory. The broker starts anyway, its other
 // partitions serve, the damaged replica is quarantined and rebuilt from the
 // leader, and ends up identical to the leader's.
+//
+// With a compacted Raft log (tiny snapshot interval) the rebuilt replica
+// catches up from a streamed snapshot; otherwise from the leader's log.
 func TestQuarantineRebuild(t *testing.T) {
-	for _, d := range damages {
-		t.Run(d.name, func(t *testing.T) {
-			c := testcluster.New(t, 3)
-			c.CreateTopic(t, "dmg", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 2048, Compression: "none"})
-			c.CreateTopic(t, "other", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
-			for i := 0; i < 60; i++ {
-				produceLeader(t, c, "dmg", 0, records(fmt.Sprintf("a%d", i), 5))
-			}
-			produceLeader(t, c, "other", 0, records("o", 10))
-			waitReplicasCaughtUp(t, c, "dmg", 0, 300)
-			l := c.WaitLeader(t, "dmg", 0, 5*time.Second)
-			f := l%3 + 1
-			c.Stop(f)
-			d.damage(t, replicaDir(t, c, f, "dmg", 0))
-			for i := 0; i < 10; i++ {
-				produceLeader(t, c, "dmg", 0, records(fmt.Sprintf("b%d", i), 5))
-			}
-
-			t0 := time.Now()
-			c.Restart(f)
-			e := c.Engine(f)
-			// The broker serves its other partitions.
-			if l := c.WaitLeader(t, "other", 0, 5*time.Second); l == f {
-				if _, err := e.Fetch(ctxT(t, 5*time.Second), "other", 0, 0, engine.FetchOptions{}); err != nil {
-					t.Fatalf("fetch other on %d: %v", f, err)
-				}
-			}
-			produceLeader(t, c, "other", 0, records("p", 10))
-			deadline := time.Now().Add(30 * time.Second)
-			for e.ReplicasRebuilt() == 0 || len(e.QuarantinedReplicas()) > 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("not rebuilt: quarantined %d, rebuilt %d, now %+v", e.ReplicasQuarantined(), e.ReplicasRebuilt(), e.QuarantinedReplicas())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			t.Logf("%s: quarantined and rebuilt in %v", d.name, time.Since(t0).Round(time.Millisecond))
-			if e.ReplicasQuarantined() != 1 {
-				t.Fatalf("%d replicas quarantined, want 1", e.ReplicasQuarantined())
-			}
-			moved, _ := filepath.Glob(replicaDir(t, c, f, "dmg", 0) + ".quarantined-*")
-			if len(moved) != 1 {
-				t.Fatalf("damaged directory moved aside: %v, want one", moved)
-			}
-			produceLeader(t, c, "dmg", 0, records("c", 5))
-			waitReplicasCaughtUp(t, c, "dmg", 0, 355)
-			sums := map[int]engine.ReplicaStatus{}
-			for _, i := range c.Running() {
-				for _, rs := range c.Engine(i).LocalReplicas(true) {
-					if rs.Topic == "dmg" {
-						sums[i] = rs
-					}
-				}
-			}
-			if len(sums) != 3 || sums[f].Checksum != sums[l].Checksum || sums[f].HighWatermark != sums[l].HighWatermark || sums[f].Quarantine != nil {
-				t.Fatalf("replicas after the rebuild: %+v", sums)
-			}
-			c.Close()
-			assertIdentical(t, replicaBatches(t, c, "dmg", 0), 3)
-		})
+	for _, compacted := range []bool{false, true} {
+		for _, d := range damages {
+			t.Run(fmt.Sprintf("%s/compacted=%v", d.name, compacted), func(t *testing.T) {
+				testQuarantineRebuild(t, d.damage, compacted)
+			})
+		}
 	}
+}
+
+func testQuarantineRebuild(t *testing.T, damage func(*testing.T, string), compacted bool) {
+	var opts []testcluster.Option
+	if compacted {
+		opts = append(opts, testcluster.WithConfig(func(cfg *engine.Config) {
+			cfg.SnapshotEntries = 10
+			cfg.CompactionOverhead = 2
+		}))
+	}
+	c := testcluster.New(t, 3, opts...)
+	c.CreateTopic(t, "dmg", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 2048, Compression: "none"})
+	c.CreateTopic(t, "other", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	for i := 0; i < 60; i++ {
+		produceLeader(t, c, "dmg", 0, records(fmt.Sprintf("a%d", i), 5))
+	}
+	produceLeader(t, c, "other", 0, records("o", 10))
+	waitReplicasCaughtUp(t, c, "dmg", 0, 300)
+	l := c.WaitLeader(t, "dmg", 0, 5*time.Second)
+	f := l%3 + 1
+	c.Stop(f)
+	damage(t, replicaDir(t, c, f, "dmg", 0))
+	for i := 0; i < 10; i++ {
+		produceLeader(t, c, "dmg", 0, records(fmt.Sprintf("b%d", i), 5))
+	}
+
+	t0 := time.Now()
+	c.Restart(f)
+	e := c.Engine(f)
+	// The broker serves its other partitions.
+	if l := c.WaitLeader(t, "other", 0, 5*time.Second); l == f {
+		if _, err := e.Fetch(ctxT(t, 5*time.Second), "other", 0, 0, engine.FetchOptions{}); err != nil {
+			t.Fatalf("fetch other on %d: %v", f, err)
+		}
+	}
+	produceLeader(t, c, "other", 0, records("p", 10))
+	deadline := time.Now().Add(30 * time.Second)
+	for e.ReplicasRebuilt() == 0 || len(e.QuarantinedReplicas()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rebuilt: quarantined %d, rebuilt %d, now %+v", e.ReplicasQuarantined(), e.ReplicasRebuilt(), e.QuarantinedReplicas())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, _ := e.PartitionStats("dmg", 0)
+	t.Logf("quarantined and rebuilt in %v (restart included); snapshots recovered %d", time.Since(t0).Round(time.Millisecond), st.SnapshotsRecovered)
+	if compacted && st.SnapshotsRecovered == 0 {
+		t.Fatal("rebuilt without a snapshot from a compacted log")
+	}
+	if e.ReplicasQuarantined() != 1 {
+		t.Fatalf("%d replicas quarantined, want 1", e.ReplicasQuarantined())
+	}
+	moved, _ := filepath.Glob(replicaDir(t, c, f, "dmg", 0) + ".quarantined-*")
+	if len(moved) != 1 {
+		t.Fatalf("damaged directory moved aside: %v, want one", moved)
+	}
+	produceLeader(t, c, "dmg", 0, records("c", 5))
+	waitReplicasCaughtUp(t, c, "dmg", 0, 355)
+	sums := map[int]engine.ReplicaStatus{}
+	for _, i := range c.Running() {
+		for _, rs := range c.Engine(i).LocalReplicas(true) {
+			if rs.Topic == "dmg" {
+				sums[i] = rs
+			}
+		}
+	}
+	if len(sums) != 3 || sums[f].Checksum != sums[l].Checksum || sums[f].HighWatermark != sums[l].HighWatermark || sums[f].Quarantine != nil {
+		t.Fatalf("replicas after the rebuild: %+v", sums)
+	}
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "dmg", 0), 3)
 }
 
 // TestQuarantineSingleReplica: on a one-node cluster a damaged RF=1
@@ -233,4 +253,49 @@ func TestQuarantineSingleReplica(t *testing.T) {
 	if segs, _ := filepath.Glob(filepath.Join(replicaDir(t, c, 1, "bad", 0), "*.log")); len(segs) < 3 {
 		t.Fatalf("the quarantined directory holds %d segments", len(segs))
 	}
+}
+
+// TestQuarantineLeaderReadTime: a byte flips in a sealed segment of the
+// running leader of an RF=3 partition. The fetch that meets it answers
+// ErrStorage and is counted; the leader hands the partition over,
+// quarantines its copy and rebuilds it, and every replica ends identical.
+func TestQuarantineLeaderReadTime(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+		cfg.SegmentCacheBytes = -1 // every read goes to the files
+	}))
+	c.CreateTopic(t, "lead", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3, SegmentBytes: 2048, Compression: "none"})
+	for i := 0; i < 60; i++ {
+		produceLeader(t, c, "lead", 0, records(fmt.Sprintf("a%d", i), 5))
+	}
+	waitReplicasCaughtUp(t, c, "lead", 0, 300)
+	l := c.WaitLeader(t, "lead", 0, 5*time.Second)
+	e := c.Engine(l)
+	damages[1].damage(t, replicaDir(t, c, l, "lead", 0))
+	t0 := time.Now()
+	var err error
+	for off := int64(0); off < 300 && err == nil; off += 5 {
+		_, err = e.Fetch(ctxT(t, 5*time.Second), "lead", 0, off, engine.FetchOptions{MaxBytes: 1})
+	}
+	if !errors.Is(err, engine.ErrStorage) {
+		t.Fatalf("fetch over the flipped byte on leader %d: %v, want ErrStorage", l, err)
+	}
+	if e.CorruptFrames() == 0 {
+		t.Fatal("the damaged frame was not counted")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.ReplicasRebuilt() == 0 || len(e.QuarantinedReplicas()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rebuilt: %+v", e.QuarantinedReplicas())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("leader %d quarantined and rebuilt its replica in %v", l, time.Since(t0).Round(time.Millisecond))
+	nl := c.WaitLeader(t, "lead", 0, 5*time.Second)
+	if got := len(fetchAll(t, c.Engine(nl), "lead", 0)); got != 300 {
+		t.Fatalf("%d records on leader %d after the rebuild, want 300", got, nl)
+	}
+	produceLeader(t, c, "lead", 0, records("b", 5))
+	waitReplicasCaughtUp(t, c, "lead", 0, 305)
+	c.Close()
+	assertIdentical(t, replicaBatches(t, c, "lead", 0), 3)
 }
