@@ -222,3 +222,43 @@ func TestReadReportsSealedCorruption(t *testing.T) {
 		t.Fatal("OnCorrupt was not called")
 	}
 }
+
+// BenchmarkCheckVsOpen: the cost Check adds before Open, on a log of 32 MiB
+// in sealed segments plus an active segment of 32 MiB (Check reads the
+// sealed segments' indexes and scans the active one, as Open does).
+func BenchmarkCheckVsOpen(b *testing.B) {
+	dir := b.TempDir()
+	o := &Options{SegmentBytes: 32 << 20, CacheBytes: -1, DisableBackgroundRewrite: true, ActiveCodec: CodecNone, ActiveCodecSet: true}
+	l, err := Open(dir, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for l.Size() < 60<<20 {
+		bs := testBatches(rng, kindRandom, l.EndOffset(), 1000, 4, 16, 1000)
+		li := l.LastIndex() + 1
+		if err := l.Append(bs, li, li); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := l.Size()
+	l.Close()
+	b.Run("Check", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			if err := Check(dir, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			l, err := Open(dir, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			l.Close()
+		}
+	})
+}
