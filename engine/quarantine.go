@@ -100,8 +100,8 @@ func (e *Engine) QuarantinedReplicas() []QuarantinedReplica {
 	return out
 }
 
-// ReplicasQuarantined counts the local replicas ever quarantined since the
-// engine opened; ReplicasRebuilt those rebuilt from their leader since.
+// ReplicasQuarantined counts the local replicas quarantined since the
+// engine opened.
 func (e *Engine) ReplicasQuarantined() uint64 { return e.quarantinedTotal.Load() }
 
 // ReplicasRebuilt counts the local replicas rebuilt from their leader since
