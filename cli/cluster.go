@@ -71,6 +71,9 @@ type ReplicaState struct {
 	Lag           int64  `json:"lag"` // leader's high watermark minus this one
 	Checksum      uint32 `json:"checksum,omitempty"`
 	SizeBytes     int64  `json:"size_bytes"`
+	// Quarantine is the replica's quarantine state ("rebuilding",
+	// "quarantined", "damaged") when its broker found it damaged.
+	Quarantine string `json:"quarantine,omitempty"`
 }
 
 func runClusterStatus(c *cli.Context) error {
@@ -110,8 +113,14 @@ func runClusterStatus(c *cli.Context) error {
 		}
 		for _, r := range pr.Replicas {
 			k := key{r.Topic, r.Partition}
-			replicas[k] = append(replicas[k], ReplicaState{Broker: r.Broker, IsLeader: r.IsLeader,
-				HighWatermark: r.HighWatermark, Checksum: r.Checksum, SizeBytes: r.SizeBytes})
+			rs := ReplicaState{Broker: r.Broker, IsLeader: r.IsLeader,
+				HighWatermark: r.HighWatermark, Checksum: r.Checksum, SizeBytes: r.SizeBytes}
+			if r.Quarantine != nil {
+				rs.Quarantine = string(r.Quarantine.State)
+				st.Errors = append(st.Errors, fmt.Sprintf("broker %d: %s/%d replica %s: %s %s",
+					r.Broker, r.Topic, r.Partition, r.Quarantine.State, r.Quarantine.File, r.Quarantine.Reason))
+			}
+			replicas[k] = append(replicas[k], rs)
 		}
 	}
 	for _, p := range parts {
@@ -200,6 +209,9 @@ func printClusterStatus(w io.Writer, st ClusterStatus) error {
 			s := fmt.Sprintf("%d:%d", r.Broker, r.Lag)
 			if r.Checksum != 0 {
 				s += fmt.Sprintf("/%08x", r.Checksum)
+			}
+			if r.Quarantine != "" {
+				s += "(" + r.Quarantine + ")"
 			}
 			lags = append(lags, s)
 		}

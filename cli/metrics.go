@@ -133,6 +133,8 @@ type engineCollector struct {
 	isLeader   *prometheus.Desc
 	unresolved *prometheus.Desc
 	corrupt    *prometheus.Desc
+	quarantine *prometheus.Desc
+	rebuilt    *prometheus.Desc
 	moves      *prometheus.Desc
 	diskFree   *prometheus.Desc
 }
@@ -146,7 +148,9 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 		hw:         prometheus.NewDesc("chronik_high_watermark", "Applied (committed) log end offset of this replica.", tp, nil),
 		isLeader:   prometheus.NewDesc("chronik_partition_leader", "1 if this broker leads the partition.", tp, nil),
 		unresolved: prometheus.NewDesc("chronik_raft_unresolved_peers_total", "Raft messages that could not be addressed: the target broker is not a configured peer.", nil, nil),
-		corrupt:    prometheus.NewDesc("chronik_corrupt_frames_total", "Damaged segment frames found in local replicas.", nil, nil),
+		corrupt:    prometheus.NewDesc("chronik_corrupt_frames_total", "Damaged segment frames (and replicas with a missing segment file) found in local replicas.", nil, nil),
+		quarantine: prometheus.NewDesc("chronik_quarantined_replicas", "Local partition replicas found damaged and quarantined: being rebuilt from the leader, or (the only replica) waiting for an operator.", nil, nil),
+		rebuilt:    prometheus.NewDesc("chronik_replicas_rebuilt_total", "Damaged local partition replicas rebuilt from their leader.", nil, nil),
 		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leadership transfers requested by this broker's leader balancer.", nil, nil),
 		diskFree:   prometheus.NewDesc("chronik_disk_free_bytes", "Free bytes on the file system holding the data directory (produce is refused below --min-free-bytes).", nil, nil),
 	}
@@ -154,7 +158,7 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.moves, c.diskFree} {
+	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.quarantine, c.rebuilt, c.moves, c.diskFree} {
 		ch <- d
 	}
 }
@@ -162,6 +166,9 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.e.LocalReplicas(false) {
+		if r.Stopped {
+			continue // quarantined and not running: no replica gauges
+		}
 		p := partLabel(r.Partition)
 		leader := 0.0
 		if r.IsLeader {
@@ -174,6 +181,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.unresolved, prometheus.CounterValue, float64(c.e.UnknownRaftTargets()))
 	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(c.e.CorruptFrames()))
+	ch <- prometheus.MustNewConstMetric(c.quarantine, prometheus.GaugeValue, float64(len(c.e.QuarantinedReplicas())))
+	ch <- prometheus.MustNewConstMetric(c.rebuilt, prometheus.CounterValue, float64(c.e.ReplicasRebuilt()))
 	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
 	ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(c.e.DiskFreeBytes()))
 }

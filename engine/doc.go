@@ -76,7 +76,13 @@
 // A reconciler on every engine watches __meta and starts the replicas
 // assigned to it: with the member map on a first start, with none on a
 // restart (HasNodeInfo), as a joiner when the replica was added later
-// (AddReplica). It stops and deletes replicas of deleted topics. Leader
+// (AddReplica). It stops and deletes replicas of deleted topics. Before a
+// replica starts, segment.Check validates its directory: a damaged one is
+// quarantined instead of started (dragonboat would make its failed Open
+// fatal for the process), as is a running one whose reads find damage; with
+// other replicas it is rebuilt from the leader under the next replica
+// generation, alone it answers ErrStorage until an operator acts
+// (QuarantinedReplicas, quarantine.go). Leader
 // changes come from dragonboat's RaftEventListener; a new partition leader
 // reports itself to __meta so that brokers not hosting the partition can
 // answer Metadata, and, right after a partition's first election, hands

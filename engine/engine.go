@@ -31,7 +31,7 @@ type Engine struct {
 	meta  *shards.MetaSM
 	logdb string
 
-	corruptFrames atomic.Uint64 // damaged segment frames found by reads or rewrites
+	corruptFrames atomic.Uint64 // damaged frames (or missing segments) found by reads, rewrites or segment.Check
 	disk          *diskGuard    // refuses produce while the data dir's disk is nearly full
 	hooks         hooks         // Config.Hooks by interface
 	balance       balancer      // state of the leader balancer (balancer.go)
@@ -40,8 +40,16 @@ type Engine struct {
 	leaders     leaderTable
 	reports     chan uint64 // partition shards whose leadership changed to this node
 
-	mu    sync.Mutex
-	parts map[uint64]*partition // running local partition replicas by shard id
+	mu        sync.Mutex
+	parts     map[uint64]*partition // running local partition replicas by shard id
+	repairing map[uint64]bool       // shards whose Raft membership repairMembership is changing
+
+	// Damaged replicas (quarantine.go).
+	qmu              sync.Mutex
+	quarantine       map[uint64]*QuarantinedReplica // by shard
+	damaged          chan damageReport              // damaged frames found by reads
+	quarantinedTotal atomic.Uint64
+	rebuiltTotal     atomic.Uint64
 
 	ready     chan struct{} // closed once this broker is registered in __meta
 	readyOnce sync.Once
@@ -82,6 +90,9 @@ func Open(cfg Config) (*Engine, error) {
 		metaChanged: make(chan struct{}, 1),
 		reports:     make(chan uint64, 1024),
 		parts:       map[uint64]*partition{},
+		repairing:   map[uint64]bool{},
+		quarantine:  map[uint64]*QuarantinedReplica{},
+		damaged:     make(chan damageReport, 64),
 		ready:       make(chan struct{}),
 		closing:     make(chan struct{}),
 	}
@@ -102,6 +113,7 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.goFunc(e.registerLoop)
+	e.goFunc(e.damageLoop)
 	e.goFunc(e.reconcileLoop)
 	e.goFunc(e.reportLoop)
 	e.goFunc(e.retentionLoop)
@@ -405,9 +417,13 @@ func (e *Engine) LogDB() string { return e.logdb }
 // because the target replica's broker is not among the configured peers.
 func (e *Engine) UnknownRaftTargets() uint64 { return e.reg.UnknownTargets() }
 
-// CorruptFrames counts damaged frames found in sealed segment files of
-// local partition replicas (by a read, which then fails with ErrStorage, or
-// by the background rewrite). Any non-zero value needs an operator.
+// CorruptFrames counts damage found in the segment files of local
+// partition replicas: each damaged frame a read (which then fails with
+// ErrStorage) or the background rewrite meets, and each replica whose
+// directory fails segment.Check before it starts (a damaged frame or a
+// missing segment file). The replica is quarantined (QuarantinedReplicas);
+// with other replicas it is rebuilt from the leader, alone it needs an
+// operator.
 func (e *Engine) CorruptFrames() uint64 { return e.corruptFrames.Load() }
 
 // DiskFreeBytes is the free space last measured (every second) on the file

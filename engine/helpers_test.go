@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func replicaBatches(t testing.TB, c *testcluster.Cluster, topic string, p int32)
 	for i := 1; i <= c.N(); i++ {
 		dirs, _ := filepath.Glob(filepath.Join(c.Config(i).DataDir, "partitions", fmt.Sprintf("%s-%d.*", topic, p)))
 		for _, d := range dirs {
-			if filepath.Ext(d) == ".tmp" {
+			if filepath.Ext(d) == ".tmp" || strings.Contains(filepath.Base(d), ".quarantined-") {
 				continue
 			}
 			l, err := segment.Open(d, &segment.Options{DisableBackgroundRewrite: true})

@@ -44,6 +44,9 @@ func (e *Engine) awaitLeaderOf(ctx context.Context, topic string, index int32, m
 	}
 	p := e.local(part.Shard)
 	if p == nil {
+		if q := e.quarantined(part.Shard); q != nil && q.State == QuarantineHeld {
+			return nil, nil, 0, fmt.Errorf("topic %q partition %d: replica quarantined (%s: %s): %w", topic, index, q.File, q.Reason, ErrStorage)
+		}
 		rec := e.meta.State().Leaders[part.Shard]
 		if rec.Leader == 0 {
 			return nil, nil, 0, fmt.Errorf("topic %q partition %d: %w", topic, index, ErrNotReady)

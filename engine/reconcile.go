@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/chronik-io/chronik/segment"
 	"github.com/chronik-io/chronik/shards"
+	"github.com/lni/dragonboat/v4"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 )
 
@@ -91,6 +93,7 @@ func (e *Engine) assignments(st *shards.MetaState) map[uint64]assignment {
 func (e *Engine) reconcile() {
 	st := e.meta.State()
 	want := e.assignments(st)
+	e.forgetQuarantine(want)
 	e.mu.Lock()
 	var stop []*partition
 	for shard, p := range e.parts {
@@ -129,6 +132,7 @@ func (e *Engine) reconcile() {
 		}
 	}
 	e.balanceLeaders(st)
+	e.repairMembership(st)
 }
 
 // partitionDir is where a partition replica's segments live; the shard id
@@ -159,7 +163,6 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 		SegmentAge:   roll.age,
 		Logger:       e.log.With("topic", t.Name),
 	}
-	o.OnCorrupt = func(*segment.CorruptError) { e.corruptFrames.Add(1) }
 	if e.cfg.ActiveSegmentCodec != "s2" {
 		o.ActiveCodec, o.ActiveCodecSet = segment.CodecNone, true
 	}
@@ -180,8 +183,15 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 
 // startPartition starts a local replica: with its member map on the first
 // start of an initial member, with none on a restart (HasNodeInfo), and as
-// a joiner when the replica was added after the shard was created.
+// a joiner when the replica was added after the shard was created. A
+// replica whose segment directory fails segment.Check is quarantined
+// instead of started (quarantine.go): dragonboat would treat its failed
+// Open as fatal for the whole broker.
 func (e *Engine) startPartition(a assignment) error {
+	q := e.quarantined(a.part.Shard)
+	if q != nil && q.Replica == a.replica {
+		return nil // held, or its rebuild has not reached __meta yet
+	}
 	p := &partition{
 		topic: a.topic.Name, index: a.index, shard: a.part.Shard, replica: a.replica,
 		dir:       e.partitionDir(a.topic.Name, a.index, a.part.Shard),
@@ -193,8 +203,22 @@ func (e *Engine) startPartition(a assignment) error {
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", p.dir, err)
 	}
+	opts := e.segmentOptions(a.topic)
+	if err := segment.Check(p.dir, opts); err != nil {
+		e.corruptFrames.Add(1) // a detection like a read's: counted once per start
+		e.quarantineReplica(a, nil, err)
+		return nil
+	}
+	shard, replica := p.shard, p.replica
+	opts.OnCorrupt = func(ce *segment.CorruptError) {
+		e.corruptFrames.Add(1)
+		select {
+		case e.damaged <- damageReport{shard: shard, replica: replica, err: ce}:
+		default: // the loop is busy with earlier reports of the same damage
+		}
+	}
 	p.sm = shards.NewPartitionSM(p.shard, p.replica, shards.PartitionConfig{
-		Dir: p.dir, Segment: e.segmentOptions(a.topic), Logger: e.log.With("topic", p.topic, "partition", p.index),
+		Dir: p.dir, Segment: opts, Logger: e.log.With("topic", p.topic, "partition", p.index),
 		OnApply: p.notify.update,
 	})
 	var members map[uint64]string
@@ -217,7 +241,16 @@ func (e *Engine) startPartition(a assignment) error {
 		e.mu.Lock()
 		delete(e.parts, p.shard)
 		e.mu.Unlock()
+		if errors.Is(err, dragonboat.ErrReplicaRemoved) {
+			// A rebuild that removed the replica's Raft data was cut short
+			// (the broker stopped) before __meta recorded its successor.
+			e.quarantineReplica(a, nil, fmt.Errorf("the replica's Raft data was removed: %w", err))
+			return nil
+		}
 		return fmt.Errorf("start shard %d replica %d: %w", p.shard, p.replica, err)
+	}
+	if q != nil && q.NewReplica == p.replica {
+		e.goFunc(func() { e.watchRebuild(p.shard, p, q.Since) })
 	}
 	e.log.Debug("started partition replica", "topic", p.topic, "partition", p.index, "shard", p.shard, "replica", p.replica, "join", join)
 	return nil
@@ -276,7 +309,8 @@ func (e *Engine) removeOrphans(st *shards.MetaState) {
 		if err != nil || shard < shards.FirstPartitionShardID || shard >= st.NextShardID || live[shard] || e.local(shard) != nil {
 			continue
 		}
-		for _, r := range []uint64{e.cfg.NodeID, shards.ReplicaGenerationBase + e.cfg.NodeID, 2*shards.ReplicaGenerationBase + e.cfg.NodeID} {
+		for gen := uint64(0); gen < 16; gen++ { // generations: AddReplica, rebuilds of damaged replicas
+			r := gen*shards.ReplicaGenerationBase + e.cfg.NodeID
 			if e.nh.HasNodeInfo(shard, r) {
 				if err := e.nh.RemoveData(shard, r); err != nil {
 					e.log.Warn("remove raft data of a deleted partition", "shard", shard, "err", err)

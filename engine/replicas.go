@@ -28,11 +28,19 @@ type ReplicaStatus struct {
 	// leader epochs and timestamps are assigned by the replicated state
 	// machine, so equal ranges of caught-up replicas have equal checksums.
 	Checksum uint32
+	// Quarantine is set when this broker found the replica damaged and it
+	// is quarantined or being rebuilt (see QuarantinedReplicas); such a
+	// replica is listed even when it is not running.
+	Quarantine *QuarantinedReplica `json:",omitempty"`
+	// Stopped: the replica is not running (quarantined), so only Topic,
+	// Partition, Shard, Broker and Quarantine are set.
+	Stopped bool `json:",omitempty"`
 }
 
 // LocalReplicas returns the status of every partition replica this broker
-// hosts, sorted by topic and partition. With checksums it also reads every
-// replica's whole log to checksum it (costly on large logs).
+// hosts, sorted by topic and partition, quarantined ones included (with
+// Quarantine set). With checksums it also reads every running replica's
+// whole log to checksum it (costly on large logs).
 func (e *Engine) LocalReplicas(checksums bool) []ReplicaStatus {
 	e.mu.Lock()
 	parts := make([]*partition, 0, len(e.parts))
@@ -40,14 +48,19 @@ func (e *Engine) LocalReplicas(checksums bool) []ReplicaStatus {
 		parts = append(parts, p)
 	}
 	e.mu.Unlock()
-	out := make([]ReplicaStatus, 0, len(parts))
+	quarantined := map[uint64]*QuarantinedReplica{}
+	for _, q := range e.QuarantinedReplicas() {
+		quarantined[q.Shard] = &q
+	}
+	out := make([]ReplicaStatus, 0, len(parts)+len(quarantined))
 	for _, p := range parts {
 		st, err := e.PartitionStats(p.topic, p.index)
 		if err != nil {
 			continue // deleted or stopped meanwhile
 		}
 		rs := ReplicaStatus{Topic: p.topic, Partition: p.index, Shard: p.shard, Broker: e.cfg.NodeID,
-			PartitionStats: st, InFlight: len(p.inflight)}
+			PartitionStats: st, InFlight: len(p.inflight), Quarantine: quarantined[p.shard]}
+		delete(quarantined, p.shard)
 		if lr, err := e.nh.GetLogReader(p.shard); err == nil {
 			if first, last := lr.GetRange(); last >= first {
 				rs.RaftLogEntries = last - first + 1
@@ -61,6 +74,9 @@ func (e *Engine) LocalReplicas(checksums bool) []ReplicaStatus {
 			rs.Checksum, rs.HighWatermark = crc, hw
 		}
 		out = append(out, rs)
+	}
+	for _, q := range quarantined { // not running: held, or before its rebuild starts
+		out = append(out, ReplicaStatus{Topic: q.Topic, Partition: q.Partition, Shard: q.Shard, Broker: e.cfg.NodeID, Quarantine: q, Stopped: true})
 	}
 	slices.SortFunc(out, func(a, b ReplicaStatus) int {
 		if a.Topic != b.Topic {

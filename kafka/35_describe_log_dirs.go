@@ -14,6 +14,11 @@ package kafka
 //     definition. IsFuture is always false (no AlterReplicaLogDirs).
 //   - v4: UsableBytes is the free space on the data directory's file system
 //     (-1 until first measured); TotalBytes is -1 (not reported).
+//   - A replica the engine quarantined (damaged segment files, see
+//     engine.QuarantinedReplica) is not listed in the data directory: Kafka
+//     reports a failed log directory with KAFKA_STORAGE_ERROR, so each such
+//     replica gets a directory entry of its own, named after its partition
+//     directory, with that error and the partition in it.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -23,8 +28,11 @@ package kafka
 
 import (
 	"context"
+	"fmt"
+	"path"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -49,8 +57,23 @@ func handleDescribeLogDirs(s *Server, _ context.Context, r *request) (kmsg.Respo
 	dir.UsableBytes = s.be.DiskFreeBytes()
 	// LocalReplicas is sorted by topic and partition, so each topic's
 	// replicas are adjacent.
+	var failed []kmsg.DescribeLogDirsResponseDir
 	for _, rs := range s.be.LocalReplicas(false) {
 		if want != nil && !slices.Contains(want[rs.Topic], rs.Partition) {
+			continue
+		}
+		if rs.Quarantine != nil {
+			fd := kmsg.NewDescribeLogDirsResponseDir()
+			fd.Dir = path.Join(s.cfg.LogDir, "partitions", fmt.Sprintf("%s-%d", rs.Topic, rs.Partition))
+			fd.ErrorCode = kerr.KafkaStorageError.Code
+			fd.TotalBytes, fd.UsableBytes = -1, -1
+			t := kmsg.NewDescribeLogDirsResponseDirTopic()
+			t.Topic = rs.Topic
+			p := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+			p.Partition, p.Size = rs.Partition, rs.SizeBytes
+			t.Partitions = append(t.Partitions, p)
+			fd.Topics = append(fd.Topics, t)
+			failed = append(failed, fd)
 			continue
 		}
 		if n := len(dir.Topics); n == 0 || dir.Topics[n-1].Topic != rs.Topic {
@@ -65,5 +88,6 @@ func handleDescribeLogDirs(s *Server, _ context.Context, r *request) (kmsg.Respo
 		t.Partitions = append(t.Partitions, p)
 	}
 	resp.Dirs = append(resp.Dirs, dir)
+	resp.Dirs = append(resp.Dirs, failed...)
 	return resp, nil
 }

@@ -56,10 +56,13 @@
 //     they reach it, and by Open when an index must be rebuilt from a damaged
 //     log. It is never skipped. Options.OnCorrupt hears of each damaged
 //     frame once (for a metric); the background rewrite logs what it
-//     finds, everything else is returned, not logged. In the active segment
-//     damage cannot be told from a torn write, so the tail from the damaged
-//     frame on is cut (and logged at warning level with the position and
-//     reason).
+//     finds, everything else is returned, not logged. Open cannot tell
+//     damage in the active segment from a torn write, so the tail from the
+//     damaged frame on is cut (and logged at warning level with the
+//     position and reason). Check, which changes nothing, can: a bad frame
+//     that valid frames follow (after non-zero bytes) is damage. Check
+//     also finds missing segment files (ErrMissingSegment), so a caller
+//     can refuse a directory before Open.
 //  4. Bad input leaves the log unchanged: an Append whose batches do not
 //     continue EndOffset or whose Raft range does not follow LastIndex
 //     (ErrOutOfOrder), a batch that is not magic 2 or whose lengths do not fit

@@ -29,23 +29,36 @@ var (
 	ErrFrameTooLarge = errors.New("segment: frame too large")
 	// ErrOffsetOutOfRange: a Read below StartOffset or above EndOffset.
 	ErrOffsetOutOfRange = errors.New("segment: offset out of range")
+	// ErrMissingSegment: Check found that a segment file the directory's
+	// other files show to have existed is gone. Returned wrapped in a
+	// *CorruptError with Missing set, so errors.Is(err, ErrCorrupt) holds
+	// too.
+	ErrMissingSegment = errors.New("segment: missing segment file")
 )
 
 // CorruptError is the error returned for ErrCorrupt: Segment is the file
 // (path) and Pos the byte position of the frame or record that failed.
+// Missing tells that the file (or one before it) is gone rather than damaged.
 type CorruptError struct {
 	Segment string
 	Pos     int64
 	Reason  string
+	Missing bool
 }
 
 // Error describes the damage: file, byte position and reason.
 func (e *CorruptError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("segment: missing segment file %s: %s", e.Segment, e.Reason)
+	}
 	return fmt.Sprintf("segment: corrupt data in %s at byte %d: %s", e.Segment, e.Pos, e.Reason)
 }
 
-// Is makes errors.Is(err, ErrCorrupt) true.
-func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+// Is makes errors.Is(err, ErrCorrupt) true, and errors.Is(err,
+// ErrMissingSegment) when Missing is set.
+func (e *CorruptError) Is(target error) bool {
+	return target == ErrCorrupt || (e.Missing && target == ErrMissingSegment)
+}
 
 func corruptf(file string, pos int64, format string, args ...any) error {
 	return &CorruptError{Segment: file, Pos: pos, Reason: fmt.Sprintf(format, args...)}

@@ -144,7 +144,7 @@ func (l *Log) read(offset int64, maxBytes int) ([][]byte, int, error) {
 			for p := 0; p < len(f.data); {
 				bh, err := ParseBatchHeader(f.data[p:])
 				if err != nil { // checked when decoded; defensive
-					return nil, 0, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()}
+					return nil, 0, l.corrupt(&CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()})
 				}
 				n := bh.Size()
 				if bh.LastOffset() >= offset {
@@ -245,7 +245,7 @@ func (l *Log) timeInSegment(v *segView, ts, start int64) (int64, int64, bool, er
 		for p := 0; p < len(f.data); {
 			bh, err := ParseBatchHeader(f.data[p:])
 			if err != nil {
-				return 0, 0, false, &CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()}
+				return 0, 0, false, l.corrupt(&CorruptError{Segment: v.s.path(logSuffix), Pos: pos - f.hdr.size(), Reason: err.Error()})
 			}
 			b := f.data[p : p+bh.Size()]
 			p += bh.Size()

@@ -49,6 +49,10 @@ type Partition struct {
 	Replicas  []uint64 // replica ids (generation*1000 + broker id)
 	Initial   []uint64 // the replicas the shard was created with
 	Preferred uint64   // preferred leader replica id
+	// Replaced lists replica ids taken out of Replicas by OpReplaceReplica
+	// (a damaged replica rebuilt under a new id) that the partition's
+	// leader has yet to remove from the Raft group.
+	Replaced []uint64 `json:",omitempty"`
 }
 
 // LeaderInfo is a partition leader as last reported to __meta.
@@ -78,6 +82,15 @@ const (
 	// OpAlterConfigs changes topic Name's configs: with Replace all are
 	// dropped first, then Unset names are removed and Configs set.
 	OpAlterConfigs = "alter-configs"
+	// OpReplaceReplica replaces replica Replica of partition shard Shard by
+	// NewReplica (the same broker, the next generation): the broker found
+	// its copy damaged and rebuilds it from the leader. Replica goes to the
+	// partition's Replaced list, for the leader to remove from the Raft
+	// group before it adds NewReplica.
+	OpReplaceReplica = "replace-replica"
+	// OpReplaceDone removes Replica from shard Shard's Replaced list: the
+	// leader changed the Raft membership.
+	OpReplaceDone = "replace-done"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -109,6 +122,7 @@ type MetaCommand struct {
 	Leader     uint64            `json:"leader,omitempty"`
 	Epoch      uint64            `json:"epoch,omitempty"`
 	Replica    uint64            `json:"replica,omitempty"`
+	NewReplica uint64            `json:"new_replica,omitempty"`
 	Unset      []string          `json:"unset,omitempty"`
 	Replace    bool              `json:"replace,omitempty"`
 	DiskLow    bool              `json:"disk_low,omitempty"`
@@ -258,6 +272,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		return s.createTopic(c)
 	case OpAddReplica:
 		return s.addReplica(c)
+	case OpReplaceReplica, OpReplaceDone:
+		return s.replaceReplica(c)
 	case OpAddPartitions:
 		return s.addPartitions(c)
 	case OpDiskState:
@@ -397,6 +413,45 @@ func (s *MetaState) addReplica(c MetaCommand) sm.Result {
 			nt := *t
 			nt.Partitions = slices.Clone(t.Partitions)
 			nt.Partitions[i].Replicas = append(slices.Clone(p.Replicas), c.Replica)
+			s.Topics[name] = &nt
+			return sm.Result{Value: MetaOK}
+		}
+	}
+	return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+}
+
+// replaceReplica applies OpReplaceReplica and OpReplaceDone. Both are
+// idempotent: a retried proposal changes nothing more.
+func (s *MetaState) replaceReplica(c MetaCommand) sm.Result {
+	for name, t := range s.Topics {
+		for i, p := range t.Partitions {
+			if p.Shard != c.Shard {
+				continue
+			}
+			np := p
+			if c.Op == OpReplaceDone {
+				np.Replaced = slices.DeleteFunc(slices.Clone(p.Replaced), func(r uint64) bool { return r == c.Replica })
+			} else {
+				if slices.Contains(p.Replicas, c.NewReplica) {
+					return sm.Result{Value: MetaOK}
+				}
+				j := slices.Index(p.Replicas, c.Replica)
+				if j < 0 || c.NewReplica == 0 || BrokerOf(c.NewReplica) != BrokerOf(c.Replica) || c.NewReplica <= c.Replica {
+					return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+				}
+				np.Replicas = slices.Clone(p.Replicas)
+				np.Replicas[j] = c.NewReplica
+				if np.Preferred == c.Replica {
+					np.Preferred = c.NewReplica
+				}
+				np.Replaced = append(slices.Clone(p.Replaced), c.Replica)
+				if s.Leaders[c.Shard].Leader == c.Replica {
+					delete(s.Leaders, c.Shard)
+				}
+			}
+			nt := *t
+			nt.Partitions = slices.Clone(t.Partitions)
+			nt.Partitions[i] = np
 			s.Topics[name] = &nt
 			return sm.Result{Value: MetaOK}
 		}

@@ -190,3 +190,53 @@ func TestRackAwarePlacement(t *testing.T) {
 		})
 	}
 }
+
+// TestMetaReplaceReplica: a damaged replica is replaced by its broker's
+// next generation, listed as replaced until the leader reports the Raft
+// membership changed; retries change nothing more; bad replacements are
+// refused.
+func TestMetaReplaceReplica(t *testing.T) {
+	m := NewMetaSM(nil)
+	idx := uint64(0)
+	apply := func(c MetaCommand) sm.Result {
+		idx++
+		return applyMeta(t, m, idx, c)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		apply(MetaCommand{Op: OpRegister, Broker: &BrokerInfo{ID: id}})
+	}
+	if res := apply(MetaCommand{Op: OpCreateTopic, Name: "t", Partitions: 1, RF: 3}); len(res.Data) > 0 {
+		t.Fatalf("create: %+v", res)
+	}
+	p := m.State().Topics["t"].Partitions[0]
+	old := p.Replicas[1]
+	apply(MetaCommand{Op: OpLeader, Shard: p.Shard, Leader: old, Epoch: 3})
+	for _, c := range []struct {
+		name string
+		cmd  MetaCommand
+		want uint64
+	}{
+		{"replace", MetaCommand{Op: OpReplaceReplica, Shard: p.Shard, Replica: old, NewReplica: old + ReplicaGenerationBase}, MetaOK},
+		{"replace again", MetaCommand{Op: OpReplaceReplica, Shard: p.Shard, Replica: old, NewReplica: old + ReplicaGenerationBase}, MetaOK},
+		{"other broker", MetaCommand{Op: OpReplaceReplica, Shard: p.Shard, Replica: p.Replicas[0], NewReplica: p.Replicas[2] + ReplicaGenerationBase}, MetaBadCommand},
+		{"not a replica", MetaCommand{Op: OpReplaceReplica, Shard: p.Shard, Replica: 9, NewReplica: 1009}, MetaBadCommand},
+		{"unknown shard", MetaCommand{Op: OpReplaceReplica, Shard: 999, Replica: old, NewReplica: old + ReplicaGenerationBase}, MetaUnknownTopic},
+	} {
+		if res := apply(c.cmd); res.Value != c.want {
+			t.Fatalf("%s: result %d, want %d", c.name, res.Value, c.want)
+		}
+	}
+	got := m.State().Topics["t"].Partitions[0]
+	want := slices.Clone(p.Replicas)
+	want[1] = old + ReplicaGenerationBase
+	if !slices.Equal(got.Replicas, want) || !slices.Equal(got.Replaced, []uint64{old}) || !slices.Equal(got.Initial, p.Initial) {
+		t.Fatalf("after replace: %+v, want replicas %v replaced [%d]", got, want, old)
+	}
+	if _, ok := m.State().Leaders[p.Shard]; ok {
+		t.Fatal("the replaced replica is still recorded as leader")
+	}
+	apply(MetaCommand{Op: OpReplaceDone, Shard: p.Shard, Replica: old})
+	if got := m.State().Topics["t"].Partitions[0]; len(got.Replaced) != 0 || !slices.Equal(got.Replicas, want) {
+		t.Fatalf("after done: %+v", got)
+	}
+}
