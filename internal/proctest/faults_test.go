@@ -98,9 +98,32 @@ var faultScenarios = []faultScenario{
 		for f.pause(ctx, 2*time.Second) {
 			id := 1 + rand.IntN(3)
 			f.kill(id)
-			f.damageActive(id, "truncate", func(path string, size int64) error {
+			f.damageSegment(id, "truncate the active segment", true, func(path string, size int64) error {
 				return os.Truncate(path, max(0, size-1-rand.Int64N(300)))
 			})
+			f.restart(id)
+		}
+	}},
+	{"bitflip-sealed", func(ctx context.Context, f *faultRun) {
+		// Bad luck on disk: one byte of a sealed segment of every replica
+		// on a broker flips while it is down. The damage is found when the
+		// replica is read (as a leader, or for the final checksums), the
+		// replica is quarantined and rebuilt from the leader.
+		for f.pause(ctx, 3*time.Second) {
+			id := 1 + rand.IntN(3)
+			f.kill(id)
+			f.damageSegment(id, "flip a byte of a sealed segment", false, flipMiddleByte)
+			f.restart(id)
+		}
+	}},
+	{"bitflip-active", func(ctx context.Context, f *faultRun) {
+		// One byte in the middle of the active segment flips while the
+		// broker is down: its start-time check finds it and the replica is
+		// rebuilt from the leader instead of failing the broker.
+		for f.pause(ctx, 3*time.Second) {
+			id := 1 + rand.IntN(3)
+			f.kill(id)
+			f.damageSegment(id, "flip a byte of the active segment", true, flipMiddleByte)
 			f.restart(id)
 		}
 	}},
@@ -262,9 +285,11 @@ func (f *faultRun) checkReplicasEqual(topic string) {
 	}
 }
 
-// damageActive applies damage to the active (last) segment file of every
-// replica of the fault topic on broker id, which must be down.
-func (f *faultRun) damageActive(id int, what string, damage func(path string, size int64) error) {
+// damageSegment applies damage to one segment file of every replica of the
+// fault topic on broker id, which must be down: the active (last) segment,
+// or else the newest sealed one (replicas with no sealed segment are left
+// alone).
+func (f *faultRun) damageSegment(id int, what string, active bool, damage func(path string, size int64) error) {
 	dirs, err := filepath.Glob(filepath.Join(f.c.broker(id).dir, "partitions", "faults-*"))
 	if err != nil || len(dirs) == 0 {
 		f.t.Errorf("broker %d: no replica directories of the fault topic (%v)", id, err)
@@ -272,24 +297,52 @@ func (f *faultRun) damageActive(id int, what string, damage func(path string, si
 	}
 	n := 0
 	for _, d := range dirs {
-		logs, _ := filepath.Glob(filepath.Join(d, "*.log"))
-		if len(logs) == 0 {
+		if strings.Contains(filepath.Base(d), ".quarantined-") {
 			continue
 		}
+		logs, _ := filepath.Glob(filepath.Join(d, "*.log"))
 		sort.Strings(logs) // zero-padded base offsets: the last is the active segment
-		active := logs[len(logs)-1]
-		st, err := os.Stat(active)
+		i := len(logs) - 1
+		if !active {
+			i--
+		}
+		if i < 0 {
+			continue
+		}
+		st, err := os.Stat(logs[i])
 		if err != nil {
 			f.t.Errorf("broker %d: %v", id, err)
 			continue
 		}
-		if err := damage(active, st.Size()); err != nil {
-			f.t.Errorf("broker %d: %s %s: %v", id, what, active, err)
+		if err := damage(logs[i], st.Size()); err != nil {
+			f.t.Errorf("broker %d: %s %s: %v", id, what, logs[i], err)
 			continue
 		}
 		n++
 	}
-	f.event("%s %d active segments of %d", what, n, id)
+	f.event("%s: %d replicas of %d", what, n, id)
+}
+
+// flipMiddleByte inverts one byte in the middle of a file.
+func flipMiddleByte(path string, size int64) error {
+	if size < 2 {
+		return nil
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	b := make([]byte, 1)
+	pos := size / 2
+	if _, err := fh.ReadAt(b, pos); err != nil {
+		return err
+	}
+	b[0] ^= 0xff
+	if _, err := fh.WriteAt(b, pos); err != nil {
+		return err
+	}
+	return fh.Sync()
 }
 
 // faultRun is one scenario's cluster and what was done to it.
