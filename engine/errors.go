@@ -24,6 +24,8 @@ var (
 	ErrInvalidProducerEpoch     = errs.ErrInvalidProducerEpoch
 	ErrStorage                  = errs.ErrStorage
 	ErrClosed                   = errs.ErrClosed
+	ErrFencedLeaderEpoch        = errs.ErrFencedLeaderEpoch
+	ErrUnknownLeaderEpoch       = errs.ErrUnknownLeaderEpoch
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

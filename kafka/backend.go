@@ -25,6 +25,9 @@ type backend interface {
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, opts engine.FetchOptions) (engine.FetchResult, error)
 	Watch(topic string, partition int32, hw int64) (<-chan struct{}, error)
 	ListOffsets(ctx context.Context, topic string, partition int32, spec int64) (engine.ListOffsetsResult, error)
+	// OffsetForLeaderEpoch answers where a leader epoch's data ends, on the
+	// partition leader (engine.Engine.OffsetForLeaderEpoch).
+	OffsetForLeaderEpoch(ctx context.Context, topic string, partition int32, currentLeaderEpoch, leaderEpoch int32) (engine.EpochEndOffset, error)
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
 	// DeleteRecords moves a partition's log start offset on its leader (-1 =
 	// the high watermark) and returns the new log start.

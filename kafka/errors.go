@@ -35,6 +35,10 @@ var errorCodes = []struct {
 	{engine.ErrInvalidConfig, kerr.InvalidConfig},
 
 	{engine.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	// A client's current leader epoch older (fenced: refresh metadata) or
+	// newer (this broker is behind: retry) than the partition leader's.
+	{engine.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
+	{engine.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 
 	// A timed-out produce may still commit; the client retries and
 	// idempotent producers are de-duplicated.

@@ -190,6 +190,9 @@ func (b *stubBackend) Watch(string, int32, int64) (<-chan struct{}, error)      
 func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine.ListOffsetsResult, error) {
 	return engine.ListOffsetsResult{}, b.err
 }
+func (b *stubBackend) OffsetForLeaderEpoch(context.Context, string, int32, int32, int32) (engine.EpochEndOffset, error) {
+	return engine.EpochEndOffset{LeaderEpoch: -1, EndOffset: -1}, b.err
+}
 func (b *stubBackend) DeleteRecords(context.Context, string, int32, int64) (int64, error) {
 	return 0, b.err
 }

@@ -90,6 +90,7 @@ func TestEveryVersion(t *testing.T) {
 			return r
 		},
 		22: func(v int16) kmsg.Request { return kmsg.NewPtrInitProducerIDRequest() },
+		23: func(v int16) kmsg.Request { return epochRequest(v, "v", 0, -1, 0) },
 		32: func(v int16) kmsg.Request {
 			r := kmsg.NewPtrDescribeConfigsRequest()
 			res := kmsg.NewDescribeConfigsRequestResource()
@@ -169,6 +170,12 @@ func responseErrors(resp kmsg.Response) []error {
 		}
 	case *kmsg.InitProducerIDResponse:
 		add(r.ErrorCode)
+	case *kmsg.OffsetForLeaderEpochResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
 	case *kmsg.DescribeConfigsResponse:
 		for _, res := range r.Resources {
 			add(res.ErrorCode)

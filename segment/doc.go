@@ -95,6 +95,7 @@
 //	00000000000000000000.index      sealed segments only: summary + (offset, position)
 //	00000000000000000000.timeindex  sealed segments only: (max timestamp before, position)
 //	meta                            log start offset, end offset, LastIndex (TruncateFront, Restore)
+//	leader-epoch-checkpoint         (epoch, start offset) list kept by the owner (epochs.go)
 //	*.tmp                           in-flight atomic writes; deleted by Open
 //
 // A .log file is a sequence of frames, each an 80-byte little-endian header

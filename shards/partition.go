@@ -1,6 +1,7 @@
 package shards
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type PartitionSM struct {
 
 	producers producerTable // Update goroutine only
 	raftLog   raftLogWindow // bytes applied by index, for RaftLogTrim
+
+	epochs      epochHistory // leader epochs and their start offsets (epochs.go)
+	epochsDirty bool         // Update goroutine only: a new epoch not yet in the file
 }
 
 var _ sm.IOnDiskStateMachine = (*PartitionSM)(nil)
@@ -75,6 +79,11 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("shard %d: open log %s: %w", p.shardID, p.dir, err)
 	}
+	es, have, err := l.ReadEpochs()
+	if err != nil {
+		p.log.Warn("leader epoch checkpoint unreadable; rebuilding it", "err", err)
+	}
+	p.loadEpochs(l, es, have, false)
 	p.mu.Lock()
 	p.seg = l
 	p.mu.Unlock()
@@ -170,6 +179,12 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	next := l.EndOffset()
 	first := ents[0].Index
 	flush := func(last uint64) error {
+		if p.epochsDirty {
+			// Before the frame: the file never misses an epoch of the
+			// durable log.
+			p.persistEpochs(l)
+			p.epochsDirty = false
+		}
 		if err := l.AppendOwned(frame, first, last); err != nil {
 			return fmt.Errorf("shard %d: append entries %d-%d: %w", p.shardID, first, last, err)
 		}
@@ -262,6 +277,7 @@ func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error
 			// the log start stays where it was on this replica.
 			p.log.Warn("truncate front", "offset", off, "err", err)
 		}
+		p.epochs.truncateFront(l.StartOffset())
 	}
 	// An empty frame records the index, so Open reports it as applied.
 	if err := l.Append(nil, e.Index, e.Index); err != nil {
@@ -344,6 +360,9 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 		}
 		return frame, next, sm.Result{Value: uint64(dupBase)}
 	}
+	if next > startNext && p.epochs.assign(c.leaderEpoch, startNext) {
+		p.epochsDirty = true
+	}
 	return frame, next, sm.Result{Value: uint64(startNext)}
 }
 
@@ -363,8 +382,15 @@ func (p *PartitionSM) Sync() error {
 	return p.seg.Sync()
 }
 
+// snapshotCtx is what PrepareSnapshot pins for SaveSnapshot.
+type snapshotCtx struct {
+	cp     *segment.Checkpoint
+	epochs []segment.EpochEntry
+}
+
 // PrepareSnapshot implements sm.IOnDiskStateMachine: it pins the current
-// segment list and the active segment's length.
+// segment list and the active segment's length, and copies the leader-epoch
+// history up to the same point.
 func (p *PartitionSM) PrepareSnapshot() (any, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -375,17 +401,22 @@ func (p *PartitionSM) PrepareSnapshot() (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard %d: checkpoint: %w", p.shardID, err)
 	}
-	return cp, nil
+	return &snapshotCtx{cp: cp, epochs: truncateEpochsBack(p.epochs.list(), p.seg.EndOffset())}, nil
 }
 
-// SaveSnapshot implements sm.IOnDiskStateMachine: it streams the pinned
-// segments to w while Update keeps appending.
+// SaveSnapshot implements sm.IOnDiskStateMachine: it streams the
+// leader-epoch history (segment.EncodeEpochs) and then the pinned segments
+// to w while Update keeps appending.
 func (p *PartitionSM) SaveSnapshot(ctx any, w io.Writer, done <-chan struct{}) error {
-	cp, ok := ctx.(*segment.Checkpoint)
+	sc, ok := ctx.(*snapshotCtx)
 	if !ok {
 		return fmt.Errorf("shard %d: snapshot context %T", p.shardID, ctx)
 	}
+	cp := sc.cp
 	defer cp.Close()
+	if _, err := w.Write(segment.EncodeEpochs(sc.epochs)); err != nil {
+		return fmt.Errorf("shard %d: stream snapshot: %w", p.shardID, err)
+	}
 	if _, err := cp.WriteTo(w); err != nil {
 		return fmt.Errorf("shard %d: stream snapshot: %w", p.shardID, err)
 	}
@@ -411,8 +442,14 @@ func (p *PartitionSM) SetRoll(segmentBytes int64, age time.Duration) {
 }
 
 // RecoverFromSnapshot implements sm.IOnDiskStateMachine: it replaces the
-// local segments with the streamed ones.
+// local segments with the streamed ones, and the leader-epoch history with
+// the streamed one (or one scanned from the batches, for a snapshot of a
+// version that did not send it).
 func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) error {
+	es, have, r, err := readSnapshotEpochs(r)
+	if err != nil {
+		return fmt.Errorf("shard %d: restore snapshot: %w", p.shardID, err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var prevIndex uint64
@@ -440,6 +477,7 @@ func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) err
 			"snapshot_index", l.LastIndex(), "applied_index", prevIndex, "end_offset", l.EndOffset(), "applied_end_offset", prevEnd)
 	}
 	p.log.Info("recovered from a snapshot", "index", l.LastIndex(), "end_offset", l.EndOffset(), "previous_index", prevIndex)
+	p.loadEpochs(l, es, have, true)
 	if err := p.rebuildProducers(l); err != nil {
 		return err
 	}
@@ -568,4 +606,32 @@ func (p *PartitionSM) Compact(upTo int64, filter segment.FrameFilter) (segment.R
 		return st, fmt.Errorf("shard %d: compact: %w", p.shardID, err)
 	}
 	return st, nil
+}
+
+// readSnapshotEpochs reads the leader-epoch history at the head of a
+// snapshot stream and returns the rest of the stream. A stream that starts
+// with the segment image instead (from a version that did not send the
+// history) yields have == false and the whole stream.
+func readSnapshotEpochs(r io.Reader) (es []segment.EpochEntry, have bool, rest io.Reader, err error) {
+	hdr := make([]byte, segment.EpochsHeaderSize)
+	n, err := io.ReadFull(r, hdr)
+	if err != nil || !segment.IsEpochs(hdr) {
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return nil, false, nil, err
+		}
+		return nil, false, io.MultiReader(bytes.NewReader(hdr[:n]), r), nil
+	}
+	size, err := segment.EpochsBodySize(hdr)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	b := make([]byte, len(hdr)+size)
+	copy(b, hdr)
+	if _, err := io.ReadFull(r, b[len(hdr):]); err != nil {
+		return nil, false, nil, fmt.Errorf("leader epochs: %w", err)
+	}
+	if es, err = segment.DecodeEpochs(b); err != nil {
+		return nil, false, nil, err
+	}
+	return es, true, r, nil
 }

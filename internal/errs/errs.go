@@ -53,6 +53,12 @@ var (
 	ErrStorage = errors.New("chronik: storage error")
 	// ErrClosed: the engine or log was closed.
 	ErrClosed = errors.New("chronik: closed")
+	// ErrFencedLeaderEpoch: the request names a leader epoch older than the
+	// partition's current one (the client's metadata is stale).
+	ErrFencedLeaderEpoch = errors.New("chronik: fenced leader epoch")
+	// ErrUnknownLeaderEpoch: the request names a leader epoch newer than
+	// this broker knows (this broker's view is behind). Retriable.
+	ErrUnknownLeaderEpoch = errors.New("chronik: unknown leader epoch")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the
