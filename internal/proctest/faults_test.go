@@ -33,13 +33,16 @@ import (
 // faultScenario is one way of breaking the cluster.
 type faultScenario struct {
 	name string
+	// rebuilds: the scenario damages replicas, which the brokers must
+	// find and rebuild from their leaders.
+	rebuilds bool
 	// inject breaks the cluster repeatedly until ctx ends. Whatever it
 	// leaves broken is repaired by faultRun.repair afterwards.
 	inject func(ctx context.Context, f *faultRun)
 }
 
 var faultScenarios = []faultScenario{
-	{"kill-random-broker", func(ctx context.Context, f *faultRun) {
+	{"kill-random-broker", false, func(ctx context.Context, f *faultRun) {
 		for f.pause(ctx, 2*time.Second) {
 			id := 1 + rand.IntN(3)
 			f.kill(id)
@@ -47,7 +50,7 @@ var faultScenarios = []faultScenario{
 			f.restart(id)
 		}
 	}},
-	{"kill-meta-leader", func(ctx context.Context, f *faultRun) {
+	{"kill-meta-leader", false, func(ctx context.Context, f *faultRun) {
 		for f.pause(ctx, 2*time.Second) {
 			id := f.controller(ctx)
 			if id == 0 {
@@ -58,7 +61,7 @@ var faultScenarios = []faultScenario{
 			f.restart(id)
 		}
 	}},
-	{"sigstop-leader", func(ctx context.Context, f *faultRun) {
+	{"sigstop-leader", false, func(ctx context.Context, f *faultRun) {
 		// Longer than the election timeout (1 s): the others elect new
 		// leaders while the stopped one still believes it leads.
 		for f.pause(ctx, 2*time.Second) {
@@ -68,7 +71,7 @@ var faultScenarios = []faultScenario{
 			f.signal(id, syscall.SIGCONT)
 		}
 	}},
-	{"isolate-leader", func(ctx context.Context, f *faultRun) {
+	{"isolate-leader", false, func(ctx context.Context, f *faultRun) {
 		// Every Raft link to and from the leader of most partitions is
 		// cut; clients still reach it over Kafka.
 		for f.pause(ctx, 2*time.Second) {
@@ -78,7 +81,7 @@ var faultScenarios = []faultScenario{
 			f.heal()
 		}
 	}},
-	{"cut-leader-outbound", func(ctx context.Context, f *faultRun) {
+	{"cut-leader-outbound", false, func(ctx context.Context, f *faultRun) {
 		// The leader hears its followers but cannot reach them: the
 		// majority splits from the old leader one way only.
 		for f.pause(ctx, 2*time.Second) {
@@ -92,7 +95,7 @@ var faultScenarios = []faultScenario{
 			f.heal()
 		}
 	}},
-	{"truncate-active-tail", func(ctx context.Context, f *faultRun) {
+	{"truncate-active-tail", false, func(ctx context.Context, f *faultRun) {
 		// A torn write at a crash: the broker's active segments lose the
 		// last bytes of their last frame while it is down.
 		for f.pause(ctx, 2*time.Second) {
@@ -104,7 +107,7 @@ var faultScenarios = []faultScenario{
 			f.restart(id)
 		}
 	}},
-	{"bitflip-sealed", func(ctx context.Context, f *faultRun) {
+	{"bitflip-sealed", true, func(ctx context.Context, f *faultRun) {
 		// Bad luck on disk: one byte of a sealed segment of every replica
 		// on a broker flips while it is down. The damage is found when the
 		// replica is read (as a leader, or for the final checksums), the
@@ -116,7 +119,7 @@ var faultScenarios = []faultScenario{
 			f.restart(id)
 		}
 	}},
-	{"bitflip-active", func(ctx context.Context, f *faultRun) {
+	{"bitflip-active", true, func(ctx context.Context, f *faultRun) {
 		// One byte in the middle of the active segment flips while the
 		// broker is down: its start-time check finds it and the replica is
 		// rebuilt from the leader instead of failing the broker.
@@ -127,7 +130,7 @@ var faultScenarios = []faultScenario{
 			f.restart(id)
 		}
 	}},
-	{"kill-all", func(ctx context.Context, f *faultRun) {
+	{"kill-all", false, func(ctx context.Context, f *faultRun) {
 		// Power loss: every acknowledged record was fsynced by a quorum,
 		// so none may be missing after all three restart.
 		for f.pause(ctx, 3*time.Second) {
@@ -239,6 +242,20 @@ func testFault(t *testing.T, sc faultScenario, load time.Duration) {
 		t.Errorf("%s: no fault was injected", sc.name)
 	}
 	f.checkReplicasEqual(cfg.Topic)
+	if sc.rebuilds {
+		rebuilt := 0.0
+		for id := 1; id <= 3; id++ {
+			v, err := f.c.metric(id, "chronik_replicas_rebuilt_total")
+			if err != nil {
+				t.Errorf("broker %d: %v", id, err)
+			}
+			rebuilt += v
+		}
+		t.Logf("%s: %.0f replicas rebuilt", sc.name, rebuilt)
+		if rebuilt == 0 {
+			t.Errorf("%s: damaged replicas, and no broker rebuilt one", sc.name)
+		}
+	}
 }
 
 // checkReplicasEqual waits until every replica of topic holds the same
