@@ -219,6 +219,7 @@ func TestQuarantineSingleReplica(t *testing.T) {
 	}
 	// The flipped byte is found by the reads that rebuild producer state
 	// when the replica opens, or by the first fetch that meets it.
+	c.WaitLeader(t, "flip", 0, 10*time.Second) // elected after the restart
 	var ferr error
 	for off := int64(0); off < 200; off += 5 {
 		if _, ferr = e.Fetch(ctxT(t, 5*time.Second), "flip", 0, off, engine.FetchOptions{MaxBytes: 1}); ferr != nil {

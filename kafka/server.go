@@ -248,8 +248,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		if len(s.conns) >= s.cfg.MaxConnections {
 			// As Kafka: accepted, then closed at once.
 			s.mu.Unlock()
+			s.rejected.Add(1) // before the close, which the client sees
 			nc.Close()
-			s.rejected.Add(1)
 			s.badLogs.warn(s.log, "closing connection: too many connections", "remote", nc.RemoteAddr().String(), "max_connections", s.cfg.MaxConnections)
 			continue
 		}

@@ -24,7 +24,7 @@ import (
 // cluster, then read back by Verify, which counts acknowledged records
 // lost, duplicated or inconsistent. Every scenario must end with 0 of each.
 //
-// `make test` runs each scenario once with a short load; `make test-faults`
+// `make test` runs each scenario once with a 9 s load; `make test-faults`
 // sets CHRONIK_FAULTS=full for a 60 s load (CHRONIK_FAULTS_DURATION
 // overrides it) and CHRONIK_FAULTS_RUNS runs of each. With
 // CHRONIK_FAULTS_REPORT=FILE every run appends one JSON line to FILE, the
@@ -144,9 +144,14 @@ var faultScenarios = []faultScenario{
 	}},
 }
 
+// fullFaults reports whether the full-length fault suite runs
+// (CHRONIK_FAULTS=full, make test-faults): longer loads, more runs, and the
+// variants make test leaves out of the other process-level tests.
+func fullFaults() bool { return os.Getenv("CHRONIK_FAULTS") == "full" }
+
 func TestFaults(t *testing.T) {
-	load, runs := 12*time.Second, 1
-	if os.Getenv("CHRONIK_FAULTS") == "full" {
+	load, runs := 9*time.Second, 1
+	if fullFaults() {
 		load = 60 * time.Second
 	}
 	if v := os.Getenv("CHRONIK_FAULTS_DURATION"); v != "" {
@@ -162,9 +167,6 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("CHRONIK_FAULTS_RUNS %q: want a count >= 1", v)
 		}
 		runs = n
-	}
-	if testing.Short() {
-		load = 8 * time.Second
 	}
 	for _, sc := range faultScenarios {
 		for run := 1; run <= runs; run++ {
