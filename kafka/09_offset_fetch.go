@@ -24,9 +24,7 @@ package kafka
 
 import (
 	"context"
-	"sort"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -47,16 +45,16 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			offs, e := s.groups.fetchOffsets(rg.Group, topics)
+			offs, e := s.groups.FetchOffsets(rg.Group, topics)
 			if e != nil {
 				out.ErrorCode = e.Code
 			}
 			for _, t := range offs {
 				rt := kmsg.NewOffsetFetchResponseGroupTopic()
-				rt.Topic = t.topic
-				for _, p := range t.parts {
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
 					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.partition, p.offset, p.leaderEpoch, kmsg.StringPtr(p.metadata)
+					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.Partition, p.Offset, p.LeaderEpoch, kmsg.StringPtr(p.Metadata)
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				out.Topics = append(out.Topics, rt)
@@ -72,7 +70,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
-	offs, e := s.groups.fetchOffsets(req.Group, topics)
+	offs, e := s.groups.FetchOffsets(req.Group, topics)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		// Before v2 there is no top-level code: each partition carries it.
@@ -92,73 +90,13 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 	}
 	for _, t := range offs {
 		rt := kmsg.NewOffsetFetchResponseTopic()
-		rt.Topic = t.topic
-		for _, p := range t.parts {
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetFetchResponseTopicPartition()
-			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.partition, p.offset, p.leaderEpoch, kmsg.StringPtr(p.metadata)
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.Partition, p.Offset, p.LeaderEpoch, kmsg.StringPtr(p.Metadata)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
-}
-
-type fetchedTopic struct {
-	topic string
-	parts []fetchedOffset
-}
-
-type fetchedOffset struct {
-	partition   int32
-	offset      int64
-	leaderEpoch int32
-	metadata    string
-}
-
-// fetchOffsets returns the group's offsets for topics (nil: all committed),
-// -1 for requested partitions without a commit, sorted by topic and partition.
-func (c *coordinator) fetchOffsets(name string, topics map[string][]int32) ([]fetchedTopic, *kerr.Error) {
-	if name == "" && topics == nil {
-		return nil, kerr.InvalidGroupID
-	}
-	cp, e := c.partitionOf(name)
-	if e != nil {
-		return nil, e
-	}
-	got := map[topicPartition]offsetCommit{}
-	if g := cp.lookup(name, false); g != nil {
-		for tp, oc := range g.offsets {
-			got[tp] = oc
-		}
-		g.mu.Unlock()
-	}
-	byTopic := map[string][]fetchedOffset{}
-	add := func(tp topicPartition) {
-		f := fetchedOffset{partition: tp.partition, offset: -1, leaderEpoch: -1}
-		if oc, ok := got[tp]; ok {
-			f.offset, f.leaderEpoch, f.metadata = oc.offset, oc.leaderEpoch, oc.metadata
-		}
-		byTopic[tp.topic] = append(byTopic[tp.topic], f)
-	}
-	if topics == nil {
-		for tp := range got {
-			add(tp)
-		}
-	} else {
-		for t, ps := range topics {
-			if len(ps) == 0 {
-				byTopic[t] = byTopic[t][:0:0]
-			}
-			for _, p := range ps {
-				add(topicPartition{t, p})
-			}
-		}
-	}
-	out := make([]fetchedTopic, 0, len(byTopic))
-	for t, ps := range byTopic {
-		sort.Slice(ps, func(i, j int) bool { return ps[i].partition < ps[j].partition })
-		out = append(out, fetchedTopic{t, ps})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
-	return out, nil
 }

@@ -39,7 +39,7 @@ func handleFindCoordinator(s *Server, ctx context.Context, r *request) (kmsg.Res
 		if key == "" {
 			return endpoint{}, kerr.InvalidGroupID
 		}
-		id, e := s.groups.coordinatorOf(v, key)
+		id, e := s.groups.Locate(v.byName[OffsetsTopic], key)
 		if e != nil {
 			return endpoint{}, e
 		}

@@ -16,7 +16,6 @@ package kafka
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -26,40 +25,6 @@ func handleHeartbeat(s *Server, ctx context.Context, r *request) (kmsg.Response,
 	req := r.kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 	resp.Version = r.version
-	resp.ErrorCode = groupHeartbeat(s, req).Code
+	resp.ErrorCode = errCode(s.groups.Heartbeat(req))
 	return resp, nil
-}
-
-func groupHeartbeat(s *Server, req *kmsg.HeartbeatRequest) *kerr.Error {
-	if req.Group == "" {
-		return kerr.InvalidGroupID
-	}
-	cp, e := s.groups.partitionOf(req.Group)
-	if e != nil {
-		return e
-	}
-	g := cp.lookup(req.Group, false)
-	if g == nil {
-		return kerr.UnknownMemberID
-	}
-	defer g.mu.Unlock()
-	if e := g.checkInstance(req.InstanceID, req.MemberID); e != nil {
-		return e
-	}
-	m, ok := g.members[req.MemberID]
-	if !ok {
-		return kerr.UnknownMemberID
-	}
-	if req.Generation != g.generation {
-		return kerr.IllegalGeneration
-	}
-	switch g.state {
-	case groupPreparingRebalance:
-		g.heartbeat(m)
-		return kerr.RebalanceInProgress
-	case groupCompletingRebalance, groupStable:
-		g.heartbeat(m)
-		return &kerr.Error{}
-	}
-	return kerr.UnknownMemberID
 }

@@ -18,7 +18,6 @@ package kafka
 
 import (
 	"context"
-	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,47 +29,18 @@ func handleDescribeGroups(s *Server, ctx context.Context, r *request) (kmsg.Resp
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	resp.Version = r.version
 	for _, name := range req.Groups {
+		d, e := s.groups.DescribeGroup(name)
 		out := kmsg.NewDescribeGroupsResponseGroup()
 		out.Group = name
-		out.State = groupDead.String()
-		cp, e := s.groups.partitionOf(name)
-		if e != nil {
-			out.ErrorCode = e.Code
-			resp.Groups = append(resp.Groups, out)
-			continue
-		}
-		if g := cp.lookup(name, false); g != nil {
-			g.describe(&out)
-			g.mu.Unlock()
+		out.ErrorCode = errCode(e)
+		out.State, out.ProtocolType, out.Protocol = d.State, d.ProtocolType, d.Protocol
+		for _, m := range d.Members {
+			dm := kmsg.NewDescribeGroupsResponseGroupMember()
+			dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.ID, m.InstanceID, m.ClientID, m.ClientHost
+			dm.ProtocolMetadata, dm.MemberAssignment = m.Metadata, m.Assignment
+			out.Members = append(out.Members, dm)
 		}
 		resp.Groups = append(resp.Groups, out)
 	}
 	return resp, nil
-}
-
-func (g *group) describe(out *kmsg.DescribeGroupsResponseGroup) {
-	out.State = g.state.String()
-	out.ProtocolType = g.protocolType
-	if g.state == groupStable || g.state == groupCompletingRebalance {
-		out.Protocol = g.protocol
-	}
-	ids := make([]string, 0, len(g.members))
-	for id := range g.members {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		m := g.members[id]
-		dm := kmsg.NewDescribeGroupsResponseGroupMember()
-		dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
-		if g.state == groupStable || g.state == groupCompletingRebalance {
-			for _, p := range m.join.Protocols {
-				if p.Name == g.protocol {
-					dm.ProtocolMetadata = p.Metadata
-				}
-			}
-			dm.MemberAssignment = m.assignment
-		}
-		out.Members = append(out.Members, dm)
-	}
 }

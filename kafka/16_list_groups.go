@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -31,8 +30,9 @@ func handleListGroups(s *Server, ctx context.Context, r *request) (kmsg.Response
 	req := r.kreq.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	resp.Version = r.version
-	if s.groups.loading() {
-		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+	groups, e := s.groups.ListGroups()
+	if e != nil {
+		resp.ErrorCode = e.Code
 		return resp, nil
 	}
 	match := func(filter []string, v string) bool {
@@ -46,39 +46,14 @@ func handleListGroups(s *Server, ctx context.Context, r *request) (kmsg.Response
 		}
 		return false
 	}
-	for _, cp := range s.groups.loadedPartitions() {
-		cp.mu.Lock()
-		groups := make([]*group, 0, len(cp.groups))
-		for _, g := range cp.groups {
-			groups = append(groups, g)
+	for _, g := range groups {
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Name, g.ProtocolType, g.State, "classic"
+		if !match(req.StatesFilter, lg.GroupState) || !match(req.TypesFilter, lg.GroupType) {
+			continue
 		}
-		cp.mu.Unlock()
-		for _, g := range groups {
-			g.mu.Lock()
-			lg := kmsg.NewListGroupsResponseGroup()
-			lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.name, g.protocolType, g.state.String(), "classic"
-			dead := g.dead
-			g.mu.Unlock()
-			if dead || !match(req.StatesFilter, lg.GroupState) || !match(req.TypesFilter, lg.GroupType) {
-				continue
-			}
-			resp.Groups = append(resp.Groups, lg)
-		}
+		resp.Groups = append(resp.Groups, lg)
 	}
 	sort.Slice(resp.Groups, func(i, j int) bool { return resp.Groups[i].Group < resp.Groups[j].Group })
 	return resp, nil
-}
-
-// loading reports whether a partition led here is still being replayed.
-func (c *coordinator) loading() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, cp := range c.parts {
-		select {
-		case <-cp.loaded:
-		default:
-			return true
-		}
-	}
-	return false
 }

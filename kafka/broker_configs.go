@@ -24,7 +24,7 @@ type brokerConfig struct {
 func (s *Server) brokerConfigs(v *metaView) []brokerConfig {
 	id := s.be.NodeID()
 	g := s.cfg.Groups
-	g.setDefaults()
+	g = g.WithDefaults()
 	out := []brokerConfig{
 		{"broker.id", strconv.FormatUint(id, 10), kmsg.ConfigTypeInt},
 		{"auto.create.topics.enable", strconv.FormatBool(s.cfg.AutoCreateTopics), kmsg.ConfigTypeBoolean},

@@ -88,8 +88,8 @@ func TestGroupOffsetRetention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	offs, e := kc.servers[1].groups.fetchOffsets("live", nil)
-	if e != nil || len(offs) != 1 || offs[0].parts[0].offset != 7 {
+	offs, e := kc.servers[1].groups.FetchOffsets("live", nil)
+	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 7 {
 		t.Fatalf("live group's offsets %+v %v, want offset 7 kept", offs, e)
 	}
 }

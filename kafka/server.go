@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chronik-io/chronik/coordinator"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -135,7 +136,11 @@ func (c Config) Validate() error {
 	if c.MaxFetchWait < 0 {
 		errs = append(errs, fmt.Errorf("kafka: MaxFetchWait (%s) must be >= 0", c.MaxFetchWait))
 	}
-	errs = append(errs, c.Groups.validate()...)
+	if err := c.Groups.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("kafka: Groups: %w", e))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -147,7 +152,7 @@ type Server struct {
 	be     backend
 	cfg    Config
 	log    *slog.Logger
-	groups *coordinator
+	groups *coordinator.Coordinator
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -187,7 +192,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		groups:    newCoordinator(be, cfg.Groups, cfg.Logger),
+		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
 		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
 		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,
@@ -304,7 +309,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	// Parked JoinGroup/SyncGroup requests are answered NOT_COORDINATOR.
-	s.groups.close()
+	s.groups.Close()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -1,5 +1,6 @@
 // Package archtest checks that chronik's packages depend on each other in one
-// direction only: cli -> kafka -> engine -> shards -> segment, cli -> bench.
+// direction only: cli -> kafka -> coordinator -> engine -> shards -> segment,
+// cli -> bench.
 package archtest
 
 import (
@@ -14,20 +15,22 @@ const module = "github.com/chronik-io/chronik"
 // allowed lists, per top-level package, the chronik packages it may import.
 // A package not listed here may import nothing of chronik's except internal/.
 var allowed = map[string][]string{
-	"segment":  {},
-	"shards":   {"segment", "internal"},
-	"engine":   {"shards", "segment", "internal"},
-	"kafka":    {"engine", "internal"},
-	"bench":    {"engine", "kafka", "internal"},
-	"cli":      {"engine", "kafka", "bench", "shards", "segment", "internal", "cli"},
-	"internal": {"internal", "segment", "shards", "engine", "kafka"},
+	"segment":     {},
+	"shards":      {"segment", "internal"},
+	"engine":      {"shards", "segment", "internal"},
+	"coordinator": {"engine", "internal"},
+	"kafka":       {"coordinator", "engine", "internal"},
+	"bench":       {"engine", "kafka", "internal"},
+	"cli":         {"coordinator", "engine", "kafka", "bench", "shards", "segment", "internal", "cli"},
+	"internal":    {"internal", "segment", "shards", "engine", "kafka"},
 }
 
 // forbiddenExternal lists module prefixes a package must not import.
 var forbiddenExternal = map[string][]string{
-	"segment": {"github.com/lni/", "github.com/twmb/"},
-	"engine":  {"github.com/twmb/franz-go/pkg/kgo"},
-	"kafka":   {"github.com/lni/"},
+	"segment":     {"github.com/lni/", "github.com/twmb/"},
+	"engine":      {"github.com/twmb/franz-go/pkg/kgo"},
+	"kafka":       {"github.com/lni/"},
+	"coordinator": {"github.com/lni/", "github.com/twmb/franz-go/pkg/kgo"},
 	// pebble must never be imported by chronik itself (dragonboat pins an old one).
 	"*": {"github.com/cockroachdb/pebble"},
 }

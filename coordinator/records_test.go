@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 import (
 	"testing"
@@ -44,7 +44,7 @@ func FuzzDecodeStoredRecord(f *testing.F) {
 		st := newLoadState()
 		st.apply(r)
 		if r.kind == recGroupKey && !r.tombstone {
-			g := newGroup(&coordPartition{c: &coordinator{}}, r.group)
+			g := newGroup(&coordPartition{c: &Coordinator{}}, r.group)
 			g.protocol = "" // restore must cope with any stored value
 			if r.meta != nil && len(r.meta.Members) == 0 {
 				g.restore(r.meta)
@@ -103,7 +103,7 @@ func TestGroupPartitionMatchesKafka(t *testing.T) {
 		if h := javaStringHashCode(tc.group); h != tc.hash {
 			t.Errorf("hash(%q) = %d, want %d", tc.group, h, tc.hash)
 		}
-		if p := groupPartition(tc.group, 50); p != tc.p50 {
+		if p := PartitionFor(tc.group, 50); p != tc.p50 {
 			t.Errorf("partition(%q, 50) = %d, want %d", tc.group, p, tc.p50)
 		}
 	}

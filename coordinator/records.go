@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 // Records of __consumer_offsets, in Kafka's own format so that tools reading
 // the topic understand them:
@@ -12,7 +12,7 @@ package kafka
 //
 // chronik adds one record kind, the load marker (key version 0x7C00, value
 // empty), which a new coordinator writes on becoming leader: once it is
-// committed, every earlier record is applied and readable (group_load.go).
+// committed, every earlier record is applied and readable (load.go).
 
 import (
 	"encoding/binary"

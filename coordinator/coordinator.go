@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 // The group coordinator: which broker coordinates a group, and the lifecycle
 // of the __consumer_offsets partitions this broker leads.
@@ -7,11 +7,11 @@ package kafka
 // __consumer_offsets (Kafka's formula, so tools agree) and is coordinated by
 // that partition's Raft leader. A watcher polls the local replicas of the
 // topic: when this broker becomes leader of a partition (or its leader epoch
-// changes) the partition is loaded from its log (group_load.go) and then
+// changes) the partition is loaded from its log (load.go) and then
 // served; when leadership is lost its groups are dropped and waiting
 // requests answered NOT_COORDINATOR. Every change to a group that must
 // survive a failover is a record produced to the partition through Raft
-// before the client is answered (group_records.go).
+// before the client is answered (records.go).
 
 import (
 	"context"
@@ -27,113 +27,18 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-// OffsetsTopic is the internal topic holding committed offsets and group
-// metadata.
-const OffsetsTopic = "__consumer_offsets"
-
-// GroupConfig configures the group coordinator. Zero values mean the default
-// noted on each field.
-type GroupConfig struct {
-	// OffsetsTopicPartitions is the partition count of __consumer_offsets
-	// when this broker creates it (offsets.topic.num.partitions). Default 16.
-	// An existing topic keeps its count.
-	OffsetsTopicPartitions int32
-	// OffsetsTopicReplicationFactor is its replication factor
-	// (offsets.topic.replication.factor). Default min(3, brokers).
-	OffsetsTopicReplicationFactor int16
-	// OffsetsRetention is how long the offsets of an empty group are kept
-	// after the group became empty (or, for groups that never had members,
-	// after their last commit): offsets.retention.minutes. Default 7 days.
-	OffsetsRetention time.Duration
-	// RetentionCheckInterval is how often expired offsets are looked for
-	// (offsets.retention.check.interval.ms). Default 10 minutes.
-	RetentionCheckInterval time.Duration
-	// MinSessionTimeout and MaxSessionTimeout bound a member's session
-	// timeout (group.min/max.session.timeout.ms). Defaults 6s and 30 min.
-	MinSessionTimeout time.Duration
-	MaxSessionTimeout time.Duration
-	// InitialRebalanceDelay delays the first rebalance of an empty group so
-	// that members starting together join one generation
-	// (group.initial.rebalance.delay.ms). Default 3s; negative = none.
-	InitialRebalanceDelay time.Duration
-	// MaxMetadataBytes bounds a commit's metadata string
-	// (offset.metadata.max.bytes). Default 4096.
-	MaxMetadataBytes int
-	// PollInterval is how often leadership of the __consumer_offsets
-	// partitions is checked. Default 100ms.
-	PollInterval time.Duration
-}
-
-func (c *GroupConfig) setDefaults() {
-	if c.OffsetsTopicPartitions == 0 {
-		c.OffsetsTopicPartitions = 16
-	}
-	if c.OffsetsRetention == 0 {
-		c.OffsetsRetention = 7 * 24 * time.Hour
-	}
-	if c.RetentionCheckInterval == 0 {
-		c.RetentionCheckInterval = 10 * time.Minute
-	}
-	if c.MinSessionTimeout == 0 {
-		c.MinSessionTimeout = 6 * time.Second
-	}
-	if c.MaxSessionTimeout == 0 {
-		c.MaxSessionTimeout = 30 * time.Minute
-	}
-	if c.InitialRebalanceDelay == 0 {
-		c.InitialRebalanceDelay = 3 * time.Second
-	}
-	if c.InitialRebalanceDelay < 0 {
-		c.InitialRebalanceDelay = 0
-	}
-	if c.MaxMetadataBytes == 0 {
-		c.MaxMetadataBytes = 4096
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 100 * time.Millisecond
-	}
-}
-
-func (c GroupConfig) validate() []error {
-	var errs []error
-	if c.OffsetsTopicPartitions < 0 {
-		errs = append(errs, fmt.Errorf("kafka: Groups.OffsetsTopicPartitions (%d) must be >= 0", c.OffsetsTopicPartitions))
-	}
-	if c.OffsetsTopicReplicationFactor < 0 {
-		errs = append(errs, fmt.Errorf("kafka: Groups.OffsetsTopicReplicationFactor (%d) must be >= 0", c.OffsetsTopicReplicationFactor))
-	}
-	if c.MinSessionTimeout < 0 || c.MaxSessionTimeout < 0 || (c.MaxSessionTimeout != 0 && c.MinSessionTimeout > c.MaxSessionTimeout) {
-		errs = append(errs, fmt.Errorf("kafka: Groups.MinSessionTimeout (%s) and MaxSessionTimeout (%s) must be >= 0 and ordered", c.MinSessionTimeout, c.MaxSessionTimeout))
-	}
-	if c.OffsetsRetention < 0 || c.RetentionCheckInterval < 0 || c.PollInterval < 0 || c.MaxMetadataBytes < 0 {
-		errs = append(errs, errors.New("kafka: Groups durations and MaxMetadataBytes must be >= 0"))
-	}
-	return errs
-}
-
-// groupBackend is what the coordinator needs of an engine beyond backend.
-// engineBackend has it; test stubs without it serve no groups
-// (COORDINATOR_NOT_AVAILABLE).
-type groupBackend interface {
-	backend
-	Produce(ctx context.Context, topic string, partition int32, recs []engine.Record) (engine.ProduceResult, error)
-	PartitionStats(topic string, partition int32) (engine.PartitionStats, error)
-	CreateInternalTopic(ctx context.Context, name string, tc engine.TopicConfig) error
-	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)
-}
-
-// coordinator owns the groups of the __consumer_offsets partitions this
-// broker leads.
-type coordinator struct {
-	be  groupBackend // nil: groups unavailable
-	cfg GroupConfig
+// Coordinator owns the groups of the __consumer_offsets partitions this
+// broker leads. Its methods are safe for concurrent use.
+type Coordinator struct {
+	be  Backend // nil: groups unavailable
+	cfg Config
 	log *slog.Logger
 
 	stop chan struct{}
 	done chan struct{}
 
 	// skipped counts records of __consumer_offsets that loads could not
-	// decode and skipped (GroupRecordsSkipped).
+	// decode and skipped (RecordsSkipped).
 	skipped atomic.Int64
 
 	mu       sync.Mutex
@@ -143,7 +48,7 @@ type coordinator struct {
 
 // coordPartition is one __consumer_offsets partition led by this broker.
 type coordPartition struct {
-	c     *coordinator
+	c     *Coordinator
 	p     int32
 	epoch int32
 	// ctx is cancelled when leadership is lost; writes use it.
@@ -154,7 +59,7 @@ type coordPartition struct {
 	mu     sync.Mutex
 	groups map[string]*group
 
-	// The live records of the partition (group_compact.go): wmu is held
+	// The live records of the partition (compact.go): wmu is held
 	// shared by every write and exclusively by a compaction, so that a
 	// compaction copies exactly what the log holds.
 	wmu     sync.RWMutex
@@ -163,12 +68,19 @@ type coordPartition struct {
 	written int               // records in the log since its start
 }
 
-func newCoordinator(be backend, cfg GroupConfig, log *slog.Logger) *coordinator {
+// New returns a coordinator over be and starts its watcher, which loads the
+// __consumer_offsets partitions this broker leads. A nil be serves no groups:
+// every call answers COORDINATOR_NOT_AVAILABLE. A nil log discards. Close
+// stops it.
+func New(be Backend, cfg Config, log *slog.Logger) *Coordinator {
 	cfg.setDefaults()
-	c := &coordinator{cfg: cfg, log: log.With("component", "groups"), parts: map[int32]*coordPartition{},
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Coordinator{cfg: cfg, log: log.With("component", "groups"), parts: map[int32]*coordPartition{},
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if gb, ok := be.(groupBackend); ok {
-		c.be = gb
+	if be != nil {
+		c.be = be
 		go c.run()
 	} else {
 		close(c.done)
@@ -176,9 +88,10 @@ func newCoordinator(be backend, cfg GroupConfig, log *slog.Logger) *coordinator 
 	return c
 }
 
-// close stops the watcher and drops every group (answering their waiting
-// requests NOT_COORDINATOR).
-func (c *coordinator) close() {
+// Close stops the watcher and drops every group, answering requests
+// parked in JoinGroup and SyncGroup NOT_COORDINATOR. It is safe to call
+// more than once.
+func (c *Coordinator) Close() {
 	select {
 	case <-c.stop:
 	default:
@@ -194,7 +107,7 @@ func (c *coordinator) close() {
 	}
 }
 
-func (c *coordinator) run() {
+func (c *Coordinator) run() {
 	defer close(c.done)
 	t := time.NewTicker(c.cfg.PollInterval)
 	defer t.Stop()
@@ -218,7 +131,7 @@ func (c *coordinator) run() {
 
 // watch compares this broker's leadership of each __consumer_offsets
 // partition with the loaded set, loading and unloading partitions.
-func (c *coordinator) watch() {
+func (c *Coordinator) watch() {
 	var parts []int32
 	for _, t := range c.be.Metadata(OffsetsTopic).Topics {
 		if t.Name == OffsetsTopic {
@@ -293,8 +206,10 @@ func javaStringHashCode(s string) int32 {
 	return h
 }
 
-// groupPartition is Kafka's partitionFor: abs(hash) % n, with abs(MinInt32) = 0.
-func groupPartition(group string, n int32) int32 {
+// PartitionFor is the __consumer_offsets partition of group when the topic
+// has n partitions: Kafka's partitionFor, abs(javaStringHashCode(group)) %
+// n with abs(MinInt32) = 0, so that tools agree on it.
+func PartitionFor(group string, n int32) int32 {
 	h := javaStringHashCode(group)
 	if h == -1<<31 {
 		h = 0
@@ -304,17 +219,26 @@ func groupPartition(group string, n int32) int32 {
 	return h % n
 }
 
-// offsetsPartitions returns the partition count of __consumer_offsets, 0 if
-// the topic does not exist.
-func (c *coordinator) offsetsPartitions(v *metaView) int32 {
-	if t := v.byName[OffsetsTopic]; t != nil {
-		return int32(len(t.Partitions))
+// partitionCount returns the partition count of __consumer_offsets in md, 0
+// if the topic does not exist.
+func partitionCount(t *engine.TopicInfo) int32 {
+	if t == nil {
+		return 0
 	}
-	return 0
+	return int32(len(t.Partitions))
+}
+
+func offsetsTopicInfo(md engine.Metadata) *engine.TopicInfo {
+	for i := range md.Topics {
+		if md.Topics[i].Name == OffsetsTopic {
+			return &md.Topics[i]
+		}
+	}
+	return nil
 }
 
 // ensureTopic creates __consumer_offsets in the background (once at a time).
-func (c *coordinator) ensureTopic() {
+func (c *Coordinator) ensureTopic() {
 	if c.be == nil {
 		return
 	}
@@ -341,38 +265,46 @@ func (c *coordinator) ensureTopic() {
 	}()
 }
 
-// coordinatorOf returns the broker coordinating group (its partition's
-// leader), or an error: COORDINATOR_NOT_AVAILABLE while the topic is being
-// created or the partition has no leader.
-func (c *coordinator) coordinatorOf(v *metaView, group string) (uint64, *kerr.Error) {
+// Locate returns the broker coordinating group: the leader of its
+// __consumer_offsets partition, abs(javaStringHashCode(group)) % partitions
+// as Kafka computes it. offsets describes that topic (nil: it does not
+// exist, and Locate starts creating it in the background). The error is
+// COORDINATOR_NOT_AVAILABLE while the topic is being created, the partition
+// has no leader, or the coordinator has no backend.
+func (c *Coordinator) Locate(offsets *engine.TopicInfo, group string) (uint64, *kerr.Error) {
 	if c.be == nil {
 		return 0, kerr.CoordinatorNotAvailable
 	}
-	n := c.offsetsPartitions(v)
+	n := partitionCount(offsets)
 	if n == 0 {
 		c.ensureTopic()
 		return 0, kerr.CoordinatorNotAvailable
 	}
-	pi := v.partition(OffsetsTopic, groupPartition(group, n))
-	if pi == nil || pi.Leader == 0 {
-		return 0, kerr.CoordinatorNotAvailable
+	want := PartitionFor(group, n)
+	for _, p := range offsets.Partitions {
+		if p.Partition == want {
+			if p.Leader == 0 {
+				break
+			}
+			return p.Leader, nil
+		}
 	}
-	return pi.Leader, nil
+	return 0, kerr.CoordinatorNotAvailable
 }
 
 // partitionOf returns the loaded partition coordinating group on this
 // broker, or the error a client acts on: NOT_COORDINATOR when another broker
 // (or none) coordinates it, COORDINATOR_LOAD_IN_PROGRESS while loading.
-func (c *coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
+func (c *Coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
 	if c.be == nil {
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	n := c.offsetsPartitions(&metaView{byName: topicIndex(c.be.Metadata(OffsetsTopic))})
+	n := partitionCount(offsetsTopicInfo(c.be.Metadata(OffsetsTopic)))
 	if n == 0 {
 		return nil, kerr.CoordinatorNotAvailable
 	}
 	c.mu.Lock()
-	cp := c.parts[groupPartition(group, n)]
+	cp := c.parts[PartitionFor(group, n)]
 	c.mu.Unlock()
 	if cp == nil {
 		return nil, kerr.NotCoordinator
@@ -385,16 +317,8 @@ func (c *coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
 	}
 }
 
-func topicIndex(md engine.Metadata) map[string]*engine.TopicInfo {
-	m := make(map[string]*engine.TopicInfo, len(md.Topics))
-	for i := range md.Topics {
-		m[md.Topics[i].Name] = &md.Topics[i]
-	}
-	return m
-}
-
 // loadedPartitions returns the partitions this broker serves now.
-func (c *coordinator) loadedPartitions() []*coordPartition {
+func (c *Coordinator) loadedPartitions() []*coordPartition {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*coordPartition
@@ -477,7 +401,7 @@ func newTimeout(ctx context.Context, d time.Duration) (context.Context, context.
 	return context.WithTimeout(ctx, d)
 }
 
-// GroupRecordsSkipped is how many records of __consumer_offsets the loads of
+// RecordsSkipped is how many records of __consumer_offsets the loads of
 // this broker's coordinator partitions could not decode and skipped (each
 // load of a partition counts its bad records again).
-func (s *Server) GroupRecordsSkipped() int64 { return s.groups.skipped.Load() }
+func (c *Coordinator) RecordsSkipped() int64 { return c.skipped.Load() }

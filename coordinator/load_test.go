@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 import (
 	"context"
@@ -35,65 +35,62 @@ func undecodableBatch() []byte {
 // An undecodable record in __consumer_offsets is skipped and counted: the
 // partition still loads and its groups work.
 func TestGroupLoadSkipsUndecodableRecord(t *testing.T) {
-	kc := newKafkaCluster(t, 1, groupTestConfig())
-	kc.CreateTopic(t, "known", engine.TopicConfig{Partitions: 2})
+	cl, c := newTestCoordinator(t, testConfig())
 	const group = "bad-load"
-	rc := dialRaw(t, kc.addrs[1])
-	waitCoordinator(t, rc, group)
-	s := kc.servers[1]
-	c := s.groups
 	cp := waitLoaded(t, c, group)
 
-	// Through the engine: Kafka clients cannot write to the topic.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := kc.Engine(1).ProduceBatch(ctx, OffsetsTopic, cp.p, undecodableBatch()); err != nil {
+	if _, err := cl.Engine(1).ProduceBatch(ctx, OffsetsTopic, cp.p, undecodableBatch()); err != nil {
 		t.Fatalf("write the bad record: %v", err)
 	}
 	if _, err := engine.DecodeBatches(undecodableBatch()); err == nil {
 		t.Fatal("the bad record decodes")
 	}
 
-	// Unload and load the partition again, as a new leader would.
-	c.mu.Lock()
-	delete(c.parts, cp.p)
-	c.mu.Unlock()
-	cp.unload()
-	waitLoaded(t, c, group)
-	if got := s.GroupRecordsSkipped(); got != 1 {
-		t.Fatalf("GroupRecordsSkipped %d, want 1", got)
+	reload(t, c, group)
+	if got := c.RecordsSkipped(); got != 1 {
+		t.Fatalf("RecordsSkipped %d, want 1", got)
 	}
 
-	member, gen := joinedGroup(t, rc, group)
+	member, gen := joined(t, c, group)
 	commit := kmsg.NewPtrOffsetCommitRequest()
 	commit.SetVersion(8)
 	commit.Group, commit.MemberID, commit.Generation = group, member, gen
 	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "known",
 		Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 42}}}}
-	if code := roundTrip[*kmsg.OffsetCommitResponse](rc, commit).Topics[0].Partitions[0].ErrorCode; code != 0 {
+	if code := c.CommitOffsets(commit, anyPartition).Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("OffsetCommit: error %d", code)
 	}
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.SetVersion(7)
-	fetch.Group = group
-	fr := roundTrip[*kmsg.OffsetFetchResponse](rc, fetch)
-	if fr.ErrorCode != 0 || len(fr.Topics) != 1 || fr.Topics[0].Partitions[0].Offset != 42 {
-		t.Fatalf("OffsetFetch: %+v", fr)
+	offs, e := c.FetchOffsets(group, nil)
+	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 42 {
+		t.Fatalf("FetchOffsets: %+v %v", offs, e)
 	}
 }
 
-// waitLoaded waits until group's partition is loaded on c.
-func waitLoaded(t *testing.T, c *coordinator, group string) *coordPartition {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		cp, e := c.partitionOf(group)
-		if e == nil {
-			return cp
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partition of group %q not loaded: %v", group, e)
-		}
-		time.Sleep(20 * time.Millisecond)
+// TestGroupReloadAfterRestart: a new leader rebuilds committed offsets and
+// group metadata from __consumer_offsets.
+func TestGroupReloadAfterRestart(t *testing.T) {
+	_, c := newTestCoordinator(t, testConfig())
+	_, gen := joined(t, c, "reload")
+	cp, e := c.partitionOf("reload")
+	if e != nil {
+		t.Fatal(e)
+	}
+	g := cp.lookup("reload", false)
+	g.offsets[topicPartition{"r", 0}] = offsetCommit{offset: 5, leaderEpoch: 1, metadata: "x", committed: time.Now()}
+	if err := cp.write(offsetRecord("reload", "r", 0, &offsetCommit{offset: 5, leaderEpoch: 1, metadata: "x", committed: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Unlock()
+
+	reload(t, c, "reload")
+	d, e := c.DescribeGroup("reload")
+	if e != nil || d.Generation != gen || d.State != "Stable" || len(d.Members) != 1 {
+		t.Fatalf("reloaded %+v %v, want generation %d Stable with 1 member", d, e, gen)
+	}
+	offs, e := c.FetchOffsets("reload", nil)
+	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 5 || offs[0].Partitions[0].Metadata != "x" {
+		t.Fatalf("reloaded offsets %+v %v", offs, e)
 	}
 }

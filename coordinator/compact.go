@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 // Compaction of __consumer_offsets partitions. The engine does not compact
 // topics, so the coordinator keeps its partitions short itself: it tracks
@@ -42,7 +42,7 @@ func (cp *coordPartition) track(recs []engine.Record) {
 }
 
 // compact compacts every loaded partition that needs it.
-func (c *coordinator) compact() {
+func (c *Coordinator) compact() {
 	for _, cp := range c.loadedPartitions() {
 		if err := cp.compactIfNeeded(); err != nil && cp.ctx.Err() == nil {
 			c.log.Warn("compacting partition failed", "partition", cp.p, "err", err)

@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 // A classic-protocol group: members, generations and the rebalance state
 // machine (Empty -> PreparingRebalance -> CompletingRebalance -> Stable),

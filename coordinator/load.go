@@ -1,4 +1,4 @@
-package kafka
+package coordinator
 
 // Loading a __consumer_offsets partition on becoming its leader, and offset
 // retention.
@@ -11,7 +11,7 @@ package kafka
 // stored as Stable resumes its generation, members' sessions start anew) and
 // only then does the partition answer requests: COORDINATOR_LOAD_IN_PROGRESS
 // meanwhile. Records that cannot be decoded are skipped and counted
-// (Server.GroupRecordsSkipped, one WARN per load); only transient failures
+// (Coordinator.RecordsSkipped, one WARN per load); only transient failures
 // make a load retry.
 
 import (
@@ -278,7 +278,7 @@ func (g *group) restore(v *kmsg.GroupMetadataValue) {
 // longer than OffsetsRetention (measured from the later of the group
 // becoming empty and the offset's commit), and then the groups left with
 // nothing.
-func (c *coordinator) expireOffsets(now time.Time) {
+func (c *Coordinator) expireOffsets(now time.Time) {
 	for _, cp := range c.loadedPartitions() {
 		cp.mu.Lock()
 		groups := make([]*group, 0, len(cp.groups))

@@ -1,0 +1,99 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OffsetsTopic is the internal topic holding committed offsets and group
+// metadata.
+const OffsetsTopic = "__consumer_offsets"
+
+// Config configures the group coordinator. Zero values mean the default
+// noted on each field.
+type Config struct {
+	// OffsetsTopicPartitions is the partition count of __consumer_offsets
+	// when this broker creates it (offsets.topic.num.partitions). Default 16.
+	// An existing topic keeps its count.
+	OffsetsTopicPartitions int32
+	// OffsetsTopicReplicationFactor is its replication factor
+	// (offsets.topic.replication.factor). Default min(3, brokers).
+	OffsetsTopicReplicationFactor int16
+	// OffsetsRetention is how long the offsets of an empty group are kept
+	// after the group became empty (or, for groups that never had members,
+	// after their last commit): offsets.retention.minutes. Default 7 days.
+	OffsetsRetention time.Duration
+	// RetentionCheckInterval is how often expired offsets are looked for
+	// (offsets.retention.check.interval.ms). Default 10 minutes.
+	RetentionCheckInterval time.Duration
+	// MinSessionTimeout and MaxSessionTimeout bound a member's session
+	// timeout (group.min/max.session.timeout.ms). Defaults 6s and 30 min.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// InitialRebalanceDelay delays the first rebalance of an empty group so
+	// that members starting together join one generation
+	// (group.initial.rebalance.delay.ms). Default 3s; negative = none.
+	InitialRebalanceDelay time.Duration
+	// MaxMetadataBytes bounds a commit's metadata string
+	// (offset.metadata.max.bytes). Default 4096.
+	MaxMetadataBytes int
+	// PollInterval is how often leadership of the __consumer_offsets
+	// partitions is checked. Default 100ms.
+	PollInterval time.Duration
+}
+
+// WithDefaults returns c with every zero field set to its default (and a
+// negative InitialRebalanceDelay to 0).
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.OffsetsTopicPartitions == 0 {
+		c.OffsetsTopicPartitions = 16
+	}
+	if c.OffsetsRetention == 0 {
+		c.OffsetsRetention = 7 * 24 * time.Hour
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = 10 * time.Minute
+	}
+	if c.MinSessionTimeout == 0 {
+		c.MinSessionTimeout = 6 * time.Second
+	}
+	if c.MaxSessionTimeout == 0 {
+		c.MaxSessionTimeout = 30 * time.Minute
+	}
+	if c.InitialRebalanceDelay == 0 {
+		c.InitialRebalanceDelay = 3 * time.Second
+	}
+	if c.InitialRebalanceDelay < 0 {
+		c.InitialRebalanceDelay = 0
+	}
+	if c.MaxMetadataBytes == 0 {
+		c.MaxMetadataBytes = 4096
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 100 * time.Millisecond
+	}
+}
+
+// Validate reports every field with a bad value, joined (nil if none).
+func (c Config) Validate() error {
+	var errs []error
+	if c.OffsetsTopicPartitions < 0 {
+		errs = append(errs, fmt.Errorf("coordinator: OffsetsTopicPartitions (%d) must be >= 0", c.OffsetsTopicPartitions))
+	}
+	if c.OffsetsTopicReplicationFactor < 0 {
+		errs = append(errs, fmt.Errorf("coordinator: OffsetsTopicReplicationFactor (%d) must be >= 0", c.OffsetsTopicReplicationFactor))
+	}
+	if c.MinSessionTimeout < 0 || c.MaxSessionTimeout < 0 || (c.MaxSessionTimeout != 0 && c.MinSessionTimeout > c.MaxSessionTimeout) {
+		errs = append(errs, fmt.Errorf("coordinator: MinSessionTimeout (%s) and MaxSessionTimeout (%s) must be >= 0 and ordered", c.MinSessionTimeout, c.MaxSessionTimeout))
+	}
+	if c.OffsetsRetention < 0 || c.RetentionCheckInterval < 0 || c.PollInterval < 0 || c.MaxMetadataBytes < 0 {
+		errs = append(errs, errors.New("coordinator: durations and MaxMetadataBytes must be >= 0"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,45 @@
+// Package coordinator is chronik's Kafka group coordinator: consumer-group
+// state as a state machine over the partitions of the internal topic
+// __consumer_offsets, with no wire protocol. Package kafka decodes the group
+// requests, calls a Coordinator and encodes its answers; a transaction
+// coordinator is meant to sit beside it in the same way.
+//
+// It owns:
+//   - membership, generations and rebalances of the classic protocol
+//     (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), with static members
+//     (KIP-345) and MEMBER_ID_REQUIRED (KIP-394);
+//   - committed offsets (CommitOffsets, FetchOffsets, DeleteOffsets) and
+//     groups as a whole (DescribeGroup, ListGroups, DeleteGroup);
+//   - expiry of the offsets of empty groups (Config.OffsetsRetention);
+//   - the records of __consumer_offsets, in Kafka's own format (records.go);
+//   - loading a partition when this broker becomes its leader (load.go) and
+//     compacting the partitions it leads (compact.go).
+//
+// # Usage
+//
+//	c := coordinator.New(eng, coordinator.Config{}, logger) // eng: *engine.Engine or any Backend
+//	defer c.Close()
+//	node, err := c.Locate(offsetsTopicInfo, "my-group") // who coordinates the group
+//	resp := c.JoinGroup(ctx, coordinator.Client{ID: clientID, Host: host}, joinReq)
+//
+// Requests and responses whose translation would only copy fields are
+// franz-go kmsg structs; the rest are plain types. Errors are kerr codes, as
+// Kafka clients act on them: nil (or a zero code in a response) is success.
+//
+// # Guarantees
+//
+// A group belongs to partition PartitionFor(group, partitions) of
+// __consumer_offsets and is coordinated by that partition's Raft leader.
+// Every change that must survive a failover (commits, group metadata,
+// deletions) is committed through Raft before the caller is answered; a new
+// leader replays the partition before it answers (meanwhile
+// COORDINATOR_LOAD_IN_PROGRESS).
+//
+// # Implementation notes
+//
+// One watcher goroutine, started by New and stopped by Close, polls which
+// partitions this broker leads (Backend.PartitionStats), loads and unloads
+// them, expires offsets and compacts. Each group has a mutex; requests that
+// wait for other members park on a channel that the completing step
+// answers, and timers run under the group's mutex.
+package coordinator
