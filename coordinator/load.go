@@ -172,6 +172,12 @@ func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record), skip 
 		if last < next {
 			continue
 		}
+		if h.Attributes&batchControl != 0 {
+			// A transaction marker (AddOffsetsToTxn puts the partition in
+			// a transaction): not a coordinator record.
+			next = last + 1
+			continue
+		}
 		recs, err := engine.DecodeBatches(batch)
 		for _, rec := range recs {
 			if rec.Offset >= next {
@@ -195,6 +201,7 @@ func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record), skip 
 const (
 	batchHeaderPrefix = 12
 	batchHeaderLen    = 61
+	batchControl      = 0x20 // attributes bit of control batches
 )
 
 type loadedGroup struct {
