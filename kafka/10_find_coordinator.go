@@ -8,8 +8,11 @@ package kafka
 //     topic is created on the first lookup (GroupConfig); meanwhile, and
 //     while the partition has no leader or its broker no address, the answer
 //     is COORDINATOR_NOT_AVAILABLE and the client retries.
-//   - Transaction keys (type 1) are COORDINATOR_NOT_AVAILABLE: chronik has
-//     no transaction coordinator.
+//   - Transaction keys (type 1) answer the leader of __transaction_state
+//     partition abs(javaStringHashCode(id)) % partitions, the topic being
+//     created on first lookup (TxnConfig) as for groups. Without a
+//     transaction coordinator (a backend that cannot write markers) they are
+//     COORDINATOR_NOT_AVAILABLE.
 //   - v4+ looks up a batch of keys, each answered on its own.
 //
 // Version notes:
@@ -33,13 +36,20 @@ func handleFindCoordinator(s *Server, ctx context.Context, r *request) (kmsg.Res
 	resp.Version = r.version
 	v := s.view()
 	find := func(key string) (endpoint, *kerr.Error) {
-		if req.CoordinatorType != 0 {
+		var id uint64
+		var e *kerr.Error
+		switch {
+		case req.CoordinatorType == 1 && key == "":
+			return endpoint{}, kerr.InvalidRequest
+		case req.CoordinatorType == 1:
+			id, e = s.txns.Locate(key)
+		case req.CoordinatorType != 0:
 			return endpoint{}, kerr.CoordinatorNotAvailable
-		}
-		if key == "" {
+		case key == "":
 			return endpoint{}, kerr.InvalidGroupID
+		default:
+			id, e = s.groups.Locate(v.byName[OffsetsTopic], key)
 		}
-		id, e := s.groups.Locate(v.byName[OffsetsTopic], key)
 		if e != nil {
 			return endpoint{}, e
 		}

@@ -7,10 +7,16 @@ package kafka
 //     id and epoch 0 from the engine (allocated through __meta, so ids are
 //     unique across the cluster and restarts). The partition state machines
 //     de-duplicate its batches by (producer id, epoch, sequence).
-//   - A TransactionalID answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-//     chronik has no transaction coordinator.
 //   - v3+ with an existing ProducerID/ProducerEpoch (KIP-360 recovery): a new
 //     producer id is returned, which resets the client's sequences.
+//   - A TransactionalID goes to the transaction coordinator (package
+//     coordinator), which must be this broker (NOT_COORDINATOR otherwise):
+//     the id keeps its producer id and gets the next epoch, fencing older
+//     producers; an open transaction of the old epoch is aborted first
+//     (CONCURRENT_TRANSACTIONS, the client retries). A timeout above
+//     TxnConfig.MaxTimeout is INVALID_TRANSACTION_TIMEOUT; a stale
+//     ProducerID/ProducerEpoch is PRODUCER_FENCED (INVALID_PRODUCER_EPOCH
+//     before v4).
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -33,7 +39,13 @@ func handleInitProducerID(s *Server, ctx context.Context, r *request) (kmsg.Resp
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.Version = r.version
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		pid, epoch := int64(-1), int16(-1)
+		if r.version >= 3 {
+			pid, epoch = req.ProducerID, req.ProducerEpoch
+		}
+		id, ep, e := s.txns.InitProducerID(ctx, *req.TransactionalID, req.TransactionTimeoutMillis, pid, epoch)
+		resp.ErrorCode = txnErrCode(e, r.version, 4)
+		resp.ProducerID, resp.ProducerEpoch = id, ep
 		return resp, nil
 	}
 	id, epoch, err := s.be.AllocateProducerID(ctx)

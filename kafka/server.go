@@ -70,6 +70,9 @@ type Config struct {
 	// Groups configures the group coordinator (consumer groups and
 	// committed offsets in __consumer_offsets); see GroupConfig.
 	Groups GroupConfig
+	// Txns configures the transaction coordinator (transaction state in
+	// __transaction_state); see TxnConfig.
+	Txns TxnConfig
 	// HTTPAddr is the host:port of this broker's HTTP endpoints (health,
 	// metrics, /v1/partitions), reported by DescribeConfigs as the broker
 	// config chronik.http.addr; "" = none.
@@ -141,6 +144,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka: Groups: %w", e))
 		}
 	}
+	if err := c.Txns.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("kafka: Txns: %w", e))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -153,6 +161,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	groups *coordinator.Coordinator
+	txns   *coordinator.TxnCoordinator
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -193,6 +202,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
+		txns:      newTxnCoordinator(be, cfg.Txns, cfg.Logger),
 		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
 		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,
@@ -310,6 +320,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	// Parked JoinGroup/SyncGroup requests are answered NOT_COORDINATOR.
 	s.groups.Close()
+	s.txns.Close()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

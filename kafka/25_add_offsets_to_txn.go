@@ -1,0 +1,35 @@
+package kafka
+
+// AddOffsetsToTxn: v0-4
+//
+// Behaviour:
+//   - Sent to the transaction coordinator of the id (NOT_COORDINATOR
+//     otherwise). The group's __consumer_offsets partition joins the
+//     producer's transaction, so that it gets the transaction's marker.
+//     Errors as AddPartitionsToTxn; COORDINATOR_NOT_AVAILABLE while
+//     __consumer_offsets does not exist.
+//   - TxnOffsetCommit (28) is not served yet, so offsets cannot be
+//     committed in a transaction.
+//
+// Version notes:
+//   - v1: no change
+//   - v2: PRODUCER_FENCED (KIP-588)
+//   - v3: flexible versions
+//   - v4: TRANSACTION_ABORTABLE may be returned (KIP-890; never here)
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(25, 0, 4, handleAddOffsetsToTxn) }
+
+func handleAddOffsetsToTxn(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
+	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+	resp.Version = r.version
+	e := s.txns.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group)
+	resp.ErrorCode = txnErrCode(e, r.version, 2)
+	return resp, nil
+}
