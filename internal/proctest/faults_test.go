@@ -117,6 +117,7 @@ var faultScenarios = []faultScenario{
 			f.kill(id)
 			f.damageSegment(id, "flip a byte of a sealed segment", false, flipMiddleByte)
 			f.restart(id)
+			f.awaitRepaired(id)
 		}
 	}},
 	{"bitflip-active", true, func(ctx context.Context, f *faultRun) {
@@ -128,6 +129,7 @@ var faultScenarios = []faultScenario{
 			f.kill(id)
 			f.damageSegment(id, "flip a byte of the active segment", true, flipMiddleByte)
 			f.restart(id)
+			f.awaitRepaired(id)
 		}
 	}},
 	{"kill-all", false, func(ctx context.Context, f *faultRun) {
@@ -340,6 +342,27 @@ func (f *faultRun) damageSegment(id int, what string, active bool, damage func(p
 		n++
 	}
 	f.event("%s: %d replicas of %d", what, n, id)
+}
+
+// awaitRepaired reads every replica on broker id in full (the checksums
+// of /v1/partitions), so that damage no check at start could see is found
+// now, and waits until no broker has a quarantined replica left: one
+// damaged broker at a time is the minority the cluster must survive, and
+// damaging another before the first is rebuilt would take two of three
+// copies of a partition.
+func (f *faultRun) awaitRepaired(id int) {
+	if _, err := f.c.replicas(id, true); err != nil {
+		f.t.Errorf("broker %d: read every replica: %v", id, err)
+	}
+	time.Sleep(time.Second) // a damaged frame read is handed to the quarantine asynchronously
+	waitFor(f.t, 90*time.Second, "every damaged replica rebuilt", func() bool {
+		for b := 1; b <= 3; b++ {
+			if v, err := f.c.metric(b, "chronik_quarantined_replicas"); err != nil || v != 0 || !f.c.ready(b) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // flipMiddleByte inverts one byte in the middle of a file.
