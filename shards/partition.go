@@ -37,6 +37,7 @@ type PartitionSM struct {
 	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
+	txns      *txnTable     // written by Update, read by fetches (txn.go)
 	raftLog   raftLogWindow // bytes applied by index, for RaftLogTrim
 
 	epochs      epochHistory // leader epochs and their start offsets (epochs.go)
@@ -66,6 +67,7 @@ func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM
 	return &PartitionSM{
 		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment,
 		log: lg.With("shard", shardID), onApply: cfg.OnApply, producers: producerTable{},
+		txns: newTxnTable(),
 	}
 }
 
@@ -87,7 +89,7 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 	p.mu.Lock()
 	p.seg = l
 	p.mu.Unlock()
-	if err := p.rebuildProducers(l); err != nil {
+	if err := p.rebuildState(l); err != nil {
 		return 0, err
 	}
 	if p.onApply != nil {
@@ -100,30 +102,30 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 // the idempotent producer table.
 const producerScanBytes = 64 << 20
 
-// rebuildProducers scans the tail of the log (the last segments, up to about
-// producerScanBytes) and records every idempotent batch in the producer
-// table, so de-duplication survives restarts.
-func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
+// rebuildState rebuilds the idempotent producer table and the transaction
+// state (txn.go) with one scan of the log: transactions from the log start,
+// producers' cached batches from the tail only (the last segments, up to
+// about producerScanBytes), so de-duplication and transactions survive
+// restarts and snapshot installs.
+func (p *PartitionSM) rebuildState(l *segment.Log) error {
 	p.producers = producerTable{}
-	from := l.StartOffset()
+	p.txns = newTxnTable()
+	tailFrom := l.StartOffset()
 	segs := l.Segments()
 	var tail int64
 	for i := len(segs) - 1; i >= 0; i-- {
 		tail += segs[i].Size
-		from = segs[i].BaseOffset
+		tailFrom = segs[i].BaseOffset
 		if tail >= producerScanBytes {
 			break
 		}
 	}
-	if from < l.StartOffset() {
-		from = l.StartOffset()
-	}
-	for off := from; off < l.EndOffset(); {
+	for off := l.StartOffset(); off < l.EndOffset(); {
 		b, err := l.Read(off, 1<<20)
 		if err != nil {
-			// Producer state is an optimisation of retries: a damaged
-			// segment must not keep the replica from opening. Reads of it
-			// keep failing (and are counted); continue after it.
+			// A damaged segment must not keep the replica from opening.
+			// Reads of it keep failing (and are counted); continue after
+			// it. Transactions that began or ended in it are lost here.
 			next := int64(-1)
 			for _, sg := range segs {
 				if sg.BaseOffset > off {
@@ -131,7 +133,7 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 					break
 				}
 			}
-			p.log.Error("rebuild producer state: skipping an unreadable segment", "offset", off, "resume", next, "err", err)
+			p.log.Error("rebuild producer and transaction state: skipping an unreadable segment", "offset", off, "resume", next, "err", err)
 			if next < 0 {
 				break
 			}
@@ -146,7 +148,13 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 			if err != nil {
 				return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
 			}
-			p.producers.record(&h, h.BaseOffset)
+			marker, err := p.scanTxnBatch(&h, b)
+			if err != nil {
+				p.log.Error("rebuild transaction state: unreadable control batch", "offset", h.BaseOffset, "err", err)
+			}
+			if !marker && h.BaseOffset >= tailFrom {
+				p.producers.record(&h, h.BaseOffset)
+			}
 			off = h.LastOffset() + 1
 			b = b[h.Size():]
 		}
@@ -225,7 +233,11 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			first = e.Index
 		}
 		var res sm.Result
-		frame, next, res = p.apply(frame, next, e.Cmd)
+		if len(e.Cmd) > 0 && e.Cmd[0] == cmdTxnMarker {
+			frame, next, res = p.applyMarker(frame, next, e.Cmd)
+		} else {
+			frame, next, res = p.apply(frame, next, e.Cmd)
+		}
 		e.Result = res
 	}
 	if last := ents[len(ents)-1].Index; first <= last {
@@ -278,6 +290,7 @@ func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error
 			p.log.Warn("truncate front", "offset", off, "err", err)
 		}
 		p.epochs.truncateFront(l.StartOffset())
+		p.txns.truncateFront(l.StartOffset())
 	}
 	// An empty frame records the index, so Open reports it as applied.
 	if err := l.Append(nil, e.Index, e.Index); err != nil {
@@ -295,7 +308,11 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 	}
 	start, startNext := len(frame), next
 	var undo map[int64]*producerState
+	var begun []int64 // transactions this command started
 	fail := func(code byte) ([]byte, int64, sm.Result) {
+		for _, id := range begun {
+			p.txns.forget(id)
+		}
 		for id, st := range undo {
 			if st == nil {
 				delete(p.producers, id)
@@ -351,6 +368,9 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 			segment.SetLogAppendTime(nb, c.appendTime)
 		}
 		p.producers.record(&h, next)
+		if IsTransactional(&h) && h.ProducerID >= 0 && p.txns.begin(h.ProducerID, h.ProducerEpoch, next) {
+			begun = append(begun, h.ProducerID)
+		}
 		next += int64(h.LastOffsetDelta) + 1
 		b = b[size:]
 	}
@@ -478,7 +498,7 @@ func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) err
 	}
 	p.log.Info("recovered from a snapshot", "index", l.LastIndex(), "end_offset", l.EndOffset(), "previous_index", prevIndex)
 	p.loadEpochs(l, es, have, true)
-	if err := p.rebuildProducers(l); err != nil {
+	if err := p.rebuildState(l); err != nil {
 		return err
 	}
 	if p.onApply != nil {
