@@ -110,6 +110,7 @@ type pendingProposal struct {
 	epoch     int32               // leader epoch (Raft term) the produce was proposed in
 	logAppend bool
 	now       int64
+	marker    bool // a transaction marker, not a produce (no hooks)
 	once      sync.Once
 }
 
@@ -172,6 +173,8 @@ func (pr *pendingProposal) result(res sm.Result) (ProduceResult, error) {
 			perr = ErrOutOfOrderSequence
 		case shards.ResultInvalidProducerEpoch:
 			perr = ErrInvalidProducerEpoch
+		case shards.ResultCoordinatorFenced:
+			perr = ErrCoordinatorFenced
 		case shards.ResultCorrupt, shards.ResultBadCommand:
 			perr = ErrCorruptBatch
 		default:
@@ -223,6 +226,14 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 	if err != nil {
 		return nil, err
 	}
+	return e.proposeAsync(ctx, pr)
+}
+
+// proposeAsync hands a prepared proposal (holding an in-flight slot) to
+// Raft and completes the PendingProduce with its applied result.
+func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*PendingProduce, error) {
+	topic, partition := pr.topic, pr.partition
+	var err error
 	timeout := e.cfg.ProduceTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -255,7 +266,9 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 	go func() {
 		defer close(pp.done)
 		defer pr.release()
-		defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
+		if !pr.marker {
+			defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
+		}
 		r, lost := e.awaitApplied(rs, pr)
 		switch {
 		case lost:
