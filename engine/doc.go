@@ -113,8 +113,9 @@
 // receives a streamed copy of the pinned segments (segment.Checkpoint,
 // segment.Restore). Producer de-duplication and transaction state is not
 // persisted on its own: Open and snapshot recovery rebuild it with one scan
-// of the log (transactions from the log start, producers' batches from the
-// last segments, up to 64 MiB).
+// of the log (transactions from a checkpoint written every 64 MiB, else
+// from the log start; producers' batches from the last segments, up to
+// 64 MiB).
 //
 // The Raft log store (tan or pebble) is fixed at the first start and
 // recorded in DataDir/LOGDB; see docs/ENGINE.md for the measurements behind

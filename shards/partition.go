@@ -27,6 +27,7 @@ type PartitionSM struct {
 	shardID, replicaID uint64
 	dir                string
 	opts               *segment.Options
+	fs                 segment.FS // opts.FS, nil for the OS's
 	log                *slog.Logger
 	onApply            func(hw int64)
 
@@ -38,7 +39,9 @@ type PartitionSM struct {
 
 	producers producerTable // Update goroutine only
 	txns      *txnTable     // written by Update, read by fetches (txn.go)
-	raftLog   raftLogWindow // bytes applied by index, for RaftLogTrim
+
+	sinceTxnCheckpoint int64         // Update goroutine only: command bytes since the last one
+	raftLog            raftLogWindow // bytes applied by index, for RaftLogTrim
 
 	epochs      epochHistory // leader epochs and their start offsets (epochs.go)
 	epochsDirty bool         // Update goroutine only: a new epoch not yet in the file
@@ -64,8 +67,12 @@ func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
+	var fsys segment.FS
+	if cfg.Segment != nil {
+		fsys = cfg.Segment.FS
+	}
 	return &PartitionSM{
-		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment,
+		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment, fs: fsys,
 		log: lg.With("shard", shardID), onApply: cfg.OnApply, producers: producerTable{},
 		txns: newTxnTable(),
 	}
@@ -103,13 +110,19 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 const producerScanBytes = 64 << 20
 
 // rebuildState rebuilds the idempotent producer table and the transaction
-// state (txn.go) with one scan of the log: transactions from the log start,
+// state (txn.go) with one scan of the log: transactions from the
+// transaction checkpoint (txncheckpoint.go), else from the log start;
 // producers' cached batches from the tail only (the last segments, up to
-// about producerScanBytes), so de-duplication and transactions survive
+// about producerScanBytes). So de-duplication and transactions survive
 // restarts and snapshot installs.
 func (p *PartitionSM) rebuildState(l *segment.Log) error {
 	p.producers = producerTable{}
-	p.txns = newTxnTable()
+	txnFrom := l.StartOffset()
+	if t, off, ok := p.loadTxnCheckpoint(l); ok {
+		p.txns, txnFrom = t, off
+	} else {
+		p.txns = newTxnTable()
+	}
 	tailFrom := l.StartOffset()
 	segs := l.Segments()
 	var tail int64
@@ -120,7 +133,9 @@ func (p *PartitionSM) rebuildState(l *segment.Log) error {
 			break
 		}
 	}
-	for off := l.StartOffset(); off < l.EndOffset(); {
+	tailFrom = max(tailFrom, l.StartOffset())
+	var scanned int64 // bytes scanned for the transaction state
+	for off := min(txnFrom, tailFrom); off < l.EndOffset(); {
 		b, err := l.Read(off, 1<<20)
 		if err != nil {
 			// A damaged segment must not keep the replica from opening.
@@ -148,16 +163,16 @@ func (p *PartitionSM) rebuildState(l *segment.Log) error {
 			if err != nil {
 				return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
 			}
-			marker, err := p.scanTxnBatch(&h, b)
-			if err != nil {
-				p.log.Error("rebuild transaction state: unreadable control batch", "offset", h.BaseOffset, "err", err)
+			if h.BaseOffset >= txnFrom {
+				scanned += int64(h.Size())
 			}
-			if !marker && h.BaseOffset >= tailFrom {
-				p.producers.record(&h, h.BaseOffset)
-			}
+			p.scanBatch(&h, b, h.BaseOffset >= txnFrom, h.BaseOffset >= tailFrom)
 			off = h.LastOffset() + 1
 			b = b[h.Size():]
 		}
+	}
+	if scanned >= txnCheckpointBytes {
+		p.writeTxnCheckpoint(l.EndOffset())
 	}
 	return nil
 }
@@ -180,6 +195,7 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		left += len(ents[i].Cmd)
 	}
 	p.raftLog.observe(ents[len(ents)-1].Index, int64(left), raftLogGrain)
+	p.sinceTxnCheckpoint += int64(left)
 	newFrame := func() []byte {
 		return make([]byte, segment.FrameHeadroom, segment.FrameHeadroom+min(left, MaxAppendBytes))
 	}
@@ -244,6 +260,9 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		if err := flush(last); err != nil {
 			return nil, err
 		}
+	}
+	if p.sinceTxnCheckpoint >= txnCheckpointBytes {
+		p.writeTxnCheckpoint(next)
 	}
 	if p.onApply != nil {
 		p.onApply(next)

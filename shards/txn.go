@@ -2,7 +2,6 @@ package shards
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -21,11 +20,11 @@ import (
 // smallest first offset of the ongoing transactions, else the high
 // watermark; read_committed fetches stop there.
 //
-// None of this is persisted separately: Open and RecoverFromSnapshot
-// rebuild it with one scan of the whole log, from the log start (see
-// rebuildState); moving the log start drops aborted entries that end below
-// it. Open therefore reads the whole partition once; a per-segment index
-// file (Kafka's .txnindex) would bound that and is not written yet.
+// Open and RecoverFromSnapshot rebuild it with one scan of the log from
+// the last transaction checkpoint (txncheckpoint.go), written every
+// txnCheckpointBytes of applied commands, or from the log start when there
+// is none (see rebuildState); moving the log start drops aborted entries
+// that end below it.
 
 // AbortedTxn is an aborted transaction of one producer on a partition:
 // its data lies in [FirstOffset, LastOffset), LastOffset being its abort
@@ -232,19 +231,25 @@ func (p *PartitionSM) AbortedTxns(from, upTo int64) []AbortedTxn {
 	return p.txns.abortedIn(from, upTo)
 }
 
-// scanTxnBatch applies one stored batch to the transaction state during a
-// rebuild; it reports whether the batch was a transaction marker.
-func (p *PartitionSM) scanTxnBatch(h *segment.BatchHeader, b []byte) (bool, error) {
+// scanBatch applies one stored batch during a rebuild: to the transaction
+// state if txn, to the producer table if tail.
+func (p *PartitionSM) scanBatch(h *segment.BatchHeader, b []byte, txn, tail bool) {
 	if h.IsControl() {
 		m, err := ParseTxnMarker(h, b)
-		if err != nil {
-			return false, fmt.Errorf("offset %d: %w", h.BaseOffset, err)
+		switch {
+		case err != nil:
+			p.log.Error("rebuild transaction state: unreadable control batch", "offset", h.BaseOffset, "err", err)
+		case txn:
+			p.noteMarker(m, h.BaseOffset)
+		case tail:
+			p.producers.bump(m.ProducerID, m.ProducerEpoch)
 		}
-		p.noteMarker(m, h.BaseOffset)
-		return true, nil
+		return
 	}
-	if IsTransactional(h) && h.ProducerID >= 0 {
+	if txn && IsTransactional(h) && h.ProducerID >= 0 {
 		p.txns.begin(h.ProducerID, h.ProducerEpoch, h.BaseOffset)
 	}
-	return false, nil
+	if tail {
+		p.producers.record(h, h.BaseOffset)
+	}
 }

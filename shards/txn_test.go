@@ -3,6 +3,8 @@ package shards
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"reflect"
 	"testing"
 
@@ -41,8 +43,20 @@ func viewTxns(t *testing.T, p *PartitionSM) txnView {
 // continue, abort, commit, markers without a transaction, fenced producer
 // and coordinator epochs, then checks that a restart and a snapshot install
 // rebuild the same state and that moving the log start drops aborted
-// entries below it.
+// entries below it; once scanning the log at Open, once with a transaction
+// checkpoint after every Update.
 func TestPartitionTxns(t *testing.T) {
+	for _, every := range []int64{txnCheckpointBytes, 1} {
+		t.Run(fmt.Sprintf("checkpoint every %d bytes", every), func(t *testing.T) {
+			old := txnCheckpointBytes
+			txnCheckpointBytes = every
+			t.Cleanup(func() { txnCheckpointBytes = old })
+			testPartitionTxns(t)
+		})
+	}
+}
+
+func testPartitionTxns(t *testing.T) {
 	dir := t.TempDir()
 	p, _ := openSM(t, dir)
 	steps := []struct {
@@ -183,6 +197,89 @@ func FuzzParseTxnMarker(f *testing.F) {
 		m, err := ParseTxnMarker(&h, b[:h.Size():h.Size()])
 		if err == nil && (m.ProducerID != h.ProducerID || m.ProducerEpoch != h.ProducerEpoch) {
 			t.Fatalf("marker %+v from header %+v", m, h)
+		}
+	})
+}
+
+// TestTxnCheckpoint: Update writes the transaction checkpoint, Open loads
+// it instead of scanning from the log start, and ignores one that does not
+// match the log (past its end, damaged).
+func TestTxnCheckpoint(t *testing.T) {
+	old := txnCheckpointBytes
+	txnCheckpointBytes = 1 // after every Update
+	t.Cleanup(func() { txnCheckpointBytes = old })
+	dir := t.TempDir()
+	p, _ := openSM(t, dir)
+	update(t, p, 1,
+		AppendCommand(nil, txnBatch(2, 7, 0, 0), 3, 0, false), // 0-1
+		AppendCommand(nil, txnBatch(1, 8, 0, 0), 3, 0, false), // 2
+		marker(7, 0, false, 1),                                // 3
+	)
+	want := viewTxns(t, p)
+	if !reflect.DeepEqual(want, txnView{LSO: 2, End: 4, Aborted: []AbortedTxn{{7, 0, 3}}}) {
+		t.Fatalf("before restart: %+v", want)
+	}
+	name := dir + "/" + txnCheckpointFile
+	ck, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, off, err := decodeTxnCheckpoint(ck)
+	if err != nil || off != 4 {
+		t.Fatalf("checkpoint at %d: %v", off, err)
+	}
+	p.Close()
+
+	reopen := func() txnView {
+		t.Helper()
+		q, _ := openSM(t, dir)
+		defer q.Close()
+		return viewTxns(t, q)
+	}
+	if got := reopen(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after restart: %+v, want %+v", got, want)
+	}
+	// A checkpoint is trusted: an entry only it holds shows up.
+	tt.aborted = append([]AbortedTxn{{99, 0, 1}}, tt.aborted...)
+	if err := os.WriteFile(name, tt.encode(4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := reopen(); len(got.Aborted) != 2 || got.Aborted[0].ProducerID != 99 {
+		t.Fatalf("checkpoint not used: %+v", got)
+	}
+	// One past the log end, or damaged, is ignored: a full scan.
+	for _, b := range [][]byte{tt.encode(5), append(tt.encode(4)[:20], 0xff)} {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := reopen(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("bad checkpoint used: %+v, want %+v", got, want)
+		}
+	}
+}
+
+// FuzzDecodeTxnCheckpoint: never panics; what decodes re-encodes to a
+// checkpoint that decodes to the same state.
+func FuzzDecodeTxnCheckpoint(f *testing.F) {
+	t := newTxnTable()
+	t.begin(1, 2, 3)
+	t.end(4, false, 5, 6)
+	t.aborted = append(t.aborted, AbortedTxn{7, 8, 9})
+	good := t.encode(10)
+	f.Add([]byte{})
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add(append(append([]byte(nil), good...), 0))
+	f.Add(newTxnTable().encode(0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tt, off, err := decodeTxnCheckpoint(b)
+		if err != nil {
+			return
+		}
+		t2, off2, err := decodeTxnCheckpoint(tt.encode(off))
+		if err != nil || off2 != off || !reflect.DeepEqual(t2.ongoing, tt.ongoing) ||
+			!reflect.DeepEqual(t2.aborted, tt.aborted) || !reflect.DeepEqual(t2.coord, tt.coord) {
+			t.Fatalf("round trip: %v", err)
 		}
 	})
 }
