@@ -52,7 +52,9 @@ func (e *Engine) fetch(ctx context.Context, topic string, partition int32, offse
 		lso = min(lso, end)
 		res := FetchResult{Batches: b, HighWatermark: end, LogStartOffset: start, LastStableOffset: lso}
 		if opts.ReadCommitted {
-			res.Batches, res.AbortedTxns = p.committedView(b, offset, lso)
+			if res.Batches, res.AbortedTxns, err = p.committedView(b, offset, lso); err != nil {
+				return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+			}
 			b = res.Batches
 		}
 		if len(b) >= opts.MinBytes || deadline == nil {

@@ -91,6 +91,7 @@ func (e *Engine) Produce(ctx context.Context, topic string, partition int32, rec
 // Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError (matches
 // ErrNotLeader), ErrNotReady, ErrCorruptBatch, ErrRecordTooLarge,
 // ErrInvalidRecord, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
+// ErrInvalidTxnState (a plain batch from a producer in a transaction),
 // ErrTimeout (the batch may still be committed), ErrStorage, ErrClosed.
 func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (ProduceResult, error) {
 	pp, err := e.ProduceBatchAsync(ctx, topic, partition, batches)
@@ -175,6 +176,8 @@ func (pr *pendingProposal) result(res sm.Result) (ProduceResult, error) {
 			perr = ErrInvalidProducerEpoch
 		case shards.ResultCoordinatorFenced:
 			perr = ErrCoordinatorFenced
+		case shards.ResultInvalidTxnState:
+			perr = ErrInvalidTxnState
 		case shards.ResultCorrupt, shards.ResultBadCommand:
 			perr = ErrCorruptBatch
 		default:

@@ -15,6 +15,10 @@ import (
 // TRANSACTION_COORDINATOR_FENCED).
 var ErrCoordinatorFenced = errs.ErrCoordinatorFenced
 
+// ErrInvalidTxnState: a non-transactional batch from a producer with a
+// transaction ongoing on the partition (Kafka's INVALID_TXN_STATE).
+var ErrInvalidTxnState = errs.ErrInvalidTxnState
+
 // AbortedTxn is an aborted transaction of one producer on a partition: its
 // records lie in [FirstOffset, LastOffset), LastOffset being the offset of
 // its abort marker. A read_committed reader drops the producer's
@@ -77,7 +81,7 @@ func (e *Engine) WriteTxnMarker(ctx context.Context, topic string, partition int
 
 // committedView cuts batches read from offset at the last stable offset and
 // lists the aborted transactions overlapping what is left.
-func (p *partition) committedView(b []byte, offset, lso int64) ([]byte, []AbortedTxn) {
+func (p *partition) committedView(b []byte, offset, lso int64) ([]byte, []AbortedTxn, error) {
 	n := 0
 	last := int64(-1)
 	for n < len(b) {
@@ -89,7 +93,8 @@ func (p *partition) committedView(b []byte, offset, lso int64) ([]byte, []Aborte
 		n += h.Size()
 	}
 	if n == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return b[:n], p.sm.AbortedTxns(offset, last+1)
+	ab, err := p.sm.AbortedTxns(offset, last+1)
+	return b[:n], ab, err
 }

@@ -135,6 +135,16 @@ func TestTxnMarkersThreeNodes(t *testing.T) {
 	for i := range 30 {
 		produce("filler", engine.EncodeBatch(records(fmt.Sprintf("f%d", i), 1), time.Now()), int64(12+i))
 	}
+	onLeader(t, c, topic, 0, "plain batch inside d's transaction", func(e *engine.Engine) error {
+		_, err := e.ProduceBatch(ctxT(t, 10*time.Second), topic, 0, idempotentBatch(records("x", 1), d, 0, 1))
+		if errors.Is(err, engine.ErrInvalidTxnState) {
+			return nil
+		}
+		if err == nil {
+			t.Fatal("plain batch of a producer in a transaction accepted")
+		}
+		return err
+	})
 	// Markers are leader-only and fenced by the producer epoch.
 	if f := c.Leader(topic, 0); f != 0 {
 		other := f%3 + 1

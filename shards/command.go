@@ -73,4 +73,7 @@ const (
 	// ResultCoordinatorFenced: a transaction marker from a coordinator
 	// epoch older than the last one seen for the producer.
 	ResultCoordinatorFenced
+	// ResultInvalidTxnState: a non-transactional batch from a producer
+	// with a transaction ongoing on the partition.
+	ResultInvalidTxnState
 )

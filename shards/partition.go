@@ -38,7 +38,10 @@ type PartitionSM struct {
 	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
-	txns      *txnTable     // written by Update, read by fetches (txn.go)
+	// txns is written by Update and read by fetches under its own lock
+	// (txn.go); the pointer changes only while readers cannot reach it
+	// (in Open before seg is set, in RecoverFromSnapshot under mu).
+	txns *txnTable
 
 	sinceTxnCheckpoint int64         // Update goroutine only: command bytes since the last one
 	raftLog            raftLogWindow // bytes applied by index, for RaftLogTrim
@@ -93,12 +96,16 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 		p.log.Warn("leader epoch checkpoint unreadable; rebuilding it", "err", err)
 	}
 	p.loadEpochs(l, es, have, false)
+	// Readers see the log only with its transaction state rebuilt: until
+	// then they get errs.ErrNotReady, never a last stable offset that
+	// ignores an ongoing transaction.
+	if err := p.rebuildState(l); err != nil {
+		l.Close()
+		return 0, err
+	}
 	p.mu.Lock()
 	p.seg = l
 	p.mu.Unlock()
-	if err := p.rebuildState(l); err != nil {
-		return 0, err
-	}
 	if p.onApply != nil {
 		p.onApply(l.EndOffset())
 	}
@@ -363,6 +370,11 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 			return fail(ResultOutOfOrderSequence)
 		case seqFenced:
 			return fail(ResultInvalidProducerEpoch)
+		}
+		if h.ProducerID >= 0 && !IsTransactional(&h) && p.txns.isOngoing(h.ProducerID) {
+			// As Kafka: a producer in a transaction writes only
+			// transactional batches until a marker ends it.
+			return fail(ResultInvalidTxnState)
 		}
 		if h.ProducerID >= 0 {
 			if undo == nil {

@@ -65,6 +65,14 @@ func (t *txnTable) begin(pid int64, epoch int16, offset int64) bool {
 	return true
 }
 
+// isOngoing reports whether pid has a transaction ongoing.
+func (t *txnTable) isOngoing(pid int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.ongoing[pid]
+	return ok
+}
+
 // forget undoes a begin (a command that failed after it).
 func (t *txnTable) forget(pid int64) {
 	t.mu.Lock()
@@ -227,8 +235,12 @@ func (p *PartitionSM) StableOffset() (start, lso, end int64, err error) {
 
 // AbortedTxns lists the aborted transactions overlapping the offsets
 // [from, upTo), oldest marker first.
-func (p *PartitionSM) AbortedTxns(from, upTo int64) []AbortedTxn {
-	return p.txns.abortedIn(from, upTo)
+func (p *PartitionSM) AbortedTxns(from, upTo int64) (out []AbortedTxn, err error) {
+	err = p.reader(func(*segment.Log) error {
+		out = p.txns.abortedIn(from, upTo)
+		return nil
+	})
+	return out, err
 }
 
 // scanBatch applies one stored batch during a rebuild: to the transaction

@@ -36,7 +36,11 @@ func viewTxns(t *testing.T, p *PartitionSM) txnView {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return txnView{LSO: lso, End: end, Aborted: p.AbortedTxns(0, end)}
+	ab, err := p.AbortedTxns(0, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return txnView{LSO: lso, End: end, Aborted: ab}
 }
 
 // TestPartitionTxns drives the transaction state machine through begin,
@@ -78,6 +82,7 @@ func testPartitionTxns(t *testing.T) {
 		{"batch of the fenced epoch", AppendCommand(nil, txnBatch(1, 7, 0, 3), 3, 0, false), 0, ResultInvalidProducerEpoch, txnView{10, 10, []AbortedTxn{{7, 3, 7}}}},
 		{"begin 7 in epoch 1", AppendCommand(nil, txnBatch(2, 7, 1, 0), 3, 0, false), 10, ResultOK, txnView{10, 12, []AbortedTxn{{7, 3, 7}}}},
 		{"begin 9", AppendCommand(nil, txnBatch(1, 9, 0, 0), 3, 0, false), 12, ResultOK, txnView{10, 13, []AbortedTxn{{7, 3, 7}}}},
+		{"plain batch of 9 in its transaction", AppendCommand(nil, testBatch(1, 1000, 9, 0, 1), 3, 0, false), 0, ResultInvalidTxnState, txnView{10, 13, []AbortedTxn{{7, 3, 7}}}},
 		{"abort 7 again", marker(7, 1, false, 2), 13, ResultOK, txnView{12, 14, []AbortedTxn{{7, 3, 7}, {7, 10, 13}}}},
 		{"failed command starts nothing", AppendCommand(nil, append(txnBatch(1, 10, 0, 0), txnBatch(1, 7, 0, 9)...), 3, 0, false), 0, ResultInvalidProducerEpoch, txnView{12, 14, []AbortedTxn{{7, 3, 7}, {7, 10, 13}}}},
 		{"bad marker command", []byte{cmdTxnMarker, 0}, 0, ResultBadCommand, txnView{12, 14, []AbortedTxn{{7, 3, 7}, {7, 10, 13}}}},
@@ -95,10 +100,10 @@ func testPartitionTxns(t *testing.T) {
 		}
 	}
 	final := steps[len(steps)-1].want
-	if got := p.AbortedTxns(8, 11); !reflect.DeepEqual(got, []AbortedTxn{{7, 10, 13}}) {
+	if got, _ := p.AbortedTxns(8, 11); !reflect.DeepEqual(got, []AbortedTxn{{7, 10, 13}}) {
 		t.Fatalf("aborted in [8, 11): %+v", got)
 	}
-	if got := p.AbortedTxns(0, 3); got != nil {
+	if got, _ := p.AbortedTxns(0, 3); got != nil {
 		t.Fatalf("aborted in [0, 3): %+v", got)
 	}
 
@@ -154,7 +159,7 @@ func testPartitionTxns(t *testing.T) {
 		t.Fatalf("after commits: %+v", got)
 	}
 	update(t, q, 202, SetLogStartCommand(9))
-	if got := q.AbortedTxns(0, 100); !reflect.DeepEqual(got, []AbortedTxn{{7, 10, 13}}) {
+	if got, _ := q.AbortedTxns(0, 100); !reflect.DeepEqual(got, []AbortedTxn{{7, 10, 13}}) {
 		t.Fatalf("after retention: %+v", got)
 	}
 }
