@@ -7,9 +7,10 @@ import "time"
 
 // Special offsets for ListOffsets, as in Kafka's ListOffsets request.
 const (
-	Latest       int64 = -1 // the high watermark (next offset to be written)
-	Earliest     int64 = -2 // the log start offset
-	MaxTimestamp int64 = -3 // the offset of the record with the largest timestamp
+	Latest       int64 = -1  // the high watermark (next offset to be written)
+	Earliest     int64 = -2  // the log start offset
+	MaxTimestamp int64 = -3  // the offset of the record with the largest timestamp
+	LastStable   int64 = -10 // the last stable offset, Latest for read_committed readers (chronik's own value, not Kafka's)
 )
 
 // Record is one decoded Kafka record.
@@ -67,6 +68,9 @@ type FetchOptions struct {
 	MaxBytes int           // stop adding batches past this many bytes (at least one batch is returned)
 	MinBytes int           // wait until this many bytes are available or MaxWait passes; 0 = do not wait
 	MaxWait  time.Duration // long-poll limit when fewer than MinBytes are available
+	// ReadCommitted returns batches only below the last stable offset, and
+	// the aborted transactions among them (Kafka's read_committed).
+	ReadCommitted bool
 }
 
 // FetchResult is what a Fetch returns.
@@ -76,6 +80,12 @@ type FetchResult struct {
 	Batches        []byte
 	HighWatermark  int64
 	LogStartOffset int64
+	// LastStableOffset is the first offset of the oldest ongoing
+	// transaction, else the high watermark.
+	LastStableOffset int64
+	// AbortedTxns lists, for ReadCommitted fetches, the aborted
+	// transactions with data among Batches, oldest abort first.
+	AbortedTxns []AbortedTxn
 }
 
 // ListOffsetsResult answers ListOffsets.

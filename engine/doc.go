@@ -54,6 +54,13 @@
 //     partition like Kafka: a retry of one of the producer's last 5 batches
 //     returns its original offset; a gap is ErrOutOfOrderSequence; an older
 //     epoch is ErrInvalidProducerEpoch. The state survives restarts.
+//   - Transactions (the partition side): a transactional batch starts or
+//     continues its producer's transaction on the partition; WriteTxnMarker
+//     ends it with a Kafka commit or abort control batch through Raft.
+//     FetchOptions.ReadCommitted reads only below the last stable offset
+//     and lists the aborted transactions; ListOffsets(LastStable) answers
+//     it. The state is rebuilt from the log on restart and after a
+//     snapshot. There is no transaction coordinator yet.
 //   - The log start offset moves only by replicated commands (retention,
 //     DeleteRecords), so all replicas agree on it.
 //
@@ -104,9 +111,11 @@
 // Snapshots of partition shards are cheap: dragonboat's periodic snapshot of
 // an on-disk state machine carries no data, and a lagging or new replica
 // receives a streamed copy of the pinned segments (segment.Checkpoint,
-// segment.Restore). Producer de-duplication state is not persisted on its
-// own: Open and snapshot recovery rebuild it from the log tail (the last
-// segments, up to 64 MiB).
+// segment.Restore). Producer de-duplication and transaction state is not
+// persisted on its own: Open and snapshot recovery rebuild it with one scan
+// of the log (transactions from a checkpoint written every 64 MiB, else
+// from the log start; producers' batches from the last segments, up to
+// 64 MiB).
 //
 // The Raft log store (tan or pebble) is fixed at the first start and
 // recorded in DataDir/LOGDB; see docs/ENGINE.md for the measurements behind

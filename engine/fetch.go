@@ -13,6 +13,8 @@ import (
 // committed data is ever there, so the high watermark is the log end. When
 // fewer than opts.MinBytes are available it long-polls until they are or
 // opts.MaxWait passes (or ctx is done), then returns what there is.
+// With opts.ReadCommitted only batches below the last stable offset are
+// returned, with the aborted transactions that have data among them.
 //
 // Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError,
 // ErrNotReady, ErrOffsetOutOfRange (offset below the log start or above the
@@ -38,11 +40,23 @@ func (e *Engine) fetch(ctx context.Context, topic string, partition int32, offse
 		deadline = t.C
 	}
 	for {
+		// The LSO first: it never passes the end read after it.
+		_, lso, _, err := p.sm.StableOffset()
+		if err != nil {
+			return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+		}
 		b, start, end, err := p.sm.Read(offset, opts.MaxBytes)
 		if err != nil {
 			return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
 		}
-		res := FetchResult{Batches: b, HighWatermark: end, LogStartOffset: start}
+		lso = min(lso, end)
+		res := FetchResult{Batches: b, HighWatermark: end, LogStartOffset: start, LastStableOffset: lso}
+		if opts.ReadCommitted {
+			if res.Batches, res.AbortedTxns, err = p.committedView(b, offset, lso); err != nil {
+				return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+			}
+			b = res.Batches
+		}
 		if len(b) >= opts.MinBytes || deadline == nil {
 			return res, nil
 		}
@@ -83,7 +97,8 @@ func (e *Engine) Watch(topic string, partition int32, hw int64) (<-chan struct{}
 }
 
 // ListOffsets resolves spec on the partition leader: Latest (the high
-// watermark), Earliest (the log start offset), MaxTimestamp (the record
+// watermark), Earliest (the log start offset), LastStable (the last stable
+// offset, see "Transactions" in doc.go), MaxTimestamp (the record
 // with the largest timestamp), or a timestamp in ms (the first record whose
 // timestamp is >= it; Offset -1 when none).
 //
@@ -96,14 +111,18 @@ func (e *Engine) ListOffsets(ctx context.Context, topic string, partition int32,
 	wrap := func(err error) error { return fmt.Errorf("topic %q partition %d: %w", topic, partition, err) }
 	res := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: epoch}
 	switch spec {
-	case Latest, Earliest:
-		start, end, err := p.sm.Offsets()
+	case Latest, Earliest, LastStable:
+		start, lso, end, err := p.sm.StableOffset()
 		if err != nil {
 			return res, wrap(err)
 		}
-		res.Offset = end
-		if spec == Earliest {
+		switch spec {
+		case Latest:
+			res.Offset = end
+		case Earliest:
 			res.Offset = start
+		default:
+			res.Offset = lso
 		}
 	case MaxTimestamp:
 		ts, off, err := p.sm.MaxTimestamp()

@@ -91,6 +91,7 @@ func (e *Engine) Produce(ctx context.Context, topic string, partition int32, rec
 // Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError (matches
 // ErrNotLeader), ErrNotReady, ErrCorruptBatch, ErrRecordTooLarge,
 // ErrInvalidRecord, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
+// ErrInvalidTxnState (a plain batch from a producer in a transaction),
 // ErrTimeout (the batch may still be committed), ErrStorage, ErrClosed.
 func (e *Engine) ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (ProduceResult, error) {
 	pp, err := e.ProduceBatchAsync(ctx, topic, partition, batches)
@@ -110,6 +111,7 @@ type pendingProposal struct {
 	epoch     int32               // leader epoch (Raft term) the produce was proposed in
 	logAppend bool
 	now       int64
+	marker    bool // a transaction marker, not a produce (no hooks)
 	once      sync.Once
 }
 
@@ -172,6 +174,10 @@ func (pr *pendingProposal) result(res sm.Result) (ProduceResult, error) {
 			perr = ErrOutOfOrderSequence
 		case shards.ResultInvalidProducerEpoch:
 			perr = ErrInvalidProducerEpoch
+		case shards.ResultCoordinatorFenced:
+			perr = ErrCoordinatorFenced
+		case shards.ResultInvalidTxnState:
+			perr = ErrInvalidTxnState
 		case shards.ResultCorrupt, shards.ResultBadCommand:
 			perr = ErrCorruptBatch
 		default:
@@ -223,6 +229,14 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 	if err != nil {
 		return nil, err
 	}
+	return e.proposeAsync(ctx, pr)
+}
+
+// proposeAsync hands a prepared proposal (holding an in-flight slot) to
+// Raft and completes the PendingProduce with its applied result.
+func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*PendingProduce, error) {
+	topic, partition := pr.topic, pr.partition
+	var err error
 	timeout := e.cfg.ProduceTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -255,7 +269,9 @@ func (e *Engine) ProduceBatchAsync(ctx context.Context, topic string, partition 
 	go func() {
 		defer close(pp.done)
 		defer pr.release()
-		defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
+		if !pr.marker {
+			defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
+		}
 		r, lost := e.awaitApplied(rs, pr)
 		switch {
 		case lost:

@@ -18,8 +18,14 @@ package kafka
 //     and is a full response. A request naming a session ID answers
 //     FETCH_SESSION_ID_NOT_FOUND; session ID 0 with an epoch above 0 answers
 //     INVALID_FETCH_SESSION_EPOCH. Clients then fetch without sessions.
-//   - No transactions: LastStableOffset is the high watermark and there are
-//     never aborted transactions, for both isolation levels.
+//   - IsolationLevel 1 (read_committed) returns batches only below the last
+//     stable offset (the first offset of the oldest ongoing transaction on
+//     the partition, else the high watermark) and, in AbortedTransactions,
+//     the aborted transactions overlapping the returned batches (producer
+//     id, first offset), as Kafka does; read_uncommitted answers a null
+//     AbortedTransactions. LastStableOffset is the LSO for both levels.
+//     Transactions are ended by engine.WriteTxnMarker; the transaction
+//     coordinator APIs are not served yet (see docs/KAFKA.md).
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint (v12+) and the
 //     leader's endpoint (v16).
 //
@@ -56,6 +62,7 @@ type fetchSlot struct {
 	partition int32
 	offset    int64
 	maxBytes  int
+	committed bool // read_committed
 	resp      *kmsg.FetchResponseTopicPartition
 	skip      bool // resolved with an error before reading (unknown topic ID)
 }
@@ -102,7 +109,8 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 			p.Partition = rp.Partition
 			p.HighWatermark = -1
 			p.RecordBatches = noRecords
-			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes), resp: p}
+			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes),
+				committed: req.IsolationLevel == 1, resp: p}
 			if unknownID {
 				p.ErrorCode = kerr.UnknownTopicID.Code
 				slot.skip = true
@@ -162,7 +170,7 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		if exhausted {
 			budget = 1 // still read, for the high watermark; records are dropped
 		}
-		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget})
+		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget, ReadCommitted: sl.committed})
 		if err != nil {
 			failed = true
 			p.ErrorCode = errorCode(err)
@@ -176,11 +184,20 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		p.ErrorCode = 0
 		p.CurrentLeader = kmsg.NewFetchResponseTopicPartitionCurrentLeader()
 		p.HighWatermark = res.HighWatermark
-		p.LastStableOffset = res.HighWatermark
+		p.LastStableOffset = res.LastStableOffset
 		p.LogStartOffset = res.LogStartOffset
+		p.AbortedTransactions = nil
+		if sl.committed {
+			p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
 		if !exhausted && len(res.Batches) > 0 {
 			p.RecordBatches = res.Batches
 			total += len(res.Batches)
+			for _, a := range res.AbortedTxns {
+				at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+				at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+				p.AbortedTransactions = append(p.AbortedTransactions, at)
+			}
 		}
 	}
 	return total, failed

@@ -9,8 +9,9 @@ package kafka
 //     after it (-1 when none). -4 (earliest local, v8+) is the log start
 //     offset: chronik keeps every segment local.
 //   - Only the partition leader answers (NOT_LEADER_OR_FOLLOWER otherwise).
-//   - The isolation level does not matter: without transactions the last
-//     stable offset is the high watermark.
+//   - With IsolationLevel 1 (read_committed, v2+) latest (-1) answers the
+//     last stable offset: the first offset of the oldest ongoing
+//     transaction on the partition, else the high watermark.
 //
 // Version notes:
 //   - v1: single offset per partition, Timestamp in the response
@@ -41,8 +42,11 @@ func handleListOffsets(s *Server, ctx context.Context, r *request) (kmsg.Respons
 			p := kmsg.NewListOffsetsResponseTopicPartition()
 			p.Partition = rp.Partition
 			spec := rp.Timestamp
-			if spec == -4 {
+			switch {
+			case spec == -4:
 				spec = engine.Earliest
+			case spec == engine.Latest && req.IsolationLevel == 1:
+				spec = engine.LastStable
 			}
 			res, err := s.be.ListOffsets(ctx, rt.Topic, rp.Partition, spec)
 			if err != nil {

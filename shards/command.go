@@ -9,6 +9,7 @@ import (
 //
 //	append:        [1][flags u8][leader epoch i32][append time ms i64][batches...]
 //	set log start: [2][offset i64]
+//	txn marker:    [3][flags u8][leader epoch i32][append time ms i64][producer id i64][producer epoch i16][coordinator epoch i32] (txn.go)
 //
 // Batches travel exactly as the producer sent them; the state machine
 // rewrites offsets and epochs on a copy when it applies them.
@@ -69,4 +70,10 @@ const (
 	ResultInvalidProducerEpoch
 	ResultCorrupt
 	ResultBadCommand
+	// ResultCoordinatorFenced: a transaction marker from a coordinator
+	// epoch older than the last one seen for the producer.
+	ResultCoordinatorFenced
+	// ResultInvalidTxnState: a non-transactional batch from a producer
+	// with a transaction ongoing on the partition.
+	ResultInvalidTxnState
 )

@@ -27,6 +27,7 @@ type PartitionSM struct {
 	shardID, replicaID uint64
 	dir                string
 	opts               *segment.Options
+	fs                 segment.FS // opts.FS, nil for the OS's
 	log                *slog.Logger
 	onApply            func(hw int64)
 
@@ -37,7 +38,13 @@ type PartitionSM struct {
 	recovered atomic.Uint64 // snapshots recovered from
 
 	producers producerTable // Update goroutine only
-	raftLog   raftLogWindow // bytes applied by index, for RaftLogTrim
+	// txns is written by Update and read by fetches under its own lock
+	// (txn.go); the pointer changes only while readers cannot reach it
+	// (in Open before seg is set, in RecoverFromSnapshot under mu).
+	txns *txnTable
+
+	sinceTxnCheckpoint int64         // Update goroutine only: command bytes since the last one
+	raftLog            raftLogWindow // bytes applied by index, for RaftLogTrim
 
 	epochs      epochHistory // leader epochs and their start offsets (epochs.go)
 	epochsDirty bool         // Update goroutine only: a new epoch not yet in the file
@@ -63,9 +70,14 @@ func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
+	var fsys segment.FS
+	if cfg.Segment != nil {
+		fsys = cfg.Segment.FS
+	}
 	return &PartitionSM{
-		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment,
+		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment, fs: fsys,
 		log: lg.With("shard", shardID), onApply: cfg.OnApply, producers: producerTable{},
+		txns: newTxnTable(),
 	}
 }
 
@@ -84,12 +96,16 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 		p.log.Warn("leader epoch checkpoint unreadable; rebuilding it", "err", err)
 	}
 	p.loadEpochs(l, es, have, false)
+	// Readers see the log only with its transaction state rebuilt: until
+	// then they get errs.ErrNotReady, never a last stable offset that
+	// ignores an ongoing transaction.
+	if err := p.rebuildState(l); err != nil {
+		l.Close()
+		return 0, err
+	}
 	p.mu.Lock()
 	p.seg = l
 	p.mu.Unlock()
-	if err := p.rebuildProducers(l); err != nil {
-		return 0, err
-	}
 	if p.onApply != nil {
 		p.onApply(l.EndOffset())
 	}
@@ -100,30 +116,38 @@ func (p *PartitionSM) Open(stopc <-chan struct{}) (uint64, error) {
 // the idempotent producer table.
 const producerScanBytes = 64 << 20
 
-// rebuildProducers scans the tail of the log (the last segments, up to about
-// producerScanBytes) and records every idempotent batch in the producer
-// table, so de-duplication survives restarts.
-func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
+// rebuildState rebuilds the idempotent producer table and the transaction
+// state (txn.go) with one scan of the log: transactions from the
+// transaction checkpoint (txncheckpoint.go), else from the log start;
+// producers' cached batches from the tail only (the last segments, up to
+// about producerScanBytes). So de-duplication and transactions survive
+// restarts and snapshot installs.
+func (p *PartitionSM) rebuildState(l *segment.Log) error {
 	p.producers = producerTable{}
-	from := l.StartOffset()
+	txnFrom := l.StartOffset()
+	if t, off, ok := p.loadTxnCheckpoint(l); ok {
+		p.txns, txnFrom = t, off
+	} else {
+		p.txns = newTxnTable()
+	}
+	tailFrom := l.StartOffset()
 	segs := l.Segments()
 	var tail int64
 	for i := len(segs) - 1; i >= 0; i-- {
 		tail += segs[i].Size
-		from = segs[i].BaseOffset
+		tailFrom = segs[i].BaseOffset
 		if tail >= producerScanBytes {
 			break
 		}
 	}
-	if from < l.StartOffset() {
-		from = l.StartOffset()
-	}
-	for off := from; off < l.EndOffset(); {
+	tailFrom = max(tailFrom, l.StartOffset())
+	var scanned int64 // bytes scanned for the transaction state
+	for off := min(txnFrom, tailFrom); off < l.EndOffset(); {
 		b, err := l.Read(off, 1<<20)
 		if err != nil {
-			// Producer state is an optimisation of retries: a damaged
-			// segment must not keep the replica from opening. Reads of it
-			// keep failing (and are counted); continue after it.
+			// A damaged segment must not keep the replica from opening.
+			// Reads of it keep failing (and are counted); continue after
+			// it. Transactions that began or ended in it are lost here.
 			next := int64(-1)
 			for _, sg := range segs {
 				if sg.BaseOffset > off {
@@ -131,7 +155,7 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 					break
 				}
 			}
-			p.log.Error("rebuild producer state: skipping an unreadable segment", "offset", off, "resume", next, "err", err)
+			p.log.Error("rebuild producer and transaction state: skipping an unreadable segment", "offset", off, "resume", next, "err", err)
 			if next < 0 {
 				break
 			}
@@ -146,10 +170,16 @@ func (p *PartitionSM) rebuildProducers(l *segment.Log) error {
 			if err != nil {
 				return fmt.Errorf("shard %d: rebuild producer state at offset %d: %w", p.shardID, off, err)
 			}
-			p.producers.record(&h, h.BaseOffset)
+			if h.BaseOffset >= txnFrom {
+				scanned += int64(h.Size())
+			}
+			p.scanBatch(&h, b, h.BaseOffset >= txnFrom, h.BaseOffset >= tailFrom)
 			off = h.LastOffset() + 1
 			b = b[h.Size():]
 		}
+	}
+	if scanned >= txnCheckpointBytes {
+		p.writeTxnCheckpoint(l.EndOffset())
 	}
 	return nil
 }
@@ -172,6 +202,7 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		left += len(ents[i].Cmd)
 	}
 	p.raftLog.observe(ents[len(ents)-1].Index, int64(left), raftLogGrain)
+	p.sinceTxnCheckpoint += int64(left)
 	newFrame := func() []byte {
 		return make([]byte, segment.FrameHeadroom, segment.FrameHeadroom+min(left, MaxAppendBytes))
 	}
@@ -225,13 +256,20 @@ func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
 			first = e.Index
 		}
 		var res sm.Result
-		frame, next, res = p.apply(frame, next, e.Cmd)
+		if len(e.Cmd) > 0 && e.Cmd[0] == cmdTxnMarker {
+			frame, next, res = p.applyMarker(frame, next, e.Cmd)
+		} else {
+			frame, next, res = p.apply(frame, next, e.Cmd)
+		}
 		e.Result = res
 	}
 	if last := ents[len(ents)-1].Index; first <= last {
 		if err := flush(last); err != nil {
 			return nil, err
 		}
+	}
+	if p.sinceTxnCheckpoint >= txnCheckpointBytes {
+		p.writeTxnCheckpoint(next)
 	}
 	if p.onApply != nil {
 		p.onApply(next)
@@ -278,6 +316,7 @@ func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error
 			p.log.Warn("truncate front", "offset", off, "err", err)
 		}
 		p.epochs.truncateFront(l.StartOffset())
+		p.txns.truncateFront(l.StartOffset())
 	}
 	// An empty frame records the index, so Open reports it as applied.
 	if err := l.Append(nil, e.Index, e.Index); err != nil {
@@ -295,7 +334,11 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 	}
 	start, startNext := len(frame), next
 	var undo map[int64]*producerState
+	var begun []int64 // transactions this command started
 	fail := func(code byte) ([]byte, int64, sm.Result) {
+		for _, id := range begun {
+			p.txns.forget(id)
+		}
 		for id, st := range undo {
 			if st == nil {
 				delete(p.producers, id)
@@ -328,6 +371,11 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 		case seqFenced:
 			return fail(ResultInvalidProducerEpoch)
 		}
+		if h.ProducerID >= 0 && !IsTransactional(&h) && p.txns.isOngoing(h.ProducerID) {
+			// As Kafka: a producer in a transaction writes only
+			// transactional batches until a marker ends it.
+			return fail(ResultInvalidTxnState)
+		}
 		if h.ProducerID >= 0 {
 			if undo == nil {
 				undo = map[int64]*producerState{}
@@ -351,6 +399,9 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 			segment.SetLogAppendTime(nb, c.appendTime)
 		}
 		p.producers.record(&h, next)
+		if IsTransactional(&h) && h.ProducerID >= 0 && p.txns.begin(h.ProducerID, h.ProducerEpoch, next) {
+			begun = append(begun, h.ProducerID)
+		}
 		next += int64(h.LastOffsetDelta) + 1
 		b = b[size:]
 	}
@@ -478,7 +529,7 @@ func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) err
 	}
 	p.log.Info("recovered from a snapshot", "index", l.LastIndex(), "end_offset", l.EndOffset(), "previous_index", prevIndex)
 	p.loadEpochs(l, es, have, true)
-	if err := p.rebuildProducers(l); err != nil {
+	if err := p.rebuildState(l); err != nil {
 		return err
 	}
 	if p.onApply != nil {

@@ -49,6 +49,12 @@ var (
 	ErrOutOfOrderSequence = errors.New("chronik: out of order sequence number")
 	// ErrInvalidProducerEpoch: a producer epoch older than the one seen.
 	ErrInvalidProducerEpoch = errors.New("chronik: invalid producer epoch")
+	// ErrCoordinatorFenced: a transaction marker from a transaction
+	// coordinator epoch older than the last one the partition saw.
+	ErrCoordinatorFenced = errors.New("chronik: transaction coordinator fenced")
+	// ErrInvalidTxnState: a non-transactional batch from a producer with a
+	// transaction ongoing on the partition (Kafka's INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("chronik: invalid transaction state")
 	// ErrStorage: the on-disk log failed (I/O error, full disk, corrupt segment).
 	ErrStorage = errors.New("chronik: storage error")
 	// ErrClosed: the engine or log was closed.
