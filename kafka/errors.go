@@ -53,6 +53,8 @@ var errorCodes = []struct {
 	{engine.ErrDuplicateSequence, kerr.DuplicateSequenceNumber},
 	{engine.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{engine.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{engine.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{engine.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{engine.ErrStorage, kerr.KafkaStorageError},
 }
 
