@@ -190,6 +190,10 @@ func NewTxn(be TxnBackend, mw MarkerWriter, cfg TxnConfig, log *slog.Logger) *Tx
 	return tc
 }
 
+// Enabled reports whether the coordinator serves transactions (its backend
+// can write transaction markers).
+func (tc *TxnCoordinator) Enabled() bool { return tc.be != nil }
+
 // Close stops the watcher, the timeout checks and the marker writers (a new
 // leader finishes their transactions). It is safe to call more than once.
 func (tc *TxnCoordinator) Close() {

@@ -110,6 +110,9 @@ type pendingProposal struct {
 	sum       shards.BatchSummary // from validation, for the hooks
 	epoch     int32               // leader epoch (Raft term) the produce was proposed in
 	logAppend bool
+	// forwarded: proposed on a follower replica, which Raft forwards to
+	// the leader (transaction markers, txn.go).
+	forwarded bool
 	now       int64
 	marker    bool // a transaction marker, not a produce (no hooks)
 	once      sync.Once
@@ -302,7 +305,7 @@ func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*Pendin
 func (e *Engine) awaitApplied(rs *dragonboat.RequestState, pr *pendingProposal) (r dragonboat.RequestResult, lost bool) {
 	for {
 		changed := e.leaders.watch()
-		if leader, _ := e.leaders.get(pr.p.shard); leader != pr.p.replica {
+		if leader, _ := e.leaders.get(pr.p.shard); leader != pr.p.replica && !pr.forwarded {
 			// rs is not released: Raft still holds it and will time it out.
 			return r, true
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,20 @@ func (e *Engine) WriteTxnMarker(ctx context.Context, topic string, partition int
 		return fmt.Errorf("topic %q partition %d: txn marker for producer %d epoch %d: %w", topic, partition, producerID, producerEpoch, ErrInvalidRecord)
 	}
 	p, _, epoch, err := e.awaitLeaderOf(ctx, topic, partition, e.leaderWait())
+	forwarded := false
+	var nl *NotLeaderError
+	if errors.As(err, &nl) && nl.Leader != 0 {
+		// The transaction coordinator writes markers to every partition of
+		// a transaction from wherever it runs: a broker holding a follower
+		// replica proposes through it, and Raft forwards the proposal to
+		// the leader.
+		_, part, rerr := e.resolve(topic, partition)
+		if rerr == nil {
+			if lp := e.local(part.Shard); lp != nil {
+				p, epoch, err, forwarded = lp, int32(nl.Epoch), nil, true
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -68,7 +83,8 @@ func (e *Engine) WriteTxnMarker(ctx context.Context, topic string, partition int
 	case <-e.closing:
 		return ErrClosed
 	}
-	pr := &pendingProposal{topic: topic, partition: partition, p: p, epoch: epoch, marker: true, now: time.Now().UnixMilli()}
+	pr := &pendingProposal{topic: topic, partition: partition, p: p, epoch: epoch, marker: true, forwarded: forwarded,
+		now: time.Now().UnixMilli()}
 	pr.cmd = shards.TxnMarkerCommand(shards.TxnMarker{ProducerID: producerID, ProducerEpoch: producerEpoch,
 		Commit: commit, CoordinatorEpoch: coordinatorEpoch}, epoch, pr.now)
 	pp, err := e.proposeAsync(ctx, pr)

@@ -145,14 +145,16 @@ func TestTxnMarkersThreeNodes(t *testing.T) {
 		}
 		return err
 	})
-	// Markers are leader-only and fenced by the producer epoch.
+	// A marker written on a follower is forwarded to the leader (the
+	// transaction coordinator may run on any replica's broker) and fenced
+	// there by the producer epoch like any other.
 	if f := c.Leader(topic, 0); f != 0 {
 		other := f%3 + 1
 		if other == down {
 			other = other%3 + 1
 		}
-		if err := c.Engine(other).WriteTxnMarker(ctxT(t, 5*time.Second), topic, 0, b, 0, true, 1); !errors.Is(err, engine.ErrNotLeader) {
-			t.Fatalf("marker on follower %d: %v", other, err)
+		if err := c.Engine(other).WriteTxnMarker(ctxT(t, 5*time.Second), topic, 0, a, 0, true, 1); !errors.Is(err, engine.ErrInvalidProducerEpoch) {
+			t.Fatalf("fenced marker forwarded from follower %d: %v, want ErrInvalidProducerEpoch", other, err)
 		}
 	}
 	onLeader(t, c, topic, 0, "old epoch marker", func(e *engine.Engine) error {

@@ -24,8 +24,11 @@ package kafka
 //     else UNKNOWN_TOPIC_OR_PARTITION.
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint and the
 //     leader's endpoint (v10+).
-//   - Transactional produce is refused (TRANSACTIONAL_ID_AUTHORIZATION_FAILED):
-//     chronik has no transactions.
+//   - Transactional produce (a transactional id, batches with the
+//     transactional bit) is appended like any other; the partition tracks
+//     the open transaction until the coordinator's marker ends it. A server
+//     whose backend cannot write markers serves no transactions and refuses
+//     it (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //   - Internal topics (__consumer_offsets, __transaction_state, and any topic
 //     the engine marks internal) refuse client writes: their partitions
 //     answer INVALID_TOPIC_EXCEPTION and nothing is proposed, as Kafka
@@ -62,7 +65,7 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 	// Fill the response skeleton in request order.
 	fail := int16(0)
 	switch {
-	case req.TransactionID != nil:
+	case req.TransactionID != nil && !s.txns.Enabled():
 		fail = kerr.TransactionalIDAuthorizationFailed.Code
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		fail = kerr.InvalidRequiredAcks.Code
