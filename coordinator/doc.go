@@ -1,8 +1,9 @@
-// Package coordinator is chronik's Kafka group coordinator: consumer-group
-// state as a state machine over the partitions of the internal topic
-// __consumer_offsets, with no wire protocol. Package kafka decodes the group
-// requests, calls a Coordinator and encodes its answers; a transaction
-// coordinator is meant to sit beside it in the same way.
+// Package coordinator holds chronik's Kafka coordinators, state machines over
+// internal partitions with no wire protocol: the group coordinator
+// (consumer-group state over __consumer_offsets, Coordinator) and the
+// transaction coordinator (transactional ids over __transaction_state,
+// TxnCoordinator, txn*.go). Package kafka decodes their requests, calls
+// them and encodes their answers.
 //
 // It owns:
 //   - membership, generations and rebalances of the classic protocol
