@@ -5,7 +5,7 @@
 //
 // Environment: CHRONIK_BIN uses a prebuilt binary instead of building one;
 // CHRONIK_PROCTEST_TOPICS sets the topic count of TestManyTopicsRestart
-// (default 100, 20 with -short); CHRONIK_PROCTEST_KGO_LOG=1 sends the test
+// (default 50, 100 with CHRONIK_FAULTS=full, 20 with -short); CHRONIK_PROCTEST_KGO_LOG=1 sends the test
 // producers' franz-go logs to stderr; CHRONIK_FAULTS=full (make test-faults)
 // runs the fault suite at full length (CHRONIK_FAULTS_DURATION,
 // CHRONIK_FAULTS_RUNS, CHRONIK_FAULTS_REPORT; see faults_test.go) and the

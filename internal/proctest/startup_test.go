@@ -87,10 +87,14 @@ func TestReverseStartOrder(t *testing.T) {
 
 // TestManyTopicsRestart creates many one-partition topics, restarts every
 // broker, and checks that every broker lists the same topics. The count is
-// CHRONIK_PROCTEST_TOPICS (default 100, 20 with -short); the brokers use the
+// CHRONIK_PROCTEST_TOPICS (default 50, 100 with CHRONIK_FAULTS=full, 20 with
+// -short); the brokers use the
 // pebble LogDB, as recommended for many partitions.
 func TestManyTopicsRestart(t *testing.T) {
-	n := 100
+	n := 50
+	if fullFaults() {
+		n = 100
+	}
 	if testing.Short() {
 		n = 20
 	}
