@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,20 +11,14 @@ import (
 // TestSaramaTransactions: sarama's transactional producer commits one
 // transaction and aborts another; a read_committed sarama consumer reads
 // exactly the committed records, in order.
-//
-// It fails today and runs only with CHRONIK_SARAMA_TXN=1: the sarama
-// consumer reads c1 and then nothing under read_committed, and [c1 c2 x2
-// c3] under read_uncommitted, while franz-go and kcat read the same topics
-// correctly (kafka/txn_client_test.go). It is the reproducer for that bug.
 func TestSaramaTransactions(t *testing.T) {
-	if os.Getenv("CHRONIK_SARAMA_TXN") == "" {
-		t.Skip("known failure, see the doc comment; CHRONIK_SARAMA_TXN=1 runs it")
-	}
+	t.Parallel() // like TestSarama: mostly waiting
 	c := startCluster(t, 1)
 	cfg := saramaConfig(sarama.V3_6_0_0)
 	cfg.Producer.Transaction.ID = "sarama-txn"
 	cfg.Producer.Transaction.Timeout = 10 * time.Second
 	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner // every record to partition 0
 	const topic = "sarama-txn"
 	p, err := sarama.NewSyncProducer(c.Brokers(), cfg)
 	if err != nil {
