@@ -90,11 +90,11 @@ type GroupListing struct {
 // Errors: COORDINATOR_LOAD_IN_PROGRESS while a partition led here is still
 // loading.
 func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
-	if c.loading() {
+	if c.set.loading() {
 		return nil, kerr.CoordinatorLoadInProgress
 	}
 	var out []GroupListing
-	for _, cp := range c.loadedPartitions() {
+	for _, cp := range c.set.loaded() {
 		cp.mu.Lock()
 		groups := make([]*group, 0, len(cp.groups))
 		for _, g := range cp.groups {
@@ -112,20 +112,6 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 		}
 	}
 	return out, nil
-}
-
-// loading reports whether a partition led here is still being replayed.
-func (c *Coordinator) loading() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, cp := range c.parts {
-		select {
-		case <-cp.loaded:
-		default:
-			return true
-		}
-	}
-	return false
 }
 
 // DeleteGroup deletes an empty group: tombstones for its offsets and

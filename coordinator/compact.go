@@ -43,7 +43,7 @@ func (cp *coordPartition) track(recs []engine.Record) {
 
 // compact compacts every loaded partition that needs it.
 func (c *Coordinator) compact() {
-	for _, cp := range c.loadedPartitions() {
+	for _, cp := range c.set.loaded() {
 		if err := cp.compactIfNeeded(); err != nil && cp.ctx.Err() == nil {
 			c.log.Warn("compacting partition failed", "partition", cp.p, "err", err)
 		}

@@ -41,9 +41,8 @@ type Coordinator struct {
 	// decode and skipped (RecordsSkipped).
 	skipped atomic.Int64
 
-	mu       sync.Mutex
-	parts    map[int32]*coordPartition
-	creating bool
+	// set holds the __consumer_offsets partitions this broker leads.
+	set partitionSet[*coordPartition]
 }
 
 // coordPartition is one __consumer_offsets partition led by this broker.
@@ -77,8 +76,21 @@ func New(be Backend, cfg Config, log *slog.Logger) *Coordinator {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Coordinator{cfg: cfg, log: log.With("component", "groups"), parts: map[int32]*coordPartition{},
+	c := &Coordinator{cfg: cfg, log: log.With("component", "groups"),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	c.set = partitionSet[*coordPartition]{be: be, topic: OffsetsTopic, log: c.log, parts: map[int32]*coordPartition{},
+		noTopic: kerr.CoordinatorNotAvailable,
+		create: engine.TopicConfig{
+			Partitions:        cfg.OffsetsTopicPartitions,
+			ReplicationFactor: cfg.OffsetsTopicReplicationFactor,
+			RetentionMs:       -1, // group state is removed by tombstones, never by time
+			CleanupPolicy:     "compact",
+		},
+		newPart: func(p, epoch int32) *coordPartition {
+			ctx, cancel := context.WithCancel(context.Background())
+			return &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
+				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
+		}}
 	if be != nil {
 		c.be = be
 		go c.run()
@@ -98,13 +110,7 @@ func (c *Coordinator) Close() {
 		close(c.stop)
 	}
 	<-c.done
-	c.mu.Lock()
-	parts := c.parts
-	c.parts = map[int32]*coordPartition{}
-	c.mu.Unlock()
-	for _, cp := range parts {
-		cp.unload()
-	}
+	c.set.unloadAll()
 }
 
 func (c *Coordinator) run() {
@@ -120,7 +126,7 @@ func (c *Coordinator) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			c.watch()
+			c.set.watch()
 		case <-retention.C:
 			c.expireOffsets(time.Now())
 		case <-compaction.C:
@@ -129,52 +135,9 @@ func (c *Coordinator) run() {
 	}
 }
 
-// watch compares this broker's leadership of each __consumer_offsets
-// partition with the loaded set, loading and unloading partitions.
-func (c *Coordinator) watch() {
-	var parts []int32
-	for _, t := range c.be.Metadata(OffsetsTopic).Topics {
-		if t.Name == OffsetsTopic {
-			for _, p := range t.Partitions {
-				parts = append(parts, p.Partition)
-			}
-		}
-	}
-	leading := map[int32]int32{}
-	for _, p := range parts {
-		st, err := c.be.PartitionStats(OffsetsTopic, p)
-		if err == nil && st.IsLeader {
-			leading[p] = st.LeaderEpoch
-		}
-	}
-	c.mu.Lock()
-	var drop []*coordPartition
-	for p, cp := range c.parts {
-		if epoch, ok := leading[p]; !ok || epoch != cp.epoch {
-			drop = append(drop, cp)
-			delete(c.parts, p)
-		}
-	}
-	var load []*coordPartition
-	for p, epoch := range leading {
-		if _, ok := c.parts[p]; !ok {
-			ctx, cancel := context.WithCancel(context.Background())
-			cp := &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
-			c.parts[p] = cp
-			load = append(load, cp)
-		}
-	}
-	c.mu.Unlock()
-	for _, cp := range drop {
-		c.log.Info("no longer coordinating partition", "partition", cp.p, "epoch", cp.epoch)
-		cp.unload()
-	}
-	for _, cp := range load {
-		c.log.Info("loading partition", "partition", cp.p, "epoch", cp.epoch)
-		go cp.load()
-	}
-}
+func (cp *coordPartition) partition() int32          { return cp.p }
+func (cp *coordPartition) leaderEpoch() int32        { return cp.epoch }
+func (cp *coordPartition) loadedCh() <-chan struct{} { return cp.loaded }
 
 // unload drops the partition's groups: timers stop, waiting requests get
 // NOT_COORDINATOR, later calls on a held *group see it dead.
@@ -228,42 +191,7 @@ func partitionCount(t *engine.TopicInfo) int32 {
 	return int32(len(t.Partitions))
 }
 
-func offsetsTopicInfo(md engine.Metadata) *engine.TopicInfo {
-	for i := range md.Topics {
-		if md.Topics[i].Name == OffsetsTopic {
-			return &md.Topics[i]
-		}
-	}
-	return nil
-}
-
-// ensureTopic creates __consumer_offsets in the background (once at a time).
-func (c *Coordinator) ensureTopic() {
-	if c.be == nil {
-		return
-	}
-	c.mu.Lock()
-	if c.creating {
-		c.mu.Unlock()
-		return
-	}
-	c.creating = true
-	c.mu.Unlock()
-	go func() {
-		defer func() { c.mu.Lock(); c.creating = false; c.mu.Unlock() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err := c.be.CreateInternalTopic(ctx, OffsetsTopic, engine.TopicConfig{
-			Partitions:        c.cfg.OffsetsTopicPartitions,
-			ReplicationFactor: c.cfg.OffsetsTopicReplicationFactor,
-			RetentionMs:       -1, // group state is removed by tombstones, never by time
-			CleanupPolicy:     "compact",
-		})
-		if err != nil && !errors.Is(err, engine.ErrTopicExists) {
-			c.log.Warn("create __consumer_offsets failed", "err", err)
-		}
-	}()
-}
+func offsetsTopicInfo(md engine.Metadata) *engine.TopicInfo { return topicInfo(md, OffsetsTopic) }
 
 // Locate returns the broker coordinating group: the leader of its
 // __consumer_offsets partition, abs(javaStringHashCode(group)) % partitions
@@ -275,21 +203,7 @@ func (c *Coordinator) Locate(offsets *engine.TopicInfo, group string) (uint64, *
 	if c.be == nil {
 		return 0, kerr.CoordinatorNotAvailable
 	}
-	n := partitionCount(offsets)
-	if n == 0 {
-		c.ensureTopic()
-		return 0, kerr.CoordinatorNotAvailable
-	}
-	want := PartitionFor(group, n)
-	for _, p := range offsets.Partitions {
-		if p.Partition == want {
-			if p.Leader == 0 {
-				break
-			}
-			return p.Leader, nil
-		}
-	}
-	return 0, kerr.CoordinatorNotAvailable
+	return c.set.locate(offsets, group)
 }
 
 // partitionOf returns the loaded partition coordinating group on this
@@ -299,37 +213,7 @@ func (c *Coordinator) partitionOf(group string) (*coordPartition, *kerr.Error) {
 	if c.be == nil {
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	n := partitionCount(offsetsTopicInfo(c.be.Metadata(OffsetsTopic)))
-	if n == 0 {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	c.mu.Lock()
-	cp := c.parts[PartitionFor(group, n)]
-	c.mu.Unlock()
-	if cp == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-cp.loaded:
-		return cp, nil
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-}
-
-// loadedPartitions returns the partitions this broker serves now.
-func (c *Coordinator) loadedPartitions() []*coordPartition {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*coordPartition
-	for _, cp := range c.parts {
-		select {
-		case <-cp.loaded:
-			out = append(out, cp)
-		default:
-		}
-	}
-	return out
+	return c.set.partitionOf(group)
 }
 
 // lookup returns the group, creating it (Empty) when create is set; nil

@@ -67,9 +67,9 @@ func reload(t testing.TB, c *Coordinator, group string) *coordPartition {
 	if e != nil {
 		t.Fatal(e)
 	}
-	c.mu.Lock()
-	delete(c.parts, cp.p)
-	c.mu.Unlock()
+	c.set.mu.Lock()
+	delete(c.set.parts, cp.p)
+	c.set.mu.Unlock()
 	cp.unload()
 	return waitLoaded(t, c, group)
 }

@@ -15,8 +15,10 @@ package coordinator
 // make a load retry.
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,27 +32,38 @@ import (
 // so one bad record cannot keep the partition's groups unavailable. Retries
 // back off up to loadMaxBackoff, as each one writes a load marker.
 func (cp *coordPartition) load() {
+	st, ok := replayRetrying(cp.ctx, cp.c.log, OffsetsTopic, cp.p, cp.epoch, cp.replay)
+	if !ok {
+		return
+	}
+	cp.c.skipped.Add(int64(st.skipped))
+	close(cp.loaded)
+}
+
+// replayRetrying runs replay until it succeeds (ok) or ctx ends (leadership
+// lost), backing off between failures from loadMinBackoff up to
+// loadMaxBackoff, and logs the outcome: the records skipped, once, and the
+// load's duration.
+func replayRetrying(ctx context.Context, log *slog.Logger, topic string, p, epoch int32, replay func() (replayStats, error)) (replayStats, bool) {
 	start := time.Now()
 	backoff := loadMinBackoff
 	for {
-		st, err := cp.replay()
+		st, err := replay()
 		if err == nil {
 			if st.skipped > 0 {
-				cp.c.skipped.Add(int64(st.skipped))
-				cp.c.log.Warn("skipped undecodable __consumer_offsets records", "partition", cp.p,
+				log.Warn("skipped undecodable records", "topic", topic, "partition", p,
 					"skipped", st.skipped, "first_offset", st.firstSkipped, "err", st.firstErr)
 			}
-			cp.c.log.Info("partition loaded", "partition", cp.p, "epoch", cp.epoch, "records", st.records, "took", time.Since(start))
-			close(cp.loaded)
-			return
+			log.Info("partition loaded", "partition", p, "epoch", epoch, "records", st.records, "took", time.Since(start))
+			return st, true
 		}
-		if cp.ctx.Err() != nil {
-			return
+		if ctx.Err() != nil {
+			return st, false
 		}
-		cp.c.log.Warn("loading partition failed; retrying", "partition", cp.p, "err", err, "backoff", backoff)
+		log.Warn("loading partition failed; retrying", "partition", p, "err", err, "backoff", backoff)
 		select {
-		case <-cp.ctx.Done():
-			return
+		case <-ctx.Done():
+			return st, false
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, loadMaxBackoff)
@@ -286,7 +299,7 @@ func (g *group) restore(v *kmsg.GroupMetadataValue) {
 // becoming empty and the offset's commit), and then the groups left with
 // nothing.
 func (c *Coordinator) expireOffsets(now time.Time) {
-	for _, cp := range c.loadedPartitions() {
+	for _, cp := range c.set.loaded() {
 		cp.mu.Lock()
 		groups := make([]*group, 0, len(cp.groups))
 		for _, g := range cp.groups {

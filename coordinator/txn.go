@@ -130,9 +130,8 @@ type TxnCoordinator struct {
 	done chan struct{}
 	wg   sync.WaitGroup // marker writers
 
-	mu       sync.Mutex
-	parts    map[int32]*txnPartition
-	creating bool
+	// set holds the __transaction_state partitions this broker leads.
+	set partitionSet[*txnPartition]
 }
 
 // txnPartition is one __transaction_state partition led by this broker.
@@ -180,7 +179,20 @@ func NewTxn(be TxnBackend, mw MarkerWriter, cfg TxnConfig, log *slog.Logger) *Tx
 		log = slog.New(slog.DiscardHandler)
 	}
 	tc := &TxnCoordinator{cfg: cfg, log: log.With("component", "txns"), now: time.Now,
-		parts: map[int32]*txnPartition{}, stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{})}
+	tc.set = partitionSet[*txnPartition]{be: be, topic: TxnTopic, log: tc.log, parts: map[int32]*txnPartition{},
+		noTopic: kerr.NotCoordinator,
+		create: engine.TopicConfig{
+			Partitions:        cfg.TopicPartitions,
+			ReplicationFactor: cfg.TopicReplicationFactor,
+			RetentionMs:       -1, // state is replaced by newer records, never expired by time
+			CleanupPolicy:     "compact",
+		},
+		newPart: func(p, epoch int32) *txnPartition {
+			ctx, cancel := context.WithCancel(context.Background())
+			return &txnPartition{tc: tc, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
+				loaded: make(chan struct{}), txns: map[string]*txnMeta{}}
+		}}
 	if be != nil && mw != nil {
 		tc.be, tc.mw = be, mw
 		go tc.run()
@@ -203,13 +215,7 @@ func (tc *TxnCoordinator) Close() {
 		close(tc.stop)
 	}
 	<-tc.done
-	tc.mu.Lock()
-	parts := tc.parts
-	tc.parts = map[int32]*txnPartition{}
-	tc.mu.Unlock()
-	for _, tp := range parts {
-		tp.unload()
-	}
+	tc.set.unloadAll()
 	tc.wg.Wait()
 }
 
@@ -224,52 +230,16 @@ func (tc *TxnCoordinator) run() {
 		case <-tc.stop:
 			return
 		case <-t.C:
-			tc.watch()
+			tc.set.watch()
 		case <-abort.C:
 			tc.abortTimedOut()
 		}
 	}
 }
 
-// watch compares this broker's leadership of each __transaction_state
-// partition with the loaded set, loading and unloading partitions.
-func (tc *TxnCoordinator) watch() {
-	leading := map[int32]int32{}
-	if t := txnTopicInfo(tc.be.Metadata(TxnTopic)); t != nil {
-		for _, p := range t.Partitions {
-			st, err := tc.be.PartitionStats(TxnTopic, p.Partition)
-			if err == nil && st.IsLeader {
-				leading[p.Partition] = st.LeaderEpoch
-			}
-		}
-	}
-	tc.mu.Lock()
-	var drop, load []*txnPartition
-	for p, tp := range tc.parts {
-		if epoch, ok := leading[p]; !ok || epoch != tp.epoch {
-			drop = append(drop, tp)
-			delete(tc.parts, p)
-		}
-	}
-	for p, epoch := range leading {
-		if _, ok := tc.parts[p]; !ok {
-			ctx, cancel := context.WithCancel(context.Background())
-			tp := &txnPartition{tc: tc, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), txns: map[string]*txnMeta{}}
-			tc.parts[p] = tp
-			load = append(load, tp)
-		}
-	}
-	tc.mu.Unlock()
-	for _, tp := range drop {
-		tc.log.Info("no longer coordinating partition", "partition", tp.p, "epoch", tp.epoch)
-		tp.unload()
-	}
-	for _, tp := range load {
-		tc.log.Info("loading partition", "partition", tp.p, "epoch", tp.epoch)
-		go tp.load()
-	}
-}
+func (tp *txnPartition) partition() int32          { return tp.p }
+func (tp *txnPartition) leaderEpoch() int32        { return tp.epoch }
+func (tp *txnPartition) loadedCh() <-chan struct{} { return tp.loaded }
 
 // unload drops the partition's transactions; marker writers stop, and
 // later calls on a held *txnMeta see it dead.
@@ -286,41 +256,6 @@ func (tp *txnPartition) unload() {
 	}
 }
 
-func txnTopicInfo(md engine.Metadata) *engine.TopicInfo {
-	for i := range md.Topics {
-		if md.Topics[i].Name == TxnTopic {
-			return &md.Topics[i]
-		}
-	}
-	return nil
-}
-
-// ensureTopic creates __transaction_state in the background (once at a
-// time).
-func (tc *TxnCoordinator) ensureTopic() {
-	tc.mu.Lock()
-	if tc.creating {
-		tc.mu.Unlock()
-		return
-	}
-	tc.creating = true
-	tc.mu.Unlock()
-	go func() {
-		defer func() { tc.mu.Lock(); tc.creating = false; tc.mu.Unlock() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err := tc.be.CreateInternalTopic(ctx, TxnTopic, engine.TopicConfig{
-			Partitions:        tc.cfg.TopicPartitions,
-			ReplicationFactor: tc.cfg.TopicReplicationFactor,
-			RetentionMs:       -1, // state is replaced by newer records, never expired by time
-			CleanupPolicy:     "compact",
-		})
-		if err != nil && !errors.Is(err, engine.ErrTopicExists) {
-			tc.log.Warn("create __transaction_state failed", "err", err)
-		}
-	}()
-}
-
 // Locate returns the broker coordinating transactional id txnID: the leader
 // of its __transaction_state partition. The error is
 // COORDINATOR_NOT_AVAILABLE while the topic is being created (Locate starts
@@ -329,19 +264,7 @@ func (tc *TxnCoordinator) Locate(txnID string) (uint64, *kerr.Error) {
 	if tc.be == nil {
 		return 0, kerr.CoordinatorNotAvailable
 	}
-	t := txnTopicInfo(tc.be.Metadata(TxnTopic))
-	n := partitionCount(t)
-	if n == 0 {
-		tc.ensureTopic()
-		return 0, kerr.CoordinatorNotAvailable
-	}
-	want := PartitionFor(txnID, n)
-	for _, p := range t.Partitions {
-		if p.Partition == want && p.Leader != 0 {
-			return p.Leader, nil
-		}
-	}
-	return 0, kerr.CoordinatorNotAvailable
+	return tc.set.locate(topicInfo(tc.be.Metadata(TxnTopic), TxnTopic), txnID)
 }
 
 // partitionOf returns the loaded partition coordinating txnID on this
@@ -351,37 +274,7 @@ func (tc *TxnCoordinator) partitionOf(txnID string) (*txnPartition, *kerr.Error)
 	if tc.be == nil {
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	n := partitionCount(txnTopicInfo(tc.be.Metadata(TxnTopic)))
-	if n == 0 {
-		return nil, kerr.NotCoordinator
-	}
-	tc.mu.Lock()
-	tp := tc.parts[PartitionFor(txnID, n)]
-	tc.mu.Unlock()
-	if tp == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-tp.loaded:
-		return tp, nil
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-}
-
-// loadedPartitions returns the partitions this broker serves now.
-func (tc *TxnCoordinator) loadedPartitions() []*txnPartition {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	var out []*txnPartition
-	for _, tp := range tc.parts {
-		select {
-		case <-tp.loaded:
-			out = append(out, tp)
-		default:
-		}
-	}
-	return out
+	return tc.set.partitionOf(txnID)
 }
 
 // lookup returns the id's state locked and alive, creating it (with no

@@ -20,31 +20,11 @@ import (
 // load replays the partition, retrying until it succeeds or leadership is
 // lost.
 func (tp *txnPartition) load() {
-	start := time.Now()
-	backoff := loadMinBackoff
-	for {
-		st, err := tp.replay()
-		if err == nil {
-			if st.skipped > 0 {
-				tp.tc.log.Warn("skipped undecodable __transaction_state records", "partition", tp.p,
-					"skipped", st.skipped, "first_offset", st.firstSkipped, "err", st.firstErr)
-			}
-			tp.tc.log.Info("partition loaded", "partition", tp.p, "epoch", tp.epoch, "records", st.records, "took", time.Since(start))
-			close(tp.loaded)
-			tp.resumePrepared()
-			return
-		}
-		if tp.ctx.Err() != nil {
-			return
-		}
-		tp.tc.log.Warn("loading partition failed; retrying", "partition", tp.p, "err", err, "backoff", backoff)
-		select {
-		case <-tp.ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, loadMaxBackoff)
+	if _, ok := replayRetrying(tp.ctx, tp.tc.log, TxnTopic, tp.p, tp.epoch, tp.replay); !ok {
+		return
 	}
+	close(tp.loaded)
+	tp.resumePrepared()
 }
 
 // replay reads the partition up to a fresh load marker and installs the

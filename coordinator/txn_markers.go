@@ -127,7 +127,7 @@ func bumpedEpoch(e int16) int16 {
 // bumping its epoch so that the producer is fenced.
 func (tc *TxnCoordinator) abortTimedOut() {
 	now := tc.now()
-	for _, tp := range tc.loadedPartitions() {
+	for _, tp := range tc.set.loaded() {
 		tp.mu.Lock()
 		txns := make([]*txnMeta, 0, len(tp.txns))
 		for _, t := range tp.txns {

@@ -97,9 +97,9 @@ func reloadTxn(t *testing.T, tc *TxnCoordinator, id string) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	tc.mu.Lock()
-	delete(tc.parts, tp.p)
-	tc.mu.Unlock()
+	tc.set.mu.Lock()
+	delete(tc.set.parts, tp.p)
+	tc.set.mu.Unlock()
 	tp.unload()
 	waitTxnLoaded(t, tc, id)
 }
