@@ -25,6 +25,12 @@ type Backend interface {
 	// Produce appends records through Raft and returns once they are
 	// committed and applied.
 	Produce(ctx context.Context, topic string, partition int32, recs []engine.Record) (engine.ProduceResult, error)
+	// ProduceBatch appends encoded record batches (transactional offset
+	// commits).
+	ProduceBatch(ctx context.Context, topic string, partition int32, batches []byte) (engine.ProduceResult, error)
+	// Watch returns a channel closed when the partition's high watermark
+	// moves past hw.
+	Watch(topic string, partition int32, hw int64) (<-chan struct{}, error)
 	// Fetch reads record batches from offset on.
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, opts engine.FetchOptions) (engine.FetchResult, error)
 	// ListOffsets answers the log start (engine.Earliest) of a partition.

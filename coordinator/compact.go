@@ -41,6 +41,14 @@ func (cp *coordPartition) track(recs []engine.Record) {
 	cp.written += len(recs)
 }
 
+// trackLive records one record that became live without being written
+// now (a transactional offset, at its commit marker).
+func (cp *coordPartition) trackLive(key, value []byte) {
+	cp.liveMu.Lock()
+	cp.live[string(key)] = value
+	cp.liveMu.Unlock()
+}
+
 // compact compacts every loaded partition that needs it.
 func (c *Coordinator) compact() {
 	for _, cp := range c.set.loaded() {
@@ -56,11 +64,14 @@ func (cp *coordPartition) compactIfNeeded() error {
 	cp.liveMu.Lock()
 	need := cp.written >= compactMinRecords && cp.written > 2*len(cp.live)
 	cp.liveMu.Unlock()
-	if !need {
+	if !need || cp.txnPending() {
 		return nil
 	}
 	cp.wmu.Lock()
 	defer cp.wmu.Unlock()
+	if cp.txnPending() {
+		return nil // a transactional commit got in first
+	}
 	cp.liveMu.Lock()
 	keys := make([]string, 0, len(cp.live))
 	for k := range cp.live {

@@ -44,7 +44,7 @@ func TestGroupCompaction(t *testing.T) {
 		t.Fatalf("log start %d after compaction, want past the 1500 overwritten commits", start.Offset)
 	}
 	cp = reload(t, c, "compacted")
-	offs, e := c.FetchOffsets("compacted", nil)
+	offs, e := c.FetchOffsets("compacted", nil, false)
 	if e != nil || len(offs) != 1 || len(offs[0].Partitions) != 10 {
 		t.Fatalf("after compaction and reload: %+v %v", offs, e)
 	}

@@ -65,6 +65,15 @@ type coordPartition struct {
 	liveMu  sync.Mutex
 	live    map[string][]byte // record key -> value of the last record
 	written int               // records in the log since its start
+
+	// Offsets committed in transactions (txn_offsets.go): the groups
+	// with offsets pending per producer id, and the tail reading the
+	// markers that end them.
+	txnMu      sync.Mutex
+	txnPids    map[int64]map[string]struct{}
+	tailing    bool
+	tailFrom   int64 // next offset the tail reads
+	tailRewind int64 // a pending write the tail must read again from (MaxInt64: none)
 }
 
 // New returns a coordinator over be and starts its watcher, which loads the
@@ -89,7 +98,8 @@ func New(be Backend, cfg Config, log *slog.Logger) *Coordinator {
 		newPart: func(p, epoch int32) *coordPartition {
 			ctx, cancel := context.WithCancel(context.Background())
 			return &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
+				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{},
+				txnPids: map[int64]map[string]struct{}{}}
 		}}
 	if be != nil {
 		c.be = be
@@ -256,16 +266,22 @@ func (cp *coordPartition) remove(g *group) {
 // write appends records to the partition through Raft and returns once
 // they are committed. It fails once leadership is lost.
 func (cp *coordPartition) write(recs ...engine.Record) error {
+	_, err := cp.writeAt(recs...)
+	return err
+}
+
+// writeAt is write that returns the offset of the first record.
+func (cp *coordPartition) writeAt(recs ...engine.Record) (int64, error) {
 	ctx, cancel := context.WithTimeout(cp.ctx, 15*time.Second)
 	defer cancel()
 	cp.wmu.RLock()
 	defer cp.wmu.RUnlock()
-	_, err := cp.c.be.Produce(ctx, OffsetsTopic, cp.p, recs)
+	res, err := cp.c.be.Produce(ctx, OffsetsTopic, cp.p, recs)
 	if err != nil {
-		return fmt.Errorf("write %d records to %s partition %d: %w", len(recs), OffsetsTopic, cp.p, err)
+		return 0, fmt.Errorf("write %d records to %s partition %d: %w", len(recs), OffsetsTopic, cp.p, err)
 	}
 	cp.track(recs)
-	return nil
+	return res.BaseOffset, nil
 }
 
 // writeError maps a failed write to what the client should do: find the

@@ -53,6 +53,7 @@ type offsetCommit struct {
 	leaderEpoch int32
 	metadata    string
 	committed   time.Time
+	logOffset   int64 // offset of its record in __consumer_offsets: the later record wins
 }
 
 // waiter is a parked JoinGroup or SyncGroup request.
@@ -103,12 +104,13 @@ type group struct {
 	tSync        *time.Timer
 	delayUntil   time.Time // initial rebalance delay of a group that was empty
 	offsets      map[topicPartition]offsetCommit
+	txnOffsets   txnCommitState // offsets committed in transactions not ended yet (txn_offsets.go)
 }
 
 func newGroup(cp *coordPartition, name string) *group {
 	return &group{name: name, cp: cp, state: groupEmpty, stateTime: time.Now(),
 		members: map[string]*member{}, pending: map[string]*member{}, static: map[string]string{},
-		protocols: map[string]int{}, offsets: map[topicPartition]offsetCommit{}}
+		protocols: map[string]int{}, offsets: map[topicPartition]offsetCommit{}, txnOffsets: txnCommitState{}}
 }
 
 func (g *group) setState(s groupState) {

@@ -110,7 +110,14 @@ func (cp *coordPartition) replay() (replayStats, error) {
 	}
 	ls := newLoadState()
 	live := map[string][]byte{}
-	apply := func(rec engine.Record) {
+	setLive := func(key, value []byte) {
+		if value == nil {
+			delete(live, string(key))
+		} else {
+			live[string(key)] = value
+		}
+	}
+	apply := func(rec engine.Record, owner batchOwner) {
 		if rec.Offset >= end {
 			return
 		}
@@ -119,22 +126,28 @@ func (cp *coordPartition) replay() (replayStats, error) {
 			st.skip(1, rec.Offset, err)
 			return
 		}
+		sr.at = rec.Offset
+		st.records++
+		if owner.pid >= 0 {
+			ls.pend(sr, owner, rec.Key, rec.Value)
+			return
+		}
 		ls.apply(sr)
 		if sr.kind != recLoadMarker {
-			if sr.tombstone {
-				delete(live, string(rec.Key))
-			} else {
-				live[string(rec.Key)] = rec.Value
-			}
+			setLive(rec.Key, rec.Value)
 		}
-		st.records++
+	}
+	marker := func(m txnMarker) {
+		if m.offset < end {
+			ls.complete(m, setLive)
+		}
 	}
 	for off := lo.Offset; off < end; {
 		fr, err := be.Fetch(ctx, OffsetsTopic, cp.p, off, engine.FetchOptions{MaxBytes: 4 << 20})
 		if err != nil {
 			return st, fmt.Errorf("read at offset %d: %w", off, err)
 		}
-		next := eachStoredBatch(fr.Batches, off, end, apply, st.skip)
+		next := eachStoredBatch(fr.Batches, off, end, apply, marker, st.skip)
 		if next <= off {
 			return st, fmt.Errorf("no records at offset %d below the load marker at %d", off, end)
 		}
@@ -150,25 +163,36 @@ func (cp *coordPartition) replay() (replayStats, error) {
 	cp.liveMu.Unlock()
 	for name, lg := range ls.groups {
 		g := newGroup(cp, name)
-		g.offsets = lg.offsets
+		g.offsets, g.txnOffsets = lg.offsets, lg.txn
 		if lg.meta != nil {
 			g.restore(lg.meta)
 		}
-		if lg.meta == nil && len(g.offsets) == 0 {
+		if lg.meta == nil && len(g.offsets) == 0 && len(g.txnOffsets) == 0 {
 			continue
 		}
 		cp.groups[name] = g
+		for pid := range g.txnOffsets {
+			// Every marker below end is applied: read those after.
+			cp.watchTxn(pid, name, end)
+		}
 	}
 	return st, nil
 }
 
+// batchOwner is the transactional producer of a batch (pid -1: none).
+type batchOwner struct {
+	pid   int64
+	epoch int16
+}
+
 // eachStoredBatch walks the record batches of a fetch one at a time and
 // passes the records at offsets from from on to apply (which ignores those
-// at end or later). A batch whose records cannot be decoded passes those
-// before the damage and reports the rest to skip (count, first offset,
-// cause). It returns the offset after
-// the last whole batch (from if there is none).
-func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record), skip func(n int, offset int64, err error)) int64 {
+// at end or later), with the transactional producer of their batch, and
+// the transaction markers to marker (nil: ignored). A batch whose records
+// cannot be decoded passes those before the damage and reports the rest to
+// skip (count, first offset, cause). It returns the offset after the last
+// whole batch (from if there is none).
+func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record, batchOwner), marker func(txnMarker), skip func(n int, offset int64, err error)) int64 {
 	next := from
 	for len(b) >= batchHeaderLen && next < end {
 		size := batchHeaderPrefix + int(int32(binary.BigEndian.Uint32(b[8:12])))
@@ -188,13 +212,20 @@ func eachStoredBatch(b []byte, from, end int64, apply func(engine.Record), skip 
 		if h.Attributes&batchControl != 0 {
 			// A transaction marker (AddOffsetsToTxn puts the partition in
 			// a transaction): not a coordinator record.
+			if m, ok := parseMarker(&h); ok && marker != nil {
+				marker(m)
+			}
 			next = last + 1
 			continue
+		}
+		owner := batchOwner{pid: -1}
+		if h.Attributes&batchTransactional != 0 && h.ProducerID >= 0 {
+			owner = batchOwner{pid: h.ProducerID, epoch: h.ProducerEpoch}
 		}
 		recs, err := engine.DecodeBatches(batch)
 		for _, rec := range recs {
 			if rec.Offset >= next {
-				apply(rec)
+				apply(rec, owner)
 			}
 		}
 		if err != nil {
@@ -220,19 +251,57 @@ const (
 type loadedGroup struct {
 	meta    *kmsg.GroupMetadataValue
 	offsets map[topicPartition]offsetCommit
+	txn     txnCommitState
 }
 
-type loadState struct{ groups map[string]*loadedGroup }
+type loadState struct {
+	groups map[string]*loadedGroup
+	pids   map[int64]map[string]struct{} // producer id -> groups with offsets pending
+}
 
-func newLoadState() *loadState { return &loadState{groups: map[string]*loadedGroup{}} }
+func newLoadState() *loadState {
+	return &loadState{groups: map[string]*loadedGroup{}, pids: map[int64]map[string]struct{}{}}
+}
 
 func (s *loadState) get(name string) *loadedGroup {
 	g := s.groups[name]
 	if g == nil {
-		g = &loadedGroup{offsets: map[topicPartition]offsetCommit{}}
+		g = &loadedGroup{offsets: map[topicPartition]offsetCommit{}, txn: txnCommitState{}}
 		s.groups[name] = g
 	}
 	return g
+}
+
+// pend folds a record of a transactional batch: an offset pending until
+// its producer's marker. Other kinds are not written in transactions and
+// are ignored.
+func (s *loadState) pend(r storedRecord, owner batchOwner, key, value []byte) {
+	if r.kind != recOffsetKeyV1 || r.tombstone {
+		return
+	}
+	g := s.get(r.group)
+	pend := g.txn[owner.pid]
+	if pend == nil {
+		pend = map[topicPartition]pendingOffset{}
+		g.txn[owner.pid] = pend
+	}
+	pend[topicPartition{r.topic, r.partition}] = pendingOffset{oc: r.offsetCommit(), epoch: owner.epoch, key: key, value: value}
+	if s.pids[owner.pid] == nil {
+		s.pids[owner.pid] = map[string]struct{}{}
+	}
+	s.pids[owner.pid][r.group] = struct{}{}
+}
+
+// complete applies a transaction marker to the offsets pending.
+func (s *loadState) complete(m txnMarker, live func(key, value []byte)) {
+	for name := range s.pids[m.pid] {
+		if g := s.groups[name]; g == nil || g.txn.complete(g.offsets, m.pid, m.commit, m.offset, live) {
+			delete(s.pids[m.pid], name)
+		}
+	}
+	if len(s.pids[m.pid]) == 0 {
+		delete(s.pids, m.pid)
+	}
 }
 
 // apply folds one record into the state: the last record of a key wins.
@@ -245,8 +314,7 @@ func (s *loadState) apply(r storedRecord) {
 			delete(g.offsets, tp)
 			return
 		}
-		g.offsets[tp] = offsetCommit{offset: r.offset.Offset, leaderEpoch: r.offset.LeaderEpoch,
-			metadata: r.offset.Metadata, committed: time.UnixMilli(r.offset.CommitTimestamp)}
+		g.offsets[tp] = r.offsetCommit()
 	case recGroupKey:
 		if r.tombstone {
 			delete(s.groups, r.group)
@@ -317,7 +385,7 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 }
 
 func (g *group) expire(now time.Time, retention time.Duration) {
-	if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 {
+	if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 || len(g.txnOffsets) > 0 {
 		return
 	}
 	var recs []engine.Record

@@ -62,7 +62,7 @@ func TestGroupLoadSkipsUndecodableRecord(t *testing.T) {
 	if code := c.CommitOffsets(commit, anyPartition).Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("OffsetCommit: error %d", code)
 	}
-	offs, e := c.FetchOffsets(group, nil)
+	offs, e := c.FetchOffsets(group, nil, false)
 	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 42 {
 		t.Fatalf("FetchOffsets: %+v %v", offs, e)
 	}
@@ -89,7 +89,7 @@ func TestGroupReloadAfterRestart(t *testing.T) {
 	if e != nil || d.Generation != gen || d.State != "Stable" || len(d.Members) != 1 {
 		t.Fatalf("reloaded %+v %v, want generation %d Stable with 1 member", d, e, gen)
 	}
-	offs, e := c.FetchOffsets("reload", nil)
+	offs, e := c.FetchOffsets("reload", nil, false)
 	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 5 || offs[0].Partitions[0].Metadata != "x" {
 		t.Fatalf("reloaded offsets %+v %v", offs, e)
 	}

@@ -100,12 +100,14 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 	if len(recs) == 0 {
 		return resp
 	}
-	if err := cp.write(recs...); err != nil {
+	base, err := cp.writeAt(recs...)
+	if err != nil {
 		c.log.Warn("offset commit failed", "group", req.Group, "err", err)
 		all(writeError(err))
 		return resp
 	}
 	for tp, oc := range commits {
+		oc.logOffset = base
 		g.offsets[tp] = oc
 	}
 	return resp
@@ -148,15 +150,22 @@ type PartitionOffset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Err is UNSTABLE_OFFSET_COMMIT when stable offsets were asked for and
+	// a transaction that has not ended committed one for the partition
+	// (Offset is then -1).
+	Err *kerr.Error
 }
 
 // FetchOffsets returns the group's offsets for topics (nil: all committed),
-// -1 for requested partitions without a commit, sorted by topic and partition.
+// -1 for requested partitions without a commit, sorted by topic and
+// partition. With requireStable (KIP-447), a partition with an offset
+// committed in a transaction that has not ended answers
+// UNSTABLE_OFFSET_COMMIT in its Err: the client asks again.
 //
 // Errors: INVALID_GROUP_ID (empty name without topics), NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE. A group that does
 // not exist has no offsets and no error.
-func (c *Coordinator) FetchOffsets(name string, topics map[string][]int32) ([]TopicOffsets, *kerr.Error) {
+func (c *Coordinator) FetchOffsets(name string, topics map[string][]int32, requireStable bool) ([]TopicOffsets, *kerr.Error) {
 	if name == "" && topics == nil {
 		return nil, kerr.InvalidGroupID
 	}
@@ -165,16 +174,26 @@ func (c *Coordinator) FetchOffsets(name string, topics map[string][]int32) ([]To
 		return nil, e
 	}
 	got := map[topicPartition]offsetCommit{}
+	unstable := map[topicPartition]bool{}
 	if g := cp.lookup(name, false); g != nil {
 		for tp, oc := range g.offsets {
 			got[tp] = oc
+		}
+		if requireStable {
+			for _, pend := range g.txnOffsets {
+				for tp := range pend {
+					unstable[tp] = true
+				}
+			}
 		}
 		g.mu.Unlock()
 	}
 	byTopic := map[string][]PartitionOffset{}
 	add := func(tp topicPartition) {
 		f := PartitionOffset{Partition: tp.partition, Offset: -1, LeaderEpoch: -1}
-		if oc, ok := got[tp]; ok {
+		if unstable[tp] {
+			f.Err = kerr.UnstableOffsetCommit
+		} else if oc, ok := got[tp]; ok {
 			f.Offset, f.LeaderEpoch, f.Metadata = oc.offset, oc.leaderEpoch, oc.metadata
 		}
 		byTopic[tp.topic] = append(byTopic[tp.topic], f)

@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -42,6 +43,13 @@ type storedRecord struct {
 	tombstone bool
 	offset    *kmsg.OffsetCommitValue  // kind offset, not a tombstone
 	meta      *kmsg.GroupMetadataValue // kind group, not a tombstone
+	at        int64                    // offset of the record in the log
+}
+
+// offsetCommit is the committed offset of an offset record.
+func (r *storedRecord) offsetCommit() offsetCommit {
+	return offsetCommit{offset: r.offset.Offset, leaderEpoch: r.offset.LeaderEpoch, metadata: r.offset.Metadata,
+		committed: time.UnixMilli(r.offset.CommitTimestamp), logOffset: r.at}
 }
 
 // decodeStoredRecord decodes one record's key and value. Unknown key

@@ -45,7 +45,7 @@ func (tp *txnPartition) replay() (replayStats, error) {
 		return st, fmt.Errorf("log start: %w", err)
 	}
 	values := map[string]*kmsg.TxnMetadataValue{}
-	apply := func(rec engine.Record) {
+	apply := func(rec engine.Record, _ batchOwner) {
 		if rec.Offset >= end {
 			return
 		}
@@ -68,7 +68,7 @@ func (tp *txnPartition) replay() (replayStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("read at offset %d: %w", off, err)
 		}
-		next := eachStoredBatch(fr.Batches, off, end, apply, st.skip)
+		next := eachStoredBatch(fr.Batches, off, end, apply, nil, st.skip)
 		if next <= off {
 			return st, fmt.Errorf("no records at offset %d below the load marker at %d", off, end)
 		}

@@ -10,8 +10,10 @@ package kafka
 //   - v8+ asks for several groups; each group gets its own error code
 //     (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) so clients retry per
 //     group. A group that does not exist answers no offsets, no error.
-//   - RequireStable (v7+) has nothing to wait for: chronik has no
-//     transactional offset commits.
+//   - RequireStable (v7+, KIP-447): a partition with an offset committed
+//     in a transaction that has not ended (TxnOffsetCommit) answers
+//     UNSTABLE_OFFSET_COMMIT, and the client asks again; without it such a
+//     partition answers the last offset committed outside transactions.
 //
 // Version notes:
 //   - v2: ErrorCode at the top level; null topics = all
@@ -45,7 +47,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			offs, e := s.groups.FetchOffsets(rg.Group, topics)
+			offs, e := s.groups.FetchOffsets(rg.Group, topics, req.RequireStable)
 			if e != nil {
 				out.ErrorCode = e.Code
 			}
@@ -55,6 +57,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 				for _, p := range t.Partitions {
 					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.Partition, p.Offset, p.LeaderEpoch, kmsg.StringPtr(p.Metadata)
+					rp.ErrorCode = errCode(p.Err)
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				out.Topics = append(out.Topics, rt)
@@ -70,7 +73,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
-	offs, e := s.groups.FetchOffsets(req.Group, topics)
+	offs, e := s.groups.FetchOffsets(req.Group, topics, r.version >= 7 && req.RequireStable)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		// Before v2 there is no top-level code: each partition carries it.
@@ -94,6 +97,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetFetchResponseTopicPartition()
 			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p.Partition, p.Offset, p.LeaderEpoch, kmsg.StringPtr(p.Metadata)
+			rp.ErrorCode = errCode(p.Err)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)

@@ -8,8 +8,8 @@ package kafka
 //     producer's transaction, so that it gets the transaction's marker.
 //     Errors as AddPartitionsToTxn; COORDINATOR_NOT_AVAILABLE while
 //     __consumer_offsets does not exist.
-//   - TxnOffsetCommit (28) is not served yet, so offsets cannot be
-//     committed in a transaction.
+//   - The offsets are then committed with TxnOffsetCommit (28) to the
+//     group coordinator.
 //
 // Version notes:
 //   - v1: no change

@@ -88,7 +88,7 @@ func TestGroupOffsetRetention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	offs, e := kc.servers[1].groups.FetchOffsets("live", nil)
+	offs, e := kc.servers[1].groups.FetchOffsets("live", nil, false)
 	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 7 {
 		t.Fatalf("live group's offsets %+v %v, want offset 7 kept", offs, e)
 	}

@@ -38,10 +38,19 @@ type producerTable map[int64]*producerState
 // check decides what to do with a batch. For seqDuplicate it returns the
 // original base offset.
 func (t producerTable) check(h *segment.BatchHeader) (int, int64) {
-	if h.ProducerID < 0 || h.BaseSequence < 0 {
+	if h.ProducerID < 0 {
 		return seqAccept, 0
 	}
 	st, ok := t[h.ProducerID]
+	if h.BaseSequence < 0 {
+		// A producer's batch without sequences is written by a
+		// coordinator (transactional offset commits): not
+		// de-duplicated, but an older epoch is fenced all the same.
+		if ok && h.ProducerEpoch < st.epoch {
+			return seqFenced, 0
+		}
+		return seqAccept, 0
+	}
 	if !ok {
 		return seqAccept, 0
 	}

@@ -80,6 +80,7 @@ func testPartitionTxns(t *testing.T) {
 		{"marker of an old epoch", marker(7, 0, true, 2), 0, ResultInvalidProducerEpoch, txnView{10, 10, []AbortedTxn{{7, 3, 7}}}},
 		{"marker of an old coordinator", marker(7, 1, true, 1), 0, ResultCoordinatorFenced, txnView{10, 10, []AbortedTxn{{7, 3, 7}}}},
 		{"batch of the fenced epoch", AppendCommand(nil, txnBatch(1, 7, 0, 3), 3, 0, false), 0, ResultInvalidProducerEpoch, txnView{10, 10, []AbortedTxn{{7, 3, 7}}}},
+		{"coordinator batch of the fenced epoch", AppendCommand(nil, txnBatch(1, 7, 0, -1), 3, 0, false), 0, ResultInvalidProducerEpoch, txnView{10, 10, []AbortedTxn{{7, 3, 7}}}},
 		{"begin 7 in epoch 1", AppendCommand(nil, txnBatch(2, 7, 1, 0), 3, 0, false), 10, ResultOK, txnView{10, 12, []AbortedTxn{{7, 3, 7}}}},
 		{"begin 9", AppendCommand(nil, txnBatch(1, 9, 0, 0), 3, 0, false), 12, ResultOK, txnView{10, 13, []AbortedTxn{{7, 3, 7}}}},
 		{"plain batch of 9 in its transaction", AppendCommand(nil, testBatch(1, 1000, 9, 0, 1), 3, 0, false), 0, ResultInvalidTxnState, txnView{10, 13, []AbortedTxn{{7, 3, 7}}}},

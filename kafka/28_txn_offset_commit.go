@@ -1,0 +1,49 @@
+package kafka
+
+// TxnOffsetCommit: v0-4
+//
+// Behaviour:
+//   - Sent to the group's coordinator by a transactional producer, after
+//     AddOffsetsToTxn put the group's __consumer_offsets partition in its
+//     transaction. The offsets are written through Raft to that partition
+//     as a transactional batch of the producer and stay pending: they
+//     become the group's committed offsets when the transaction commits
+//     (its marker reaches the partition) and are dropped if it aborts.
+//     Meanwhile OffsetFetch with RequireStable answers
+//     UNSTABLE_OFFSET_COMMIT for their partitions.
+//   - Without a member id (v0-2, or an empty one) the commit is not
+//     checked against the group, which it creates if needed; a member must
+//     be known (UNKNOWN_MEMBER_ID) and, with a generation, at the group's
+//     (ILLEGAL_GENERATION; also for a generation of a group that does not
+//     exist); a static member's instance id must match
+//     (FENCED_INSTANCE_ID).
+//   - An epoch older than one the producer committed pending offsets with
+//     is INVALID_PRODUCER_EPOCH; partitions of unknown topics are
+//     UNKNOWN_TOPIC_OR_PARTITION; metadata over GroupConfig.MaxMetadataBytes
+//     is OFFSET_METADATA_TOO_LARGE.
+//
+// Version notes:
+//   - v1: no change
+//   - v2: LeaderEpoch per partition
+//   - v3: Generation, MemberID, InstanceID (KIP-447); flexible versions
+//   - v4: TRANSACTION_ABORTABLE may be returned (KIP-890; never here)
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(28, 0, 4, handleTxnOffsetCommit) }
+
+func handleTxnOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.TxnOffsetCommitRequest)
+	var v *metaView
+	known := func(topic string, partition int32) bool {
+		if v == nil {
+			v = s.view()
+		}
+		return v.partition(topic, partition) != nil
+	}
+	return s.groups.TxnCommitOffsets(req, known), nil
+}
