@@ -12,16 +12,17 @@ import (
 
 // franzGoTests are the franz-go integration tests (pkg/kgo, run against a
 // real broker through KGO_SEEDS) run in make test: the group ETL chain that
-// found a JoinGroup bug, producing, and consumer corner cases. With
+// found a JoinGroup bug, its transactional twin (GroupTransactSession:
+// transactional produce, TxnOffsetCommit, read_committed), producing, and
+// consumer corner cases. With
 // CHRONIK_FRANZ_GO_TESTS=all (`make kgo-integration`) the whole suite runs
 // but for franzGoSkip.
 //
-// franzGoSkip: what chronik does not serve (transactions, KIP-848 and share
-// groups, SASL).
-const franzGoTests = "TestGroupETL|TestGroupSimple|TestClient_Produce|TestIssue325|TestIssue810|TestIssue865|" +
+// franzGoSkip: what chronik does not serve (KIP-848 and share groups, SASL).
+const franzGoTests = "TestGroupETL|TestTxnEtl|TestGroupSimple|TestClient_Produce|TestIssue325|TestIssue810|TestIssue865|" +
 	"TestAddRemovePartitions|TestPauseIssue489|TestIssueFetchLargerThanBrokerMaxReadBytes|TestPooling"
 
-const franzGoSkip = "Txn|848|Share|SCRAM|OAuth"
+const franzGoSkip = "848|Share|SCRAM|OAuth"
 
 // TestFranzGoIntegration runs franz-go's own integration tests, from the
 // module this repository builds against, against a one-node chronik.
