@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chronik-io/chronik/bench"
 )
 
 // franzGoTests are the franz-go integration tests (pkg/kgo, run against a
@@ -24,16 +26,22 @@ const franzGoTests = "TestGroupETL|TestTxnEtl|TestGroupSimple|TestClient_Produce
 
 const franzGoSkip = "848|Share|SCRAM|OAuth"
 
+// franzGoTests3 run again against three brokers (RF=3), with fewer
+// records: transactions and groups whose coordinators, partition leaders
+// and transaction markers are spread over brokers.
+const franzGoTests3 = "TestTxnEtl"
+
 // TestFranzGoIntegration runs franz-go's own integration tests, from the
-// module this repository builds against, against a one-node chronik.
+// module this repository builds against, against a one-node chronik, and
+// franzGoTests3 against three nodes.
 func TestFranzGoIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("franz-go integration tests skipped in -short")
 	}
 	all := os.Getenv("CHRONIK_FRANZ_GO_TESTS") == "all"
-	limit := 5 * time.Minute
+	limit := 7 * time.Minute
 	if all {
-		limit = 20 * time.Minute
+		limit = 25 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -46,14 +54,24 @@ func TestFranzGoIntegration(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatalf("copy %s: %v", src, err)
 	}
-	c := startCluster(t, 1)
-	args := []string{"test", "-count=1", "-timeout=4m", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
+	one := []string{"test", "-count=1", "-timeout=4m", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
 	if all {
-		args = []string{"test", "-count=1", "-timeout=18m", "-skip", franzGoSkip, "./pkg/kgo/"}
+		one = []string{"test", "-count=1", "-timeout=18m", "-skip", franzGoSkip, "./pkg/kgo/"}
 	}
+	t.Run("1 broker", func(t *testing.T) {
+		runFranzGo(ctx, t, dir, startCluster(t, 1), one, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=20000")
+	})
+	t.Run("3 brokers", func(t *testing.T) {
+		args := []string{"test", "-count=1", "-timeout=3m", "-run", "^(" + franzGoTests3 + ")$", "./pkg/kgo/"}
+		runFranzGo(ctx, t, dir, startCluster(t, 3), args, "KGO_TEST_RF=3", "KGO_TEST_RECORDS=5000")
+	})
+}
+
+// runFranzGo runs `go` with args in the franz-go copy dir against c.
+func runFranzGo(ctx context.Context, t *testing.T, dir string, c *bench.Cluster, args []string, env ...string) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KGO_SEEDS="+strings.Join(c.Brokers(), ","), "KGO_TEST_RF=1", "KGO_TEST_RECORDS=20000")
+	cmd.Env = append(append(os.Environ(), "KGO_SEEDS="+strings.Join(c.Brokers(), ",")), env...)
 	start := time.Now()
 	res, err := cmd.CombinedOutput()
 	if err != nil {
