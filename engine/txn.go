@@ -114,3 +114,27 @@ func (p *partition) committedView(b []byte, offset, lso int64) ([]byte, []Aborte
 	ab, err := p.sm.AbortedTxns(offset, last+1)
 	return b[:n], ab, err
 }
+
+// ProducerState is one producer's state on a partition (Kafka's
+// DescribeProducers): epoch, last sequence and timestamp, coordinator epoch
+// of its last marker, first offset of its ongoing transaction (-1 if none).
+type ProducerState = shards.ProducerState
+
+// Producers lists the producers a partition knows, by producer id, on its
+// leader: those that wrote idempotent or transactional batches recently
+// (the partition rebuilds its producer table from the log tail when a
+// replica opens) and any with a transaction ongoing.
+//
+// Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError, ErrNotReady,
+// ErrStorage (a quarantined replica), ErrClosed.
+func (e *Engine) Producers(topic string, partition int32) ([]ProducerState, error) {
+	p, _, _, err := e.leaderOf(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := p.sm.Producers()
+	if err != nil {
+		return nil, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+	}
+	return ps, nil
+}

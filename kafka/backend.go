@@ -29,6 +29,9 @@ type backend interface {
 	// partition leader (engine.Engine.OffsetForLeaderEpoch).
 	OffsetForLeaderEpoch(ctx context.Context, topic string, partition int32, currentLeaderEpoch, leaderEpoch int32) (engine.EpochEndOffset, error)
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
+	// Producers lists a partition's producers, on its leader
+	// (engine.Engine.Producers).
+	Producers(topic string, partition int32) ([]engine.ProducerState, error)
 	// DeleteRecords moves a partition's log start offset on its leader (-1 =
 	// the high watermark) and returns the new log start.
 	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)

@@ -186,6 +186,7 @@ func (b *stubBackend) Fetch(context.Context, string, int32, int64, engine.FetchO
 	return engine.FetchResult{}, b.err
 }
 func (b *stubBackend) AllocateProducerID(context.Context) (int64, int16, error) { return 0, 0, b.err }
+func (b *stubBackend) Producers(string, int32) ([]engine.ProducerState, error)  { return nil, b.err }
 func (b *stubBackend) Watch(string, int32, int64) (<-chan struct{}, error)      { return nil, b.err }
 func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine.ListOffsetsResult, error) {
 	return engine.ListOffsetsResult{}, b.err

@@ -99,6 +99,18 @@ func TestEveryVersion(t *testing.T) {
 			return r
 		},
 		60: func(v int16) kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() },
+		61: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrDescribeProducersRequest()
+			t := kmsg.NewDescribeProducersRequestTopic()
+			t.Topic, t.Partitions = "v", []int32{0}
+			r.Topics = append(r.Topics, t)
+			return r
+		},
+		66: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrListTransactionsRequest()
+			r.StateFilters = []string{"Ongoing"}
+			return r
+		},
 	}
 	for _, h := range registeredKeys() {
 		mk, ok := build[h.key]
@@ -181,6 +193,14 @@ func responseErrors(resp kmsg.Response) []error {
 			add(res.ErrorCode)
 		}
 	case *kmsg.DescribeClusterResponse:
+		add(r.ErrorCode)
+	case *kmsg.DescribeProducersResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
+	case *kmsg.ListTransactionsResponse:
 		add(r.ErrorCode)
 	}
 	return errs

@@ -37,7 +37,10 @@ type PartitionSM struct {
 
 	recovered atomic.Uint64 // snapshots recovered from
 
-	producers producerTable // Update goroutine only
+	// producers is written by the Update goroutine under prodMu (which it
+	// need not hold to read it) and read by others under prodMu.
+	prodMu    sync.Mutex
+	producers producerTable
 	// txns is written by Update and read by fetches under its own lock
 	// (txn.go); the pointer changes only while readers cannot reach it
 	// (in Open before seg is set, in RecoverFromSnapshot under mu).
@@ -123,7 +126,9 @@ const producerScanBytes = 64 << 20
 // about producerScanBytes). So de-duplication and transactions survive
 // restarts and snapshot installs.
 func (p *PartitionSM) rebuildState(l *segment.Log) error {
+	p.prodMu.Lock()
 	p.producers = producerTable{}
+	p.prodMu.Unlock()
 	txnFrom := l.StartOffset()
 	if t, off, ok := p.loadTxnCheckpoint(l); ok {
 		p.txns, txnFrom = t, off
@@ -339,6 +344,7 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 		for _, id := range begun {
 			p.txns.forget(id)
 		}
+		p.prodMu.Lock()
 		for id, st := range undo {
 			if st == nil {
 				delete(p.producers, id)
@@ -346,6 +352,7 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 				p.producers[id] = st
 			}
 		}
+		p.prodMu.Unlock()
 		return frame[:start], startNext, sm.Result{Data: []byte{code}}
 	}
 	b := c.batches
@@ -395,10 +402,16 @@ func (p *PartitionSM) apply(frame []byte, next int64, cmd []byte) ([]byte, int64
 		nb := frame[at:]
 		segment.SetBaseOffset(nb, next)
 		segment.SetPartitionLeaderEpoch(nb, c.leaderEpoch)
+		ts := h.MaxTimestamp
 		if c.logAppendTime {
 			segment.SetLogAppendTime(nb, c.appendTime)
+			ts = c.appendTime
 		}
-		p.producers.record(&h, next)
+		if h.ProducerID >= 0 {
+			p.prodMu.Lock()
+			p.producers.record(&h, next, ts)
+			p.prodMu.Unlock()
+		}
 		if IsTransactional(&h) && h.ProducerID >= 0 && p.txns.begin(h.ProducerID, h.ProducerEpoch, next) {
 			begun = append(begun, h.ProducerID)
 		}

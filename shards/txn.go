@@ -199,27 +199,34 @@ func (p *PartitionSM) applyMarker(frame []byte, next int64, cmd []byte) ([]byte,
 		return frame, next, sm.Result{Data: []byte{ResultCoordinatorFenced}}
 	}
 	frame = AppendTxnMarker(frame, m, next, leaderEpoch, ts)
-	p.noteMarker(m, next)
+	p.noteMarker(m, next, ts)
 	if p.epochs.assign(leaderEpoch, next) {
 		p.epochsDirty = true
 	}
 	return frame, next + 1, sm.Result{Value: uint64(next)}
 }
 
-// noteMarker applies a marker written at offset to the producer and
-// transaction tables (from Update and from the rebuild scan).
-func (p *PartitionSM) noteMarker(m TxnMarker, offset int64) {
-	p.producers.bump(m.ProducerID, m.ProducerEpoch)
+// noteMarker applies a marker written at offset with timestamp ts to the
+// producer and transaction tables (from Update and from the rebuild scan).
+func (p *PartitionSM) noteMarker(m TxnMarker, offset, ts int64) {
+	p.prodMu.Lock()
+	p.producers.bump(m.ProducerID, m.ProducerEpoch, ts)
+	p.prodMu.Unlock()
 	p.txns.end(m.ProducerID, m.Commit, m.CoordinatorEpoch, offset)
 }
 
-// bump makes epoch the producer's current epoch if it is newer (clearing
-// the cached batches, whose sequences restart), as a marker does.
-func (t producerTable) bump(pid int64, epoch int16) {
+// bump applies a marker of the producer's epoch written at ts: a newer
+// epoch becomes its current one (clearing the cached batches, whose
+// sequences restart); the current one only takes the timestamp, as in
+// Kafka; an older one changes nothing.
+func (t producerTable) bump(pid int64, epoch int16, ts int64) {
 	if st, ok := t[pid]; ok && st.epoch >= epoch {
+		if st.epoch == epoch {
+			st.lastTimestamp = ts
+		}
 		return
 	}
-	t[pid] = &producerState{epoch: epoch}
+	t[pid] = &producerState{epoch: epoch, lastTimestamp: ts}
 }
 
 // StableOffset returns the log start, the last stable offset and the high
@@ -252,9 +259,11 @@ func (p *PartitionSM) scanBatch(h *segment.BatchHeader, b []byte, txn, tail bool
 		case err != nil:
 			p.log.Error("rebuild transaction state: unreadable control batch", "offset", h.BaseOffset, "err", err)
 		case txn:
-			p.noteMarker(m, h.BaseOffset)
+			p.noteMarker(m, h.BaseOffset, h.MaxTimestamp)
 		case tail:
-			p.producers.bump(m.ProducerID, m.ProducerEpoch)
+			p.prodMu.Lock()
+			p.producers.bump(m.ProducerID, m.ProducerEpoch, h.MaxTimestamp)
+			p.prodMu.Unlock()
 		}
 		return
 	}
@@ -262,6 +271,8 @@ func (p *PartitionSM) scanBatch(h *segment.BatchHeader, b []byte, txn, tail bool
 		p.txns.begin(h.ProducerID, h.ProducerEpoch, h.BaseOffset)
 	}
 	if tail {
-		p.producers.record(h, h.BaseOffset)
+		p.prodMu.Lock()
+		p.producers.record(h, h.BaseOffset, h.MaxTimestamp)
+		p.prodMu.Unlock()
 	}
 }
