@@ -48,6 +48,12 @@
 //		return fmt.Errorf("verify: %s", strings.Join(res.Problems(), "; "))
 //	}
 //
+// With vc.Transactional the producers send their records in transactions,
+// abort every vc.AbortEvery-th on purpose, and the read-back is
+// read_committed: the check then proves exactly once, that no aborted
+// record is read, every committed one is read once, and a transaction whose
+// commit went unanswered is read whole or not at all.
+//
 // # What the figures mean
 //
 //  1. Every record is accounted for: Result.Sent == Acked + Failed. A record

@@ -28,6 +28,15 @@ import (
 // the producers' records; see VerifyCounts for what it counts and
 // VerifyResult.OK for what fails.
 //
+// With cfg.Transactional each producer has a transactional id of its own
+// and sends its records in transactions of cfg.TxnRecords, one after the
+// other, aborting every cfg.AbortEvery-th on purpose once its records are
+// written; the read passes are read_committed. Every transaction's outcome
+// is recorded: committed, aborted, or unknown when its commit was not
+// answered. Records of committed transactions are owed exactly once,
+// records of aborted ones never, and a transaction of unknown outcome is
+// read entirely or not at all (see verify_txn.go).
+//
 // Failures of the cluster are results, not errors: Verify returns an error
 // only for an invalid config, or when the brokers cannot be reached, the
 // topic cannot be created or its offsets cannot be listed before the load.
@@ -51,7 +60,7 @@ func Verify(ctx context.Context, cfg VerifyConfig) (VerifyResult, error) {
 		}
 	}()
 	for i := range cfg.Producers {
-		cl, err := kgo.NewClient(verifyProduceOpts(cfg, i)...)
+		cl, err := kgo.NewClient(verifyProduceOpts(cfg, v.run, i)...)
 		if err != nil {
 			return VerifyResult{}, fmt.Errorf("bench: verify producer %d: new client: %w", i, err)
 		}
@@ -68,8 +77,21 @@ func Verify(ctx context.Context, cfg VerifyConfig) (VerifyResult, error) {
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("bench: verify: %w", err)
 	}
+	if cfg.Transactional {
+		// Load each producer's id now: the broker may first have to load
+		// its transaction coordinator, which must not eat into the load.
+		for _, p := range producers {
+			ictx, cancel := context.WithTimeout(ctx, topicReadyTimeout)
+			_, _, err := p.cl.ProducerID(ictx)
+			cancel()
+			if err != nil {
+				return VerifyResult{}, fmt.Errorf("bench: verify producer %d: transactional producer id: %w", p.id, err)
+			}
+		}
+	}
 	v.log.Info("verify starting", "topic", cfg.Topic, "partitions", partitions, "run", fmt.Sprintf("%016x", v.run),
-		"brokers", strings.Join(cfg.Brokers, ","), "producers", cfg.Producers, "idempotent", cfg.Idempotent)
+		"brokers", strings.Join(cfg.Brokers, ","), "producers", cfg.Producers, "idempotent", cfg.Idempotent,
+		"transactional", cfg.Transactional)
 
 	load := &verifyLoad{
 		cfg:        cfg,
@@ -82,16 +104,17 @@ func Verify(ctx context.Context, cfg VerifyConfig) (VerifyResult, error) {
 	load.start = time.Now()
 	load.end = load.start.Add(cfg.Duration)
 	closed = true // produce closes the clients
-	sent, ended := load.produce(ctx, producers)
+	sent, txns, ended := load.produce(ctx, producers)
 
 	res := VerifyResult{
-		Run:         fmt.Sprintf("%016x", v.run),
-		Idempotent:  cfg.Idempotent,
-		Started:     load.start,
-		Load:        ended.Sub(load.start),
-		Latency:     load.lat.Summary(),
-		Interrupted: ctx.Err() != nil,
-		Settings:    verifySettings(cfg, partitions),
+		Run:           fmt.Sprintf("%016x", v.run),
+		Idempotent:    cfg.Idempotent,
+		Transactional: cfg.Transactional,
+		Started:       load.start,
+		Load:          ended.Sub(load.start),
+		Latency:       load.lat.Summary(),
+		Interrupted:   ctx.Err() != nil,
+		Settings:      verifySettings(cfg, partitions),
 	}
 	load.mu.Lock()
 	res.ProduceErrors = errorCounts(load.errs)
@@ -116,8 +139,9 @@ func Verify(ctx context.Context, cfg VerifyConfig) (VerifyResult, error) {
 	res.ReadPasses = len(passes)
 	res.Interrupted = res.Interrupted || ctx.Err() != nil
 
-	out := check(checkInput{partitions: partitions, sent: sent, passes: passes, maxFindings: cfg.MaxFindings})
-	res.Totals, res.Partitions, res.Findings = out.totals, out.parts, out.findings
+	out := check(checkInput{partitions: partitions, sent: sent, passes: passes, maxFindings: cfg.MaxFindings,
+		transactional: cfg.Transactional, txns: txns})
+	res.Totals, res.Partitions, res.Findings, res.Transactions = out.totals, out.parts, out.findings, out.txns
 	for i, s := range longestStalls(sent, partitions, ended.UnixNano()) {
 		p := &res.Partitions[i]
 		p.LongestStall = s.dur
@@ -158,7 +182,7 @@ func verifySettings(cfg VerifyConfig, partitions int32) map[string]string {
 	if cfg.ReplicationFactor > 0 {
 		rf = strconv.Itoa(int(cfg.ReplicationFactor))
 	}
-	return map[string]string{
+	s := map[string]string{
 		"brokers":            strings.Join(cfg.Brokers, ","),
 		"topic":              cfg.Topic,
 		"partitions":         strconv.Itoa(int(partitions)),
@@ -173,4 +197,10 @@ func verifySettings(cfg VerifyConfig, partitions int32) map[string]string {
 		"read-passes":        strconv.Itoa(cfg.ReadPasses),
 		"read-timeout":       cfg.ReadTimeout.String(),
 	}
+	if cfg.Transactional {
+		s["transactional"] = "true"
+		s["txn-records"] = strconv.Itoa(cfg.TxnRecords)
+		s["abort-every"] = strconv.Itoa(cfg.AbortEvery)
+	}
+	return s
 }

@@ -36,14 +36,41 @@ type sentRecord struct {
 	doneAt    int64 // UnixNano of the answer; 0 without one
 }
 
+// txnOutcome is what a producer learned about one of its transactions.
+type txnOutcome uint8
+
+const (
+	// txnAborted: the producer never asked to commit it (it aborted on
+	// purpose, or after a record of it failed, or never ended it), so no
+	// record of it may ever be read with read_committed.
+	txnAborted txnOutcome = iota
+	// txnCommitted: the commit was acknowledged; every record of it must
+	// be read exactly once.
+	txnCommitted
+	// txnUnknown: the commit was asked for but not acknowledged (an
+	// error, a timeout, a broker killed mid-commit): the transaction may
+	// be committed or aborted, but either entirely or not at all.
+	txnUnknown
+)
+
+// sentTxn is a producer's account of one transaction: its records are the
+// producer's sequence numbers first to first+n-1.
+type sentTxn struct {
+	first      uint64
+	n          uint64
+	outcome    txnOutcome
+	deliberate bool // aborted on purpose (AbortEvery)
+}
+
 // readRecord is one record read back.
 type readRecord struct {
 	partition int32
 	offset    int64
 	fp        uint64 // fingerprint of key and value
 	kind      recordKind
-	id        recordID // as the key names it (kindCorrupt: as claimed)
-	target    int32    // the partition the key names
+	flags     recordFlags // as the key says
+	id        recordID    // as the key names it (kindCorrupt: as claimed)
+	target    int32       // the partition the key names
 }
 
 // partRead is how far one pass read one partition.
@@ -66,6 +93,11 @@ type checkInput struct {
 	sent        [][]sentRecord // by producer, then by sequence number
 	passes      []readPass
 	maxFindings int
+	// transactional is set when the producers were transactional; txns
+	// then holds each producer's transactions in sequence order, covering
+	// all its records.
+	transactional bool
+	txns          [][]sentTxn
 }
 
 // checkOutput is the checker's verdict, before timings and settings are
@@ -73,6 +105,7 @@ type checkInput struct {
 type checkOutput struct {
 	parts    []VerifyPartition
 	totals   VerifyCounts
+	txns     VerifyTxns // zero unless transactional
 	findings []Finding
 }
 
@@ -105,10 +138,27 @@ func check(in checkInput) checkOutput {
 	c.countSent()
 	c.index()
 	c.comparePasses()
-	if len(in.passes) > 0 {
-		c.checkLastPass()
-	}
 	var out checkOutput
+	if len(in.passes) > 0 {
+		out.txns.Partial = c.checkLastPass()
+	}
+	if in.transactional {
+		for _, txns := range in.txns {
+			for _, t := range txns {
+				switch t.outcome {
+				case txnCommitted:
+					out.txns.Committed++
+				case txnUnknown:
+					out.txns.Unknown++
+				default:
+					out.txns.Aborted++
+					if t.deliberate {
+						out.txns.AbortedDeliberately++
+					}
+				}
+			}
+		}
+	}
 	for i := range c.parts {
 		cnt := &c.parts[i].VerifyCounts
 		cnt.Inconsistent = cnt.OffsetMismatch + cnt.Misplaced + cnt.Conflicting + cnt.Vanished
@@ -137,13 +187,37 @@ func (c *checker) find(kind string, partition int32, offset int64, id recordID, 
 	})
 }
 
+// txnOf returns the transaction record id was sent in and its index among
+// its producer's transactions; nil outside transactional runs, and for a
+// record no transaction claims.
+func (c *checker) txnOf(id recordID) (*sentTxn, int) {
+	if !c.in.transactional || int(id.producer) >= len(c.in.txns) {
+		return nil, -1
+	}
+	txns := c.in.txns[id.producer]
+	// The first transaction that starts after id.seq, minus one.
+	i, _ := slices.BinarySearchFunc(txns, id.seq+1, func(t sentTxn, seq uint64) int { return cmp.Compare(t.first, seq) })
+	if i--; i < 0 || id.seq >= txns[i].first+txns[i].n {
+		return nil, -1
+	}
+	return &txns[i], i
+}
+
 // countSent accounts for every record sent, by the partition it was sent to.
 func (c *checker) countSent() {
-	for _, recs := range c.in.sent {
-		for _, s := range recs {
+	for prod, recs := range c.in.sent {
+		for seq, s := range recs {
 			cnt := c.part(s.partition)
 			if cnt == nil {
 				continue
+			}
+			if t, _ := c.txnOf(recordID{uint32(prod), uint64(seq)}); t != nil {
+				switch t.outcome {
+				case txnAborted:
+					cnt.TxnAborted++
+				case txnUnknown:
+					cnt.TxnUnknown++
+				}
 			}
 			cnt.Sent++
 			switch s.outcome {
@@ -227,8 +301,10 @@ func (c *checker) comparePasses() {
 }
 
 // checkLastPass compares the last pass with the producers' records: loss,
-// duplicates, order, placement, offsets and corruption.
-func (c *checker) checkLastPass() {
+// duplicates, order, placement, offsets and corruption, and in a
+// transactional run aborted records seen and transactions of unknown
+// outcome read only in part, whose number it returns.
+func (c *checker) checkLastPass() (partialTxns int64) {
 	last := len(c.in.passes) - 1
 	// found[producer][seq] is where a record was first found; copies
 	// counts how often. Identities are dense, so slices beat a map.
@@ -240,6 +316,12 @@ func (c *checker) checkLastPass() {
 	found := make([][]loc, len(c.in.sent))
 	for prod, recs := range c.in.sent {
 		found[prod] = make([]loc, len(recs))
+	}
+	// txnFound[producer][txn] counts the distinct records of a
+	// transaction found.
+	txnFound := make([][]uint64, len(c.in.txns))
+	for prod, txns := range c.in.txns {
+		txnFound[prod] = make([]uint64, len(txns))
 	}
 	for p := range c.parts {
 		cnt := &c.parts[p].VerifyCounts
@@ -266,6 +348,21 @@ func (c *checker) checkLastPass() {
 				cnt.Misplaced++
 				c.find("misplaced", int32(p), off, r.id, "sent to partition %d", s.partition)
 			}
+			t, ti := c.txnOf(r.id)
+			if r.flags&flagAbort != 0 || (t != nil && t.outcome == txnAborted) {
+				cnt.AbortedSeen++
+				if t == nil {
+					c.find("aborted-seen", int32(p), off, r.id, "read with read_committed, but its key says its transaction was aborted on purpose")
+				} else {
+					why := "aborted on purpose"
+					if !t.deliberate {
+						why = "aborted after a record of it failed, or never committed"
+					}
+					c.find("aborted-seen", int32(p), off, r.id, "read with read_committed, but its transaction %d (seq %d-%d) was %s",
+						ti, t.first, t.first+t.n-1, why)
+				}
+				continue
+			}
 			at := &found[r.id.producer][r.id.seq]
 			if at.copies++; at.copies > 1 {
 				cnt.Duplicated++
@@ -273,6 +370,9 @@ func (c *checker) checkLastPass() {
 				continue
 			}
 			at.partition, at.offset = int32(p), off
+			if t != nil {
+				txnFound[r.id.producer][ti]++
+			}
 			if ls, ok := lastSeq[r.id.producer]; ok && r.id.seq < ls {
 				cnt.Reordered++
 				c.find("reordered", int32(p), off, r.id, "after sequence number %d of the same producer", ls)
@@ -293,6 +393,11 @@ func (c *checker) checkLastPass() {
 			id := recordID{uint32(prod), uint64(seq)}
 			at := found[prod][seq]
 			if at.copies == 0 {
+				if t, _ := c.txnOf(id); c.in.transactional && (t == nil || t.outcome != txnCommitted) {
+					// Not owed: aborted, or of unknown outcome (checked
+					// whole below).
+					continue
+				}
 				rng := c.in.passes[last].parts[s.partition]
 				if rng.complete || s.offset < rng.end {
 					cnt.Lost++
@@ -314,6 +419,36 @@ func (c *checker) checkLastPass() {
 			}
 		}
 	}
+
+	// Atomicity: a transaction of unknown outcome is read entirely or not
+	// at all. Each of its records missing while others were read is
+	// partial, unless its partition was not read far enough to tell.
+	for prod, txns := range c.in.txns {
+		for ti, t := range txns {
+			if t.outcome != txnUnknown || txnFound[prod][ti] == 0 || txnFound[prod][ti] == t.n {
+				continue
+			}
+			partialTxns++
+			for seq := t.first; seq < t.first+t.n && seq < uint64(len(c.in.sent[prod])); seq++ {
+				s := c.in.sent[prod][seq]
+				cnt := c.part(s.partition)
+				if found[prod][seq].copies > 0 || cnt == nil {
+					continue
+				}
+				id := recordID{uint32(prod), seq}
+				rng := c.in.passes[last].parts[s.partition]
+				if !rng.complete && s.outcome == outcomeAcked && s.offset >= rng.end {
+					cnt.Unverified++
+					c.find("unverified", s.partition, s.offset, id, "in transaction %d of unknown outcome, partly read; the partition was read only to offset %d", ti, rng.end)
+					continue
+				}
+				cnt.Partial++
+				c.find("partial", s.partition, s.offset, id, "not found, but %d of the %d records of its transaction %d (seq %d-%d, commit unanswered) were: not atomic",
+					txnFound[prod][ti], t.n, ti, t.first, t.first+t.n-1)
+			}
+		}
+	}
+	return partialTxns
 }
 
 func (c *checker) sentRecord(id recordID) (sentRecord, bool) {

@@ -245,6 +245,19 @@ func TestVerifyResultProblems(t *testing.T) {
 		{"bookkeeping", func(r *VerifyResult) { r.Totals.Sent = 11 }, "bookkeeping"},
 		{"interrupted", func(r *VerifyResult) { r.Interrupted = true }, "interrupted"},
 		{"unacked present is fine", func(r *VerifyResult) { r.Totals.UnackedPresent = 1 }, ""},
+		{"transactional", func(r *VerifyResult) { r.Transactional, r.Transactions.Committed = true, 1 }, ""},
+		{"transactional, unknown and aborted sent are fine", func(r *VerifyResult) {
+			r.Transactional, r.Transactions = true, VerifyTxns{Committed: 1, Aborted: 1, Unknown: 1}
+			r.Totals.TxnAborted, r.Totals.TxnUnknown = 3, 3
+		}, ""},
+		{"transactional, none committed", func(r *VerifyResult) { r.Transactional = true }, "no transaction was committed"},
+		{"transactional, lost", func(r *VerifyResult) { r.Transactional, r.Transactions.Committed, r.Totals.Lost = true, 1, 2 },
+			"2 records of committed transactions lost"},
+		{"aborted seen", func(r *VerifyResult) { r.Transactional, r.Transactions.Committed, r.Totals.AbortedSeen = true, 1, 4 },
+			"4 records of aborted transactions read with read_committed"},
+		{"partial", func(r *VerifyResult) {
+			r.Transactional, r.Transactions.Committed, r.Transactions.Partial, r.Totals.Partial = true, 1, 1, 3
+		}, "3 records missing from 1 transactions of unknown outcome"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := base
@@ -260,5 +273,148 @@ func TestVerifyResultProblems(t *testing.T) {
 				t.Errorf("OK %v, problems %q: want a failure mentioning %q", r.OK(), got, tc.want)
 			}
 		})
+	}
+}
+
+// txnRead is record (0, seq) of a transaction, read at p/off.
+func txnRead(p int32, off int64, seq uint64, flags recordFlags) readRecord {
+	r := ours(p, off, seq)
+	r.flags = flags | flagTxn
+	return r
+}
+
+func TestCheckTransactions(t *testing.T) {
+	// Producer 0 sends three transactions over partitions 0 and 1:
+	// seq 0-1 (p0 offset 0, p1 offset 0), then its commit markers at p0/1
+	// and p1/1; seq 2-3 (p0 offset 2, p1 offset 2), markers at 3; seq 4-5
+	// (p0 offset 4, p1 offset 4).
+	sent := []sentRecord{acked(0, 0), acked(1, 0), acked(0, 2), acked(1, 2), acked(0, 4), acked(1, 4)}
+	txns := func(o0, o1, o2 txnOutcome) []sentTxn {
+		return []sentTxn{{first: 0, n: 2, outcome: o0}, {first: 2, n: 2, outcome: o1, deliberate: o1 == txnAborted}, {first: 4, n: 2, outcome: o2}}
+	}
+	c, a, u := txnCommitted, txnAborted, txnUnknown
+	t0 := []readRecord{txnRead(0, 0, 0, 0), txnRead(1, 0, 1, 0)}
+	t1 := []readRecord{txnRead(0, 2, 2, 0), txnRead(1, 2, 3, 0)}
+	t1aborted := []readRecord{txnRead(0, 2, 2, flagAbort), txnRead(1, 2, 3, flagAbort)}
+	t2 := []readRecord{txnRead(0, 4, 4, 0), txnRead(1, 4, 5, 0)}
+	recs := func(rs ...[]readRecord) readPass { return pass(slices.Concat(rs...)...) }
+	for _, tc := range []struct {
+		name   string
+		txns   []sentTxn
+		passes []readPass
+		want   VerifyCounts // Sent/Acked/Inconsistent are filled in by the test
+		tx     VerifyTxns
+		kinds  []string
+	}{
+		{
+			name: "all committed", txns: txns(c, c, c), passes: []readPass{recs(t0, t1, t2), recs(t0, t1, t2)},
+			want: VerifyCounts{Read: 6}, tx: VerifyTxns{Committed: 3},
+		},
+		{
+			name: "an aborted transaction hidden", txns: txns(c, a, c), passes: []readPass{recs(t0, t2)},
+			want: VerifyCounts{Read: 4, TxnAborted: 2}, tx: VerifyTxns{Committed: 2, Aborted: 1, AbortedDeliberately: 1},
+		},
+		{
+			name: "an aborted transaction read", txns: txns(c, a, c), passes: []readPass{recs(t0, t1aborted, t2)},
+			want: VerifyCounts{Read: 6, TxnAborted: 2, AbortedSeen: 2}, tx: VerifyTxns{Committed: 2, Aborted: 1, AbortedDeliberately: 1},
+			kinds: []string{"aborted-seen", "aborted-seen"},
+		},
+		{
+			name: "a transaction aborted after a failure read",
+			txns: []sentTxn{{first: 0, n: 2, outcome: c}, {first: 2, n: 2, outcome: a}, {first: 4, n: 2, outcome: c}},
+			// Not marked in the key: the producer decided to abort after
+			// sending.
+			passes: []readPass{recs(t0, t1[:1], t2)},
+			want:   VerifyCounts{Read: 5, TxnAborted: 2, AbortedSeen: 1}, tx: VerifyTxns{Committed: 2, Aborted: 1},
+			kinds: []string{"aborted-seen"},
+		},
+		{
+			name: "a record marked aborted read from a committed transaction", txns: txns(c, c, c),
+			passes: []readPass{recs(t0, t1[:1], t1aborted[1:], t2)},
+			want:   VerifyCounts{Read: 6, AbortedSeen: 1, Lost: 1}, tx: VerifyTxns{Committed: 3},
+			kinds: []string{"aborted-seen", "lost"},
+		},
+		{
+			name: "a committed record lost", txns: txns(c, a, c), passes: []readPass{recs(t0, t2[:1])},
+			// The read ends at partition 1 offset 1; offset 4 is above it
+			// but the read is complete.
+			want: VerifyCounts{Read: 3, TxnAborted: 2, Lost: 1}, tx: VerifyTxns{Committed: 2, Aborted: 1, AbortedDeliberately: 1},
+			kinds: []string{"lost"},
+		},
+		{
+			name: "a committed record duplicated", txns: txns(c, c, c),
+			passes: []readPass{recs(t0, t1, t2, []readRecord{txnRead(0, 6, 4, 0)})},
+			want:   VerifyCounts{Read: 7, Duplicated: 1}, tx: VerifyTxns{Committed: 3},
+			kinds: []string{"duplicated"},
+		},
+		{
+			name: "unknown outcome, read whole", txns: txns(c, u, c), passes: []readPass{recs(t0, t1, t2)},
+			want: VerifyCounts{Read: 6, TxnUnknown: 2}, tx: VerifyTxns{Committed: 2, Unknown: 1},
+		},
+		{
+			name: "unknown outcome, not read", txns: txns(c, u, c), passes: []readPass{recs(t0, t2)},
+			want: VerifyCounts{Read: 4, TxnUnknown: 2}, tx: VerifyTxns{Committed: 2, Unknown: 1},
+		},
+		{
+			name: "unknown outcome, read in part", txns: txns(c, u, c), passes: []readPass{recs(t0, t1[1:], t2)},
+			want: VerifyCounts{Read: 5, TxnUnknown: 2, Partial: 1}, tx: VerifyTxns{Committed: 2, Unknown: 1, Partial: 1},
+			kinds: []string{"partial"},
+		},
+		{
+			name: "unknown outcome, the rest beyond an incomplete read", txns: txns(c, u, c),
+			passes: func() []readPass {
+				p := recs(t0, t1[1:], t2)
+				p.parts[0] = partRead{end: 1} // partition 0 read to offset 1 only
+				return []readPass{p}
+			}(),
+			want: VerifyCounts{Read: 5, TxnUnknown: 2, Unverified: 1}, tx: VerifyTxns{Committed: 2, Unknown: 1, Partial: 1},
+			kinds: []string{"unverified"},
+		},
+		{
+			name: "reordered within a partition", txns: txns(c, c, c),
+			passes: []readPass{recs(t0, []readRecord{txnRead(0, 2, 4, 0), txnRead(1, 2, 3, 0), txnRead(0, 4, 2, 0), txnRead(1, 4, 5, 0)})},
+			want:   VerifyCounts{Read: 6, Reordered: 1, OffsetMismatch: 2}, tx: VerifyTxns{Committed: 3},
+			kinds: []string{"reordered", "offset-mismatch", "offset-mismatch"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := check(checkInput{partitions: 2, sent: [][]sentRecord{sent}, passes: tc.passes, maxFindings: 10,
+				transactional: true, txns: [][]sentTxn{tc.txns}})
+			want := tc.want
+			want.Sent, want.Acked = int64(len(sent)), int64(len(sent))
+			want.Inconsistent = want.OffsetMismatch + want.Misplaced + want.Conflicting + want.Vanished
+			if out.totals != want {
+				t.Errorf("totals\n got %+v\nwant %+v", out.totals, want)
+			}
+			if out.txns != tc.tx {
+				t.Errorf("transactions %+v, want %+v", out.txns, tc.tx)
+			}
+			var kinds []string
+			for _, f := range out.findings {
+				kinds = append(kinds, f.Kind)
+			}
+			if !slices.Equal(kinds, tc.kinds) {
+				t.Errorf("findings %v, want kinds %v", out.findings, tc.kinds)
+			}
+			var sum VerifyCounts
+			for _, p := range out.parts {
+				sum.add(p.VerifyCounts)
+			}
+			if sum != out.totals {
+				t.Errorf("partitions sum to %+v, totals are %+v", sum, out.totals)
+			}
+		})
+	}
+}
+
+func TestCheckTxnOf(t *testing.T) {
+	c := &checker{in: checkInput{transactional: true, txns: [][]sentTxn{{{first: 0, n: 3}, {first: 3, n: 1}, {first: 10, n: 2}}}}}
+	for seq, want := range map[uint64]int{0: 0, 2: 0, 3: 1, 4: -1, 9: -1, 10: 2, 11: 2, 12: -1} {
+		if _, got := c.txnOf(recordID{0, seq}); got != want {
+			t.Errorf("seq %d in transaction %d, want %d", seq, got, want)
+		}
+	}
+	if tx, _ := c.txnOf(recordID{1, 0}); tx != nil {
+		t.Errorf("an unknown producer's record in transaction %+v", tx)
 	}
 }

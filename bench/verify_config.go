@@ -11,6 +11,8 @@ import (
 const (
 	// MaxReadPasses bounds VerifyConfig.ReadPasses.
 	MaxReadPasses = 5
+	// MaxTxnRecords bounds VerifyConfig.TxnRecords.
+	MaxTxnRecords = 100_000
 )
 
 // VerifyConfig configures Verify. Start from DefaultVerifyConfig; Verify
@@ -58,6 +60,26 @@ type VerifyConfig struct {
 	// counts as unknown. Default 30s.
 	DeliveryTimeout time.Duration
 
+	// Transactional makes every producer transactional, with a
+	// transactional id of its own, and the read-back read_committed. The
+	// check then also proves exactly-once delivery: no record of an aborted
+	// transaction is ever read, every record of a committed transaction is
+	// read exactly once, and a transaction whose commit went unanswered
+	// (its outcome unknown) is read entirely or not at all. Requires
+	// Idempotent.
+	Transactional bool
+	// TxnRecords is the number of records per transaction, round robin
+	// over the partitions like all records, so most transactions span
+	// every partition. Default 100. Transactions are produced one after
+	// the other per producer: each waits for its records' answers and its
+	// commit before the next begins.
+	TxnRecords int
+	// AbortEvery aborts every AbortEvery-th transaction of each producer
+	// on purpose, after its records are written, so that read_committed
+	// has aborted records to hide. DefaultVerifyConfig sets 5; 0 (a
+	// VerifyConfig built from scratch) never aborts on purpose.
+	AbortEvery int
+
 	// ReadPasses is how many times the topic is read back after the load,
 	// each time with a new client (fresh metadata, so from whichever broker
 	// leads each partition then). Every pass must agree with the others
@@ -96,6 +118,8 @@ func DefaultVerifyConfig() VerifyConfig {
 		RecordSize:       256,
 		Idempotent:       true,
 		DeliveryTimeout:  30 * time.Second,
+		TxnRecords:       100,
+		AbortEvery:       5,
 		ReadPasses:       2,
 		ReadTimeout:      60 * time.Second,
 		FetchMaxBytes:    50 << 20,
@@ -105,8 +129,8 @@ func DefaultVerifyConfig() VerifyConfig {
 }
 
 // withDefaults fills zero values that have a default and no other meaning.
-// Rate 0 (unlimited), RecordSize 0 and Idempotent false are meaningful and
-// kept.
+// Rate 0 (unlimited), RecordSize 0, Idempotent false and AbortEvery 0 are
+// meaningful and kept.
 func (c VerifyConfig) withDefaults() VerifyConfig {
 	d := DefaultVerifyConfig()
 	if len(c.Brokers) == 0 {
@@ -126,6 +150,9 @@ func (c VerifyConfig) withDefaults() VerifyConfig {
 	}
 	if c.DeliveryTimeout == 0 {
 		c.DeliveryTimeout = d.DeliveryTimeout
+	}
+	if c.TxnRecords == 0 {
+		c.TxnRecords = d.TxnRecords
 	}
 	if c.ReadPasses == 0 {
 		c.ReadPasses = d.ReadPasses
@@ -181,6 +208,15 @@ func (c VerifyConfig) Validate() error {
 	}
 	if c.DeliveryTimeout < time.Second {
 		bad("DeliveryTimeout %s: must be at least 1s", c.DeliveryTimeout)
+	}
+	if c.Transactional && !c.Idempotent {
+		bad("Transactional true with Idempotent false: transactions need the idempotent producer")
+	}
+	if c.TxnRecords < 1 || c.TxnRecords > MaxTxnRecords {
+		bad("TxnRecords %d: must be between 1 and %d", c.TxnRecords, MaxTxnRecords)
+	}
+	if c.AbortEvery < 0 {
+		bad("AbortEvery %d: must not be negative (0 never aborts on purpose)", c.AbortEvery)
 	}
 	if c.ReadPasses < 1 || c.ReadPasses > MaxReadPasses {
 		bad("ReadPasses %d: must be between 1 and %d", c.ReadPasses, MaxReadPasses)

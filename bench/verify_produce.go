@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -26,10 +27,12 @@ const verifyLinger = 2 * time.Millisecond
 // refresh pacing.
 const verifyMetadataMinAge = 250 * time.Millisecond
 
-// verifyProduceOpts builds the kgo options of Verify's producer i: acks=all,
-// manual partitioning (each record names its partition), idempotent unless
-// disabled, and Kafka's default of 5 requests in flight either way.
-func verifyProduceOpts(cfg VerifyConfig, i int) []kgo.Opt {
+// verifyProduceOpts builds the kgo options of Verify's producer i of run:
+// acks=all, manual partitioning (each record names its partition),
+// idempotent unless disabled, and Kafka's default of 5 requests in flight
+// either way. A transactional producer's id names the run and the producer,
+// so no two producers, of this run or another, fence each other.
+func verifyProduceOpts(cfg VerifyConfig, run uint64, i int) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID("chronik-verify-" + strconv.Itoa(i)),
@@ -45,6 +48,11 @@ func verifyProduceOpts(cfg VerifyConfig, i int) []kgo.Opt {
 	if !cfg.Idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(MaxInFlightIdempotent))
 	}
+	if cfg.Transactional {
+		opts = append(opts,
+			kgo.TransactionalID(fmt.Sprintf("chronik-verify-%016x-%d", run, i)),
+			kgo.TransactionTimeout(verifyTxnTimeout(cfg)))
+	}
 	return opts
 }
 
@@ -56,6 +64,7 @@ type verifyProducer struct {
 
 	mu   sync.Mutex
 	recs []sentRecord
+	txns []sentTxn // transactional runs only
 }
 
 // verifyLoad is the produce phase of one Verify call.
@@ -77,8 +86,9 @@ type verifyLoad struct {
 
 // produce runs the load until cfg.Duration has passed or ctx ends, waits for
 // every answer (bounded by DeliveryTimeout), closes the clients and returns
-// what each producer sent, with the moment it stopped waiting.
-func (l *verifyLoad) produce(ctx context.Context, producers []*verifyProducer) ([][]sentRecord, time.Time) {
+// what each producer sent (and, in a transactional run, its transactions),
+// with the moment it stopped waiting.
+func (l *verifyLoad) produce(ctx context.Context, producers []*verifyProducer) ([][]sentRecord, [][]sentTxn, time.Time) {
 	// Records are produced under a context the caller's cancellation does
 	// not reach: an interrupted run stops sending but still waits for the
 	// answers to what it sent.
@@ -105,7 +115,11 @@ func (l *verifyLoad) produce(ctx context.Context, producers []*verifyProducer) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.loop(ctx, pctx, p)
+			if l.cfg.Transactional {
+				l.txnLoop(ctx, pctx, p)
+			} else {
+				l.loop(ctx, pctx, p)
+			}
 		}()
 	}
 	wg.Wait()
@@ -127,59 +141,99 @@ func (l *verifyLoad) produce(ctx context.Context, producers []*verifyProducer) (
 	<-stopped
 
 	sent := make([][]sentRecord, len(producers))
+	var txns [][]sentTxn
+	if l.cfg.Transactional {
+		txns = make([][]sentTxn, len(producers))
+	}
 	for i, p := range producers {
 		p.mu.Lock()
 		sent[i] = slices.Clone(p.recs)
+		if txns != nil {
+			txns[i] = slices.Clone(p.txns)
+		}
 		p.mu.Unlock()
 	}
-	return sent, ended
+	return sent, txns, ended
 }
 
 // loop sends records on p until the load ends.
 func (l *verifyLoad) loop(ctx, pctx context.Context, p *verifyProducer) {
-	rng := rand.New(rand.NewPCG(l.run, uint64(p.id)))
-	var interval time.Duration
-	if l.cfg.Rate > 0 {
-		interval = time.Duration(float64(time.Second) / l.cfg.Rate)
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for ctx.Err() == nil {
-		slot := l.slot.Add(1) - 1
-		if interval > 0 {
-			at := l.start.Add(time.Duration(slot) * interval)
-			if at.After(l.end) {
-				return
-			}
-			if lead := time.Until(at); lead > time.Millisecond {
-				timer.Reset(lead)
-				select {
-				case <-ctx.Done():
-					timer.Stop()
-					return
-				case <-timer.C:
-				}
-			}
-		}
-		now := time.Now()
-		if !now.Before(l.end) {
+	pace := l.newPacer(p)
+	for {
+		slot, now, ok := pace.next(ctx)
+		if !ok {
 			return
 		}
-		partition := int32(slot % int64(l.partitions))
-		value := l.payloads.next(rng)
-		p.mu.Lock()
-		seq := len(p.recs)
-		p.recs = append(p.recs, sentRecord{partition: partition, sentAt: now.UnixNano()})
-		p.mu.Unlock()
-		rec := &kgo.Record{
-			Topic:     l.cfg.Topic,
-			Partition: partition,
-			Key:       verifyKey(l.run, recordID{p.id, uint64(seq)}, partition, value),
-			Value:     value,
-			Timestamp: now,
-		}
-		p.cl.Produce(pctx, rec, l.promise(p, seq))
+		l.send(pctx, p, pace.rng, slot, now, 0)
 	}
+}
+
+// pacer hands one producer its slots of the load: the rate schedule and the
+// partition round robin are shared by all producers.
+type pacer struct {
+	l        *verifyLoad
+	rng      *rand.Rand
+	interval time.Duration
+	timer    *time.Timer
+}
+
+func (l *verifyLoad) newPacer(p *verifyProducer) *pacer {
+	pc := &pacer{l: l, rng: rand.New(rand.NewPCG(l.run, uint64(p.id))), timer: time.NewTimer(time.Hour)}
+	pc.timer.Stop()
+	if l.cfg.Rate > 0 {
+		pc.interval = time.Duration(float64(time.Second) / l.cfg.Rate)
+	}
+	return pc
+}
+
+// next claims the next slot and waits for its time; ok is false when the
+// load has ended or ctx did.
+func (pc *pacer) next(ctx context.Context) (slot int64, now time.Time, ok bool) {
+	l := pc.l
+	if ctx.Err() != nil {
+		return 0, time.Time{}, false
+	}
+	slot = l.slot.Add(1) - 1
+	if pc.interval > 0 {
+		at := l.start.Add(time.Duration(slot) * pc.interval)
+		if at.After(l.end) {
+			return 0, time.Time{}, false
+		}
+		if lead := time.Until(at); lead > time.Millisecond {
+			pc.timer.Reset(lead)
+			select {
+			case <-ctx.Done():
+				pc.timer.Stop()
+				return 0, time.Time{}, false
+			case <-pc.timer.C:
+			}
+		}
+	}
+	now = time.Now()
+	if !now.Before(l.end) {
+		return 0, time.Time{}, false
+	}
+	return slot, now, true
+}
+
+// send produces the record of slot on p, marked with flags, and returns its
+// sequence number.
+func (l *verifyLoad) send(pctx context.Context, p *verifyProducer, rng *rand.Rand, slot int64, now time.Time, flags recordFlags) uint64 {
+	partition := int32(slot % int64(l.partitions))
+	value := l.payloads.next(rng)
+	p.mu.Lock()
+	seq := len(p.recs)
+	p.recs = append(p.recs, sentRecord{partition: partition, sentAt: now.UnixNano()})
+	p.mu.Unlock()
+	rec := &kgo.Record{
+		Topic:     l.cfg.Topic,
+		Partition: partition,
+		Key:       verifyKey(l.run, recordID{p.id, uint64(seq)}, partition, flags, value),
+		Value:     value,
+		Timestamp: now,
+	}
+	p.cl.Produce(pctx, rec, l.promise(p, seq))
+	return uint64(seq)
 }
 
 // promise returns the callback that records the answer to p's record seq.

@@ -80,7 +80,9 @@ func partitionLeaders(ctx context.Context, adm *kadm.Client, topic string, parti
 // (the client follows leader changes itself). When every partition is read
 // it lists the watermarks again and goes on until they stop moving. It stops
 // at v.cfg.ReadTimeout; partitions not read to their watermark by then are
-// marked incomplete.
+// marked incomplete. In a transactional run it reads read_committed, so it
+// reaches the watermark only once every transaction in the partition has
+// ended.
 func (v *verifier) readPass(ctx context.Context, n int, starts []int64) readPass {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.ReadTimeout)
 	defer cancel()
@@ -118,7 +120,7 @@ func (v *verifier) readPass(ctx context.Context, n int, starts []int64) readPass
 		from[p] = kgo.NewOffset().At(next[p])
 		target += max(0, ends[p]-next[p])
 	}
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(v.cfg.Brokers...),
 		kgo.ClientID("chronik-verify-reader"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
@@ -129,7 +131,15 @@ func (v *verifier) readPass(ctx context.Context, n int, starts []int64) readPass
 		kgo.FetchMaxPartitionBytes(v.cfg.FetchMaxBytes),
 		kgo.FetchMaxWait(verifyFetchMaxWait),
 		kgo.WithLogger(kgoLogger{v.log}),
-	)
+	}
+	if v.cfg.Transactional {
+		// Read what a read_committed consumer sees. The control records
+		// (commit and abort markers) are kept only to learn how far the
+		// read got: a partition's last offset is usually a marker, which
+		// would otherwise never be returned.
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		v.readError(fmt.Sprintf("pass %d: reader client: %v", n, err))
 		return pass
@@ -184,12 +194,15 @@ func (v *verifier) readPass(ctx context.Context, n int, starts []int64) readPass
 			if r.Topic != topic || r.Partition < 0 || r.Partition >= parts {
 				return
 			}
-			kind, id, tgt := parseVerifyRecord(v.run, r.Key, r.Value)
+			next[r.Partition] = max(next[r.Partition], r.Offset+1)
+			if r.Attrs.IsControl() {
+				return
+			}
+			pk := parseVerifyRecord(v.run, r.Key, r.Value)
 			pass.records = append(pass.records, readRecord{
 				partition: r.Partition, offset: r.Offset, fp: v.fp.of(r.Key, r.Value),
-				kind: kind, id: id, target: tgt,
+				kind: pk.kind, flags: pk.flags, id: pk.id, target: pk.partition,
 			})
-			next[r.Partition] = max(next[r.Partition], r.Offset+1)
 			read.Add(1)
 			bytes.Add(int64(len(r.Value)))
 		})

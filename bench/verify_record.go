@@ -18,7 +18,9 @@ import (
 //	    16    8 sequence number (per producer, from 0, across partitions)
 //	    24    4 partition the producer sent the record to
 //	    28    4 value length
-//	    32    4 reserved, zero
+//	    32    1 flags: 1 sent in a transaction, 2 in a transaction the
+//	              producer meant to abort (see recordFlags)
+//	    33    3 reserved, zero
 //	    36    4 CRC-32C of bytes 0-35 and the value
 //
 // All integers are big-endian. The value is RecordSize bytes cut from a
@@ -38,8 +40,23 @@ type recordID struct {
 	seq      uint64
 }
 
-// verifyKey builds the key of record id, sent to partition, with value.
-func verifyKey(run uint64, id recordID, partition int32, value []byte) []byte {
+// recordFlags mark how a record was sent, in its key. The checker trusts
+// the producers' own account first; the flags let it, and anyone reading the
+// topic with another tool, tell a deliberately aborted record by itself.
+type recordFlags uint8
+
+const (
+	// flagTxn: sent in a transaction (VerifyConfig.Transactional).
+	flagTxn recordFlags = 1 << 0
+	// flagAbort: sent in a transaction the producer decided to abort
+	// before sending it (VerifyConfig.AbortEvery): a read_committed reader
+	// must never see it.
+	flagAbort recordFlags = 1 << 1
+)
+
+// verifyKey builds the key of record id, sent to partition with flags,
+// with value.
+func verifyKey(run uint64, id recordID, partition int32, flags recordFlags, value []byte) []byte {
 	k := make([]byte, verifyKeyLen)
 	copy(k, verifyMagic)
 	binary.BigEndian.PutUint64(k[4:], run)
@@ -47,6 +64,7 @@ func verifyKey(run uint64, id recordID, partition int32, value []byte) []byte {
 	binary.BigEndian.PutUint64(k[16:], id.seq)
 	binary.BigEndian.PutUint32(k[24:], uint32(partition))
 	binary.BigEndian.PutUint32(k[28:], uint32(len(value)))
+	k[32] = byte(flags)
 	sum := crc32.Update(crc32.Checksum(k[:36], castagnoli), castagnoli, value)
 	binary.BigEndian.PutUint32(k[36:], sum)
 	return k
@@ -65,25 +83,34 @@ const (
 	kindCorrupt
 )
 
-// parseVerifyRecord classifies a record read back and returns the identity
-// and partition its key names (meaningful for kindOurs; for kindCorrupt,
-// only what the damaged key claims).
-func parseVerifyRecord(run uint64, key, value []byte) (recordKind, recordID, int32) {
+// parsedKey is what a record's key says about it.
+type parsedKey struct {
+	kind recordKind
+	// id, partition and flags are meaningful for kindOurs; for
+	// kindCorrupt they are only what the damaged key claims.
+	id        recordID
+	partition int32
+	flags     recordFlags
+}
+
+// parseVerifyRecord classifies a record read back and returns what its key
+// names.
+func parseVerifyRecord(run uint64, key, value []byte) parsedKey {
 	if len(key) < 12 || !bytes.Equal(key[:4], []byte(verifyMagic)) || binary.BigEndian.Uint64(key[4:]) != run {
-		return kindForeign, recordID{}, 0
+		return parsedKey{kind: kindForeign}
 	}
 	if len(key) != verifyKeyLen {
-		return kindCorrupt, recordID{}, 0
+		return parsedKey{kind: kindCorrupt}
 	}
 	// A corrupt record's identity is only what it claims to be; it is
 	// returned for the report.
 	id := recordID{producer: binary.BigEndian.Uint32(key[12:]), seq: binary.BigEndian.Uint64(key[16:])}
-	target := int32(binary.BigEndian.Uint32(key[24:]))
+	pk := parsedKey{kind: kindOurs, id: id, partition: int32(binary.BigEndian.Uint32(key[24:])), flags: recordFlags(key[32])}
 	sum := crc32.Update(crc32.Checksum(key[:36], castagnoli), castagnoli, value)
 	if sum != binary.BigEndian.Uint32(key[36:]) || int(binary.BigEndian.Uint32(key[28:])) != len(value) {
-		return kindCorrupt, id, target
+		pk.kind = kindCorrupt
 	}
-	return kindOurs, id, target
+	return pk
 }
 
 // fingerprinter hashes whole records (key and value), so two reads of one

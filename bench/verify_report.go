@@ -38,6 +38,9 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 	b.WriteByte('\n')
 	if problems := r.Problems(); len(problems) > 0 {
 		fmt.Fprintf(&b, "result: FAILED: %s\n", strings.Join(problems, "; "))
+	} else if r.Transactional {
+		b.WriteString("result: OK: every record of a committed transaction was read back once, in order, at its offset, intact; " +
+			"no record of an aborted transaction was read; every transaction of unknown outcome was read whole or not at all\n")
 	} else {
 		b.WriteString("result: OK: every acknowledged record was read back once, in order, at its offset, intact\n")
 	}
@@ -49,6 +52,15 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 		commas(t.Lost), commas(t.Unverified), commas(t.Duplicated), commas(t.Reordered), allowed,
 		commas(t.Inconsistent), commas(t.OffsetMismatch), commas(t.Misplaced), commas(t.Conflicting), commas(t.Vanished),
 		commas(t.Corrupt))
+	if r.Transactional {
+		x := r.Transactions
+		fmt.Fprintf(&b, "transactions: %s committed, %s aborted (%s on purpose), %s unknown outcome (%s read in part); "+
+			"read_committed read %s records of aborted transactions, %s records missing from partly read ones\n",
+			commas(x.Committed), commas(x.Aborted), commas(x.AbortedDeliberately), commas(x.Unknown), commas(x.Partial),
+			commas(t.AbortedSeen), commas(t.Partial))
+		fmt.Fprintf(&b, "transaction records: %s in aborted transactions (must not be read), %s in transactions of unknown outcome (all or none)\n",
+			commas(t.TxnAborted), commas(t.TxnUnknown))
+	}
 	fmt.Fprintf(&b, "read: %s records of this run (%s not acknowledged, allowed), %s of other writers\n",
 		commas(t.Read), commas(t.UnackedPresent), commas(t.Foreign))
 	fmt.Fprintf(&b, "longest write stall: %s", fmtStall(r.LongestStall))
@@ -62,22 +74,33 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partition\tsent\tacked\tfailed\tunknown\tlost\tdup\treorder\tincons\tcorrupt\tunacked\tstall\tat\toffsets\tleaders\t")
+	// Transactional runs add two columns after corrupt.
+	txnCols := func(c VerifyCounts) string {
+		if !r.Transactional {
+			return ""
+		}
+		return commas(c.AbortedSeen) + "\t" + commas(c.Partial) + "\t"
+	}
+	txnHead := ""
+	if r.Transactional {
+		txnHead = "abortseen\tpartial\t"
+	}
+	fmt.Fprintln(tw, "partition\tsent\tacked\tfailed\tunknown\tlost\tdup\treorder\tincons\tcorrupt\t"+txnHead+"unacked\tstall\tat\toffsets\tleaders\t")
 	for _, p := range r.Partitions {
 		offsets := strconv.FormatInt(p.StartOffset, 10) + "-" + strconv.FormatInt(p.EndOffset, 10)
 		if !p.Complete {
 			offsets += " (incomplete)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\t%.1fs\t%s\t%s\t\n",
 			p.Partition, commas(p.Sent), commas(p.Acked), commas(p.Failed), commas(p.Unknown),
 			commas(p.Lost), commas(p.Duplicated), commas(p.Reordered), commas(p.Inconsistent),
-			commas(p.Corrupt), commas(p.UnackedPresent), fmtStall(p.LongestStall), p.StallStart.Seconds(),
+			commas(p.Corrupt), txnCols(p.VerifyCounts), commas(p.UnackedPresent), fmtStall(p.LongestStall), p.StallStart.Seconds(),
 			offsets, fmtLeaders(p.Leaders))
 	}
-	fmt.Fprintf(tw, "total\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n",
+	fmt.Fprintf(tw, "total\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\t\t\t\t\n",
 		commas(t.Sent), commas(t.Acked), commas(t.Failed), commas(t.Unknown), commas(t.Lost),
 		commas(t.Duplicated), commas(t.Reordered), commas(t.Inconsistent), commas(t.Corrupt),
-		commas(t.UnackedPresent), fmtStall(r.LongestStall))
+		txnCols(t), commas(t.UnackedPresent), fmtStall(r.LongestStall))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write verify report: %w", err)
 	}
@@ -97,7 +120,7 @@ func WriteVerifyText(w io.Writer, r VerifyResult) error {
 		fmt.Fprintf(&b, "finding: %s: partition %d offset %d producer %d seq %d: %s\n",
 			f.Kind, f.Partition, f.Offset, f.Producer, f.Seq, f.Detail)
 	}
-	if n := t.Lost + t.Unverified + t.Duplicated + t.Reordered + t.Inconsistent + t.Corrupt; n > int64(len(r.Findings)) && len(r.Findings) > 0 {
+	if n := t.Lost + t.Unverified + t.Duplicated + t.Reordered + t.Inconsistent + t.Corrupt + t.AbortedSeen + t.Partial; n > int64(len(r.Findings)) && len(r.Findings) > 0 {
 		fmt.Fprintf(&b, "finding: ... %s more not listed\n", commas(n-int64(len(r.Findings))))
 	}
 	for _, e := range r.ProduceErrors {

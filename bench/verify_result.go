@@ -63,6 +63,23 @@ type VerifyCounts struct {
 	// UnackedPresent counts records found that were not acknowledged
 	// (failed or unknown): allowed, Kafka promises nothing about them.
 	UnackedPresent int64 `json:"unacked_present"`
+
+	// The counts below are kept only when the producers were
+	// transactional (VerifyConfig.Transactional).
+
+	// TxnAborted counts records sent in transactions that were aborted,
+	// on purpose or after a failure: none may be read.
+	TxnAborted int64 `json:"txn_aborted"`
+	// TxnUnknown counts records sent in transactions whose commit was not
+	// acknowledged: they may be read, but only with every other record of
+	// their transaction.
+	TxnUnknown int64 `json:"txn_unknown"`
+	// AbortedSeen counts records of aborted transactions read with
+	// read_committed, copies included.
+	AbortedSeen int64 `json:"aborted_seen"`
+	// Partial counts records missing from transactions of unknown outcome
+	// of which other records were read: the transaction was not atomic.
+	Partial int64 `json:"partial"`
 }
 
 // add adds o to c.
@@ -83,7 +100,28 @@ func (c *VerifyCounts) add(o VerifyCounts) {
 	c.Vanished += o.Vanished
 	c.Corrupt += o.Corrupt
 	c.UnackedPresent += o.UnackedPresent
+	c.TxnAborted += o.TxnAborted
+	c.TxnUnknown += o.TxnUnknown
+	c.AbortedSeen += o.AbortedSeen
+	c.Partial += o.Partial
 	c.Inconsistent = c.OffsetMismatch + c.Misplaced + c.Conflicting + c.Vanished
+}
+
+// VerifyTxns counts the transactions of a transactional run by what the
+// producers learned of them.
+type VerifyTxns struct {
+	// Committed counts transactions whose commit was acknowledged.
+	Committed int64 `json:"committed"`
+	// Aborted counts transactions the producers aborted, on purpose or
+	// after a failure, or never ended.
+	Aborted int64 `json:"aborted"`
+	// AbortedDeliberately counts the Aborted aborted on purpose
+	// (VerifyConfig.AbortEvery).
+	AbortedDeliberately int64 `json:"aborted_deliberately"`
+	// Unknown counts transactions whose commit was not acknowledged.
+	Unknown int64 `json:"unknown"`
+	// Partial counts the Unknown read only in part (they fail the check).
+	Partial int64 `json:"partial"`
 }
 
 // VerifyPartition is the check of one partition.
@@ -118,8 +156,8 @@ type VerifyPartition struct {
 // Finding is one problem the checker found, for the report.
 type Finding struct {
 	// Kind is "lost", "unverified", "duplicated", "reordered",
-	// "offset-mismatch", "misplaced", "conflicting", "vanished" or
-	// "corrupt".
+	// "offset-mismatch", "misplaced", "conflicting", "vanished",
+	// "corrupt", and in transactional runs "aborted-seen" and "partial".
 	Kind      string `json:"kind"`
 	Partition int32  `json:"partition"`
 	// Offset is where the record was found, or for a lost record the
@@ -141,6 +179,11 @@ type VerifyResult struct {
 	// Idempotent is set when the producers were idempotent: duplicates and
 	// reorders then fail the check.
 	Idempotent bool `json:"idempotent"`
+	// Transactional is set when the producers were transactional and the
+	// read-back read_committed.
+	Transactional bool `json:"transactional,omitempty"`
+	// Transactions counts the transactions of a transactional run.
+	Transactions VerifyTxns `json:"transactions,omitzero"`
 	// Started is when the load began.
 	Started time.Time `json:"started"`
 	// Load is the time from the start of the load until every record was
@@ -181,7 +224,10 @@ type VerifyResult struct {
 // OK reports whether the check passed: no acknowledged record lost or left
 // unverified, nothing inconsistent or corrupt, no duplicate or reorder when
 // the producers were idempotent, at least one record acknowledged, and the
-// run not interrupted.
+// run not interrupted. In a transactional run an acknowledged record is
+// owed only when its transaction committed, at least one transaction must
+// have committed, no record of an aborted transaction may be read, and no
+// transaction of unknown outcome may be read in part.
 func (r VerifyResult) OK() bool { return len(r.Problems()) == 0 }
 
 // Problems lists why the check failed, one sentence each; empty when it
@@ -198,8 +244,15 @@ func (r VerifyResult) Problems() []string {
 	if t.Acked == 0 {
 		p = append(p, "no record was acknowledged, so nothing was checked")
 	}
+	if r.Transactional && r.Transactions.Committed == 0 {
+		p = append(p, "no transaction was committed, so nothing was checked")
+	}
 	if t.Lost > 0 {
-		p = append(p, fmt.Sprintf("%d acknowledged records lost", t.Lost))
+		if r.Transactional {
+			p = append(p, fmt.Sprintf("%d records of committed transactions lost", t.Lost))
+		} else {
+			p = append(p, fmt.Sprintf("%d acknowledged records lost", t.Lost))
+		}
 	}
 	if t.Unverified > 0 {
 		p = append(p, fmt.Sprintf("%d acknowledged records unverified: their partitions were not read to the end", t.Unverified))
@@ -225,6 +278,13 @@ func (r VerifyResult) Problems() []string {
 	}
 	if t.Corrupt > 0 {
 		p = append(p, fmt.Sprintf("%d corrupt records", t.Corrupt))
+	}
+	if t.AbortedSeen > 0 {
+		p = append(p, fmt.Sprintf("%d records of aborted transactions read with read_committed", t.AbortedSeen))
+	}
+	if t.Partial > 0 {
+		p = append(p, fmt.Sprintf("%d records missing from %d transactions of unknown outcome that were read in part (not atomic)",
+			t.Partial, r.Transactions.Partial))
 	}
 	return p
 }

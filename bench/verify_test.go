@@ -264,7 +264,8 @@ func TestVerifyConfigValidate(t *testing.T) {
 }
 
 // TestVerifyEmbedded runs the checker against chronik itself: a one-node
-// in-process cluster, real Raft and disk.
+// in-process cluster, real Raft and disk; first plain, then transactional
+// (sharing the cluster saves its start-up).
 func TestVerifyEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a chronik broker")
@@ -280,24 +281,138 @@ func TestVerifyEmbedded(t *testing.T) {
 			t.Errorf("close cluster: %v", err)
 		}
 	})
-	cfg := verifyConfig(t, cl.Brokers(), "verify-e2e")
+	report := func(t *testing.T, res VerifyResult) {
+		var buf bytes.Buffer
+		if err := WriteVerifyText(&buf, res); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("\n%s", buf.String())
+	}
+	t.Run("plain", func(t *testing.T) {
+		cfg := verifyConfig(t, cl.Brokers(), "verify-e2e")
+		cfg.Partitions = 2
+		cfg.ReplicationFactor = 1
+		cfg.Duration = 2 * time.Second
+		res, err := Verify(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAccounted(t, res)
+		report(t, res)
+		if !res.OK() {
+			t.Fatalf("chronik failed the check: %v", res.Problems())
+		}
+		if res.Totals.Acked < 3000 || res.Totals.Read != res.Totals.Acked {
+			t.Errorf("acked %d, read %d: want about 4000, all read back", res.Totals.Acked, res.Totals.Read)
+		}
+	})
+	// Exactly once: about 13 of 40 transactions aborted on purpose, none
+	// of their records read with read_committed.
+	t.Run("transactional", func(t *testing.T) {
+		cfg := txnVerifyConfig(t, cl.Brokers(), "verify-txn-e2e")
+		cfg.ReplicationFactor = 1
+		res, err := Verify(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report(t, res)
+		checkTxnClean(t, res)
+	})
+}
+
+// txnVerifyConfig is a short transactional run: about 40 transactions of
+// 25 records in half a second, every third aborted on purpose.
+func txnVerifyConfig(t *testing.T, brokers []string, topic string) VerifyConfig {
+	cfg := verifyConfig(t, brokers, topic)
 	cfg.Partitions = 2
-	cfg.ReplicationFactor = 1
-	cfg.Duration = 2 * time.Second
-	res, err := Verify(ctx, cfg)
+	cfg.Duration = 500 * time.Millisecond
+	cfg.Transactional = true
+	cfg.TxnRecords = 25
+	cfg.AbortEvery = 3
+	return cfg
+}
+
+// checkTxnClean fails unless res is a passing transactional run that
+// aborted transactions on purpose and read back exactly the committed
+// records.
+func checkTxnClean(t *testing.T, res VerifyResult) {
+	t.Helper()
+	checkAccounted(t, res)
+	if !res.OK() {
+		t.Fatalf("transactional run failed: %v\nfindings %+v", res.Problems(), res.Findings)
+	}
+	tot, x := res.Totals, res.Transactions
+	if !res.Transactional || x.Committed < 10 || x.AbortedDeliberately < 5 || x.Aborted != x.AbortedDeliberately || x.Unknown != 0 {
+		t.Errorf("transactions %+v: want about 27 committed and 13 aborted on purpose, nothing else", x)
+	}
+	if tot.Acked != tot.Sent || tot.TxnAborted != 25*x.AbortedDeliberately || tot.AbortedSeen != 0 {
+		t.Errorf("totals %+v: want everything acknowledged, 25 records per aborted transaction, none seen", tot)
+	}
+	if tot.Read != tot.Acked-tot.TxnAborted || tot.UnackedPresent != 0 || tot.Foreign != 0 {
+		t.Errorf("read %d of %d acknowledged (%d aborted): want exactly the committed ones", tot.Read, tot.Acked, tot.TxnAborted)
+	}
+}
+
+func TestVerifyTransactionalKfake(t *testing.T) {
+	fake := newFake(t)
+	res, err := Verify(testCtx(t), txnVerifyConfig(t, fake.ListenAddrs(), "txn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAccounted(t, res)
+	checkTxnClean(t, res)
 	var buf bytes.Buffer
 	if err := WriteVerifyText(&buf, res); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("\n%s", buf.String())
-	if !res.OK() {
-		t.Fatalf("chronik failed the check: %v", res.Problems())
+	for _, want := range []string{"result: OK: every record of a committed transaction", "transactions: ", "abortseen", "transactional=true", "abort-every=3"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, buf.String())
+		}
 	}
-	if res.Totals.Acked < 3000 || res.Totals.Read != res.Totals.Acked {
-		t.Errorf("acked %d, read %d: want about 4000, all read back", res.Totals.Acked, res.Totals.Read)
+	buf.Reset()
+	if err := WriteVerifyJSON(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	var back VerifyResult
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Transactions != res.Transactions || back.Totals != res.Totals || !back.Transactional {
+		t.Errorf("JSON round trip: transactions %+v, totals %+v", back.Transactions, back.Totals)
+	}
+}
+
+// TestVerifyTransactionalCatchesCommittedAbort makes the broker commit the
+// transactions the producers abort: read_committed then shows their
+// records, which the check must report.
+func TestVerifyTransactionalCatchesCommittedAbort(t *testing.T) {
+	fake := newFake(t)
+	var flipped atomic.Int64
+	fake.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		if r := req.(*kmsg.EndTxnRequest); !r.Commit {
+			r.Commit = true
+			flipped.Add(1)
+		}
+		return nil, nil, false
+	})
+	res, err := Verify(testCtx(t), txnVerifyConfig(t, fake.ListenAddrs(), "txn-flipped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounted(t, res)
+	if flipped.Load() == 0 {
+		t.Fatal("no abort was turned into a commit")
+	}
+	tot := res.Totals
+	if res.OK() || tot.AbortedSeen == 0 || tot.AbortedSeen != tot.TxnAborted {
+		t.Fatalf("OK %v, %d records of aborted transactions seen of %d: want all seen and a failure (problems %v)",
+			res.OK(), tot.AbortedSeen, tot.TxnAborted, res.Problems())
+	}
+	if !strings.Contains(strings.Join(res.Problems(), "; "), "records of aborted transactions read with read_committed") {
+		t.Errorf("problems %v", res.Problems())
+	}
+	if f := res.Findings[0]; f.Kind != "aborted-seen" || !strings.Contains(f.Detail, "aborted on purpose") {
+		t.Errorf("first finding %+v: want an aborted-seen record of a transaction aborted on purpose", f)
 	}
 }

@@ -29,6 +29,10 @@ func benchVerifyCommand() *cli.Command {
 			"acknowledged records lost, duplicates, reorders, inconsistencies (an acknowledged offset holding another " +
 			"record, one offset holding two records across reads, records vanishing or landing in another partition), " +
 			"corrupt records, unacknowledged records present (allowed) and the longest time the partition took no write. " +
+			"With --transactional every producer sends its records in transactions of --txn-records, aborts every " +
+			"--abort-every-th on purpose after writing it, and the read-back is read_committed: the check then also fails " +
+			"on any record of an aborted transaction read, and on a transaction whose commit went unanswered read only in " +
+			"part; records of committed transactions must be read exactly once. " +
 			"Exits 0 only when the check passed, 1 otherwise.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "brokers", Value: "127.0.0.1:9092", Usage: "seed brokers, comma-separated host:port"},
@@ -40,6 +44,9 @@ func benchVerifyCommand() *cli.Command {
 			&cli.Float64Flag{Name: "rate", Value: d.Rate, Usage: "records/s across all producers (0: as fast as acknowledgements allow)"},
 			&cli.StringFlag{Name: "record-size", Value: strconv.Itoa(d.RecordSize), Usage: "record value size (e.g. 256, 1KiB); each key adds 40 bytes"},
 			&cli.BoolFlag{Name: "idempotent", Value: d.Idempotent, Usage: "idempotent producers; --idempotent=false retries plainly (duplicates and reorders are then allowed)"},
+			&cli.BoolFlag{Name: "transactional", Usage: "transactional producers (one transactional id each) and a read_committed read-back: check exactly once"},
+			&cli.IntFlag{Name: "txn-records", Value: d.TxnRecords, Usage: "records per transaction with --transactional"},
+			&cli.IntFlag{Name: "abort-every", Value: d.AbortEvery, Usage: "with --transactional, abort every Nth transaction on purpose (0: never)"},
 			&cli.DurationFlag{Name: "delivery-timeout", Value: d.DeliveryTimeout, Usage: "a record not answered within this counts as unknown"},
 			&cli.IntFlag{Name: "read-passes", Value: d.ReadPasses, Usage: "times every partition is read back; the passes must agree"},
 			&cli.DurationFlag{Name: "read-timeout", Value: d.ReadTimeout, Usage: "bound on each read-back pass; a partition not read to its end fails the check"},
@@ -73,6 +80,9 @@ func benchVerifyCommand() *cli.Command {
 			}
 			cfg.RecordSize = int(min(size, bench.MaxRecordSize+1))
 			cfg.Idempotent = c.Bool("idempotent")
+			cfg.Transactional = c.Bool("transactional")
+			cfg.TxnRecords = c.Int("txn-records")
+			cfg.AbortEvery = c.Int("abort-every")
 			cfg.DeliveryTimeout = c.Duration("delivery-timeout")
 			cfg.ReadPasses = c.Int("read-passes")
 			cfg.ReadTimeout = c.Duration("read-timeout")

@@ -46,6 +46,37 @@ func TestBenchVerifyPasses(t *testing.T) {
 	}
 }
 
+func TestBenchVerifyTransactional(t *testing.T) {
+	fake := newFake(t)
+	out, err := runApp(t, "bench", "verify", "--brokers", fake.ListenAddrs()[0], "--duration", "500ms",
+		"--partitions", "2", "--rate", "1000", "--transactional", "--txn-records", "20", "--abort-every", "2", "--json", "-q")
+	if err != nil {
+		t.Fatalf("bench verify --transactional: %v\n%s", err, out)
+	}
+	var r struct {
+		OK            bool `json:"ok"`
+		Transactional bool `json:"transactional"`
+		Transactions  struct {
+			Committed, Aborted int64
+		} `json:"transactions"`
+		Totals struct {
+			TxnAborted  int64 `json:"txn_aborted"`
+			AbortedSeen int64 `json:"aborted_seen"`
+		} `json:"totals"`
+		Settings map[string]string `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, out)
+	}
+	// 500 records in transactions of 20, every second aborted.
+	if !r.OK || !r.Transactional || r.Transactions.Committed < 8 || r.Transactions.Aborted < 8 || r.Totals.TxnAborted == 0 || r.Totals.AbortedSeen != 0 {
+		t.Errorf("report %+v: want ok, about 12 transactions committed and 12 aborted, no aborted record seen", r)
+	}
+	if r.Settings["transactional"] != "true" || r.Settings["txn-records"] != "20" || r.Settings["abort-every"] != "2" {
+		t.Errorf("settings %v", r.Settings)
+	}
+}
+
 // TestBenchVerifyFails checks the exit path of a failed check: the report
 // is printed, and the command returns an error that says why.
 func TestBenchVerifyFails(t *testing.T) {
@@ -95,6 +126,9 @@ func TestBenchVerifyFlagErrors(t *testing.T) {
 		{[]string{"--topic", "a b"}, `Topic "a b"`},
 		{[]string{"--embedded"}, "--brokers and --embedded exclude each other"},
 		{[]string{"--nodes", "3"}, "--nodes, --dir and --logdb need --embedded"},
+		{[]string{"--transactional", "--idempotent=false"}, "Transactional true with Idempotent false"},
+		{[]string{"--transactional", "--txn-records", "-1"}, "TxnRecords -1"},
+		{[]string{"--transactional", "--abort-every", "-2"}, "AbortEvery -2"},
 	} {
 		// Port 1 on loopback: nothing must be dialled before validation fails.
 		args := append([]string{"bench", "verify", "--brokers", "127.0.0.1:1", "-q"}, tc.args...)
