@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chronik-io/chronik/bench"
 )
 
 // kafkajsResult is what testdata/kafkajs/compat.js prints.
@@ -25,8 +27,10 @@ type kafkajsResult struct {
 // idempotent acks=all producer per codec kafkajs ships or has a pure-JS
 // codec for (none, gzip, snappy), fetchTopicOffsets, a consumer group that
 // commits, fetchOffsets, and a restarted group resuming from the committed
-// offsets. It needs node and npm (and the npm registry for npm ci); without
-// them it is skipped, unless CI=true.
+// offsets; beside it, on the same cluster, testdata/kafkajs/txn.js: a
+// transactional producer and a read_committed consumer (runKafkaJSTxn). It
+// needs node and npm (and the npm registry for npm ci); without them it is
+// skipped, unless CI=true.
 func TestKafkaJS(t *testing.T) {
 	t.Parallel() // mostly waiting: group joins wait out the initial rebalance delay
 	if testing.Short() {
@@ -41,7 +45,7 @@ func TestKafkaJS(t *testing.T) {
 		t.Skipf("kafkajs compatibility test needs node and npm on PATH: node: %v, npm: %v", errNode, errNpm)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "compat.js"} {
+	for _, f := range []string{"package.json", "package-lock.json", "compat.js", "txn.js"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "kafkajs", f))
 		if err != nil {
 			t.Fatal(err)
@@ -61,15 +65,22 @@ func TestKafkaJS(t *testing.T) {
 	for _, nodes := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d-node", nodes), func(t *testing.T) {
 			t.Parallel()
-			runKafkaJS(t, node, dir, nodes)
+			c := startCluster(t, nodes)
+			t.Run("cycle", func(t *testing.T) {
+				t.Parallel()
+				runKafkaJS(t, node, dir, c, nodes)
+			})
+			t.Run("txn", func(t *testing.T) {
+				t.Parallel()
+				runKafkaJSTxn(t, node, dir, c, nodes)
+			})
 		})
 	}
 }
 
-// runKafkaJS runs compat.js from dir against a new cluster of n brokers and
-// checks what it saw.
-func runKafkaJS(t *testing.T, node, dir string, n int) {
-	c := startCluster(t, n)
+// runKafkaJS runs compat.js from dir against c, a cluster of n brokers,
+// and checks what it saw.
+func runKafkaJS(t *testing.T, node, dir string, c *bench.Cluster, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, node, "compat.js")
