@@ -42,7 +42,7 @@ FAULT_RUNS   ?= 3
 FAULT_REPORT ?= faults-report.jsonl
 test-faults: build
 	CHRONIK_FAULTS=full CHRONIK_FAULTS_RUNS=$(FAULT_RUNS) CHRONIK_FAULTS_REPORT=$(abspath $(FAULT_REPORT)) \
-		$(GO) test -count=1 -timeout 120m -run '^(TestFaults|TestKillLeaderFailover|TestRollingRestart|TestManyTopicsRestart)$$' -v ./internal/proctest/
+		$(GO) test -count=1 -timeout 120m -run '^(TestFaults|TestKillLeaderFailover|TestRollingRestart|TestManyTopicsRestart|TestTxnETLBrokerKill)$$' -v ./internal/proctest/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
