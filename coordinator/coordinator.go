@@ -216,6 +216,24 @@ func (c *Coordinator) Locate(offsets *engine.TopicInfo, group string) (uint64, *
 	return c.set.locate(offsets, group)
 }
 
+// OffsetsPartition is group's partition of __consumer_offsets, where
+// offsets it commits in a transaction are written and the transaction's
+// marker must go (AddOffsetsToTxn). While the topic does not exist yet it
+// is computed from the partition count the coordinator creates it with,
+// and the creation starts: a transactional producer need not look the
+// group up first. COORDINATOR_NOT_AVAILABLE without a backend.
+func (c *Coordinator) OffsetsPartition(group string) (int32, *kerr.Error) {
+	if c.be == nil {
+		return 0, kerr.CoordinatorNotAvailable
+	}
+	n := partitionCount(offsetsTopicInfo(c.be.Metadata(OffsetsTopic)))
+	if n == 0 {
+		c.set.ensureTopic()
+		n = c.cfg.OffsetsTopicPartitions
+	}
+	return PartitionFor(group, n), nil
+}
+
 // partitionOf returns the loaded partition coordinating group on this
 // broker, or the error a client acts on: NOT_COORDINATOR when another broker
 // (or none) coordinates it, COORDINATOR_LOAD_IN_PROGRESS while loading.

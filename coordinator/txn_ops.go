@@ -198,18 +198,14 @@ func (tc *TxnCoordinator) VerifyPartitions(txnID string, producerID int64, epoch
 	return missing, nil
 }
 
-// AddOffsets adds the __consumer_offsets partition of group to txnID's
-// transaction, so that offsets committed in it (TxnOffsetCommit) get its
-// marker.
-func (tc *TxnCoordinator) AddOffsets(txnID string, producerID int64, epoch int16, group string) *kerr.Error {
+// AddOffsets adds partition offsetsPartition of __consumer_offsets (the
+// group's, Coordinator.OffsetsPartition) to txnID's transaction, so that
+// offsets committed in it (TxnOffsetCommit) get its marker.
+func (tc *TxnCoordinator) AddOffsets(txnID string, producerID int64, epoch int16, offsetsPartition int32) *kerr.Error {
 	if tc.be == nil {
 		return kerr.CoordinatorNotAvailable
 	}
-	n := partitionCount(offsetsTopicInfo(tc.be.Metadata(OffsetsTopic)))
-	if n == 0 {
-		return kerr.CoordinatorNotAvailable
-	}
-	return tc.AddPartitions(txnID, producerID, epoch, TxnPartitions{OffsetsTopic: {PartitionFor(group, n)}})
+	return tc.AddPartitions(txnID, producerID, epoch, TxnPartitions{OffsetsTopic: {offsetsPartition}})
 }
 
 // EndTxn commits or aborts txnID's transaction: it answers once the

@@ -6,8 +6,9 @@ package kafka
 //   - Sent to the transaction coordinator of the id (NOT_COORDINATOR
 //     otherwise). The group's __consumer_offsets partition joins the
 //     producer's transaction, so that it gets the transaction's marker.
-//     Errors as AddPartitionsToTxn; COORDINATOR_NOT_AVAILABLE while
-//     __consumer_offsets does not exist.
+//     Errors as AddPartitionsToTxn. __consumer_offsets need not exist
+//     yet: the group's partition follows from the partition count it is
+//     created with (offsets.topic.num.partitions), and its creation starts.
 //   - The offsets are then committed with TxnOffsetCommit (28) to the
 //     group coordinator.
 //
@@ -29,7 +30,10 @@ func handleAddOffsetsToTxn(s *Server, ctx context.Context, r *request) (kmsg.Res
 	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	resp.Version = r.version
-	e := s.txns.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group)
+	p, e := s.groups.OffsetsPartition(req.Group)
+	if e == nil {
+		e = s.txns.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, p)
+	}
 	resp.ErrorCode = txnErrCode(e, r.version, 2)
 	return resp, nil
 }

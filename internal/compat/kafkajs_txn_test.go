@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/chronik-io/chronik/bench"
 )
 
@@ -23,50 +20,21 @@ type kafkajsTxnResult struct {
 	Committed, Aborted, Read []rec
 	Ends                     map[int32]int64
 	GroupOffsets             map[int32]int64
-	SendOffsetsError         string
-}
-
-// apiTxnOffsetCommit is the key of TxnOffsetCommit, which kafkajs'
-// transaction.sendOffsets sends after AddOffsetsToTxn.
-const apiTxnOffsetCommit = 28
-
-// servesAPI reports whether the broker at addr lists key in ApiVersions.
-func servesAPI(t *testing.T, addr string, key int16) bool {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatalf("ApiVersions: %v", err)
-	}
-	for _, k := range resp.ApiKeys {
-		if k.ApiKey == key {
-			return true
-		}
-	}
-	return false
 }
 
 // runKafkaJSTxn runs txn.js from dir against c, a cluster of n brokers:
 // kafkajs' transactional producer commits a transaction over every
 // partition, aborts one and commits another, and its read_committed
-// consumer must read exactly the committed records. When the brokers serve
-// TxnOffsetCommit, the aborted and the last transaction also send consumer
-// offsets (transaction.sendOffsets), and only the committed ones must be
-// the group's; until then txn.js checks that sendOffsets fails.
+// consumer must read exactly the committed records. The aborted and the
+// last transaction also send consumer offsets (transaction.sendOffsets),
+// and only the committed ones must be the group's.
 func runKafkaJSTxn(t *testing.T, node, dir string, c *bench.Cluster, n int) {
-	sendOffsets := servesAPI(t, c.Brokers()[0], apiTxnOffsetCommit)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run := exec.CommandContext(ctx, node, "txn.js")
 	run.Dir = dir
 	run.Env = append(os.Environ(), "CHRONIK_BROKERS="+strings.Join(c.Brokers(), ","),
-		fmt.Sprintf("CHRONIK_TOPIC=kafkajs-txn-%dn", n), fmt.Sprintf("CHRONIK_TXN_SEND_OFFSETS=%d", map[bool]int{true: 1}[sendOffsets]))
+		fmt.Sprintf("CHRONIK_TOPIC=kafkajs-txn-%dn", n))
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {
@@ -120,13 +88,6 @@ func runKafkaJSTxn(t *testing.T, node, dir string, c *bench.Cluster, n int) {
 		}
 	}
 
-	if !sendOffsets {
-		if !strings.Contains(res.SendOffsetsError, "KafkaJSServerDoesNotSupportApiKey") {
-			t.Errorf("transaction.sendOffsets: %q, want KafkaJSServerDoesNotSupportApiKey: the broker does not list TxnOffsetCommit (API %d)", res.SendOffsetsError, apiTxnOffsetCommit)
-		}
-		t.Logf("TxnOffsetCommit (API %d) not served: kafkajs transaction.sendOffsets fails with %s", apiTxnOffsetCommit, res.SendOffsetsError)
-		return
-	}
 	for p := int32(0); p < partitions; p++ { // txn.js commits offset 10+p, after aborting 100+p
 		if o, ok := res.GroupOffsets[p]; !ok || o != 10+int64(p) {
 			t.Errorf("offset committed by sendOffsets for partition %d: %d (listed %v), want %d", p, o, ok, 10+p)

@@ -3,17 +3,16 @@
 // producer (idempotent, one request in flight) commits a transaction
 // writing to every partition, aborts one, and commits another; a
 // read_committed consumer (readUncommitted: false) reads until it has every
-// committed record. The aborted transaction also sends consumer offsets
-// (transaction.sendOffsets), reporting its error; with
-// CHRONIK_TXN_SEND_OFFSETS=1 (the broker serves TxnOffsetCommit) that must
-// work, and so must sendOffsets in the last, committed transaction. It
-// prints one JSON object with what it saw on stdout; the Go test checks it.
+// committed record. The aborted and the last committed transaction also
+// send consumer offsets (transaction.sendOffsets: AddOffsetsToTxn and
+// TxnOffsetCommit) for a group that nothing else has used, so
+// __consumer_offsets may not exist yet. It prints one JSON object with
+// what it saw on stdout; the Go test checks it.
 'use strict';
 const { Kafka, logLevel } = require('kafkajs');
 
 const brokers = process.env.CHRONIK_BROKERS.split(',');
 const topic = process.env.CHRONIK_TOPIC || 'kafkajs-txn';
-const sendOffsets = process.env.CHRONIK_TXN_SEND_OFFSETS === '1';
 const offsetsGroup = topic + '-offsets'; // committed by sendOffsets, never joined
 const partitions = 3;
 
@@ -90,10 +89,6 @@ async function main() {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-  // Looks up the group's coordinator, which creates __consumer_offsets:
-  // chronik's AddOffsetsToTxn answers COORDINATOR_NOT_AVAILABLE until it
-  // exists, and kafkajs' sendOffsets does not retry that.
-  await admin.fetchOffsets({ groupId: offsetsGroup, topics: [topic] });
 
   const producer = kafka.producer({
     transactionalId: topic + '-producer',
@@ -110,9 +105,9 @@ async function main() {
   // kafkajs does not retry AddOffsetsToTxn's CONCURRENT_TRANSACTIONS, which
   // a coordinator answers until the markers of the previous transaction
   // are written.
-  const sendOffsetsError = await runTxn(producer, aborted, offsetsOf(100), false);
-  if (sendOffsets && sendOffsetsError) throw new Error(`sendOffsets in the aborted transaction: ${sendOffsetsError}`);
-  const errB = await runTxn(producer, committedB, sendOffsets ? offsetsOf(10) : null, true);
+  const errA = await runTxn(producer, aborted, offsetsOf(100), false);
+  if (errA) throw new Error(`sendOffsets in the aborted transaction: ${errA}`);
+  const errB = await runTxn(producer, committedB, offsetsOf(10), true);
   if (errB) throw new Error(`sendOffsets in the committed transaction: ${errB}`);
   await producer.disconnect();
 
@@ -128,7 +123,7 @@ async function main() {
     for (const t of await admin.fetchOffsets({ groupId: offsetsGroup, topics: [topic] })) {
       for (const p of t.partitions) groupOffsets[p.partition] = Number(p.offset);
     }
-    if (!sendOffsets || Object.values(groupOffsets).every((o) => o >= 0) || Date.now() > deadline) break;
+    if (Object.values(groupOffsets).every((o) => o >= 0) || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const ends = {};
@@ -141,7 +136,6 @@ async function main() {
     Read: got,
     Ends: ends,
     GroupOffsets: groupOffsets,
-    SendOffsetsError: sendOffsetsError,
   }));
 }
 
