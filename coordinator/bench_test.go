@@ -45,7 +45,7 @@ func BenchmarkGroupLoad(b *testing.B) {
 		// A fresh partition state replays the log (load marker, read,
 		// decode, rebuild), as a new leader does.
 		fresh := &coordPartition{c: c, p: cp.p, epoch: cp.epoch, ctx: cp.ctx, cancel: func() {},
-			loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{}}
+			loaded: make(chan struct{}), groups: map[string]*group{}, txnPids: map[int64]map[string]struct{}{}}
 		st, err := fresh.replay()
 		if err != nil || st.records < 10000 {
 			b.Fatalf("replayed %d records: %v", st.records, err)

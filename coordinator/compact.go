@@ -1,7 +1,8 @@
 package coordinator
 
-// Compaction of __consumer_offsets partitions. The engine does not compact
-// topics, so the coordinator keeps its partitions short itself: it tracks
+// Compaction of the coordinators' internal partitions (__consumer_offsets,
+// __transaction_state). The engine does not compact topics, so each
+// coordinator keeps the partitions it leads short itself: a liveLog tracks
 // the live records (the last value of every key that is not deleted) and,
 // when the log holds many more records than are live, rewrites the live
 // records at the end of the log and moves the log start to the first of
@@ -11,7 +12,9 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/chronik-io/chronik/engine"
@@ -27,65 +30,88 @@ const (
 	compactCheckInterval = 30 * time.Second
 )
 
+// liveLog is the live record set of one internal partition. wmu is held
+// shared by every write and exclusively by a compaction.
+type liveLog struct {
+	wmu     sync.RWMutex
+	liveMu  sync.Mutex
+	live    map[string][]byte // record key -> value of the last record
+	written int               // records in the log since its start
+}
+
 // track records written records in the live set. wmu is held shared.
-func (cp *coordPartition) track(recs []engine.Record) {
-	cp.liveMu.Lock()
-	defer cp.liveMu.Unlock()
+func (l *liveLog) track(recs []engine.Record) {
+	l.liveMu.Lock()
+	defer l.liveMu.Unlock()
+	if l.live == nil {
+		l.live = map[string][]byte{}
+	}
 	for _, r := range recs {
 		if r.Value == nil {
-			delete(cp.live, string(r.Key))
+			delete(l.live, string(r.Key))
 		} else {
-			cp.live[string(r.Key)] = r.Value
+			l.live[string(r.Key)] = r.Value
 		}
 	}
-	cp.written += len(recs)
+	l.written += len(recs)
+}
+
+// trackWritten counts n records written that are not live (yet).
+func (l *liveLog) trackWritten(n int) {
+	l.liveMu.Lock()
+	l.written += n
+	l.liveMu.Unlock()
 }
 
 // trackLive records one record that became live without being written
 // now (a transactional offset, at its commit marker).
-func (cp *coordPartition) trackLive(key, value []byte) {
-	cp.liveMu.Lock()
-	cp.live[string(key)] = value
-	cp.liveMu.Unlock()
+func (l *liveLog) trackLive(key, value []byte) {
+	l.liveMu.Lock()
+	if l.live == nil {
+		l.live = map[string][]byte{}
+	}
+	l.live[string(key)] = value
+	l.liveMu.Unlock()
 }
 
-// compact compacts every loaded partition that needs it.
-func (c *Coordinator) compact() {
-	for _, cp := range c.set.loaded() {
-		if err := cp.compactIfNeeded(); err != nil && cp.ctx.Err() == nil {
-			c.log.Warn("compacting partition failed", "partition", cp.p, "err", err)
-		}
-	}
+// reset installs the live set a replay found.
+func (l *liveLog) reset(live map[string][]byte, written int) {
+	l.liveMu.Lock()
+	l.live, l.written = live, written
+	l.liveMu.Unlock()
 }
 
-// compactIfNeeded rewrites the live records when the log holds more than
-// twice as many records as are live (and at least compactMinRecords).
-func (cp *coordPartition) compactIfNeeded() error {
-	cp.liveMu.Lock()
-	need := cp.written >= compactMinRecords && cp.written > 2*len(cp.live)
-	cp.liveMu.Unlock()
-	if !need || cp.txnPending() {
-		return nil
+// compactIfNeeded rewrites the live records of partition p of topic when
+// the log holds more than twice as many records as are live (and at least
+// compactMinRecords), unless busy reports a reason not to (checked again
+// once writes are held off). It returns how many records the log held and
+// how many were live, both 0 when it did nothing.
+func (l *liveLog) compactIfNeeded(ctx context.Context, be Backend, topic string, p int32, busy func() bool) (before, after int, err error) {
+	l.liveMu.Lock()
+	need := l.written >= compactMinRecords && l.written > 2*len(l.live)
+	l.liveMu.Unlock()
+	if !need || busy() {
+		return 0, 0, nil
 	}
-	cp.wmu.Lock()
-	defer cp.wmu.Unlock()
-	if cp.txnPending() {
-		return nil // a transactional commit got in first
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if busy() {
+		return 0, 0, nil
 	}
-	cp.liveMu.Lock()
-	keys := make([]string, 0, len(cp.live))
-	for k := range cp.live {
+	l.liveMu.Lock()
+	keys := make([]string, 0, len(l.live))
+	for k := range l.live {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	recs := make([]engine.Record, 0, len(keys))
 	for _, k := range keys {
-		recs = append(recs, engine.Record{Key: []byte(k), Value: cp.live[k]})
+		recs = append(recs, engine.Record{Key: []byte(k), Value: l.live[k]})
 	}
-	before := cp.written
-	cp.liveMu.Unlock()
+	before = l.written
+	l.liveMu.Unlock()
 
-	ctx, cancel := context.WithTimeout(cp.ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	start := int64(-1)
 	var chunk []engine.Record
@@ -94,9 +120,9 @@ func (cp *coordPartition) compactIfNeeded() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		res, err := cp.c.be.Produce(ctx, OffsetsTopic, cp.p, chunk)
+		res, err := be.Produce(ctx, topic, p, chunk)
 		if err != nil {
-			return err
+			return fmt.Errorf("rewrite %d live records: %w", len(chunk), err)
 		}
 		if start < 0 {
 			start = res.BaseOffset
@@ -107,22 +133,36 @@ func (cp *coordPartition) compactIfNeeded() error {
 	for _, r := range recs {
 		if size+len(r.Key)+len(r.Value)+32 > compactChunkBytes {
 			if err := flush(); err != nil {
-				return err
+				return 0, 0, err
 			}
 		}
 		chunk = append(chunk, r)
 		size += len(r.Key) + len(r.Value) + 32
 	}
 	if err := flush(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	// start is -1 (the high watermark) when nothing is live.
-	if _, err := cp.c.be.DeleteRecords(ctx, OffsetsTopic, cp.p, start); err != nil {
-		return err
+	if _, err := be.DeleteRecords(ctx, topic, p, start); err != nil {
+		return 0, 0, fmt.Errorf("move the log start to %d: %w", start, err)
 	}
-	cp.liveMu.Lock()
-	cp.written = len(recs)
-	cp.liveMu.Unlock()
-	cp.c.log.Info("compacted partition", "partition", cp.p, "records", before, "live", len(recs))
-	return nil
+	l.liveMu.Lock()
+	l.written = len(recs)
+	l.liveMu.Unlock()
+	return before, len(recs), nil
+}
+
+// compact compacts every loaded __consumer_offsets partition that needs
+// it; offsets pending in transactions hold a partition's compaction off
+// (they must be neither copied as committed nor cut off).
+func (c *Coordinator) compact() {
+	for _, cp := range c.set.loaded() {
+		before, after, err := cp.compactIfNeeded(cp.ctx, c.be, OffsetsTopic, cp.p, cp.txnPending)
+		switch {
+		case err != nil && cp.ctx.Err() == nil:
+			c.log.Warn("compacting partition failed", "partition", cp.p, "err", err)
+		case err == nil && before > 0:
+			c.log.Info("compacted partition", "partition", cp.p, "records", before, "live", after)
+		}
+	}
 }

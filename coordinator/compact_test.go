@@ -31,7 +31,7 @@ func TestGroupCompaction(t *testing.T) {
 	if code := c.DeleteGroup("deleted"); code != nil {
 		t.Fatalf("delete: %v", code)
 	}
-	if err := cp.compactIfNeeded(); err != nil {
+	if _, _, err := cp.compactIfNeeded(context.Background(), c.be, OffsetsTopic, cp.p, cp.txnPending); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

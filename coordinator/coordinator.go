@@ -58,13 +58,8 @@ type coordPartition struct {
 	mu     sync.Mutex
 	groups map[string]*group
 
-	// The live records of the partition (compact.go): wmu is held
-	// shared by every write and exclusively by a compaction, so that a
-	// compaction copies exactly what the log holds.
-	wmu     sync.RWMutex
-	liveMu  sync.Mutex
-	live    map[string][]byte // record key -> value of the last record
-	written int               // records in the log since its start
+	// The live records of the partition (compact.go).
+	liveLog
 
 	// Offsets committed in transactions (txn_offsets.go): the groups
 	// with offsets pending per producer id, and the tail reading the
@@ -98,7 +93,7 @@ func New(be Backend, cfg Config, log *slog.Logger) *Coordinator {
 		newPart: func(p, epoch int32) *coordPartition {
 			ctx, cancel := context.WithCancel(context.Background())
 			return &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), groups: map[string]*group{}, live: map[string][]byte{},
+				loaded: make(chan struct{}), groups: map[string]*group{},
 				txnPids: map[int64]map[string]struct{}{}}
 		}}
 	if be != nil {

@@ -158,9 +158,7 @@ func (cp *coordPartition) replay() (replayStats, error) {
 	if cp.ctx.Err() != nil {
 		return st, cp.ctx.Err()
 	}
-	cp.liveMu.Lock()
-	cp.live, cp.written = live, st.records
-	cp.liveMu.Unlock()
+	cp.reset(live, st.records)
 	for name, lg := range ls.groups {
 		g := newGroup(cp, name)
 		g.offsets, g.txnOffsets = lg.offsets, lg.txn

@@ -58,6 +58,11 @@ type TxnConfig struct {
 	// PollInterval is how often leadership of the __transaction_state
 	// partitions is checked. Default 100ms.
 	PollInterval time.Duration
+	// IDExpiration is how long a transactional id with no transaction
+	// open is kept after its last update (transactional.id.expiration.ms);
+	// then its state is deleted and a producer using it starts afresh.
+	// Default 7 days.
+	IDExpiration time.Duration
 }
 
 func (c *TxnConfig) setDefaults() {
@@ -76,6 +81,15 @@ func (c *TxnConfig) setDefaults() {
 	if c.PollInterval == 0 {
 		c.PollInterval = 100 * time.Millisecond
 	}
+	if c.IDExpiration == 0 {
+		c.IDExpiration = 7 * 24 * time.Hour
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c TxnConfig) WithDefaults() TxnConfig {
+	c.setDefaults()
+	return c
 }
 
 // Validate reports every field with a bad value, joined (nil if none).
@@ -87,7 +101,7 @@ func (c TxnConfig) Validate() error {
 	if c.TopicReplicationFactor < 0 {
 		errs = append(errs, fmt.Errorf("coordinator: TxnConfig.TopicReplicationFactor (%d) must be >= 0", c.TopicReplicationFactor))
 	}
-	if c.MaxTimeout < 0 || c.AbortCheckInterval < 0 || c.MarkerRetryBackoff < 0 || c.PollInterval < 0 {
+	if c.MaxTimeout < 0 || c.AbortCheckInterval < 0 || c.MarkerRetryBackoff < 0 || c.PollInterval < 0 || c.IDExpiration < 0 {
 		errs = append(errs, errors.New("coordinator: TxnConfig durations must be >= 0"))
 	}
 	return errors.Join(errs...)
@@ -146,6 +160,9 @@ type txnPartition struct {
 
 	mu   sync.Mutex
 	txns map[string]*txnMeta
+
+	// The live records of the partition (compact.go).
+	liveLog
 }
 
 // txnMeta is the state of one transactional id. mu is held across the
@@ -225,6 +242,8 @@ func (tc *TxnCoordinator) run() {
 	defer t.Stop()
 	abort := time.NewTicker(tc.cfg.AbortCheckInterval)
 	defer abort.Stop()
+	compaction := time.NewTicker(compactCheckInterval)
+	defer compaction.Stop()
 	for {
 		select {
 		case <-tc.stop:
@@ -233,6 +252,9 @@ func (tc *TxnCoordinator) run() {
 			tc.set.watch()
 		case <-abort.C:
 			tc.abortTimedOut()
+			tc.expireIDs()
+		case <-compaction.C:
+			tc.compact()
 		}
 	}
 }
@@ -320,8 +342,11 @@ func (tp *txnPartition) forget(t *txnMeta) {
 func (tp *txnPartition) write(recs ...engine.Record) error {
 	ctx, cancel := context.WithTimeout(tp.ctx, 15*time.Second)
 	defer cancel()
+	tp.wmu.RLock()
+	defer tp.wmu.RUnlock()
 	if _, err := tp.tc.be.Produce(ctx, TxnTopic, tp.p, recs); err != nil {
 		return fmt.Errorf("write %d records to %s partition %d: %w", len(recs), TxnTopic, tp.p, err)
 	}
+	tp.track(recs)
 	return nil
 }

@@ -45,6 +45,7 @@ func (tp *txnPartition) replay() (replayStats, error) {
 		return st, fmt.Errorf("log start: %w", err)
 	}
 	values := map[string]*kmsg.TxnMetadataValue{}
+	live := map[string][]byte{}
 	apply := func(rec engine.Record, _ batchOwner) {
 		if rec.Offset >= end {
 			return
@@ -59,8 +60,10 @@ func (tp *txnPartition) replay() (replayStats, error) {
 		case r.marker:
 		case r.value == nil:
 			delete(values, r.id)
+			delete(live, string(rec.Key))
 		default:
 			values[r.id] = r.value
+			live[string(rec.Key)] = rec.Value
 		}
 	}
 	for off := lo.Offset; off < end; {
@@ -84,6 +87,7 @@ func (tp *txnPartition) replay() (replayStats, error) {
 		t.restore(v)
 		tp.txns[id] = t
 	}
+	tp.reset(live, st.records)
 	return st, nil
 }
 

@@ -242,9 +242,7 @@ func (cp *coordPartition) writeTxn(pid int64, epoch int16, recs []engine.Record,
 	if err != nil {
 		return fmt.Errorf("write %d transactional records to %s partition %d: %w", len(recs), OffsetsTopic, cp.p, err)
 	}
-	cp.liveMu.Lock()
-	cp.written += len(recs)
-	cp.liveMu.Unlock()
+	cp.trackWritten(len(recs))
 	written(res.BaseOffset)
 	return nil
 }

@@ -194,15 +194,17 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"broker.id":                    "1",
-		HTTPAddrConfig:                 "127.0.0.1:18090",
-		"num.partitions":               "2",
-		"log.dirs":                     "/var/lib/chronik",
-		"advertised.listeners":         "PLAINTEXT://" + kc.addrs[1],
-		"offsets.topic.num.partitions": "16",
-		"socket.request.max.bytes":     "104857600",
-		"max.connections":              "10000",
-		"queued.max.request.bytes":     "268435456",
+		"broker.id":                      "1",
+		HTTPAddrConfig:                   "127.0.0.1:18090",
+		"num.partitions":                 "2",
+		"log.dirs":                       "/var/lib/chronik",
+		"advertised.listeners":           "PLAINTEXT://" + kc.addrs[1],
+		"offsets.topic.num.partitions":   "16",
+		"socket.request.max.bytes":       "104857600",
+		"max.connections":                "10000",
+		"queued.max.request.bytes":       "268435456",
+		"transaction.max.timeout.ms":     "900000",
+		"transactional.id.expiration.ms": "604800000",
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -39,6 +39,15 @@ func (s *Server) brokerConfigs(v *metaView) []brokerConfig {
 		{"group.min.session.timeout.ms", strconv.FormatInt(g.MinSessionTimeout.Milliseconds(), 10), kmsg.ConfigTypeInt},
 		{"group.max.session.timeout.ms", strconv.FormatInt(g.MaxSessionTimeout.Milliseconds(), 10), kmsg.ConfigTypeInt},
 	}
+	tx := s.cfg.Txns.WithDefaults()
+	out = append(out,
+		brokerConfig{"transaction.state.log.num.partitions", strconv.Itoa(int(tx.TopicPartitions)), kmsg.ConfigTypeInt},
+		brokerConfig{"transaction.max.timeout.ms", strconv.FormatInt(tx.MaxTimeout.Milliseconds(), 10), kmsg.ConfigTypeInt},
+		brokerConfig{"transactional.id.expiration.ms", strconv.FormatInt(tx.IDExpiration.Milliseconds(), 10), kmsg.ConfigTypeInt},
+		brokerConfig{"transaction.abort.timed.out.transaction.cleanup.interval.ms", strconv.FormatInt(tx.AbortCheckInterval.Milliseconds(), 10), kmsg.ConfigTypeInt})
+	if tx.TopicReplicationFactor > 0 {
+		out = append(out, brokerConfig{"transaction.state.log.replication.factor", strconv.Itoa(int(tx.TopicReplicationFactor)), kmsg.ConfigTypeShort})
+	}
 	if s.cfg.DefaultPartitions > 0 {
 		out = append(out, brokerConfig{"num.partitions", strconv.Itoa(int(s.cfg.DefaultPartitions)), kmsg.ConfigTypeInt})
 	}
