@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -112,13 +113,19 @@ func TestTransactionsKgo(t *testing.T) {
 
 // TestTransactionsKcat: librdkafka's transactional producer (kcat -X
 // transactional.id) commits on exit, and a read_committed kcat consumer
-// reads every record. Skipped without kcat.
+// reads every record; on 1 and 3 brokers. Skipped without kcat.
 func TestTransactionsKcat(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")
 	}
-	kc := newKafkaCluster(t, 1, Config{})
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d brokers", n), func(t *testing.T) { testTransactionsKcat(t, kcat, n) })
+	}
+}
+
+func testTransactionsKcat(t *testing.T, kcat string, n int) {
+	kc := newKafkaCluster(t, n, Config{})
 	const topic = "txkcat"
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
