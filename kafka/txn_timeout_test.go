@@ -235,14 +235,20 @@ func seqValues(prefix string, n int) []string {
 //     open transaction, long before the old one's 60s timeout) and commits
 //     its own records, which are all read_committed reads.
 //
-// On 3 brokers, so that the coordinator writes markers to partitions
+// On 1 broker and on 3, where the coordinator writes markers to partitions
 // other brokers lead. Skipped without kcat.
 func TestTransactionsKcatKilled(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")
 	}
-	kc := newKafkaCluster(t, 3, Config{Txns: TxnConfig{
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d brokers", n), func(t *testing.T) { testTransactionsKcatKilled(t, kcat, n) })
+	}
+}
+
+func testTransactionsKcatKilled(t *testing.T, kcat string, n int) {
+	kc := newKafkaCluster(t, n, Config{Txns: TxnConfig{
 		TopicPartitions:    2,
 		AbortCheckInterval: 100 * time.Millisecond,
 		MaxTimeout:         time.Minute,
@@ -253,7 +259,7 @@ func TestTransactionsKcatKilled(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
 		const topic, txnTimeout = "kcat-killed", 3 * time.Second
-		kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 2, ReplicationFactor: 3})
+		kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 2, ReplicationFactor: int16(n)})
 		ctx := testCtx(t, time.Minute)
 		p := startKcatProducer(t, ctx, kcat, addr, topic, "kcat-killed", txnTimeout)
 		killed := seqValues("killed", 10)
@@ -307,7 +313,7 @@ func TestTransactionsKcatKilled(t *testing.T) {
 	t.Run("fenced", func(t *testing.T) {
 		t.Parallel()
 		const topic = "kcat-fenced"
-		kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 2, ReplicationFactor: 3})
+		kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 2, ReplicationFactor: int16(n)})
 		ctx := testCtx(t, time.Minute)
 		old := startKcatProducer(t, ctx, kcat, addr, topic, "kcat-fenced", time.Minute)
 		killed := seqValues("killed", 10)
