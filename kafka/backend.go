@@ -29,6 +29,10 @@ type backend interface {
 	// partition leader (engine.Engine.OffsetForLeaderEpoch).
 	OffsetForLeaderEpoch(ctx context.Context, topic string, partition int32, currentLeaderEpoch, leaderEpoch int32) (engine.EpochEndOffset, error)
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
+	// WriteTxnMarker writes a transaction's commit or abort marker to a
+	// partition through a local replica (engine.Engine.WriteTxnMarker): a
+	// *engine.NotLeaderError means this broker holds none.
+	WriteTxnMarker(ctx context.Context, topic string, partition int32, producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32) error
 	// DeleteRecords moves a partition's log start offset on its leader (-1 =
 	// the high watermark) and returns the new log start.
 	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)
