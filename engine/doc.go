@@ -60,7 +60,8 @@
 //     FetchOptions.ReadCommitted reads only below the last stable offset
 //     and lists the aborted transactions; ListOffsets(LastStable) answers
 //     it. The state is rebuilt from the log on restart and after a
-//     snapshot. There is no transaction coordinator yet.
+//     snapshot. The transaction coordinator that writes the markers lives
+//     in package coordinator.
 //   - The log start offset moves only by replicated commands (retention,
 //     DeleteRecords), so all replicas agree on it.
 //

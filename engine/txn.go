@@ -37,11 +37,16 @@ type AbortedTxn = shards.AbortedTxn
 // newer producer epoch makes that epoch the producer's (its older batches
 // are fenced from then on).
 //
-// This is the partition side of Kafka's WriteTxnMarkers; the transaction
-// coordinator that would call it is not there yet.
+// This is the partition side of Kafka's WriteTxnMarkers. The transaction
+// coordinator (package coordinator) calls it for every partition of a
+// transaction; where this broker holds no replica of the partition, the
+// kafka package sends the marker to the leader's broker as a
+// WriteTxnMarkers request, whose handler calls this method there.
 //
-// Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError,
-// ErrNotReady, ErrInvalidRecord (a negative producer id or epoch),
+// Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError (only when
+// this broker runs no replica of the partition: a follower replica
+// forwards the marker to the leader through Raft; Leader is then the
+// leader __meta last recorded), ErrNotReady, ErrInvalidRecord (a negative producer id or epoch),
 // ErrInvalidProducerEpoch (older than the producer's epoch on the
 // partition), ErrCoordinatorFenced, ErrTimeout (the marker may still be
 // written), ErrStorage, ErrClosed.

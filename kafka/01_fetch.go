@@ -24,8 +24,8 @@ package kafka
 //     the aborted transactions overlapping the returned batches (producer
 //     id, first offset), as Kafka does; read_uncommitted answers a null
 //     AbortedTransactions. LastStableOffset is the LSO for both levels.
-//     Transactions are ended by engine.WriteTxnMarker; the transaction
-//     coordinator APIs are not served yet (see docs/KAFKA.md).
+//     Transactions are ended by markers the transaction coordinator writes
+//     (engine.WriteTxnMarker, or WriteTxnMarkers from another broker).
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint (v12+) and the
 //     leader's endpoint (v16).
 //

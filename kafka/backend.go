@@ -32,6 +32,10 @@ type backend interface {
 	// Producers lists a partition's producers, on its leader
 	// (engine.Engine.Producers).
 	Producers(topic string, partition int32) ([]engine.ProducerState, error)
+	// WriteTxnMarker writes a transaction's commit or abort marker to a
+	// partition through a local replica (engine.Engine.WriteTxnMarker): a
+	// *engine.NotLeaderError means this broker holds none.
+	WriteTxnMarker(ctx context.Context, topic string, partition int32, producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32) error
 	// DeleteRecords moves a partition's log start offset on its leader (-1 =
 	// the high watermark) and returns the new log start.
 	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)

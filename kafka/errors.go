@@ -104,6 +104,29 @@ func leaderHint(err error) (leader int32, epoch int32) {
 	return -1, -1
 }
 
+// remoteError is an error code another broker answered, as an error that
+// matches both the kerr.Error and the engine sentinel the table maps to that
+// code (its first one), so that the caller acts as on the same failure of
+// the local engine; just the kerr.Error for a code the table lacks.
+func remoteError(code int16) error {
+	ke := kerr.ErrorForCode(code)
+	for _, m := range errorCodes {
+		if m.kerr.Code == code {
+			return &peerError{code: ke, err: m.err}
+		}
+	}
+	return ke
+}
+
+// peerError is an error code answered by another broker (remoteError).
+type peerError struct {
+	code error // a *kerr.Error
+	err  error // the engine sentinel
+}
+
+func (e *peerError) Error() string   { return e.code.Error() }
+func (e *peerError) Unwrap() []error { return []error{e.code, e.err} }
+
 // kerrWith is an error that the frontend answers with code and err's
 // message: for refusals decided here rather than by the engine.
 func kerrWith(code *kerr.Error, err error) error { return &codedError{code: code, err: err} }

@@ -188,6 +188,9 @@ func (b *stubBackend) Fetch(context.Context, string, int32, int64, engine.FetchO
 func (b *stubBackend) AllocateProducerID(context.Context) (int64, int16, error) { return 0, 0, b.err }
 func (b *stubBackend) Producers(string, int32) ([]engine.ProducerState, error)  { return nil, b.err }
 func (b *stubBackend) Watch(string, int32, int64) (<-chan struct{}, error)      { return nil, b.err }
+func (b *stubBackend) WriteTxnMarker(context.Context, string, int32, int64, int16, bool, int32) error {
+	return b.err
+}
 func (b *stubBackend) ListOffsets(context.Context, string, int32, int64) (engine.ListOffsetsResult, error) {
 	return engine.ListOffsetsResult{}, b.err
 }

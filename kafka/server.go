@@ -162,6 +162,8 @@ type Server struct {
 	log    *slog.Logger
 	groups *coordinator.Coordinator
 	txns   *coordinator.TxnCoordinator
+	// peers sends requests to other brokers (WriteTxnMarkers).
+	peers *peers
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -200,9 +202,11 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	}
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	ps := newPeers()
 	return &Server{
 		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
-		txns:      newTxnCoordinator(be, cfg.Txns, cfg.Logger),
+		txns:      newTxnCoordinator(be, ps, cfg.Txns, cfg.Logger),
+		peers:     ps,
 		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
 		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,
@@ -321,6 +325,8 @@ func (s *Server) Close() error {
 	// Parked JoinGroup/SyncGroup requests are answered NOT_COORDINATOR.
 	s.groups.Close()
 	s.txns.Close()
+	// After the marker writers stopped: no more requests to other brokers.
+	s.peers.Close()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -4,8 +4,10 @@ package kafka
 // the transaction APIs (22 with a transactional id, 24, 25, 26) decode
 // requests, call it and encode its answers.
 //
-// It needs a backend that writes transaction markers to partitions
-// (coordinator.MarkerWriter, the engine's WriteTxnMarker): without one,
+// It writes transaction markers through a markerWriter
+// (txn_marker_writer.go): the engine's WriteTxnMarker, or WriteTxnMarkers to
+// the partition leader's broker when this one holds no replica. Without a
+// backend that allocates producer ids (coordinator.TxnBackend),
 // transactional requests answer COORDINATOR_NOT_AVAILABLE.
 
 import (
@@ -23,13 +25,13 @@ const TxnTopic = coordinator.TxnTopic
 // TxnConfig configures the transaction coordinator (coordinator.TxnConfig).
 type TxnConfig = coordinator.TxnConfig
 
-// newTxnCoordinator starts the transaction coordinator over be, or one that
-// serves no transactions when be cannot write markers.
-func newTxnCoordinator(be backend, cfg TxnConfig, log *slog.Logger) *coordinator.TxnCoordinator {
-	tb, ok := be.(coordinator.TxnBackend)
-	mw, ok2 := be.(coordinator.MarkerWriter)
-	if ok && ok2 {
-		return coordinator.NewTxn(tb, mw, cfg, log)
+// newTxnCoordinator starts the transaction coordinator over be, writing
+// markers through be or, for partitions this broker holds no replica of,
+// through ps to their leaders; or one that serves no transactions when be
+// is not a coordinator.TxnBackend.
+func newTxnCoordinator(be backend, ps *peers, cfg TxnConfig, log *slog.Logger) *coordinator.TxnCoordinator {
+	if tb, ok := be.(coordinator.TxnBackend); ok {
+		return coordinator.NewTxn(tb, &markerWriter{be: be, peers: ps}, cfg, log)
 	}
 	return coordinator.NewTxn(nil, nil, cfg, log)
 }

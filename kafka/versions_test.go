@@ -91,6 +91,9 @@ func TestEveryVersion(t *testing.T) {
 		},
 		22: func(v int16) kmsg.Request { return kmsg.NewPtrInitProducerIDRequest() },
 		23: func(v int16) kmsg.Request { return epochRequest(v, "v", 0, -1, 0) },
+		27: func(v int16) kmsg.Request {
+			return markerReq(v, 100+int64(v), 0, true, 0, map[string][]int32{"v": {0}})
+		},
 		32: func(v int16) kmsg.Request {
 			r := kmsg.NewPtrDescribeConfigsRequest()
 			res := kmsg.NewDescribeConfigsRequestResource()
@@ -157,6 +160,14 @@ func responseErrors(resp kmsg.Response) []error {
 				add(p.ErrorCode)
 				if len(p.RecordBatches) == 0 {
 					errs = append(errs, fmt.Errorf("no records"))
+				}
+			}
+		}
+	case *kmsg.WriteTxnMarkersResponse:
+		for _, m := range r.Markers {
+			for _, t := range m.Topics {
+				for _, p := range t.Partitions {
+					add(p.ErrorCode)
 				}
 			}
 		}
