@@ -25,17 +25,17 @@ import (
 func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.OffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	resp.Version = req.Version
-	codes := map[topicPartition]int16{}
-	all := func(e *kerr.Error) {
-		for _, t := range req.Topics {
-			for _, p := range t.Partitions {
-				tp := topicPartition{t.Topic, p.Partition}
-				if codes[tp] == 0 {
-					codes[tp] = e.Code
-				}
+	var parts []commitPart
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			cp := commitPart{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: p.Metadata}
+			if req.Version < 6 {
+				cp.leaderEpoch = -1
 			}
+			parts = append(parts, cp)
 		}
 	}
+	b := c.newCommitBatch(req.Group, parts, known)
 	defer func() {
 		for _, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
@@ -43,12 +43,13 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rp.ErrorCode = b.codes[topicPartition{t.Topic, p.Partition}]
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}()
+	all := b.fail
 	if req.Group == "" {
 		all(kerr.InvalidGroupID)
 		return resp
@@ -58,31 +59,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 		all(e)
 		return resp
 	}
-	// Validate topics and metadata first.
-	now := time.Now()
-	commits := map[topicPartition]offsetCommit{}
-	var recs []engine.Record
-	for _, t := range req.Topics {
-		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
-			switch {
-			case !known(t.Topic, p.Partition):
-				codes[tp] = kerr.UnknownTopicOrPartition.Code
-			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataBytes:
-				codes[tp] = kerr.OffsetMetadataTooLarge.Code
-			default:
-				oc := offsetCommit{offset: p.Offset, leaderEpoch: p.LeaderEpoch, committed: now}
-				if req.Version < 6 {
-					oc.leaderEpoch = -1
-				}
-				if p.Metadata != nil {
-					oc.metadata = *p.Metadata
-				}
-				commits[tp] = oc
-				recs = append(recs, offsetRecord(req.Group, t.Topic, p.Partition, &oc))
-			}
-		}
-	}
+	recs := b.recs
 	g := cp.lookup(req.Group, req.Generation < 0)
 	if g == nil {
 		if req.Generation < 0 {
@@ -106,11 +83,66 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 		all(writeError(err))
 		return resp
 	}
-	for tp, oc := range commits {
+	for i, oc := range b.commits {
 		oc.logOffset = base
-		g.offsets[tp] = oc
+		g.offsets[b.tps[i]] = oc
 	}
 	return resp
+}
+
+// commitPart is one partition of an OffsetCommit or TxnOffsetCommit
+// request.
+type commitPart struct {
+	tp          topicPartition
+	offset      int64
+	leaderEpoch int32 // -1 for versions without one
+	metadata    *string
+}
+
+// commitBatch is a commit request's partitions, validated: the error code
+// of each, and the offsets and records of the valid ones, in request order.
+type commitBatch struct {
+	parts   []commitPart
+	codes   map[topicPartition]int16
+	commits []offsetCommit
+	tps     []topicPartition
+	recs    []engine.Record
+}
+
+// newCommitBatch validates parts committed by group: a partition known
+// does not report is UNKNOWN_TOPIC_OR_PARTITION, metadata over
+// MaxMetadataBytes OFFSET_METADATA_TOO_LARGE.
+func (c *Coordinator) newCommitBatch(group string, parts []commitPart, known func(topic string, partition int32) bool) *commitBatch {
+	b := &commitBatch{parts: parts, codes: map[topicPartition]int16{}}
+	if group == "" {
+		return b
+	}
+	now := time.Now()
+	for _, p := range parts {
+		switch {
+		case !known(p.tp.topic, p.tp.partition):
+			b.codes[p.tp] = kerr.UnknownTopicOrPartition.Code
+		case p.metadata != nil && len(*p.metadata) > c.cfg.MaxMetadataBytes:
+			b.codes[p.tp] = kerr.OffsetMetadataTooLarge.Code
+		default:
+			oc := offsetCommit{offset: p.offset, leaderEpoch: p.leaderEpoch, committed: now}
+			if p.metadata != nil {
+				oc.metadata = *p.metadata
+			}
+			b.commits, b.tps = append(b.commits, oc), append(b.tps, p.tp)
+			b.recs = append(b.recs, offsetRecord(group, p.tp.topic, p.tp.partition, &oc))
+		}
+	}
+	return b
+}
+
+// fail sets e on every partition without an error yet.
+func (b *commitBatch) fail(e *kerr.Error) {
+	for _, p := range b.parts {
+		if b.codes[p.tp] == 0 {
+			b.codes[p.tp] = e.Code
+		}
+	}
 }
 
 // checkCommit validates the committer of an OffsetCommit (or OffsetDelete

@@ -328,6 +328,18 @@ func (tp *txnPartition) lookup(id string, create bool) *txnMeta {
 	}
 }
 
+// all returns the partition's ids; each is locked (t.mu) only after
+// tp.mu is released, as the lock order elsewhere is t.mu, then tp.mu.
+func (tp *txnPartition) all() []*txnMeta {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	txns := make([]*txnMeta, 0, len(tp.txns))
+	for _, t := range tp.txns {
+		txns = append(txns, t)
+	}
+	return txns
+}
+
 // forget drops a state that was created by lookup but never written.
 func (tp *txnPartition) forget(t *txnMeta) {
 	tp.mu.Lock()

@@ -107,15 +107,7 @@ func (tc *TxnCoordinator) ListTxns(f TxnFilter) ([]TxnListing, []string, *kerr.E
 	now := tc.now()
 	var out []TxnListing
 	for _, tp := range tc.set.loaded() {
-		// t.mu is taken after tp.mu is released: the order elsewhere is
-		// t.mu, then tp.mu (forget).
-		tp.mu.Lock()
-		txns := make([]*txnMeta, 0, len(tp.txns))
-		for _, t := range tp.txns {
-			txns = append(txns, t)
-		}
-		tp.mu.Unlock()
-		for _, t := range txns {
+		for _, t := range tp.all() {
 			t.mu.Lock()
 			if !t.dead && t.producerID >= 0 && f.match(t, states, now) {
 				out = append(out, TxnListing{ID: t.id, ProducerID: t.producerID, State: t.state.String()})

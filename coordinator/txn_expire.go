@@ -19,13 +19,7 @@ import (
 func (tc *TxnCoordinator) expireIDs() {
 	now := tc.now()
 	for _, tp := range tc.set.loaded() {
-		tp.mu.Lock()
-		txns := make([]*txnMeta, 0, len(tp.txns))
-		for _, t := range tp.txns {
-			txns = append(txns, t)
-		}
-		tp.mu.Unlock()
-		for _, t := range txns {
+		for _, t := range tp.all() {
 			t.mu.Lock()
 			if !t.dead && t.expired(now.Sub(t.lastUpdate), tc.cfg.IDExpiration) {
 				k := kmsg.TxnMetadataKey{Version: recTxnKey, TransactionalID: t.id}

@@ -102,4 +102,3 @@ func TestTxnCompaction(t *testing.T) {
 		}
 	}
 }
-

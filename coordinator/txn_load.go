@@ -94,13 +94,7 @@ func (tp *txnPartition) replay() (replayStats, error) {
 // resumePrepared finishes the transactions the previous leader prepared
 // but did not complete.
 func (tp *txnPartition) resumePrepared() {
-	tp.mu.Lock()
-	var txns []*txnMeta
-	for _, t := range tp.txns {
-		txns = append(txns, t)
-	}
-	tp.mu.Unlock()
-	for _, t := range txns {
+	for _, t := range tp.all() {
 		t.mu.Lock()
 		if !t.dead && (t.state == kmsg.TransactionStatePrepareCommit || t.state == kmsg.TransactionStatePrepareAbort) {
 			tp.complete(t)

@@ -128,13 +128,7 @@ func bumpedEpoch(e int16) int16 {
 func (tc *TxnCoordinator) abortTimedOut() {
 	now := tc.now()
 	for _, tp := range tc.set.loaded() {
-		tp.mu.Lock()
-		txns := make([]*txnMeta, 0, len(tp.txns))
-		for _, t := range tp.txns {
-			txns = append(txns, t)
-		}
-		tp.mu.Unlock()
-		for _, t := range txns {
+		for _, t := range tp.all() {
 			t.mu.Lock()
 			if !t.dead && t.state == kmsg.TransactionStateOngoing &&
 				now.Sub(t.start) > time.Duration(t.timeoutMs)*time.Millisecond {

@@ -94,17 +94,17 @@ func (s txnCommitState) pendingFor(tp topicPartition) bool {
 func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.TxnOffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	resp.Version = req.Version
-	codes := map[topicPartition]int16{}
-	all := func(e *kerr.Error) {
-		for _, t := range req.Topics {
-			for _, p := range t.Partitions {
-				tp := topicPartition{t.Topic, p.Partition}
-				if codes[tp] == 0 {
-					codes[tp] = e.Code
-				}
+	var parts []commitPart
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			cp := commitPart{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: p.Metadata}
+			if req.Version < 2 {
+				cp.leaderEpoch = -1
 			}
+			parts = append(parts, cp)
 		}
 	}
+	b := c.newCommitBatch(req.Group, parts, known)
 	defer func() {
 		for _, t := range req.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -112,12 +112,13 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 			for _, p := range t.Partitions {
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rp.ErrorCode = b.codes[topicPartition{t.Topic, p.Partition}]
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}()
+	all := b.fail
 	switch {
 	case req.Group == "":
 		all(kerr.InvalidGroupID)
@@ -135,31 +136,7 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 	if req.Version < 3 {
 		generation, memberID, instanceID = -1, "", nil
 	}
-	now := time.Now()
-	var commits []offsetCommit
-	var tps []topicPartition
-	var recs []engine.Record
-	for _, t := range req.Topics {
-		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
-			switch {
-			case !known(t.Topic, p.Partition):
-				codes[tp] = kerr.UnknownTopicOrPartition.Code
-			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataBytes:
-				codes[tp] = kerr.OffsetMetadataTooLarge.Code
-			default:
-				oc := offsetCommit{offset: p.Offset, leaderEpoch: p.LeaderEpoch, committed: now}
-				if req.Version < 2 {
-					oc.leaderEpoch = -1
-				}
-				if p.Metadata != nil {
-					oc.metadata = *p.Metadata
-				}
-				commits, tps = append(commits, oc), append(tps, tp)
-				recs = append(recs, offsetRecord(req.Group, t.Topic, p.Partition, &oc))
-			}
-		}
-	}
+	commits, tps, recs := b.commits, b.tps, b.recs
 	// As Kafka: a commit without group membership (generation -1) may
 	// create the group; one naming a generation needs the group.
 	g := cp.lookup(req.Group, generation < 0)
