@@ -24,6 +24,9 @@ type Config struct {
 	RaftAddr  string            // host:port this node's Raft transport listens on
 	Peers     map[uint64]string // every member's Raft address, this node included
 	KafkaAddr string            // advertised Kafka host:port registered in __meta; "" for none
+	Rack      string            // optional rack id for replica placement
+	Logger    *slog.Logger      // nil discards logs
+
 	// KafkaListeners maps each Kafka listener name ("PLAINTEXT", "SSL",
 	// "SASL_PLAINTEXT", "SASL_SSL") to the host:port this broker advertises
 	// on it, registered in __meta so every broker can answer a client with
@@ -34,8 +37,6 @@ type Config struct {
 	// only peers whose certificate chains to CAFile. Every member must use
 	// it, or none. Default: plain TCP.
 	RaftTLS TLSFiles
-	Rack      string            // optional rack id for replica placement
-	Logger    *slog.Logger      // nil discards logs
 
 	DefaultPartitions int32 // partitions of auto-created topics; default 3
 	// DefaultReplicationFactor of created topics; 0 means min(3, brokers).
