@@ -211,5 +211,3 @@ func TestDistinguishedName(t *testing.T) {
 		}
 	}
 }
-
-
