@@ -292,3 +292,26 @@ func TestListenersMetadataAndRaftTLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A broker's address on a listener: its registered listener of that name,
+// or its one KafkaAddr when it registered no listeners.
+func TestListenerAddr(t *testing.T) {
+	two := engine.Broker{ID: 1, KafkaAddr: "h:9092", Listeners: map[string]string{"PLAINTEXT": "h:9092", "SSL": "h:9093"}}
+	old := engine.Broker{ID: 2, KafkaAddr: "o:9092"}
+	for _, tc := range []struct {
+		b        engine.Broker
+		listener string
+		want     string
+	}{
+		{two, "PLAINTEXT", "h:9092"},
+		{two, "SSL", "h:9093"},
+		{two, "SASL_SSL", ""},
+		{old, "PLAINTEXT", "o:9092"},
+		{old, "SSL", "o:9092"},
+		{engine.Broker{ID: 3}, "PLAINTEXT", ""},
+	} {
+		if got := listenerAddr(tc.b, tc.listener); got != tc.want {
+			t.Errorf("listenerAddr(%+v, %s) = %q, want %q", tc.b, tc.listener, got, tc.want)
+		}
+	}
+}
