@@ -27,7 +27,9 @@ func devCommand() *cli.Command {
 node i (from 1) with Kafka on --kafka-port+i-1, Raft on --raft-port+i-1, HTTP
 on --http-port+i-1 and data in --data-dir/node-i, prints them, and stops them
 all on Ctrl-C. Kill one (its pid is printed) to watch the others take over;
-restart it with the printed command line.`,
+restart it with the printed command line. With --tls the Kafka listeners are
+SSL://, the certificates are made afresh in --data-dir/tls, and the output
+shows how to connect kcat.`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of brokers (1-9)"},
 			&cli.StringFlag{Name: "data-dir", Value: "./dev-data", Usage: "parent of the brokers' data directories"},
@@ -36,6 +38,7 @@ restart it with the printed command line.`,
 			&cli.IntFlag{Name: "http-port", Value: 8090, Usage: "HTTP port of node 1"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level of the brokers"},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "passed to every broker"},
+			&cli.BoolFlag{Name: "tls", Usage: "make a throwaway CA and certificates in --data-dir/tls and serve Kafka over SSL (client certificates requested, not required) with Raft over mutual TLS"},
 		},
 		Action: runDev,
 	}
@@ -49,7 +52,7 @@ type devNode struct {
 	cmd                    *exec.Cmd
 }
 
-func devNodes(c *cli.Context) ([]*devNode, error) {
+func devNodes(c *cli.Context, pki *devPKI) ([]*devNode, error) {
 	n := c.Int("nodes")
 	if n < 1 || n > 9 {
 		return nil, fmt.Errorf("--nodes %d: want 1-9", n)
@@ -67,16 +70,31 @@ func devNodes(c *cli.Context) ([]*devNode, error) {
 			http:  fmt.Sprintf("127.0.0.1:%d", c.Int("http-port")+i-1),
 			dir:   filepath.Join(c.String("data-dir"), fmt.Sprintf("node-%d", i)),
 		}
+		listener := d.kafka
+		if pki != nil {
+			listener = "SSL://" + d.kafka
+		}
 		d.args = []string{"start", "--node-id", fmt.Sprint(i), "--peers", strings.Join(peers, ","),
-			"--kafka-addr", d.kafka, "--raft-addr", d.raft, "--http-addr", d.http, "--data-dir", d.dir,
+			"--kafka-addr", listener, "--raft-addr", d.raft, "--http-addr", d.http, "--data-dir", d.dir,
 			"--log-level", c.String("log-level"), "--leader-balance-cooldown", c.Duration("leader-balance-cooldown").String()}
+		if pki != nil {
+			d.args = append(d.args, "--tls-cert", pki.brokerCert, "--tls-key", pki.brokerKey, "--tls-ca", pki.ca,
+				"--tls-client-auth", "requested")
+		}
 		nodes = append(nodes, d)
 	}
 	return nodes, nil
 }
 
 func runDev(c *cli.Context) error {
-	nodes, err := devNodes(c)
+	var pki *devPKI
+	if c.Bool("tls") {
+		var err error
+		if pki, err = makeDevPKI(filepath.Join(c.String("data-dir"), "tls")); err != nil {
+			return err
+		}
+	}
+	nodes, err := devNodes(c, pki)
 	if err != nil {
 		return err
 	}
@@ -126,8 +144,13 @@ func runDev(c *cli.Context) error {
 		https = append(https, d.http)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nbrokers:  %s\nstatus:   %s cluster status --brokers %s\nrestart a node: %s %s\n\n",
-		strings.Join(kafkas, ","), self, strings.Join(kafkas, ","), self, strings.Join(quoteArgs(nodes[0].args), " "))
+	if pki == nil {
+		fmt.Fprintf(w, "\nbrokers:  %s\nstatus:   %s cluster status --brokers %s\nrestart a node: %s %s\n\n",
+			strings.Join(kafkas, ","), self, strings.Join(kafkas, ","), self, strings.Join(quoteArgs(nodes[0].args), " "))
+	} else {
+		fmt.Fprintf(w, "\nbrokers (SSL):  %s\nrestart a node: %s %s\n\n%s\n",
+			strings.Join(kafkas, ","), self, strings.Join(quoteArgs(nodes[0].args), " "), pki.howTo(strings.Join(kafkas, ",")))
+	}
 
 	ctx, cancel := context.WithTimeout(c.Context, 60*time.Second)
 	waitHTTPReady(ctx, https)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/tlsconf"
 	"github.com/chronik-io/chronik/kafka"
 )
 
@@ -31,12 +33,11 @@ func startCommand() *cli.Command {
 ./data, Kafka on 127.0.0.1:9092, Raft on 127.0.0.1:7001, HTTP (/healthz,
 /readyz, /metrics, /v1/partitions) on 127.0.0.1:8090. For a multi-node
 cluster give every member the same --peers and its own --node-id and
-addresses.`,
-		Flags: []cli.Flag{
+addresses. Several --kafka-addr listeners (PLAINTEXT://, SSL://, SASL_PLAINTEXT://,
+SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
+		Flags: append([]cli.Flag{
 			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
-			&cli.StringFlag{Name: "kafka-addr", Value: "127.0.0.1:9092", Usage: "host:port the Kafka listener binds", EnvVars: []string{"CHRONIK_KAFKA_ADDR"}},
-			&cli.StringFlag{Name: "advertised-kafka-addr", Usage: "host:port clients connect to (default: --kafka-addr as bound)", EnvVars: []string{"CHRONIK_ADVERTISED_KAFKA_ADDR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
 			&cli.StringFlag{Name: "peers", Value: "1@127.0.0.1:7001", Usage: "every member as id@raft-host:port, comma separated, this broker included", EnvVars: []string{"CHRONIK_PEERS"}},
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
@@ -56,18 +57,18 @@ addresses.`,
 			&cli.Int64Flag{Name: "raft-log-budget-bytes", Value: 1 << 30, Usage: "Raft log all partition replicas of this broker keep together: each keeps at most its share (at least 4 MiB) of it; negative: no shared bound", EnvVars: []string{"CHRONIK_RAFT_LOG_BUDGET_BYTES"}},
 			&cli.Int64Flag{Name: "min-free-bytes", Value: 128 << 20, Usage: "free disk space to keep on the data dir's file system: below it produce requests are refused (KAFKA_STORAGE_ERROR, retriable) until space is freed; negative disables", EnvVars: []string{"CHRONIK_MIN_FREE_BYTES"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
-		},
+		}, securityFlags()...),
 		Action: runStart,
 	}
 }
 
 // startConfig is the parsed command line of chronik start.
 type startConfig struct {
-	engine     engine.Config
-	kafka      kafka.Config
-	kafkaAddr  string
-	advertised string
-	httpAddr   string
+	engine    engine.Config
+	kafka     kafka.Config
+	listeners []listenerSpec
+	tls       tlsSetup
+	httpAddr  string
 }
 
 func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
@@ -81,15 +82,11 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	if dp < 1 || dp > 1<<20 {
 		errs = append(errs, fmt.Errorf("--default-partitions %d: must be at least 1", dp))
 	}
-	sc.kafkaAddr = c.String("kafka-addr")
-	if _, _, err := net.SplitHostPort(sc.kafkaAddr); err != nil {
-		errs = append(errs, fmt.Errorf("--kafka-addr %q: %v", sc.kafkaAddr, err))
+	if sc.listeners, err = parseListeners(c); err != nil {
+		errs = append(errs, err)
 	}
-	sc.advertised = c.String("advertised-kafka-addr")
-	if sc.advertised != "" {
-		if h, _, err := net.SplitHostPort(sc.advertised); err != nil || h == "" {
-			errs = append(errs, fmt.Errorf("--advertised-kafka-addr %q: want host:port", sc.advertised))
-		}
+	if sc.tls, err = parseTLS(c, sc.listeners); err != nil {
+		errs = append(errs, err)
 	}
 	sc.httpAddr = c.String("http-addr")
 	sc.engine = engine.Config{
@@ -107,6 +104,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		RaftLogRetainBytes:    c.Int64("raft-log-retain-bytes"),
 		RaftLogBudgetBytes:    c.Int64("raft-log-budget-bytes"),
 		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
+		RaftTLS:               sc.tls.raftFiles(),
 	}
 	if err := sc.engine.Validate(); err != nil {
 		errs = append(errs, err)
@@ -205,13 +203,50 @@ func runStart(c *cli.Context) error {
 		return err
 	}
 
-	// Bind every port before opening the engine, so a busy port fails fast
-	// and the engine registers the address the listener really has.
-	ln, err := net.Listen("tcp", sc.kafkaAddr)
+	// TLS first: bad certificate files fail before anything binds.
+	stopTLS := make(chan struct{})
+	defer close(stopTLS)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan struct{})
+	go func() {
+		for range hup {
+			select {
+			case reloads <- struct{}{}:
+			case <-stopTLS:
+				return
+			}
+		}
+	}()
+	certs, err := sc.tls.start(lg, stopTLS, reloads)
 	if err != nil {
-		return fmt.Errorf("kafka listener: %w", err)
+		return fmt.Errorf("tls: %w", err)
 	}
-	defer ln.Close()
+
+	// Bind every port before opening the engine, so a busy port fails fast
+	// and the engine registers the addresses the listeners really have.
+	lns := make([]net.Listener, len(sc.listeners))
+	sc.engine.KafkaListeners = map[string]string{}
+	for i := range sc.listeners {
+		ls := &sc.listeners[i]
+		ln, err := net.Listen("tcp", ls.bind)
+		if err != nil {
+			return fmt.Errorf("kafka listener %s: %w", ls.l.Name, err)
+		}
+		defer ln.Close()
+		lns[i] = ln
+		if ls.advertised == "" {
+			if ln.Addr().(*net.TCPAddr).IP.IsUnspecified() {
+				return fmt.Errorf("--kafka-addr %s://%s binds every interface: set --advertise %s://host:port to the address clients should use", ls.l.Name, ls.bind, ls.l.Name)
+			}
+			ls.advertised = ln.Addr().String()
+		}
+		ls.l.TLS = sc.tls.serverConfig(certs, ls.l.Protocol)
+		sc.engine.KafkaListeners[ls.l.Name] = ls.advertised
+	}
+	advertised := sc.listeners[0].advertised
+	sc.engine.KafkaAddr = advertised
 	var hln net.Listener
 	if sc.httpAddr != "" {
 		if hln, err = net.Listen("tcp", sc.httpAddr); err != nil {
@@ -222,16 +257,11 @@ func runStart(c *cli.Context) error {
 	if err := checkPortFree(sc.engine.RaftAddr); err != nil {
 		return fmt.Errorf("raft listener: %w", err)
 	}
-	advertised := sc.advertised
-	if advertised == "" {
-		advertised = ln.Addr().String()
-		if ip := ln.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
-			return fmt.Errorf("--kafka-addr %s binds every interface: set --advertised-kafka-addr to the address clients should use", sc.kafkaAddr)
-		}
-	}
-	sc.engine.KafkaAddr = advertised
 	if hln != nil {
 		sc.kafka.HTTPAddr = advertisedHTTP(hln.Addr().(*net.TCPAddr), advertised)
+		if sc.tls.http {
+			hln = tls.NewListener(hln, certs.ServerConfig(tlsconf.ClientAuthNone))
+		}
 	}
 	metrics := newPromMetrics()
 	sc.engine.Hooks = append(sc.engine.Hooks, metrics)
@@ -247,8 +277,10 @@ func runStart(c *cli.Context) error {
 		return err
 	}
 
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(lns)+1)
+	for i, ln := range lns {
+		go func() { errc <- srv.ServeListener(ln, sc.listeners[i].l) }()
+	}
 	var hs *http.Server
 	if hln != nil {
 		metrics.watchEngine(e)
@@ -260,8 +292,12 @@ func runStart(c *cli.Context) error {
 			}
 		}()
 	}
-	lg.Info("chronik started", "node", sc.engine.NodeID, "kafka", advertised, "raft", sc.engine.RaftAddr,
-		"http", sc.httpAddr, "data_dir", sc.engine.DataDir, "peers", c.String("peers"))
+	var listeners []string
+	for _, ls := range sc.listeners {
+		listeners = append(listeners, ls.l.Name+"://"+ls.advertised)
+	}
+	lg.Info("chronik started", "node", sc.engine.NodeID, "kafka", strings.Join(listeners, ","), "raft", sc.engine.RaftAddr,
+		"raft_tls", sc.tls.raft, "http", sc.httpAddr, "http_tls", sc.tls.http, "data_dir", sc.engine.DataDir, "peers", c.String("peers"))
 	go func() {
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -107,6 +107,10 @@ type Metadata struct {
 type Broker struct {
 	ID        uint64
 	KafkaAddr string // advertised host:port, "" until the broker registers
+	// Listeners maps each Kafka listener name to the broker's advertised
+	// host:port on it (Config.KafkaListeners); empty for a broker that
+	// registered only KafkaAddr.
+	Listeners map[string]string
 	Rack      string
 }
 

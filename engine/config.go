@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/chronik-io/chronik/internal/raftconf"
@@ -25,6 +26,17 @@ type Config struct {
 	KafkaAddr string            // advertised Kafka host:port registered in __meta; "" for none
 	Rack      string            // optional rack id for replica placement
 	Logger    *slog.Logger      // nil discards logs
+
+	// KafkaListeners maps each Kafka listener name ("PLAINTEXT", "SSL",
+	// "SASL_PLAINTEXT", "SASL_SSL") to the host:port this broker advertises
+	// on it, registered in __meta so every broker can answer a client with
+	// the addresses of the listener it came in on. nil: only KafkaAddr.
+	KafkaListeners map[string]string
+	// RaftTLS, when its files are set, runs the Raft transport between
+	// brokers over mutual TLS: each broker presents CertFile and accepts
+	// only peers whose certificate chains to CAFile. Every member must use
+	// it, or none. Default: plain TCP.
+	RaftTLS TLSFiles
 
 	DefaultPartitions int32 // partitions of auto-created topics; default 3
 	// DefaultReplicationFactor of created topics; 0 means min(3, brokers).
@@ -112,6 +124,19 @@ type Config struct {
 	// (see Hook); nil = none.
 	Hooks []Hook
 }
+
+// TLSFiles names the PEM files of a mutual-TLS setup. The certificate must
+// be valid for both server and client authentication (extended key usages
+// serverAuth and clientAuth) and carry the host of the Raft address as a
+// subject alternative name, since each broker is both.
+type TLSFiles struct {
+	CAFile   string // CA certificates peers' certificates must chain to
+	CertFile string // this broker's certificate chain, leaf first
+	KeyFile  string // CertFile's private key
+}
+
+// Enabled reports whether any file is set.
+func (t TLSFiles) Enabled() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
 
 // DefaultConfig returns the configuration of a one-node cluster: node 1,
 // data in ./data, Raft on 127.0.0.1:7001.
@@ -216,6 +241,17 @@ func (c Config) Validate() error {
 			bad("Peers[%d] and Peers[%d] share address %s", id, other, ca)
 		}
 		seen[ca] = id
+	}
+	for name, addr := range c.KafkaListeners {
+		if name == "" {
+			bad("KafkaListeners: empty listener name")
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("KafkaListeners[%s] %q: %v", name, addr, err)
+		}
+	}
+	if t := c.RaftTLS; t.Enabled() && (t.CAFile == "" || t.CertFile == "" || t.KeyFile == "") {
+		bad("RaftTLS: CAFile (%q), CertFile (%q) and KeyFile (%q) must all be set", t.CAFile, t.CertFile, t.KeyFile)
 	}
 	if c.DefaultPartitions < 1 {
 		bad("DefaultPartitions %d: must be >= 1", c.DefaultPartitions)

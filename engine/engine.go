@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,10 @@ func Open(cfg Config) (*Engine, error) {
 	nhc.NodeHostID = shards.NodeHostID(cfg.NodeID)
 	nhc.RaftEventListener = (*raftListener)(e)
 	nhc.Expert.NodeRegistryFactory = reg
+	if t := cfg.RaftTLS; t.Enabled() {
+		nhc.MutualTLS = true
+		nhc.CAFile, nhc.CertFile, nhc.KeyFile = t.CAFile, t.CertFile, t.KeyFile
+	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("start raft node host at %s: %w", raftAddr, err)
@@ -211,11 +216,11 @@ func (e *Engine) startMeta() error {
 // registerLoop registers this broker in __meta once it has a leader, and has
 // the controller generate the cluster id.
 func (e *Engine) registerLoop() {
-	me := shards.BrokerInfo{ID: e.cfg.NodeID, KafkaAddr: e.cfg.KafkaAddr, Rack: e.cfg.Rack}
+	me := shards.BrokerInfo{ID: e.cfg.NodeID, KafkaAddr: e.cfg.KafkaAddr, Listeners: maps.Clone(e.cfg.KafkaListeners), Rack: e.cfg.Rack}
 	for {
 		st := e.meta.State()
 		b, ok := st.Brokers[me.ID]
-		registered := ok && b == me
+		registered := ok && b.Equal(me)
 		if registered && st.ClusterID != "" {
 			e.readyOnce.Do(func() { close(e.ready) })
 			return

@@ -200,7 +200,7 @@ func (e *Engine) Metadata(topics ...string) Metadata {
 	md := Metadata{ClusterID: st.ClusterID, ControllerID: e.ControllerID()}
 	for _, id := range slices.Sorted(maps.Keys(st.Brokers)) {
 		b := st.Brokers[id]
-		md.Brokers = append(md.Brokers, Broker{ID: b.ID, KafkaAddr: b.KafkaAddr, Rack: b.Rack})
+		md.Brokers = append(md.Brokers, Broker{ID: b.ID, KafkaAddr: b.KafkaAddr, Listeners: b.Listeners, Rack: b.Rack})
 	}
 	var names []string
 	if len(topics) > 0 {

@@ -166,7 +166,7 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 			return nil, nil
 		}
 		if len(leaders) > 0 && r.version >= 10 {
-			for _, ep := range s.view().endpoints() {
+			for _, ep := range s.view().endpoints(r.listener) {
 				if leaders[ep.id] {
 					b := kmsg.NewProduceResponseBroker()
 					b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack

@@ -143,7 +143,7 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 	}
 
 	if len(leaders) > 0 && r.version >= 16 {
-		for _, ep := range s.view().endpoints() {
+		for _, ep := range s.view().endpoints(r.listener) {
 			if leaders[ep.id] {
 				b := kmsg.NewFetchResponseBroker()
 				b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack

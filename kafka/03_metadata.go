@@ -77,7 +77,7 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 		}
 	}
 
-	for _, ep := range v.endpoints() {
+	for _, ep := range v.endpoints(r.listener) {
 		b := kmsg.NewMetadataResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
 		resp.Brokers = append(resp.Brokers, b)

@@ -53,7 +53,7 @@ func handleFindCoordinator(s *Server, ctx context.Context, r *request) (kmsg.Res
 		if e != nil {
 			return endpoint{}, e
 		}
-		ep, ok := v.endpoint(id)
+		ep, ok := v.endpoint(id, r.listener)
 		if !ok {
 			return endpoint{}, kerr.CoordinatorNotAvailable
 		}

@@ -37,7 +37,7 @@ func handleDescribeCluster(s *Server, _ context.Context, r *request) (kmsg.Respo
 	if v.md.ControllerID != 0 {
 		resp.ControllerID = int32(v.md.ControllerID)
 	}
-	for _, ep := range v.endpoints() {
+	for _, ep := range v.endpoints(r.listener) {
 		b := kmsg.NewDescribeClusterResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = ep.id, ep.host, ep.port, ep.rack
 		resp.Brokers = append(resp.Brokers, b)

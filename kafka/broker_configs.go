@@ -1,9 +1,14 @@
 package kafka
 
 import (
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/engine"
 )
 
 // HTTPAddrConfig is the broker config, reported by DescribeConfigs for a
@@ -52,7 +57,7 @@ func (s *Server) brokerConfigs(v *metaView) []brokerConfig {
 		out = append(out, brokerConfig{"num.partitions", strconv.Itoa(int(s.cfg.DefaultPartitions)), kmsg.ConfigTypeInt})
 	}
 	if b, ok := v.brokers[id]; ok {
-		out = append(out, brokerConfig{"advertised.listeners", "PLAINTEXT://" + b.KafkaAddr, kmsg.ConfigTypeList})
+		out = append(out, brokerConfig{"advertised.listeners", advertisedListeners(b), kmsg.ConfigTypeList})
 		if b.Rack != "" {
 			out = append(out, brokerConfig{"broker.rack", b.Rack, kmsg.ConfigTypeString})
 		}
@@ -61,4 +66,17 @@ func (s *Server) brokerConfigs(v *metaView) []brokerConfig {
 		out = append(out, brokerConfig{HTTPAddrConfig, s.cfg.HTTPAddr, kmsg.ConfigTypeString})
 	}
 	return out
+}
+
+// advertisedListeners formats b's listeners as Kafka's
+// advertised.listeners: "PLAINTEXT://h:9092,SSL://h:9093" (sorted by name).
+func advertisedListeners(b engine.Broker) string {
+	if len(b.Listeners) == 0 {
+		return string(ProtocolPlaintext) + "://" + b.KafkaAddr
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(b.Listeners)) {
+		parts = append(parts, name+"://"+b.Listeners[name])
+	}
+	return strings.Join(parts, ",")
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +44,28 @@ type conn struct {
 
 	inflightBytes atomic.Int64 // frame bytes of queued, unanswered requests
 	host          string       // peer address as Kafka shows it: "/127.0.0.1"
+
+	// listener is the name of the listener the connection came in on;
+	// broker addresses in responses are that listener's.
+	listener string
+	// protocol is that listener's security protocol.
+	protocol SecurityProtocol
+	// tls is the server TLS configuration of an SSL or SASL_SSL
+	// connection, whose handshake serve runs first; nil otherwise.
+	tls *tls.Config
+	// principal is the authenticated identity, "User:ANONYMOUS" until a
+	// client certificate (SSL) or SASL names another. Written by the
+	// reader goroutine before it dispatches requests.
+	principal string
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{})}
+func newConn(s *Server, nc net.Conn, l Listener) *conn {
+	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{}),
+		listener: l.Name, protocol: l.Protocol, principal: AnonymousPrincipal}
+	if l.Protocol.TLS() {
+		c.tls = l.TLS
+		c.nc = tls.Server(nc, l.TLS) // the handshake runs in serve
+	}
 	c.host = "/" + nc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = "/" + host
@@ -102,6 +121,12 @@ type inflight struct {
 // answers in request order.
 func (c *conn) serve() {
 	defer c.nc.Close()
+	if c.tls != nil && !c.handshake() {
+		return
+	}
+	if h := c.s.connHook; h != nil {
+		h(c)
+	}
 	queue := make(chan inflight, maxPipelined)
 	var pending sync.WaitGroup // queued, not yet answered
 	writerDone := make(chan struct{})
@@ -134,6 +159,7 @@ func (c *conn) serve() {
 			return
 		}
 		r.clientHost = c.host
+		r.listener = c.listener
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}

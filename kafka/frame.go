@@ -109,6 +109,8 @@ type request struct {
 	// clientHost is the peer's address as Kafka shows it ("/127.0.0.1"),
 	// reported for group members by DescribeGroups.
 	clientHost string
+	// listener is the name of the listener the request came in on.
+	listener string
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request

@@ -63,14 +63,19 @@ type endpoint struct {
 	rack *string
 }
 
-// endpoint returns the advertised address of broker id; ok is false when the
-// broker is unknown or has not registered a Kafka address.
-func (v *metaView) endpoint(id uint64) (endpoint, bool) {
+// endpoint returns the address broker id advertises on listener (the
+// name of the listener the request came in on); ok is false when the broker
+// is unknown or has no address on that listener.
+func (v *metaView) endpoint(id uint64, listener string) (endpoint, bool) {
 	b, ok := v.brokers[id]
-	if !ok || b.KafkaAddr == "" {
+	if !ok {
 		return endpoint{}, false
 	}
-	host, port, ok := splitHostPort(b.KafkaAddr)
+	addr := listenerAddr(b, listener)
+	if addr == "" {
+		return endpoint{}, false
+	}
+	host, port, ok := splitHostPort(addr)
 	if !ok {
 		return endpoint{}, false
 	}
@@ -82,11 +87,22 @@ func (v *metaView) endpoint(id uint64) (endpoint, bool) {
 	return ep, true
 }
 
-// endpoints returns every broker with a Kafka address, in id order.
-func (v *metaView) endpoints() []endpoint {
+// listenerAddr is the host:port b advertises on listener: its registered
+// listener of that name or, for a broker that registered only KafkaAddr
+// (an embedder, or state from before listeners), KafkaAddr, whatever the
+// listener, since it is the one address that broker has. "" when none.
+func listenerAddr(b engine.Broker, listener string) string {
+	if len(b.Listeners) == 0 {
+		return b.KafkaAddr
+	}
+	return b.Listeners[listener]
+}
+
+// endpoints returns every broker with an address on listener, in id order.
+func (v *metaView) endpoints(listener string) []endpoint {
 	var out []endpoint
 	for _, b := range v.md.Brokers {
-		if ep, ok := v.endpoint(b.ID); ok {
+		if ep, ok := v.endpoint(b.ID, listener); ok {
 			out = append(out, ep)
 		}
 	}

@@ -171,6 +171,9 @@ type Server struct {
 	reqBytes *byteSem
 	// rejected counts connections closed for exceeding MaxConnections.
 	rejected atomic.Int64
+	// connHook, if set (by tests), sees every connection once it is set
+	// up (after its TLS handshake), on the connection's goroutine.
+	connHook func(*conn)
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -220,9 +223,23 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	}, nil
 }
 
-// Serve accepts connections on ln until Close. It blocks, and returns nil
-// after Close, or the accept error that stopped it. ln is closed on return.
-func (s *Server) Serve(ln net.Listener) error {
+// Serve accepts PLAINTEXT connections on ln until Close: ServeListener with
+// the default Listener. It blocks, and returns nil after Close, or the
+// accept error that stopped it. ln is closed on return.
+func (s *Server) Serve(ln net.Listener) error { return s.ServeListener(ln, Listener{}) }
+
+// ServeListener accepts connections on ln until Close, as listener l: over
+// TLS for SSL and SASL_SSL (ln is a plain TCP listener; the TLS handshake
+// runs on each connection's goroutine, bounded by handshakeTimeout), each
+// connection tagged with l's name and protocol. Call it once per listener,
+// each on its own goroutine. It blocks, and returns nil after Close, or the
+// accept error that stopped it. ln is closed on return.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	if err := l.Validate(); err != nil {
+		ln.Close()
+		return err
+	}
+	l = l.withDefaults()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -257,7 +274,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("kafka: accept on %s: %w", ln.Addr(), err)
 		}
 		backoff = 0
-		c := newConn(s, nc)
+		c := newConn(s, nc, l)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()

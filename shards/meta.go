@@ -30,8 +30,19 @@ type MetaState struct {
 type BrokerInfo struct {
 	ID        uint64
 	KafkaAddr string
+	// Listeners maps each Kafka listener name ("PLAINTEXT", "SSL", ...) to
+	// the host:port the broker advertises on it. Empty in state written
+	// before listeners existed: KafkaAddr is then the only (PLAINTEXT)
+	// listener.
+	Listeners map[string]string `json:",omitempty"`
 	Rack      string
 	Fenced    bool
+}
+
+// Equal reports whether b and o register the same broker the same way.
+func (b BrokerInfo) Equal(o BrokerInfo) bool {
+	return b.ID == o.ID && b.KafkaAddr == o.KafkaAddr && b.Rack == o.Rack && b.Fenced == o.Fenced &&
+		maps.Equal(b.Listeners, o.Listeners)
 }
 
 // Topic is one topic and its partition layout.

@@ -2,8 +2,10 @@ package shards
 
 import (
 	"bytes"
+	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -238,5 +240,36 @@ func TestMetaReplaceReplica(t *testing.T) {
 	apply(MetaCommand{Op: OpReplaceDone, Shard: p.Shard, Replica: old})
 	if got := m.State().Topics["t"].Partitions[0]; len(got.Replaced) != 0 || !slices.Equal(got.Replicas, want) {
 		t.Fatalf("after done: %+v", got)
+	}
+}
+
+// BrokerInfo from before listeners decodes with no listeners; Equal
+// compares them.
+func TestBrokerInfoListeners(t *testing.T) {
+	var old BrokerInfo
+	if err := json.Unmarshal([]byte(`{"ID":2,"KafkaAddr":"h:9092","Rack":"a","Fenced":false}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.KafkaAddr != "h:9092" || old.Listeners != nil {
+		t.Fatalf("decoded %+v", old)
+	}
+	b, err := json.Marshal(old)
+	if err != nil || strings.Contains(string(b), "Listeners") {
+		t.Fatalf("old broker re-encoded as %s (%v): want no Listeners field", b, err)
+	}
+	withL := old
+	withL.Listeners = map[string]string{"PLAINTEXT": "h:9092", "SSL": "h:9093"}
+	for _, tc := range []struct {
+		a, b BrokerInfo
+		want bool
+	}{
+		{old, old, true},
+		{old, withL, false},
+		{withL, BrokerInfo{ID: 2, KafkaAddr: "h:9092", Rack: "a", Listeners: map[string]string{"SSL": "h:9093", "PLAINTEXT": "h:9092"}}, true},
+		{withL, BrokerInfo{ID: 2, KafkaAddr: "h:9092", Rack: "a", Listeners: map[string]string{"SSL": "h:9094", "PLAINTEXT": "h:9092"}}, false},
+	} {
+		if got := tc.a.Equal(tc.b); got != tc.want {
+			t.Errorf("%+v.Equal(%+v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
