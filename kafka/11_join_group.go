@@ -32,14 +32,19 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 )
 
 func init() { regKey(11, 0, 9, handleJoinGroup) }
 
 func handleJoinGroup(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	if g := r.kreq.(*kmsg.JoinGroupRequest).Group; !s.authorize(r, acl.Read, acl.Group, g) {
+		return errorResponse(r.kreq, kerr.GroupAuthorizationFailed.Code), nil
+	}
 	req := r.kreq.(*kmsg.JoinGroupRequest)
 	if r.version == 0 {
 		req.RebalanceTimeoutMillis = req.SessionTimeoutMillis

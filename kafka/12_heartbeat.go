@@ -16,12 +16,18 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(12, 0, 4, handleHeartbeat) }
 
 func handleHeartbeat(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	if g := r.kreq.(*kmsg.HeartbeatRequest).Group; !s.authorize(r, acl.Read, acl.Group, g) {
+		return errorResponse(r.kreq, kerr.GroupAuthorizationFailed.Code), nil
+	}
 	req := r.kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 	resp.Version = r.version

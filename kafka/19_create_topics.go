@@ -61,6 +61,10 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			setErr(kerr.InvalidRequest.Code, fmt.Errorf("topic %q named more than once", rt.Topic))
 			continue
 		}
+		if !s.mayCreateTopic(r, rt.Topic) {
+			setErr(kerr.TopicAuthorizationFailed.Code, fmt.Errorf("not authorized to create topic %q", rt.Topic))
+			continue
+		}
 		if len(rt.ReplicaAssignment) > 0 {
 			setErr(kerr.InvalidReplicaAssignment.Code, fmt.Errorf("manual replica assignment is not supported; the controller places replicas"))
 			continue

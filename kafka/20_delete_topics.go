@@ -18,6 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(20, 1, 6, handleDeleteTopics) }
@@ -60,6 +62,11 @@ func handleDeleteTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			t.Topic = &name
 		default:
 			t.ErrorCode = kerr.UnknownTopicID.Code
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		if !s.authorize(r, acl.Delete, acl.Topic, name) {
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}

@@ -29,7 +29,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(23, 0, 4, handleOffsetForLeaderEpoch) }
@@ -38,12 +41,18 @@ func handleOffsetForLeaderEpoch(s *Server, ctx context.Context, r *request) (kms
 	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	resp.Version = r.version
+	describable := s.topicAuthorizer(r, acl.Describe)
 	for _, rt := range req.Topics {
 		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		t.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			p.Partition = rp.Partition
+			if !describable.ok(rt.Topic) {
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+				continue
+			}
 			current := rp.CurrentLeaderEpoch
 			if r.version < 2 {
 				current = -1 // not in the request before v2

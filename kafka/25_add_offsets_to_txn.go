@@ -21,7 +21,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(25, 0, 4, handleAddOffsetsToTxn) }
@@ -30,6 +33,14 @@ func handleAddOffsetsToTxn(s *Server, ctx context.Context, r *request) (kmsg.Res
 	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	resp.Version = r.version
+	switch {
+	case !s.authorize(r, acl.Write, acl.TransactionalID, req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	case !s.authorize(r, acl.Read, acl.Group, req.Group):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	p, e := s.groups.OffsetsPartition(req.Group)
 	if e == nil {
 		e = s.txns.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, p)

@@ -25,7 +25,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(26, 0, 4, handleEndTxn) }
@@ -34,6 +37,10 @@ func handleEndTxn(s *Server, ctx context.Context, r *request) (kmsg.Response, er
 	req := r.kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	resp.Version = r.version
+	if !s.authorize(r, acl.Write, acl.TransactionalID, req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
 	e := s.txns.EndTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
 	resp.ErrorCode = txnErrCode(e, r.version, 2)
 	return resp, nil

@@ -31,6 +31,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(32, 0, 4, handleDescribeConfigs) }
@@ -43,6 +45,11 @@ func handleDescribeConfigs(s *Server, _ context.Context, r *request) (kmsg.Respo
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		if err := s.configAuthz(r, acl.DescribeConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
+			resp.Resources = append(resp.Resources, res)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			ti := v.byName[rr.ResourceName]

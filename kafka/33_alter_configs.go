@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -41,6 +42,9 @@ func handleAlterConfigs(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			if c.Value != nil {
 				a.change.Set[c.Name] = *c.Value
 			}
+		}
+		if err := s.configAuthz(r, acl.AlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			a.err = err
 		}
 		alts[i] = a
 	}

@@ -27,6 +27,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(37, 0, 3, handleCreatePartitions) }
@@ -50,6 +52,9 @@ func handleCreatePartitions(s *Server, ctx context.Context, r *request) (kmsg.Re
 		case seen[rt.Topic] > 1:
 			t.ErrorCode = kerr.InvalidRequest.Code
 			err = fmt.Errorf("topic %q named more than once", rt.Topic)
+		case !s.authorize(r, acl.Alter, acl.Topic, rt.Topic):
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			err = fmt.Errorf("not authorized to alter topic %q", rt.Topic)
 		case len(rt.Assignment) > 0:
 			t.ErrorCode = kerr.InvalidReplicaAssignment.Code
 			err = fmt.Errorf("manual replica assignment is not supported; the controller places replicas")

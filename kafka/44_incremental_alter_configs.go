@@ -22,6 +22,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -40,6 +41,9 @@ func handleIncrementalAlterConfigs(s *Server, ctx context.Context, r *request) (
 			current = &ti.Config
 		}
 		a.change, a.err = incrementalChange(rr, current)
+		if err := s.configAuthz(r, acl.AlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			a.err = err
+		}
 		alts[i] = a
 	}
 	for i, err := range alterConfigs(ctx, s, alts, req.ValidateOnly) {

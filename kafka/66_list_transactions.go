@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 )
 
@@ -45,6 +46,9 @@ func handleListTransactions(s *Server, ctx context.Context, r *request) (kmsg.Re
 	}
 	resp.UnknownStateFilters = unknown
 	for _, t := range txns {
+		if !s.authorize(r, acl.Describe, acl.TransactionalID, t.ID) {
+			continue // listed only when the principal may Describe it
+		}
 		st := kmsg.NewListTransactionsResponseTransactionState()
 		st.TransactionalID, st.ProducerID, st.TransactionState = t.ID, t.ProducerID, t.State
 		resp.TransactionStates = append(resp.TransactionStates, st)

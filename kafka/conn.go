@@ -43,10 +43,15 @@ type conn struct {
 
 	inflightBytes atomic.Int64 // frame bytes of queued, unanswered requests
 	host          string       // peer address as Kafka shows it: "/127.0.0.1"
+	// principal is who the connection is, for authorization: "User:<name>"
+	// once authenticated, else AnonymousPrincipal. Only the reader
+	// goroutine (serve, and the handlers it runs in order) reads or sets it;
+	// each request carries a copy.
+	principal string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{})}
+	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{}), principal: AnonymousPrincipal}
 	c.host = "/" + nc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = "/" + host
@@ -134,6 +139,10 @@ func (c *conn) serve() {
 			return
 		}
 		r.clientHost = c.host
+		if f := c.s.cfg.principalFor; f != nil {
+			c.principal = f(c.nc, r.clientID)
+		}
+		r.principal = c.principal
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}
