@@ -61,6 +61,8 @@ type rawConn struct {
 	t    testing.TB
 	c    net.Conn
 	corr int32
+	// clientID is sent in every request header; "" sends "chronik-test".
+	clientID string
 }
 
 func dialRaw(t testing.TB, addr string) *rawConn {
@@ -101,7 +103,11 @@ func (rc *rawConn) write(b []byte) {
 func (rc *rawConn) send(req kmsg.Request) int32 {
 	rc.t.Helper()
 	rc.corr++
-	rc.write(encodeRequest(rc.corr, "chronik-test", req))
+	id := rc.clientID
+	if id == "" {
+		id = "chronik-test"
+	}
+	rc.write(encodeRequest(rc.corr, id, req))
 	return rc.corr
 }
 
