@@ -141,7 +141,9 @@ func (p Permission) String() string { return name(permissionNames, p) }
 
 // ParseResourceType parses a resource type name, ignoring case, '-' and '_'.
 // Unknown and Any are not accepted.
-func ParseResourceType(s string) (ResourceType, error) { return parse(resourceNames, "resource type", s) }
+func ParseResourceType(s string) (ResourceType, error) {
+	return parse(resourceNames, "resource type", s)
+}
 
 // ParsePatternType parses a pattern type name ("literal", "PREFIXED",
 // "match"), ignoring case. Unknown and Any are not accepted.
