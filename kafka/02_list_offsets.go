@@ -12,6 +12,8 @@ package kafka
 //   - With IsolationLevel 1 (read_committed, v2+) latest (-1) answers the
 //     last stable offset: the first offset of the oldest ongoing
 //     transaction on the partition, else the high watermark.
+//   - Authorization: Describe on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions.
 //
 // Version notes:
 //   - v1: single offset per partition, Timestamp in the response

@@ -16,6 +16,9 @@ package kafka
 //     over GroupConfig.MaxMetadataBytes is OFFSET_METADATA_TOO_LARGE.
 //   - The retention time of v2-4 is ignored: offsets expire by
 //     GroupConfig.OffsetsRetention once the group is empty.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED for
+//     every partition; Read on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions (not committed).
 //
 // Version notes:
 //   - v3: ThrottleMillis

@@ -14,6 +14,9 @@ package kafka
 //     in a transaction that has not ended (TxnOffsetCommit) answers
 //     UNSTABLE_OFFSET_COMMIT, and the client asks again; without it such a
 //     partition answers the last offset committed outside transactions.
+//   - Authorization: Describe on the group, else GROUP_AUTHORIZATION_FAILED;
+//     Describe on each topic, else TOPIC_AUTHORIZATION_FAILED (left out when
+//     all topics are asked for).
 //
 // Version notes:
 //   - v2: ErrorCode at the top level; null topics = all

@@ -14,6 +14,8 @@ package kafka
 //     transaction coordinator (a backend that cannot write markers) they are
 //     COORDINATOR_NOT_AVAILABLE.
 //   - v4+ looks up a batch of keys, each answered on its own.
+//   - Authorization: Describe on the group (or transactional id), else
+//     GROUP_AUTHORIZATION_FAILED (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: KeyType, ThrottleMillis, ErrorMessage

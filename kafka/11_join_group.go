@@ -18,6 +18,7 @@ package kafka
 //   - Session timeouts outside [MinSessionTimeout, MaxSessionTimeout] are
 //     INVALID_SESSION_TIMEOUT; a protocol type or protocol set that does not
 //     match the group's is INCONSISTENT_GROUP_PROTOCOL.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: RebalanceTimeoutMillis (v0 uses the session timeout)

@@ -7,6 +7,7 @@ package kafka
 //     rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID that it was removed
 //     (session expired, or a newer generation); FENCED_INSTANCE_ID that
 //     another process took its group.instance.id.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis

@@ -8,6 +8,7 @@ package kafka
 //     or by group.instance.id (KIP-345); a member id that does not match the
 //     instance's current one is FENCED_INSTANCE_ID, an unknown one
 //     UNKNOWN_MEMBER_ID, per member.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis

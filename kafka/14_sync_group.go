@@ -14,6 +14,7 @@ package kafka
 //     INCONSISTENT_GROUP_PROTOCOL.
 //   - An empty assignment of a "consumer" group is answered as an encoded
 //     empty ConsumerMemberAssignment, which every client decodes.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis

@@ -9,6 +9,8 @@ package kafka
 //     error (Kafka's answer); groups coordinated elsewhere get
 //     NOT_COORDINATOR.
 //   - Authorized operations (v3+) are not computed: chronik has no ACLs.
+//   - Authorization: Describe on each group, else GROUP_AUTHORIZATION_FAILED
+//     for it.
 //
 // Version notes:
 //   - v1: ThrottleMillis

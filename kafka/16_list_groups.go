@@ -9,6 +9,8 @@ package kafka
 //     TypesFilter.
 //   - While a __consumer_offsets partition led here is still loading, the
 //     answer is COORDINATOR_LOAD_IN_PROGRESS.
+//   - Authorization: Describe on the cluster lists every group; otherwise only
+//     the groups the principal may Describe are listed.
 //
 // Version notes:
 //   - v1: ThrottleMillis

@@ -18,6 +18,8 @@ package kafka
 //   - ValidateOnly checks names, counts and configs without creating.
 //   - v5+ answers with the partition count, replication factor and configs
 //     of the created topic; v7 with its topic ID.
+//   - Authorization: Create on the cluster or on the topic, else
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage

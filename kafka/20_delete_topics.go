@@ -6,6 +6,7 @@ package kafka
 //   - Each topic is deleted through the engine (a __meta command); unknown
 //     names answer UNKNOWN_TOPIC_OR_PARTITION, unknown IDs (v6)
 //     UNKNOWN_TOPIC_ID. TimeoutMillis bounds each deletion.
+//   - Authorization: Delete on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v2: ThrottleMillis semantics

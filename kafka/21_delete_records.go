@@ -16,6 +16,8 @@ package kafka
 //     REQUEST_TIMED_OUT past TimeoutMillis, which bounds the whole request.
 //   - Partitions run concurrently, at most deleteRecordsParallel at a time;
 //     the answer lists them in request order.
+//   - Authorization: Delete on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics

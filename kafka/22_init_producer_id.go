@@ -17,6 +17,10 @@ package kafka
 //     TxnConfig.MaxTimeout is INVALID_TRANSACTION_TIMEOUT; a stale
 //     ProducerID/ProducerEpoch is PRODUCER_FENCED (INVALID_PRODUCER_EPOCH
 //     before v4).
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an idempotent producer needs
+//     IdempotentWrite on the cluster or Write on some topic, else
+//     CLUSTER_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics

@@ -19,6 +19,8 @@ package kafka
 //   - ReplicaID (v3+) is not checked: chronik's replicas use Raft, so a
 //     follower id is answered like a consumer (-1), by the leader.
 //   - Unknown topics and partitions answer UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: Describe on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions.
 //
 // Version notes:
 //   - v1: LeaderEpoch in the response

@@ -15,6 +15,10 @@ package kafka
 //     CONCURRENT_TRANSACTIONS while the previous transaction completes.
 //   - v4+ batches transactions; VerifyOnly (KIP-890) changes nothing and
 //     answers INVALID_TXN_STATE for partitions not in the open transaction.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition; Write on each
+//     topic, else TOPIC_AUTHORIZATION_FAILED for its partitions and
+//     OPERATION_NOT_ATTEMPTED for the others.
 //
 // Version notes:
 //   - v1: no change

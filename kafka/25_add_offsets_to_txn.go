@@ -11,6 +11,9 @@ package kafka
 //     created with (offsets.topic.num.partitions), and its creation starts.
 //   - The offsets are then committed with TxnOffsetCommit (28) to the
 //     group coordinator.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; Read on the group, else
+//     GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: no change

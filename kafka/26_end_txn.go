@@ -15,6 +15,8 @@ package kafka
 //     AddPartitionsToTxn.
 //   - v5 (KIP-890 transaction version 2, an epoch bump per transaction) is
 //     not served.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: no change

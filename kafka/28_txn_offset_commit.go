@@ -21,6 +21,9 @@ package kafka
 //     is INVALID_PRODUCER_EPOCH; partitions of unknown topics are
 //     UNKNOWN_TOPIC_OR_PARTITION; metadata over GroupConfig.MaxMetadataBytes
 //     is OFFSET_METADATA_TOO_LARGE.
+//   - Authorization: Write on the transactional id and Read on the group, else
+//     TRANSACTIONAL_ID_ or GROUP_AUTHORIZATION_FAILED for every partition;
+//     Read on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 //
 // Version notes:
 //   - v1: no change

@@ -17,6 +17,8 @@ package kafka
 //     routes a broker resource to that broker). BROKER_LOGGER answers no
 //     configs; other resource types INVALID_REQUEST.
 //   - Unknown topics answer UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: DescribeConfigs on the topic (on the cluster for a
+//     broker), else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: IncludeSynonyms, Source

@@ -9,6 +9,8 @@ package kafka
 //     with a null value is ignored. Otherwise as IncrementalAlterConfigs:
 //     validated by the engine, applied through __meta, ValidateOnly,
 //     BROKER resources INVALID_CONFIG, a resource named twice INVALID_REQUEST.
+//   - Authorization: AlterConfigs on the topic (on the cluster for a broker),
+//     else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics

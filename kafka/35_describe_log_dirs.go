@@ -19,6 +19,8 @@ package kafka
 //     reports a failed log directory with KAFKA_STORAGE_ERROR, so each such
 //     replica gets a directory entry of its own, named after its partition
 //     directory, with that error and the partition in it.
+//   - Authorization: Describe on the cluster, else
+//     CLUSTER_AUTHORIZATION_FAILED (v3+; no directories before).
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics

@@ -15,6 +15,7 @@ package kafka
 //   - A manual Assignment is refused with INVALID_REPLICA_ASSIGNMENT: the
 //     controller places replicas.
 //   - ValidateOnly runs the same checks without adding anything.
+//   - Authorization: Alter on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: same as v0

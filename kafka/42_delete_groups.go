@@ -7,6 +7,8 @@ package kafka
 //     __consumer_offsets (through Raft) and are forgotten. A group with
 //     members is NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND, one
 //     coordinated elsewhere NOT_COORDINATOR.
+//   - Authorization: Delete on each group, else GROUP_AUTHORIZATION_FAILED for
+//     it.
 //
 // Version notes:
 //   - v1: ThrottleMillis

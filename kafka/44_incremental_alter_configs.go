@@ -13,6 +13,8 @@ package kafka
 //   - BROKER and BROKER_LOGGER resources: INVALID_CONFIG for any config
 //     (chronik's broker settings are `chronik start` flags); other types
 //     INVALID_REQUEST. A resource or config named twice: INVALID_REQUEST.
+//   - Authorization: AlterConfigs on the topic (on the cluster for a broker),
+//     else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: flexible versions

@@ -8,6 +8,8 @@ package kafka
 //     GROUP_SUBSCRIBED_TO_TOPIC (consumer groups only: their subscriptions are
 //     decoded); an unknown group GROUP_ID_NOT_FOUND; a non-consumer group
 //     with members NON_EMPTY_GROUP.
+//   - Authorization: Delete on the group, else GROUP_AUTHORIZATION_FAILED;
+//     Read on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 
 import (
 	"context"

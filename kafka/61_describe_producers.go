@@ -15,6 +15,8 @@ package kafka
 //     followers too; clients send it to the leader),
 //     UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist,
 //     LEADER_NOT_AVAILABLE during an election.
+//   - Authorization: Read on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions.
 
 import (
 	"context"

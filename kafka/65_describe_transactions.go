@@ -13,6 +13,9 @@ package kafka
 //     COORDINATOR_LOAD_IN_PROGRESS while its partition loads,
 //     TRANSACTIONAL_ID_NOT_FOUND for an id that does not exist,
 //     COORDINATOR_NOT_AVAILABLE when transactions are unavailable.
+//   - Authorization: Describe on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; topics the principal may not
+//     Describe are left out.
 
 import (
 	"context"

@@ -11,6 +11,8 @@ package kafka
 //   - COORDINATOR_LOAD_IN_PROGRESS while a __transaction_state partition
 //     led here is loading; COORDINATOR_NOT_AVAILABLE when transactions are
 //     unavailable.
+//   - Authorization: only the transactional ids the principal may Describe are
+//     listed.
 //
 // Version notes:
 //   - v1: DurationFilterMillis (KIP-994): when >= 0, only transactions

@@ -57,7 +57,7 @@ var (
 	errClusterAuthz = kerrWith(kerr.ClusterAuthorizationFailed, errors.New("not authorized to access the cluster"))
 )
 
-// principal is the request's principal, AnonymousPrincipal when its
+// principalName is the request's principal, AnonymousPrincipal when its
 // connection set none.
 func (r *request) principalName() string {
 	if r.principal == "" {
@@ -110,9 +110,10 @@ type topicAuthz struct {
 	seen map[string]bool
 }
 
-// topicAuthorizer returns a cache of authorize(r, op, Topic, name).
-func (s *Server) topicAuthorizer(r *request, op acl.Operation) *topicAuthz {
-	return &topicAuthz{s: s, r: r, op: op}
+// topicAuthorizer returns a cache of authorize(r, op, Topic, name). A value,
+// so a request with authorization off allocates nothing for it.
+func (s *Server) topicAuthorizer(r *request, op acl.Operation) topicAuthz {
+	return topicAuthz{s: s, r: r, op: op}
 }
 
 // ok reports whether the request may do the operation on topic.
