@@ -114,7 +114,7 @@ func (e *Engine) ACLIndex() *acl.Index {
 	for !e.acls.CompareAndSwap(cur, next) {
 		cur = e.acls.Load()
 		if cur != nil && cur.version >= next.version {
-			return next.ix
+			return cur.ix
 		}
 	}
 	return next.ix
