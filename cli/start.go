@@ -56,6 +56,9 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.Int64Flag{Name: "raft-log-retain-bytes", Value: 128 << 20, Usage: "Raft log each partition replica keeps for followers to catch up from; once it holds twice this much it is compacted (a follower further behind gets the partition's segments as a snapshot); negative: compact by entry count only", EnvVars: []string{"CHRONIK_RAFT_LOG_RETAIN_BYTES"}},
 			&cli.Int64Flag{Name: "raft-log-budget-bytes", Value: 1 << 30, Usage: "Raft log all partition replicas of this broker keep together: each keeps at most its share (at least 4 MiB) of it; negative: no shared bound", EnvVars: []string{"CHRONIK_RAFT_LOG_BUDGET_BYTES"}},
 			&cli.Int64Flag{Name: "min-free-bytes", Value: 128 << 20, Usage: "free disk space to keep on the data dir's file system: below it produce requests are refused (KAFKA_STORAGE_ERROR, retriable) until space is freed; negative disables", EnvVars: []string{"CHRONIK_MIN_FREE_BYTES"}},
+			&cli.BoolFlag{Name: "authz-enabled", Usage: "check every request against the ACLs (chronik acl); off: everything is allowed", EnvVars: []string{"CHRONIK_AUTHZ_ENABLED"}},
+			&cli.StringFlag{Name: "super-users", Usage: "principals never denied, comma separated: User:admin,User:ops (super.users)", EnvVars: []string{"CHRONIK_SUPER_USERS"}},
+			&cli.BoolFlag{Name: "allow-everyone-if-no-acl", Usage: "allow a request on a resource no ACL applies to (allow.everyone.if.no.acl.found); default: false when clients authenticate (SASL or TLS client certificates), true otherwise", EnvVars: []string{"CHRONIK_ALLOW_EVERYONE_IF_NO_ACL"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		}, securityFlags()...),
 		Action: runStart,
@@ -131,6 +134,11 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 			OffsetsRetention:       c.Duration("offsets-retention"),
 			InitialRebalanceDelay:  c.Duration("group-initial-rebalance-delay"),
 		},
+	}
+	sc.kafka.Authz = kafka.AuthzConfig{
+		Enabled:              c.Bool("authz-enabled"),
+		SuperUsers:           splitList(c.String("super-users")),
+		AllowEveryoneIfNoACL: allowEveryoneDefault(c),
 	}
 	if sc.kafka.Groups.InitialRebalanceDelay == 0 {
 		sc.kafka.Groups.InitialRebalanceDelay = -1 // none (0 would mean the default)
@@ -376,4 +384,20 @@ func advertisedHTTP(bound *net.TCPAddr, kafkaAdvertised string) string {
 		return bound.String()
 	}
 	return net.JoinHostPort(host, strconv.Itoa(bound.Port))
+}
+
+// allowEveryoneDefault is --allow-everyone-if-no-acl when given. Otherwise
+// it is false when clients authenticate and true when they do not: without
+// authentication every client is User:ANONYMOUS, and denying resources
+// without ACLs would lock every client out the moment --authz-enabled is
+// set. This is the one place that decides; it reads the authentication
+// flags by name (--sasl-enabled, --tls-client-auth), which are false or
+// empty where they are not defined.
+func allowEveryoneDefault(c *cli.Context) bool {
+	if c.IsSet("allow-everyone-if-no-acl") {
+		return c.Bool("allow-everyone-if-no-acl")
+	}
+	clientAuth := c.String("tls-client-auth")
+	authenticated := c.Bool("sasl-enabled") || (clientAuth != "" && clientAuth != "none")
+	return !authenticated
 }

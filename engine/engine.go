@@ -32,10 +32,11 @@ type Engine struct {
 	meta  *shards.MetaSM
 	logdb string
 
-	corruptFrames atomic.Uint64 // damaged frames (or missing segments) found by reads, rewrites or segment.Check
-	disk          *diskGuard    // refuses produce while the data dir's disk is nearly full
-	hooks         hooks         // Config.Hooks by interface
-	balance       balancer      // state of the leader balancer (balancer.go)
+	corruptFrames atomic.Uint64            // damaged frames (or missing segments) found by reads, rewrites or segment.Check
+	disk          *diskGuard               // refuses produce while the data dir's disk is nearly full
+	hooks         hooks                    // Config.Hooks by interface
+	balance       balancer                 // state of the leader balancer (balancer.go)
+	acls          atomic.Pointer[aclIndex] // the index of __meta's ACLs, rebuilt on change (acls.go)
 
 	metaChanged chan struct{} // signalled (non-blocking) on every __meta update
 	leaders     leaderTable

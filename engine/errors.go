@@ -26,6 +26,7 @@ var (
 	ErrClosed                   = errs.ErrClosed
 	ErrFencedLeaderEpoch        = errs.ErrFencedLeaderEpoch
 	ErrUnknownLeaderEpoch       = errs.ErrUnknownLeaderEpoch
+	ErrInvalidACL               = errs.ErrInvalidACL
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

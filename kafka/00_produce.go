@@ -20,8 +20,12 @@ package kafka
 //   - Any other acks value: INVALID_REQUIRED_ACKS.
 //   - TimeoutMillis bounds the wait; past it the partition answers
 //     REQUEST_TIMED_OUT (the batch may still commit).
-//   - Unknown topics are auto-created when Config.AutoCreateTopics is on,
-//     else UNKNOWN_TOPIC_OR_PARTITION.
+//   - Unknown topics are auto-created when Config.AutoCreateTopics is on
+//     and the principal may Create the topic (or the cluster), else
+//     UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: Write on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions; with a transactional id, Write on it, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition.
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint and the
 //     leader's endpoint (v10+).
 //   - Transactional produce (a transactional id, batches with the
@@ -52,6 +56,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -66,6 +71,8 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 	fail := int16(0)
 	switch {
 	case req.TransactionID != nil && !s.txns.Enabled():
+		fail = kerr.TransactionalIDAuthorizationFailed.Code
+	case req.TransactionID != nil && !s.authorize(r, acl.Write, acl.TransactionalID, *req.TransactionID):
 		fail = kerr.TransactionalIDAuthorizationFailed.Code
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		fail = kerr.InvalidRequiredAcks.Code
@@ -107,15 +114,21 @@ func startProduce(s *Server, ctx context.Context, r *request) func() (kmsg.Respo
 	}
 	var slots []slot
 	createErr := map[string]error{}
+	writable := s.topicAuthorizer(r, acl.Write)
 	for ti, rt := range req.Topics {
 		internal := s.isInternalTopic(rt.Topic)
+		allowed := writable.ok(rt.Topic)
 		for pi, rp := range rt.Partitions {
+			if !allowed {
+				slots = append(slots, slot{topic: rt.Topic, resp: &resp.Topics[ti].Partitions[pi], err: errTopicAuthz})
+				continue
+			}
 			if internal {
 				slots = append(slots, slot{topic: rt.Topic, resp: &resp.Topics[ti].Partitions[pi], err: errInternalTopic(rt.Topic)})
 				continue
 			}
 			w, err := s.be.ProduceAsync(ctx, rt.Topic, rp.Partition, rp.Records)
-			if errors.Is(err, engine.ErrUnknownTopic) && s.cfg.AutoCreateTopics {
+			if errors.Is(err, engine.ErrUnknownTopic) && s.cfg.AutoCreateTopics && s.mayCreateTopic(r, rt.Topic) {
 				cerr, tried := createErr[rt.Topic]
 				if !tried {
 					cerr = s.autoCreate(ctx, rt.Topic)

@@ -28,6 +28,8 @@ package kafka
 //     (engine.WriteTxnMarker, or WriteTxnMarkers from another broker).
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint (v12+) and the
 //     leader's endpoint (v16).
+//   - Authorization: Read on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions (answered at once, like any partition error).
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
@@ -48,6 +50,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -89,6 +92,7 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 		v = s.view()
 	}
 	var slots []*fetchSlot
+	readable := s.topicAuthorizer(r, acl.Read)
 	for _, rt := range req.Topics {
 		t := kmsg.NewFetchResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
@@ -100,6 +104,7 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 				unknownID = true
 			}
 		}
+		denied := !unknownID && !readable.ok(name)
 		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 		resp.Topics = append(resp.Topics, t)
 		rtp := resp.Topics[len(resp.Topics)-1].Partitions
@@ -111,8 +116,12 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 			p.RecordBatches = noRecords
 			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes),
 				committed: req.IsolationLevel == 1, resp: p}
-			if unknownID {
+			switch {
+			case unknownID:
 				p.ErrorCode = kerr.UnknownTopicID.Code
+				slot.skip = true
+			case denied:
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				slot.skip = true
 			}
 			slots = append(slots, slot)

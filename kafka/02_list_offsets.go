@@ -12,6 +12,8 @@ package kafka
 //   - With IsolationLevel 1 (read_committed, v2+) latest (-1) answers the
 //     last stable offset: the first offset of the oldest ongoing
 //     transaction on the partition, else the high watermark.
+//   - Authorization: Describe on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions.
 //
 // Version notes:
 //   - v1: single offset per partition, Timestamp in the response
@@ -24,8 +26,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -35,6 +39,7 @@ func handleListOffsets(s *Server, ctx context.Context, r *request) (kmsg.Respons
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	resp.Version = r.version
+	describable := s.topicAuthorizer(r, acl.Describe)
 	for _, rt := range req.Topics {
 		t := kmsg.NewListOffsetsResponseTopic()
 		t.Topic = rt.Topic
@@ -47,6 +52,11 @@ func handleListOffsets(s *Server, ctx context.Context, r *request) (kmsg.Respons
 				spec = engine.Earliest
 			case spec == engine.Latest && req.IsolationLevel == 1:
 				spec = engine.LastStable
+			}
+			if !describable.ok(rt.Topic) {
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+				continue
 			}
 			res, err := s.be.ListOffsets(ctx, rt.Topic, rp.Partition, spec)
 			if err != nil {

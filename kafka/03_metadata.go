@@ -13,6 +13,11 @@ package kafka
 //   - A partition without a known leader reports LEADER_NOT_AVAILABLE and
 //     leader -1.
 //   - A topic asked for by an unknown ID (v10+) reports UNKNOWN_TOPIC_ID.
+//   - Authorization: a listing of every topic leaves out the topics the
+//     principal may not Describe; a topic named (or asked for by ID) that
+//     it may not Describe reports TOPIC_AUTHORIZATION_FAILED. Auto-creation
+//     needs Create on the cluster or the topic, else
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ControllerID, IsInternal, Rack; null topics means all
@@ -30,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -56,16 +62,21 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 		names = nil
 	}
 	v := s.view(names...)
+	describable := s.topicAuthorizer(r, acl.Describe)
 
 	// Auto-create what is missing, then take a fresh view.
 	createErr := map[string]error{}
 	if !all && s.cfg.AutoCreateTopics && (r.version < 4 || req.AllowAutoTopicCreation) {
 		created := false
 		for _, rt := range req.Topics {
-			if rt.Topic == nil || *rt.Topic == "" || v.byName[*rt.Topic] != nil {
+			if rt.Topic == nil || *rt.Topic == "" || v.byName[*rt.Topic] != nil || !describable.ok(*rt.Topic) {
 				continue
 			}
 			if _, done := createErr[*rt.Topic]; done {
+				continue
+			}
+			if !s.mayCreateTopic(r, *rt.Topic) {
+				createErr[*rt.Topic] = errTopicAuthz
 				continue
 			}
 			err := s.autoCreate(ctx, *rt.Topic)
@@ -91,7 +102,9 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 
 	if all {
 		for i := range v.md.Topics {
-			resp.Topics = append(resp.Topics, metadataTopic(&v.md.Topics[i]))
+			if describable.ok(v.md.Topics[i].Name) { // hide the others, as Kafka does
+				resp.Topics = append(resp.Topics, metadataTopic(&v.md.Topics[i]))
+			}
 		}
 		return resp, nil
 	}
@@ -101,6 +114,13 @@ func handleMetadata(s *Server, ctx context.Context, r *request) (kmsg.Response, 
 			ti = v.byName[*rt.Topic]
 		} else {
 			ti = v.byID[rt.TopicID]
+		}
+		if (rt.Topic != nil && !describable.ok(*rt.Topic)) || (rt.Topic == nil && ti != nil && !describable.ok(ti.Name)) {
+			t := kmsg.NewMetadataResponseTopic()
+			t.Topic, t.TopicID = rt.Topic, rt.TopicID
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, t)
+			continue
 		}
 		if ti != nil {
 			resp.Topics = append(resp.Topics, metadataTopic(ti))

@@ -16,6 +16,9 @@ package kafka
 //     over GroupConfig.MaxMetadataBytes is OFFSET_METADATA_TOO_LARGE.
 //   - The retention time of v2-4 is ignored: offsets expire by
 //     GroupConfig.OffsetsRetention once the group is empty.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED for
+//     every partition; Read on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions (not committed).
 //
 // Version notes:
 //   - v3: ThrottleMillis
@@ -27,14 +30,32 @@ package kafka
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(8, 2, 9, handleOffsetCommit) }
 
 func handleOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetCommitRequest)
+	if !s.authorize(r, acl.Read, acl.Group, req.Group) {
+		return commitRefused(req, kerr.GroupAuthorizationFailed.Code, req.Topics), nil
+	}
+	// Topics the principal may not Read answer TOPIC_AUTHORIZATION_FAILED
+	// and are not committed.
+	readable := s.topicAuthorizer(r, acl.Read)
+	var denied []kmsg.OffsetCommitRequestTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+		if !readable.ok(t.Topic) {
+			denied = append(denied, t)
+			return true
+		}
+		return false
+	})
 	var v *metaView
 	known := func(topic string, partition int32) bool {
 		if v == nil {
@@ -42,5 +63,24 @@ func handleOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Respon
 		}
 		return v.partition(topic, partition) != nil
 	}
-	return s.groups.CommitOffsets(req, known), nil
+	resp := s.groups.CommitOffsets(req, known)
+	resp.Topics = append(resp.Topics, commitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
+	return resp, nil
+}
+
+// commitRefused answers topics' partitions with code.
+func commitRefused(req *kmsg.OffsetCommitRequest, code int16, topics []kmsg.OffsetCommitRequestTopic) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	resp.Version = req.Version
+	for _, t := range topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

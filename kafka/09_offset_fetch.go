@@ -14,6 +14,9 @@ package kafka
 //     in a transaction that has not ended (TxnOffsetCommit) answers
 //     UNSTABLE_OFFSET_COMMIT, and the client asks again; without it such a
 //     partition answers the last offset committed outside transactions.
+//   - Authorization: Describe on the group, else GROUP_AUTHORIZATION_FAILED;
+//     Describe on each topic, else TOPIC_AUTHORIZATION_FAILED (left out when
+//     all topics are asked for).
 //
 // Version notes:
 //   - v2: ErrorCode at the top level; null topics = all
@@ -26,11 +29,47 @@ package kafka
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
+	"github.com/chronik-io/chronik/coordinator"
 )
 
 func init() { regKey(9, 1, 9, handleOffsetFetch) }
+
+// fetchOffsets is FetchOffsets as r's principal may see it: Describe on
+// the group, else GROUP_AUTHORIZATION_FAILED; topics it may not Describe
+// answer TOPIC_AUTHORIZATION_FAILED when named and are left out of a
+// listing of every topic (topics nil), as in Kafka.
+func (s *Server) fetchOffsets(r *request, group string, topics map[string][]int32, stable bool) ([]coordinator.TopicOffsets, *kerr.Error) {
+	if !s.authorize(r, acl.Describe, acl.Group, group) {
+		return nil, kerr.GroupAuthorizationFailed
+	}
+	describable := s.topicAuthorizer(r, acl.Describe)
+	var denied []coordinator.TopicOffsets
+	for t, ps := range topics {
+		if describable.ok(t) {
+			continue
+		}
+		d := coordinator.TopicOffsets{Topic: t}
+		for _, p := range ps {
+			d.Partitions = append(d.Partitions, coordinator.PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1, Err: kerr.TopicAuthorizationFailed})
+		}
+		denied = append(denied, d)
+		delete(topics, t)
+	}
+	offs, e := s.groups.FetchOffsets(group, topics, stable)
+	if e != nil {
+		return nil, e
+	}
+	if topics == nil {
+		offs = slices.DeleteFunc(offs, func(t coordinator.TopicOffsets) bool { return !describable.ok(t.Topic) })
+	}
+	return append(offs, denied...), nil
+}
 
 func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetFetchRequest)
@@ -47,7 +86,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 					topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 				}
 			}
-			offs, e := s.groups.FetchOffsets(rg.Group, topics, req.RequireStable)
+			offs, e := s.fetchOffsets(r, rg.Group, topics, req.RequireStable)
 			if e != nil {
 				out.ErrorCode = e.Code
 			}
@@ -73,7 +112,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, r *request) (kmsg.Respons
 			topics[t.Topic] = append(topics[t.Topic], t.Partitions...)
 		}
 	}
-	offs, e := s.groups.FetchOffsets(req.Group, topics, r.version >= 7 && req.RequireStable)
+	offs, e := s.fetchOffsets(r, req.Group, topics, r.version >= 7 && req.RequireStable)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		// Before v2 there is no top-level code: each partition carries it.

@@ -14,6 +14,8 @@ package kafka
 //     transaction coordinator (a backend that cannot write markers) they are
 //     COORDINATOR_NOT_AVAILABLE.
 //   - v4+ looks up a batch of keys, each answered on its own.
+//   - Authorization: Describe on the group (or transactional id), else
+//     GROUP_AUTHORIZATION_FAILED (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: KeyType, ThrottleMillis, ErrorMessage
@@ -26,6 +28,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(10, 0, 5, handleFindCoordinator) }
@@ -41,12 +45,16 @@ func handleFindCoordinator(s *Server, ctx context.Context, r *request) (kmsg.Res
 		switch {
 		case req.CoordinatorType == 1 && key == "":
 			return endpoint{}, kerr.InvalidRequest
+		case req.CoordinatorType == 1 && !s.authorize(r, acl.Describe, acl.TransactionalID, key):
+			return endpoint{}, kerr.TransactionalIDAuthorizationFailed
 		case req.CoordinatorType == 1:
 			id, e = s.txns.Locate(key)
 		case req.CoordinatorType != 0:
 			return endpoint{}, kerr.CoordinatorNotAvailable
 		case key == "":
 			return endpoint{}, kerr.InvalidGroupID
+		case !s.authorize(r, acl.Describe, acl.Group, key):
+			return endpoint{}, kerr.GroupAuthorizationFailed
 		default:
 			id, e = s.groups.Locate(v.byName[OffsetsTopic], key)
 		}

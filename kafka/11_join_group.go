@@ -18,6 +18,7 @@ package kafka
 //   - Session timeouts outside [MinSessionTimeout, MaxSessionTimeout] are
 //     INVALID_SESSION_TIMEOUT; a protocol type or protocol set that does not
 //     match the group's is INCONSISTENT_GROUP_PROTOCOL.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: RebalanceTimeoutMillis (v0 uses the session timeout)
@@ -32,14 +33,19 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 )
 
 func init() { regKey(11, 0, 9, handleJoinGroup) }
 
 func handleJoinGroup(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	if g := r.kreq.(*kmsg.JoinGroupRequest).Group; !s.authorize(r, acl.Read, acl.Group, g) {
+		return errorResponse(r.kreq, kerr.GroupAuthorizationFailed.Code), nil
+	}
 	req := r.kreq.(*kmsg.JoinGroupRequest)
 	if r.version == 0 {
 		req.RebalanceTimeoutMillis = req.SessionTimeoutMillis

@@ -8,6 +8,7 @@ package kafka
 //     or by group.instance.id (KIP-345); a member id that does not match the
 //     instance's current one is FENCED_INSTANCE_ID, an unknown one
 //     UNKNOWN_MEMBER_ID, per member.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis
@@ -18,12 +19,18 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(13, 0, 5, handleLeaveGroup) }
 
 func handleLeaveGroup(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	if g := r.kreq.(*kmsg.LeaveGroupRequest).Group; !s.authorize(r, acl.Read, acl.Group, g) {
+		return errorResponse(r.kreq, kerr.GroupAuthorizationFailed.Code), nil
+	}
 	req := r.kreq.(*kmsg.LeaveGroupRequest)
 	if r.version < 3 {
 		req.Members = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}

@@ -14,6 +14,7 @@ package kafka
 //     INCONSISTENT_GROUP_PROTOCOL.
 //   - An empty assignment of a "consumer" group is answered as an encoded
 //     empty ConsumerMemberAssignment, which every client decodes.
+//   - Authorization: Read on the group, else GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis
@@ -24,11 +25,17 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(14, 0, 5, handleSyncGroup) }
 
 func handleSyncGroup(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
+	if g := r.kreq.(*kmsg.SyncGroupRequest).Group; !s.authorize(r, acl.Read, acl.Group, g) {
+		return errorResponse(r.kreq, kerr.GroupAuthorizationFailed.Code), nil
+	}
 	return s.groups.SyncGroup(ctx, r.kreq.(*kmsg.SyncGroupRequest)), nil
 }

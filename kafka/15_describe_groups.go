@@ -9,6 +9,8 @@ package kafka
 //     error (Kafka's answer); groups coordinated elsewhere get
 //     NOT_COORDINATOR.
 //   - Authorized operations (v3+) are not computed: chronik has no ACLs.
+//   - Authorization: Describe on each group, else GROUP_AUTHORIZATION_FAILED
+//     for it.
 //
 // Version notes:
 //   - v1: ThrottleMillis
@@ -19,7 +21,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(15, 0, 5, handleDescribeGroups) }
@@ -29,9 +34,14 @@ func handleDescribeGroups(s *Server, ctx context.Context, r *request) (kmsg.Resp
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	resp.Version = r.version
 	for _, name := range req.Groups {
-		d, e := s.groups.DescribeGroup(name)
 		out := kmsg.NewDescribeGroupsResponseGroup()
 		out.Group = name
+		if !s.authorize(r, acl.Describe, acl.Group, name) {
+			out.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, out)
+			continue
+		}
+		d, e := s.groups.DescribeGroup(name)
 		out.ErrorCode = errCode(e)
 		out.State, out.ProtocolType, out.Protocol = d.State, d.ProtocolType, d.Protocol
 		for _, m := range d.Members {

@@ -9,6 +9,8 @@ package kafka
 //     TypesFilter.
 //   - While a __consumer_offsets partition led here is still loading, the
 //     answer is COORDINATOR_LOAD_IN_PROGRESS.
+//   - Authorization: Describe on the cluster lists every group; otherwise only
+//     the groups the principal may Describe are listed.
 //
 // Version notes:
 //   - v1: ThrottleMillis
@@ -22,6 +24,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(16, 0, 5, handleListGroups) }
@@ -46,7 +50,13 @@ func handleListGroups(s *Server, ctx context.Context, r *request) (kmsg.Response
 		}
 		return false
 	}
+	// Without Describe on the cluster, only the groups the principal may
+	// Describe are listed, as in Kafka.
+	everyGroup := s.authorizeCluster(r, acl.Describe)
 	for _, g := range groups {
+		if !everyGroup && !s.authorize(r, acl.Describe, acl.Group, g.Name) {
+			continue
+		}
 		lg := kmsg.NewListGroupsResponseGroup()
 		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Name, g.ProtocolType, g.State, "classic"
 		if !match(req.StatesFilter, lg.GroupState) || !match(req.TypesFilter, lg.GroupType) {

@@ -9,6 +9,7 @@ package kafka
 //     client retries at a version both sides know.
 //   - v3+: the client software name and version must match Kafka's pattern,
 //     else INVALID_REQUEST.
+//   - Authorization: none: every client may negotiate versions.
 //
 // Version notes:
 //   - v1: ThrottleMillis

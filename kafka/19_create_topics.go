@@ -18,6 +18,8 @@ package kafka
 //   - ValidateOnly checks names, counts and configs without creating.
 //   - v5+ answers with the partition count, replication factor and configs
 //     of the created topic; v7 with its topic ID.
+//   - Authorization: Create on the cluster or on the topic, else
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage
@@ -59,6 +61,10 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 		}
 		if seen[rt.Topic] > 1 {
 			setErr(kerr.InvalidRequest.Code, fmt.Errorf("topic %q named more than once", rt.Topic))
+			continue
+		}
+		if !s.mayCreateTopic(r, rt.Topic) {
+			setErr(kerr.TopicAuthorizationFailed.Code, fmt.Errorf("not authorized to create topic %q", rt.Topic))
 			continue
 		}
 		if len(rt.ReplicaAssignment) > 0 {

@@ -6,6 +6,7 @@ package kafka
 //   - Each topic is deleted through the engine (a __meta command); unknown
 //     names answer UNKNOWN_TOPIC_OR_PARTITION, unknown IDs (v6)
 //     UNKNOWN_TOPIC_ID. TimeoutMillis bounds each deletion.
+//   - Authorization: Delete on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v2: ThrottleMillis semantics
@@ -18,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(20, 1, 6, handleDeleteTopics) }
@@ -60,6 +63,11 @@ func handleDeleteTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			t.Topic = &name
 		default:
 			t.ErrorCode = kerr.UnknownTopicID.Code
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		if !s.authorize(r, acl.Delete, acl.Topic, name) {
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}

@@ -16,6 +16,8 @@ package kafka
 //     REQUEST_TIMED_OUT past TimeoutMillis, which bounds the whole request.
 //   - Partitions run concurrently, at most deleteRecordsParallel at a time;
 //     the answer lists them in request order.
+//   - Authorization: Delete on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -25,7 +27,10 @@ import (
 	"context"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(21, 0, 2, handleDeleteRecords) }
@@ -44,6 +49,7 @@ func handleDeleteRecords(s *Server, ctx context.Context, r *request) (kmsg.Respo
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, deleteRecordsParallel)
 	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, len(req.Topics))
+	deletable := s.topicAuthorizer(r, acl.Delete)
 	for i, rt := range req.Topics {
 		t := &resp.Topics[i]
 		*t = kmsg.NewDeleteRecordsResponseTopic()
@@ -54,6 +60,10 @@ func handleDeleteRecords(s *Server, ctx context.Context, r *request) (kmsg.Respo
 			*p = kmsg.NewDeleteRecordsResponseTopicPartition()
 			p.Partition = rp.Partition
 			p.LowWatermark = -1
+			if !deletable.ok(rt.Topic) {
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			wg.Add(1)
 			sem <- struct{}{}
 			go func(topic string, partition int32, offset int64) {

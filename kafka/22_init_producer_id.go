@@ -17,6 +17,10 @@ package kafka
 //     TxnConfig.MaxTimeout is INVALID_TRANSACTION_TIMEOUT; a stale
 //     ProducerID/ProducerEpoch is PRODUCER_FENCED (INVALID_PRODUCER_EPOCH
 //     before v4).
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an idempotent producer needs
+//     IdempotentWrite on the cluster or Write on some topic, else
+//     CLUSTER_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -30,6 +34,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(22, 0, 4, handleInitProducerID) }
@@ -39,6 +45,10 @@ func handleInitProducerID(s *Server, ctx context.Context, r *request) (kmsg.Resp
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.Version = r.version
 	if req.TransactionalID != nil {
+		if !s.authorize(r, acl.Write, acl.TransactionalID, *req.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp, nil
+		}
 		pid, epoch := int64(-1), int16(-1)
 		if r.version >= 3 {
 			pid, epoch = req.ProducerID, req.ProducerEpoch
@@ -46,6 +56,12 @@ func handleInitProducerID(s *Server, ctx context.Context, r *request) (kmsg.Resp
 		id, ep, e := s.txns.InitProducerID(ctx, *req.TransactionalID, req.TransactionTimeoutMillis, pid, epoch)
 		resp.ErrorCode = txnErrCode(e, r.version, 4)
 		resp.ProducerID, resp.ProducerEpoch = id, ep
+		return resp, nil
+	}
+	// An idempotent producer needs IdempotentWrite on the cluster, or Write
+	// on some topic (Kafka 3.0+, KIP-679).
+	if !s.authorizeCluster(r, acl.IdempotentWrite) && !s.authorizeAny(r, acl.Write, acl.Topic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
 	id, epoch, err := s.be.AllocateProducerID(ctx)

@@ -19,6 +19,8 @@ package kafka
 //   - ReplicaID (v3+) is not checked: chronik's replicas use Raft, so a
 //     follower id is answered like a consumer (-1), by the leader.
 //   - Unknown topics and partitions answer UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: Describe on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for its partitions.
 //
 // Version notes:
 //   - v1: LeaderEpoch in the response
@@ -29,7 +31,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(23, 0, 4, handleOffsetForLeaderEpoch) }
@@ -38,12 +43,18 @@ func handleOffsetForLeaderEpoch(s *Server, ctx context.Context, r *request) (kms
 	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	resp.Version = r.version
+	describable := s.topicAuthorizer(r, acl.Describe)
 	for _, rt := range req.Topics {
 		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		t.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			p.Partition = rp.Partition
+			if !describable.ok(rt.Topic) {
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+				continue
+			}
 			current := rp.CurrentLeaderEpoch
 			if r.version < 2 {
 				current = -1 // not in the request before v2

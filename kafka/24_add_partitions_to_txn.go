@@ -15,6 +15,10 @@ package kafka
 //     CONCURRENT_TRANSACTIONS while the previous transaction completes.
 //   - v4+ batches transactions; VerifyOnly (KIP-890) changes nothing and
 //     answers INVALID_TXN_STATE for partitions not in the open transaction.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition; Write on each
+//     topic, else TOPIC_AUTHORIZATION_FAILED for its partitions and
+//     OPERATION_NOT_ATTEMPTED for the others.
 //
 // Version notes:
 //   - v1: no change
@@ -29,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 )
 
@@ -45,7 +50,7 @@ func handleAddPartitionsToTxn(s *Server, ctx context.Context, r *request) (kmsg.
 		for _, t := range req.Topics {
 			tx.Topics = append(tx.Topics, kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: t.Topic, Partitions: t.Partitions})
 		}
-		for _, rt := range addPartitionsToTxn(s, v, r.version, tx) {
+		for _, rt := range addPartitionsToTxn(s, r, v, tx) {
 			ot := kmsg.AddPartitionsToTxnResponseTopic{Topic: rt.Topic}
 			for _, p := range rt.Partitions {
 				ot.Partitions = append(ot.Partitions, kmsg.AddPartitionsToTxnResponseTopicPartition{Partition: p.Partition, ErrorCode: p.ErrorCode})
@@ -56,13 +61,14 @@ func handleAddPartitionsToTxn(s *Server, ctx context.Context, r *request) (kmsg.
 	}
 	for _, tx := range req.Transactions {
 		resp.Transactions = append(resp.Transactions, kmsg.AddPartitionsToTxnResponseTransaction{
-			TransactionalID: tx.TransactionalID, Topics: addPartitionsToTxn(s, v, r.version, tx)})
+			TransactionalID: tx.TransactionalID, Topics: addPartitionsToTxn(s, r, v, tx)})
 	}
 	return resp, nil
 }
 
 // addPartitionsToTxn answers one transaction of the request.
-func addPartitionsToTxn(s *Server, v *metaView, version int16, tx kmsg.AddPartitionsToTxnRequestTransaction) []kmsg.AddPartitionsToTxnResponseTransactionTopic {
+func addPartitionsToTxn(s *Server, r *request, v *metaView, tx kmsg.AddPartitionsToTxnRequestTransaction) []kmsg.AddPartitionsToTxnResponseTransactionTopic {
+	version := r.version
 	parts := coordinator.TxnPartitions{}
 	unknown := false
 	for _, t := range tx.Topics {
@@ -84,6 +90,22 @@ func addPartitionsToTxn(s *Server, v *metaView, version int16, tx kmsg.AddPartit
 			out = append(out, rt)
 		}
 		return out
+	}
+	if !s.authorize(r, acl.Write, acl.TransactionalID, tx.TransactionalID) {
+		return answer(func(string, int32) int16 { return kerr.TransactionalIDAuthorizationFailed.Code })
+	}
+	writable := s.topicAuthorizer(r, acl.Write)
+	denied := false
+	for _, t := range tx.Topics {
+		denied = denied || !writable.ok(t.Topic)
+	}
+	if denied {
+		return answer(func(topic string, _ int32) int16 {
+			if !writable.ok(topic) {
+				return kerr.TopicAuthorizationFailed.Code
+			}
+			return kerr.OperationNotAttempted.Code
+		})
 	}
 	if unknown {
 		return answer(func(topic string, p int32) int16 {

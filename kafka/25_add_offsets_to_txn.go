@@ -11,6 +11,9 @@ package kafka
 //     created with (offsets.topic.num.partitions), and its creation starts.
 //   - The offsets are then committed with TxnOffsetCommit (28) to the
 //     group coordinator.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; Read on the group, else
+//     GROUP_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: no change
@@ -21,7 +24,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(25, 0, 4, handleAddOffsetsToTxn) }
@@ -30,6 +36,14 @@ func handleAddOffsetsToTxn(s *Server, ctx context.Context, r *request) (kmsg.Res
 	req := r.kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	resp.Version = r.version
+	switch {
+	case !s.authorize(r, acl.Write, acl.TransactionalID, req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	case !s.authorize(r, acl.Read, acl.Group, req.Group):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	p, e := s.groups.OffsetsPartition(req.Group)
 	if e == nil {
 		e = s.txns.AddOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, p)

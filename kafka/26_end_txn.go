@@ -15,6 +15,8 @@ package kafka
 //     AddPartitionsToTxn.
 //   - v5 (KIP-890 transaction version 2, an epoch bump per transaction) is
 //     not served.
+//   - Authorization: Write on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: no change
@@ -25,7 +27,10 @@ package kafka
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(26, 0, 4, handleEndTxn) }
@@ -34,6 +39,10 @@ func handleEndTxn(s *Server, ctx context.Context, r *request) (kmsg.Response, er
 	req := r.kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 	resp.Version = r.version
+	if !s.authorize(r, acl.Write, acl.TransactionalID, req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
 	e := s.txns.EndTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
 	resp.ErrorCode = txnErrCode(e, r.version, 2)
 	return resp, nil

@@ -21,6 +21,9 @@ package kafka
 //     is INVALID_PRODUCER_EPOCH; partitions of unknown topics are
 //     UNKNOWN_TOPIC_OR_PARTITION; metadata over GroupConfig.MaxMetadataBytes
 //     is OFFSET_METADATA_TOO_LARGE.
+//   - Authorization: Write on the transactional id and Read on the group, else
+//     TRANSACTIONAL_ID_ or GROUP_AUTHORIZATION_FAILED for every partition;
+//     Read on each topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
 //
 // Version notes:
 //   - v1: no change
@@ -30,14 +33,35 @@ package kafka
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(28, 0, 4, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.TxnOffsetCommitRequest)
+	switch {
+	case !s.authorize(r, acl.Write, acl.TransactionalID, req.TransactionalID):
+		return txnCommitRefused(req, kerr.TransactionalIDAuthorizationFailed.Code, req.Topics), nil
+	case !s.authorize(r, acl.Read, acl.Group, req.Group):
+		return txnCommitRefused(req, kerr.GroupAuthorizationFailed.Code, req.Topics), nil
+	}
+	// Topics the principal may not Read answer TOPIC_AUTHORIZATION_FAILED
+	// and are not committed.
+	readable := s.topicAuthorizer(r, acl.Read)
+	var denied []kmsg.TxnOffsetCommitRequestTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) bool {
+		if !readable.ok(t.Topic) {
+			denied = append(denied, t)
+			return true
+		}
+		return false
+	})
 	var v *metaView
 	known := func(topic string, partition int32) bool {
 		if v == nil {
@@ -45,5 +69,24 @@ func handleTxnOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Res
 		}
 		return v.partition(topic, partition) != nil
 	}
-	return s.groups.TxnCommitOffsets(req, known), nil
+	resp := s.groups.TxnCommitOffsets(req, known)
+	resp.Topics = append(resp.Topics, txnCommitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
+	return resp, nil
+}
+
+// txnCommitRefused answers topics' partitions with code.
+func txnCommitRefused(req *kmsg.TxnOffsetCommitRequest, code int16, topics []kmsg.TxnOffsetCommitRequestTopic) *kmsg.TxnOffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	resp.Version = req.Version
+	for _, t := range topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

@@ -17,6 +17,8 @@ package kafka
 //     routes a broker resource to that broker). BROKER_LOGGER answers no
 //     configs; other resource types INVALID_REQUEST.
 //   - Unknown topics answer UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorization: DescribeConfigs on the topic (on the cluster for a
+//     broker), else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: IncludeSynonyms, Source
@@ -31,6 +33,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(32, 0, 4, handleDescribeConfigs) }
@@ -43,6 +47,11 @@ func handleDescribeConfigs(s *Server, _ context.Context, r *request) (kmsg.Respo
 	for _, rr := range req.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		if err := s.configAuthz(r, acl.DescribeConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			res.ErrorCode, res.ErrorMessage = errorCode(err), errorMessage(err)
+			resp.Resources = append(resp.Resources, res)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			ti := v.byName[rr.ResourceName]

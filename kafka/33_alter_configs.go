@@ -9,6 +9,8 @@ package kafka
 //     with a null value is ignored. Otherwise as IncrementalAlterConfigs:
 //     validated by the engine, applied through __meta, ValidateOnly,
 //     BROKER resources INVALID_CONFIG, a resource named twice INVALID_REQUEST.
+//   - Authorization: AlterConfigs on the topic (on the cluster for a broker),
+//     else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -21,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -41,6 +44,9 @@ func handleAlterConfigs(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			if c.Value != nil {
 				a.change.Set[c.Name] = *c.Value
 			}
+		}
+		if err := s.configAuthz(r, acl.AlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			a.err = err
 		}
 		alts[i] = a
 	}

@@ -19,6 +19,8 @@ package kafka
 //     reports a failed log directory with KAFKA_STORAGE_ERROR, so each such
 //     replica gets a directory entry of its own, named after its partition
 //     directory, with that error and the partition in it.
+//   - Authorization: Describe on the cluster, else
+//     CLUSTER_AUTHORIZATION_FAILED (v3+; no directories before).
 //
 // Version notes:
 //   - v1: ThrottleMillis semantics
@@ -34,6 +36,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(35, 1, 4, handleDescribeLogDirs) }
@@ -42,6 +46,12 @@ func handleDescribeLogDirs(s *Server, _ context.Context, r *request) (kmsg.Respo
 	req := r.kreq.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	resp.Version = r.version
+	if !s.authorizeCluster(r, acl.Describe) {
+		// v3+ carry the code; older versions answer no directories, as
+		// Kafka does.
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 
 	var want map[string][]int32 // nil: every local replica
 	if req.Topics != nil {

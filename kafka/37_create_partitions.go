@@ -15,6 +15,7 @@ package kafka
 //   - A manual Assignment is refused with INVALID_REPLICA_ASSIGNMENT: the
 //     controller places replicas.
 //   - ValidateOnly runs the same checks without adding anything.
+//   - Authorization: Alter on the topic, else TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: same as v0
@@ -27,6 +28,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(37, 0, 3, handleCreatePartitions) }
@@ -50,6 +53,9 @@ func handleCreatePartitions(s *Server, ctx context.Context, r *request) (kmsg.Re
 		case seen[rt.Topic] > 1:
 			t.ErrorCode = kerr.InvalidRequest.Code
 			err = fmt.Errorf("topic %q named more than once", rt.Topic)
+		case !s.authorize(r, acl.Alter, acl.Topic, rt.Topic):
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			err = fmt.Errorf("not authorized to alter topic %q", rt.Topic)
 		case len(rt.Assignment) > 0:
 			t.ErrorCode = kerr.InvalidReplicaAssignment.Code
 			err = fmt.Errorf("manual replica assignment is not supported; the controller places replicas")

@@ -13,6 +13,8 @@ package kafka
 //   - BROKER and BROKER_LOGGER resources: INVALID_CONFIG for any config
 //     (chronik's broker settings are `chronik start` flags); other types
 //     INVALID_REQUEST. A resource or config named twice: INVALID_REQUEST.
+//   - Authorization: AlterConfigs on the topic (on the cluster for a broker),
+//     else TOPIC_ (CLUSTER_) AUTHORIZATION_FAILED for the resource.
 //
 // Version notes:
 //   - v1: flexible versions
@@ -22,6 +24,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -40,6 +43,9 @@ func handleIncrementalAlterConfigs(s *Server, ctx context.Context, r *request) (
 			current = &ti.Config
 		}
 		a.change, a.err = incrementalChange(rr, current)
+		if err := s.configAuthz(r, acl.AlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			a.err = err
+		}
 		alts[i] = a
 	}
 	for i, err := range alterConfigs(ctx, s, alts, req.ValidateOnly) {

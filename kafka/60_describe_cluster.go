@@ -7,6 +7,8 @@ package kafka
 //     is the broker leading __meta (-1 if none).
 //   - EndpointType 2 (controllers, v1) is answered with the same brokers:
 //     every chronik broker can serve as controller through __meta.
+//   - Authorization: none, as in Kafka: the brokers are public (Metadata lists
+//     them too).
 //
 // Version notes:
 //   - v1: EndpointType (KIP-919)

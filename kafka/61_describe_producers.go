@@ -15,11 +15,16 @@ package kafka
 //     followers too; clients send it to the leader),
 //     UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist,
 //     LEADER_NOT_AVAILABLE during an election.
+//   - Authorization: Read on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(61, 0, 0, handleDescribeProducers) }
@@ -28,12 +33,18 @@ func handleDescribeProducers(s *Server, ctx context.Context, r *request) (kmsg.R
 	req := r.kreq.(*kmsg.DescribeProducersRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
 	resp.Version = r.version
+	readable := s.topicAuthorizer(r, acl.Read)
 	for _, rt := range req.Topics {
 		ot := kmsg.NewDescribeProducersResponseTopic()
 		ot.Topic = rt.Topic
 		for _, p := range rt.Partitions {
 			op := kmsg.NewDescribeProducersResponseTopicPartition()
 			op.Partition = p
+			if !readable.ok(rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				ot.Partitions = append(ot.Partitions, op)
+				continue
+			}
 			ps, err := s.be.Producers(rt.Topic, p)
 			if err != nil {
 				op.ErrorCode, op.ErrorMessage = errorCode(err), errorMessage(err)

@@ -13,12 +13,18 @@ package kafka
 //     COORDINATOR_LOAD_IN_PROGRESS while its partition loads,
 //     TRANSACTIONAL_ID_NOT_FOUND for an id that does not exist,
 //     COORDINATOR_NOT_AVAILABLE when transactions are unavailable.
+//   - Authorization: Describe on the transactional id, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; topics the principal may not
+//     Describe are left out.
 
 import (
 	"context"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 func init() { regKey(65, 0, 0, handleDescribeTransactions) }
@@ -30,6 +36,11 @@ func handleDescribeTransactions(s *Server, ctx context.Context, r *request) (kms
 	for _, id := range req.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
+		if !s.authorize(r, acl.Describe, acl.TransactionalID, id) {
+			st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
 		d, e := s.txns.DescribeTxn(id)
 		if e != nil {
 			st.ErrorCode = e.Code
@@ -38,7 +49,11 @@ func handleDescribeTransactions(s *Server, ctx context.Context, r *request) (kms
 		}
 		st.State, st.TimeoutMillis, st.StartTimestamp = d.State, d.TimeoutMs, d.StartMs
 		st.ProducerID, st.ProducerEpoch = d.ProducerID, d.Epoch
+		describable := s.topicAuthorizer(r, acl.Describe)
 		for topic, ps := range d.Partitions {
+			if !describable.ok(topic) { // left out, as in Kafka
+				continue
+			}
 			tt := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
 			tt.Topic, tt.Partitions = topic, ps
 			st.Topics = append(st.Topics, tt)

@@ -11,6 +11,8 @@ package kafka
 //   - COORDINATOR_LOAD_IN_PROGRESS while a __transaction_state partition
 //     led here is loading; COORDINATOR_NOT_AVAILABLE when transactions are
 //     unavailable.
+//   - Authorization: only the transactional ids the principal may Describe are
+//     listed.
 //
 // Version notes:
 //   - v1: DurationFilterMillis (KIP-994): when >= 0, only transactions
@@ -25,6 +27,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 )
 
@@ -45,6 +48,9 @@ func handleListTransactions(s *Server, ctx context.Context, r *request) (kmsg.Re
 	}
 	resp.UnknownStateFilters = unknown
 	for _, t := range txns {
+		if !s.authorize(r, acl.Describe, acl.TransactionalID, t.ID) {
+			continue // listed only when the principal may Describe it
+		}
 		st := kmsg.NewListTransactionsResponseTransactionState()
 		st.TransactionalID, st.ProducerID, st.TransactionState = t.ID, t.ProducerID, t.State
 		resp.TransactionStates = append(resp.TransactionStates, st)

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -44,6 +45,15 @@ type backend interface {
 	// DiskFreeBytes is the free space on the data directory's file system,
 	// -1 when not (yet) measured.
 	DiskFreeBytes() int64
+	// ACLIndex indexes the ACLs in __meta (engine.Engine.ACLIndex); cheap
+	// enough for every request.
+	ACLIndex() *acl.Index
+	// ACLs lists the stored bindings f matches (engine.Engine.ACLs).
+	ACLs(f acl.Filter) []acl.Binding
+	CreateACLs(ctx context.Context, bindings []acl.Binding) error
+	// DeleteACLs removes what the filters match and returns it, per filter
+	// (engine.Engine.DeleteACLs).
+	DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error)
 }
 
 // produceWaiter is a proposed produce's outcome (*engine.PendingProduce).

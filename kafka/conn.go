@@ -160,6 +160,10 @@ func (c *conn) serve() {
 		}
 		r.clientHost = c.host
 		r.listener = c.listener
+		if f := c.s.cfg.principalFor; f != nil {
+			c.principal = f(c.nc, r.clientID)
+		}
+		r.principal = c.principal
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}

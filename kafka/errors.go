@@ -33,6 +33,7 @@ var errorCodes = []struct {
 	{engine.ErrInvalidPartitions, kerr.InvalidPartitions},
 	{engine.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
 	{engine.ErrInvalidConfig, kerr.InvalidConfig},
+	{engine.ErrInvalidACL, kerr.InvalidRequest},
 
 	{engine.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	// A client's current leader epoch older (fenced: refresh metadata) or

@@ -111,6 +111,9 @@ type request struct {
 	clientHost string
 	// listener is the name of the listener the request came in on.
 	listener string
+	// principal is the connection's principal when the request was read
+	// ("User:<name>"; "" reads as AnonymousPrincipal), for authorization.
+	principal string
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request

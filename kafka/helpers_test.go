@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/engine"
 )
 
@@ -60,6 +61,8 @@ type rawConn struct {
 	t    testing.TB
 	c    net.Conn
 	corr int32
+	// clientID is sent in every request header; "" sends "chronik-test".
+	clientID string
 }
 
 func dialRaw(t testing.TB, addr string) *rawConn {
@@ -100,7 +103,11 @@ func (rc *rawConn) write(b []byte) {
 func (rc *rawConn) send(req kmsg.Request) int32 {
 	rc.t.Helper()
 	rc.corr++
-	rc.write(encodeRequest(rc.corr, "chronik-test", req))
+	id := rc.clientID
+	if id == "" {
+		id = "chronik-test"
+	}
+	rc.write(encodeRequest(rc.corr, id, req))
 	return rc.corr
 }
 
@@ -202,6 +209,14 @@ func (b *stubBackend) DeleteRecords(context.Context, string, int32, int64) (int6
 }
 func (b *stubBackend) LocalReplicas(bool) []engine.ReplicaStatus { return nil }
 func (b *stubBackend) DiskFreeBytes() int64                      { return -1 }
+func (b *stubBackend) ACLIndex() *acl.Index                      { return nil }
+func (b *stubBackend) ACLs(acl.Filter) []acl.Binding             { return nil }
+func (b *stubBackend) CreateACLs(context.Context, []acl.Binding) error {
+	return b.err
+}
+func (b *stubBackend) DeleteACLs(context.Context, []acl.Filter) ([][]acl.Binding, error) {
+	return nil, b.err
+}
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

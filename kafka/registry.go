@@ -122,6 +122,12 @@ func (s *Server) dispatch(ctx context.Context, r *request) (finish func() (kmsg.
 // ErrorCode field set to UNSUPPORTED_VERSION. Clients negotiate versions with
 // ApiVersions first, so they only see this when they ignore it.
 func unsupportedResponse(req kmsg.Request) kmsg.Response {
+	return errorResponse(req, kerr.UnsupportedVersion.Code)
+}
+
+// errorResponse is the response kind of req at its version with every
+// top-level ErrorCode field set to code: for a request refused as a whole.
+func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	if d, ok := resp.(interface{ Default() }); ok {
@@ -130,7 +136,7 @@ func unsupportedResponse(req kmsg.Request) kmsg.Response {
 	}
 	v := reflect.ValueOf(resp).Elem()
 	if f := v.FieldByName("ErrorCode"); f.IsValid() && f.Kind() == reflect.Int16 && f.CanSet() {
-		f.SetInt(int64(kerr.UnsupportedVersion.Code))
+		f.SetInt(int64(code))
 	}
 	return resp
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chronik-io/chronik/acl"
 	"github.com/chronik-io/chronik/coordinator"
 	"github.com/chronik-io/chronik/engine"
 )
@@ -80,6 +81,14 @@ type Config struct {
 	// LogDir is the directory DescribeLogDirs reports as this broker's one
 	// log directory (chronik start sets its --data-dir). Default "data".
 	LogDir string
+	// Authz configures authorization with ACLs; see AuthzConfig. Default
+	// off.
+	Authz AuthzConfig
+
+	// principalFor, if set, names each request's principal from its
+	// connection and client id, overriding authentication: a test hook,
+	// for connections with different principals without SASL or TLS.
+	principalFor func(nc net.Conn, clientID string) string
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
@@ -144,6 +153,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka: Groups: %w", e))
 		}
 	}
+	if err := c.Authz.Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("kafka: Authz: %w", e))
+		}
+	}
 	if err := c.Txns.Validate(); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			errs = append(errs, fmt.Errorf("kafka: Txns: %w", e))
@@ -164,6 +178,7 @@ type Server struct {
 	txns   *coordinator.TxnCoordinator
 	// peers sends requests to other brokers (WriteTxnMarkers).
 	peers *peers
+	authz  *acl.Authorizer // Config.Authz's super users and default
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -210,6 +225,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
 		txns:      newTxnCoordinator(be, ps, cfg.Txns, cfg.Logger),
 		peers:     ps,
+		authz:     acl.NewAuthorizer(acl.Config{SuperUsers: cfg.Authz.SuperUsers, AllowEveryoneIfNoACL: cfg.Authz.AllowEveryoneIfNoACL}),
 		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
 		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
 		be:        be,

@@ -109,6 +109,30 @@ func TestEveryVersion(t *testing.T) {
 			r.Topics = append(r.Topics, t)
 			return r
 		},
+		29: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrDescribeACLsRequest()
+			r.ResourceType, r.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny
+			r.Operation, r.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			return r
+		},
+		30: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrCreateACLsRequest()
+			c := kmsg.NewCreateACLsRequestCreation()
+			c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, "v", kmsg.ACLResourcePatternTypeLiteral
+			c.Principal, c.Host = fmt.Sprintf("User:v%d", v), "*"
+			c.Operation, c.PermissionType = kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+			r.Creations = append(r.Creations, c)
+			return r
+		},
+		31: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrDeleteACLsRequest()
+			f := kmsg.NewDeleteACLsRequestFilter()
+			f.ResourceType, f.ResourceName, f.ResourcePatternType = kmsg.ACLResourceTypeTopic, kmsg.StringPtr("v"), kmsg.ACLResourcePatternTypeLiteral
+			f.Principal = kmsg.StringPtr(fmt.Sprintf("User:v%d", v))
+			f.Operation, f.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			r.Filters = append(r.Filters, f)
+			return r
+		},
 		66: func(v int16) kmsg.Request {
 			r := kmsg.NewPtrListTransactionsRequest()
 			r.StateFilters = []string{"Ongoing"}
@@ -147,6 +171,19 @@ func responseErrors(resp kmsg.Response) []error {
 		}
 	}
 	switch r := resp.(type) {
+	case *kmsg.DescribeACLsResponse:
+		add(r.ErrorCode)
+	case *kmsg.CreateACLsResponse:
+		for _, res := range r.Results {
+			add(res.ErrorCode)
+		}
+	case *kmsg.DeleteACLsResponse:
+		for _, res := range r.Results {
+			add(res.ErrorCode)
+			if len(res.MatchingACLs) != 1 {
+				errs = append(errs, fmt.Errorf("deleted %d acls, want 1", len(res.MatchingACLs)))
+			}
+		}
 	case *kmsg.ProduceResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-io/chronik/acl"
 )
 
 // MetaState is the replicated content of __meta. A value returned by
@@ -24,6 +26,12 @@ type MetaState struct {
 	NextProducerID int64                 // next idempotent producer id
 	Cursor         uint64                // round-robin placement cursor
 	Index          uint64                // Raft index of the last applied entry
+	// ACLs are the access control bindings, in creation order, without
+	// duplicates. The slice is replaced, never changed in place.
+	ACLs []acl.Binding `json:",omitempty"`
+	// ACLVersion is the Raft index of the last change to ACLs (0: never
+	// changed), so readers rebuild their index only when it moves.
+	ACLVersion uint64 `json:",omitempty"`
 }
 
 // BrokerInfo is one registered broker.
@@ -102,6 +110,12 @@ const (
 	// OpReplaceDone removes Replica from shard Shard's Replaced list: the
 	// leader changed the Raft membership.
 	OpReplaceDone = "replace-done"
+	// OpCreateACLs adds the bindings ACLs (each valid, see acl.Binding.Validate;
+	// one already stored is not added twice).
+	OpCreateACLs = "create-acls"
+	// OpDeleteACLs removes the bindings ACLs, those stored; the proposer
+	// resolved its filters against the state it read.
+	OpDeleteACLs = "delete-acls"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -116,6 +130,8 @@ const (
 	// MetaInvalidPartitions: OpAddPartitions to no more partitions than the
 	// topic has, past MaxPartitions, or of an internal topic.
 	MetaInvalidPartitions
+	// MetaTooManyACLs: OpCreateACLs past MaxACLs.
+	MetaTooManyACLs
 )
 
 // MetaCommand is one proposal to __meta, JSON encoded.
@@ -138,6 +154,7 @@ type MetaCommand struct {
 	Replace    bool              `json:"replace,omitempty"`
 	DiskLow    bool              `json:"disk_low,omitempty"`
 	At         int64             `json:"at,omitempty"`
+	ACLs       []acl.Binding     `json:"acls,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -311,6 +328,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		}
 		maps.Copy(nt.Configs, c.Configs)
 		s.Topics[c.Name] = &nt
+	case OpCreateACLs, OpDeleteACLs:
+		return s.changeACLs(c)
 	default:
 		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 	}
@@ -468,6 +487,47 @@ func (s *MetaState) replaceReplica(c MetaCommand) sm.Result {
 		}
 	}
 	return sm.Result{Value: MetaUnknownTopic, Data: []byte{1}}
+}
+
+// MaxACLs bounds the bindings __meta stores, so the state (and each
+// broker's index of it) stays small.
+const MaxACLs = 100000
+
+// changeACLs applies OpCreateACLs and OpDeleteACLs. Both are idempotent: a
+// retried proposal changes nothing more. A create with an invalid binding,
+// or past MaxACLs, changes nothing.
+func (s *MetaState) changeACLs(c MetaCommand) sm.Result {
+	have := make(map[acl.Binding]bool, len(s.ACLs))
+	for _, b := range s.ACLs {
+		have[b] = true
+	}
+	var next []acl.Binding
+	if c.Op == OpCreateACLs {
+		next = slices.Clone(s.ACLs)
+		for _, b := range c.ACLs {
+			if b.Validate() != nil {
+				return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
+			}
+			if !have[b] {
+				have[b] = true
+				next = append(next, b)
+			}
+		}
+		if len(next) > MaxACLs {
+			return sm.Result{Value: MetaTooManyACLs, Data: []byte{1}}
+		}
+	} else {
+		drop := map[acl.Binding]bool{}
+		for _, b := range c.ACLs {
+			drop[b] = true
+		}
+		next = slices.DeleteFunc(slices.Clone(s.ACLs), func(b acl.Binding) bool { return drop[b] })
+	}
+	if len(next) != len(s.ACLs) {
+		s.ACLs = next
+		s.ACLVersion = s.Index
+	}
+	return sm.Result{Value: MetaOK}
 }
 
 // Lookup implements sm.IStateMachine; it returns the current *MetaState.

@@ -16,18 +16,20 @@ const module = "github.com/chronik-io/chronik"
 // A package not listed here may import nothing of chronik's except internal/.
 var allowed = map[string][]string{
 	"segment":     {},
-	"shards":      {"segment", "internal"},
-	"engine":      {"shards", "segment", "internal"},
+	"acl":         {}, // a leaf: bindings and the authorizer, stored by shards, enforced by kafka
+	"shards":      {"segment", "acl", "internal"},
+	"engine":      {"shards", "segment", "acl", "internal"},
 	"coordinator": {"engine", "internal"},
-	"kafka":       {"coordinator", "engine", "internal"},
+	"kafka":       {"coordinator", "engine", "acl", "internal"},
 	"bench":       {"engine", "kafka", "internal"},
-	"cli":         {"coordinator", "engine", "kafka", "bench", "shards", "segment", "internal", "cli"},
-	"internal":    {"internal", "segment", "shards", "engine", "kafka"},
+	"cli":         {"coordinator", "engine", "kafka", "bench", "shards", "segment", "acl", "internal", "cli"},
+	"internal":    {"internal", "segment", "shards", "engine", "kafka", "acl"},
 }
 
 // forbiddenExternal lists module prefixes a package must not import.
 var forbiddenExternal = map[string][]string{
 	"segment":     {"github.com/lni/", "github.com/twmb/"},
+	"acl":         {"github.com/lni/", "github.com/twmb/"},
 	"engine":      {"github.com/twmb/franz-go/pkg/kgo"},
 	"kafka":       {"github.com/lni/"},
 	"coordinator": {"github.com/lni/", "github.com/twmb/franz-go/pkg/kgo"},

@@ -65,6 +65,9 @@ var (
 	// ErrUnknownLeaderEpoch: the request names a leader epoch newer than
 	// this broker knows (this broker's view is behind). Retriable.
 	ErrUnknownLeaderEpoch = errors.New("chronik: unknown leader epoch")
+	// ErrInvalidACL: an ACL binding or filter that cannot be stored or
+	// matched (see acl.Binding.Validate), or more bindings than __meta holds.
+	ErrInvalidACL = errors.New("chronik: invalid acl")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the
