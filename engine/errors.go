@@ -26,6 +26,8 @@ var (
 	ErrClosed                   = errs.ErrClosed
 	ErrFencedLeaderEpoch        = errs.ErrFencedLeaderEpoch
 	ErrUnknownLeaderEpoch       = errs.ErrUnknownLeaderEpoch
+	ErrUnknownCredential        = errs.ErrUnknownCredential
+	ErrInvalidCredential        = errs.ErrInvalidCredential
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

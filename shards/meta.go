@@ -24,6 +24,13 @@ type MetaState struct {
 	NextProducerID int64                 // next idempotent producer id
 	Cursor         uint64                // round-robin placement cursor
 	Index          uint64                // Raft index of the last applied entry
+
+	// ScramUsers holds SCRAM credentials by user and mechanism
+	// (meta_scram.go); absent in states from before users existed.
+	ScramUsers map[string]map[string]ScramCredential `json:",omitempty"`
+	// ScramSecret keys the fake credentials answered for unknown users, so
+	// every broker answers an unknown user alike (scramcred.Fake).
+	ScramSecret []byte `json:",omitempty"`
 }
 
 // BrokerInfo is one registered broker.
@@ -127,6 +134,7 @@ type MetaCommand struct {
 	Replace    bool              `json:"replace,omitempty"`
 	DiskLow    bool              `json:"disk_low,omitempty"`
 	At         int64             `json:"at,omitempty"`
+	Scram      *ScramAlteration  `json:"scram,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -285,6 +293,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		} else {
 			delete(s.DiskLow, c.Broker.ID)
 		}
+	case OpAlterScram:
+		return s.alterScram(c.Scram)
 	case OpAlterConfigs:
 		t, ok := s.Topics[c.Name]
 		if !ok {

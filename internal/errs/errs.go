@@ -65,6 +65,12 @@ var (
 	// ErrUnknownLeaderEpoch: the request names a leader epoch newer than
 	// this broker knows (this broker's view is behind). Retriable.
 	ErrUnknownLeaderEpoch = errors.New("chronik: unknown leader epoch")
+	// ErrUnknownCredential: a SCRAM credential (user and mechanism) that
+	// does not exist.
+	ErrUnknownCredential = errors.New("chronik: unknown SCRAM credential")
+	// ErrInvalidCredential: a SCRAM credential that is not acceptable (no
+	// user name, unknown mechanism, iterations out of range, empty salt).
+	ErrInvalidCredential = errors.New("chronik: invalid SCRAM credential")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the
