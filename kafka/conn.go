@@ -43,10 +43,17 @@ type conn struct {
 
 	inflightBytes atomic.Int64 // frame bytes of queued, unanswered requests
 	host          string       // peer address as Kafka shows it: "/127.0.0.1"
+
+	// principal is the authenticated identity, "User:<name>" after SASL,
+	// "User:ANONYMOUS" before (or without) it. Set on the reader
+	// goroutine, where handlers run.
+	principal string
+	// sasl is the SASL authentication state (sasl.go).
+	sasl saslState
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{})}
+	c := &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()), stop: make(chan struct{}), principal: anonymous}
 	c.host = "/" + nc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.host = "/" + host
@@ -120,6 +127,15 @@ func (c *conn) serve() {
 		if !c.armRead() {
 			return
 		}
+		if c.sasl.raw {
+			// Bare SASL tokens after a SaslHandshake v0: answered
+			// here once the handshake's response is written.
+			pending.Wait()
+			if c.isDead() || !c.rawSASLStep(br) {
+				return
+			}
+			continue
+		}
 		frame, err := c.readRequestFrame(br)
 		if err != nil {
 			c.readFailed(err)
@@ -134,6 +150,12 @@ func (c *conn) serve() {
 			return
 		}
 		r.clientHost = c.host
+		r.conn = c
+		if err := c.saslGate(r); err != nil {
+			c.s.reqBytes.release(int64(len(frame)))
+			c.s.badLogs.warn(c.log, "closing connection: not authenticated", "err", err, "api", kmsg.NameForKey(r.key), "client_id", r.clientID)
+			return
+		}
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}

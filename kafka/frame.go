@@ -109,6 +109,9 @@ type request struct {
 	// clientHost is the peer's address as Kafka shows it ("/127.0.0.1"),
 	// reported for group members by DescribeGroups.
 	clientHost string
+	// conn is the connection the request came on; nil for a request not
+	// read from a connection (tests).
+	conn *conn
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request

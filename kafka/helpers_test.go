@@ -197,8 +197,14 @@ func (b *stubBackend) OffsetForLeaderEpoch(context.Context, string, int32, int32
 func (b *stubBackend) DeleteRecords(context.Context, string, int32, int64) (int64, error) {
 	return 0, b.err
 }
-func (b *stubBackend) LocalReplicas(bool) []engine.ReplicaStatus { return nil }
-func (b *stubBackend) DiskFreeBytes() int64                      { return -1 }
+func (b *stubBackend) LocalReplicas(bool) []engine.ReplicaStatus                 { return nil }
+func (b *stubBackend) DiskFreeBytes() int64                                      { return -1 }
+func (b *stubBackend) ScramCredentials(string) map[string]engine.ScramCredential { return nil }
+func (b *stubBackend) ScramUsers() []string                                      { return nil }
+func (b *stubBackend) ScramSecret() []byte                                       { return nil }
+func (b *stubBackend) AlterScramCredentials(context.Context, string, engine.ScramChange) error {
+	return b.err
+}
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,9 @@ type Config struct {
 	// LogDir is the directory DescribeLogDirs reports as this broker's one
 	// log directory (chronik start sets its --data-dir). Default "data".
 	LogDir string
+	// SASL configures SASL authentication (PLAIN, SCRAM-SHA-256/512);
+	// see SASLConfig. Default disabled.
+	SASL SASLConfig
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
@@ -115,6 +119,7 @@ func (c *Config) setDefaults() {
 	if c.LogDir == "" {
 		c.LogDir = "data"
 	}
+	c.SASL.setDefaults()
 }
 
 // Validate reports every invalid field.
@@ -144,6 +149,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka: Groups: %w", e))
 		}
 	}
+	if err := c.SASL.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Txns.Validate(); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			errs = append(errs, fmt.Errorf("kafka: Txns: %w", e))
@@ -169,6 +177,11 @@ type Server struct {
 	reqBytes *byteSem
 	// rejected counts connections closed for exceeding MaxConnections.
 	rejected atomic.Int64
+	// saslOK and saslFailed count SASL authentications.
+	saslOK, saslFailed atomic.Int64
+	// fakeSecret keys fake SCRAM credentials until __meta has a
+	// ScramSecret (no user exists yet).
+	fakeSecret []byte
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -201,18 +214,19 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
-		txns:      newTxnCoordinator(be, cfg.Txns, cfg.Logger),
-		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
-		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
-		be:        be,
-		cfg:       cfg,
-		log:       cfg.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		closing:   make(chan struct{}),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
+		groups:     newGroupCoordinator(be, cfg.Groups, cfg.Logger),
+		txns:       newTxnCoordinator(be, cfg.Txns, cfg.Logger),
+		badLogs:    newLogLimiter(time.Second, badLogsPerSecond),
+		reqBytes:   newByteSem(cfg.QueuedMaxRequestBytes),
+		be:         be,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		closing:    make(chan struct{}),
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*conn]struct{}),
+		fakeSecret: randomBytes(32),
 	}, nil
 }
 
@@ -279,6 +293,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // badLogsPerSecond is how many WARN lines of one kind about bad clients
