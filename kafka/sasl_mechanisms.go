@@ -11,8 +11,12 @@ package kafka
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/xdg-go/scram"
@@ -49,20 +53,35 @@ func (s *Server) newExchange(mechanism string) (saslExchange, error) {
 		if mechanism == MechanismScramSHA512 {
 			gen = scram.SHA512
 		}
+		x := &scramExchange{mech: mechanism}
 		srv, err := gen.NewServer(func(user string) (scram.StoredCredentials, error) {
-			c := s.credential(mechanism, user)
+			x.cred = s.credential(mechanism, user)
 			return scram.StoredCredentials{
-				KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
-				StoredKey:  c.StoredKey,
-				ServerKey:  c.ServerKey,
+				KeyFactors: scram.KeyFactors{Salt: string(x.cred.Salt), Iters: x.cred.Iterations},
+				StoredKey:  x.cred.StoredKey,
+				ServerKey:  x.cred.ServerKey,
 			}, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("kafka: %s server: %w", mechanism, err)
 		}
-		return &scramExchange{conv: srv.NewConversation()}, nil
+		x.conv = srv.WithNonceGenerator(scramNonce).NewConversation()
+		return x, nil
 	}
 	return nil, fmt.Errorf("kafka: SASL mechanism %q: %w", mechanism, scramcred.ErrUnknownMechanism)
+}
+
+// scramNonce is the server's part of a SCRAM nonce: 32 random letters and
+// digits, as Kafka's. xdg-go's default (base64, with '+' and '/') trips
+// librdkafka, whose client-final then carries a different nonce.
+func scramNonce() string {
+	const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	return string(b)
 }
 
 // credential returns user's stored credential for mechanism, or a fake one
@@ -135,16 +154,29 @@ func parsePlain(tok []byte) (authzid, user, pass string, err error) {
 // client-final, server-final.
 type scramExchange struct {
 	conv *scram.ServerConversation
+	mech string
+	cred scramcred.Credential // looked up by the first step
+
+	// After the first step: the client-first message, the server-first
+	// message and the nonce it carries (for kafkaNonceFinal).
+	c1, s1, nonce string
 }
 
 func (x *scramExchange) user() string { return x.conv.Username() }
 
 func (x *scramExchange) step(in []byte) ([]byte, bool, error) {
+	if x.s1 != "" {
+		if r, ok := scramField(string(in), 1, "r="); ok && r != x.nonce && strings.HasSuffix(r, x.nonce) {
+			return x.kafkaNonceFinal(string(in))
+		}
+	}
 	out, err := x.conv.Step(string(in))
 	if err != nil {
 		return nil, false, fmt.Errorf("SCRAM: %w", err)
 	}
 	if !x.conv.Done() {
+		x.c1, x.s1 = string(in), out
+		x.nonce, _ = scramField(out, 0, "r=")
 		return []byte(out), false, nil
 	}
 	if !x.conv.Valid() {
@@ -154,4 +186,69 @@ func (x *scramExchange) step(in []byte) ([]byte, bool, error) {
 		return nil, false, errors.New("SCRAM authorization id differs from the user name")
 	}
 	return []byte(out), true, nil
+}
+
+// scramField returns field i of a SCRAM message if it has prefix.
+func scramField(msg string, i int, prefix string) (string, bool) {
+	fields := strings.Split(msg, ",")
+	if i >= len(fields) || !strings.HasPrefix(fields[i], prefix) {
+		return "", false
+	}
+	return fields[i][len(prefix):], true
+}
+
+// kafkaNonceFinal verifies a client-final message whose nonce only ends
+// with the one the server sent. Kafka accepts that (it checks endsWith),
+// and librdkafka relies on it: its client-final nonce is its own nonce
+// followed by the server's whole one. xdg-go/scram insists on equality, so
+// this one case is verified here, by RFC 5802's formulas over the messages
+// as sent: AuthMessage = client-first-bare "," server-first ","
+// client-final-without-proof; ClientKey = proof XOR HMAC(StoredKey,
+// AuthMessage); H(ClientKey) must equal StoredKey.
+func (x *scramExchange) kafkaNonceFinal(c2 string) ([]byte, bool, error) {
+	fail := func(why string) ([]byte, bool, error) { return nil, false, errors.New("SCRAM: " + why) }
+	// gs2 header: flag "," [authzid] "," — then the bare message.
+	i := strings.Index(x.c1, ",")
+	j := strings.Index(x.c1[i+1:], ",")
+	if i < 0 || j < 0 {
+		return fail("malformed client-first message")
+	}
+	gs2, c1bare := x.c1[:i+j+2], x.c1[i+j+2:]
+	cbind, ok := scramField(c2, 0, "c=")
+	if !ok || cbind != base64.StdEncoding.EncodeToString([]byte(gs2)) {
+		return fail("channel binding mismatch")
+	}
+	k := strings.LastIndex(c2, ",p=")
+	if k < 0 {
+		return fail("client-final message without proof")
+	}
+	proof, err := base64.StdEncoding.DecodeString(c2[k+3:])
+	if err != nil {
+		return fail("malformed proof")
+	}
+	h, err := scramcred.HashFor(x.mech)
+	if err != nil {
+		return nil, false, err
+	}
+	authMsg := []byte(c1bare + "," + x.s1 + "," + c2[:k])
+	sig := hmac.New(h, x.cred.StoredKey)
+	sig.Write(authMsg)
+	clientKey := sig.Sum(nil)
+	if len(proof) != len(clientKey) {
+		return fail("proof of the wrong length")
+	}
+	for n := range clientKey {
+		clientKey[n] ^= proof[n]
+	}
+	stored := h()
+	stored.Write(clientKey)
+	if !hmac.Equal(stored.Sum(nil), x.cred.StoredKey) {
+		return fail("challenge proof invalid")
+	}
+	if z := x.conv.AuthzID(); z != "" && z != x.conv.Username() {
+		return fail("authorization id differs from the user name")
+	}
+	srvSig := hmac.New(h, x.cred.ServerKey)
+	srvSig.Write(authMsg)
+	return []byte("v=" + base64.StdEncoding.EncodeToString(srvSig.Sum(nil))), true, nil
 }

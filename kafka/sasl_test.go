@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	xscram "github.com/xdg-go/scram"
+
+	"github.com/chronik-io/chronik/internal/scramcred"
 )
 
 const saslUser, saslPass = "alice", "alice-secret"
@@ -339,4 +341,13 @@ func (f hookConnect) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ ne
 	if err == nil {
 		f()
 	}
+}
+
+func saltedForTest(t *testing.T, mech, pass string, salt []byte, iters int) []byte {
+	t.Helper()
+	sp, err := scramcred.SaltPassword(mech, pass, salt, iters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
