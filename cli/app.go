@@ -22,6 +22,7 @@ func App() *cli.App {
 			topicCommand(),
 			clusterCommand(),
 			groupCommand(),
+			userCommand(),
 			devCommand(),
 		},
 	}

@@ -55,6 +55,10 @@ addresses.`,
 			&cli.Int64Flag{Name: "raft-log-retain-bytes", Value: 128 << 20, Usage: "Raft log each partition replica keeps for followers to catch up from; once it holds twice this much it is compacted (a follower further behind gets the partition's segments as a snapshot); negative: compact by entry count only", EnvVars: []string{"CHRONIK_RAFT_LOG_RETAIN_BYTES"}},
 			&cli.Int64Flag{Name: "raft-log-budget-bytes", Value: 1 << 30, Usage: "Raft log all partition replicas of this broker keep together: each keeps at most its share (at least 4 MiB) of it; negative: no shared bound", EnvVars: []string{"CHRONIK_RAFT_LOG_BUDGET_BYTES"}},
 			&cli.Int64Flag{Name: "min-free-bytes", Value: 128 << 20, Usage: "free disk space to keep on the data dir's file system: below it produce requests are refused (KAFKA_STORAGE_ERROR, retriable) until space is freed; negative disables", EnvVars: []string{"CHRONIK_MIN_FREE_BYTES"}},
+			&cli.BoolFlag{Name: "sasl-enabled", Usage: "require SASL authentication (PLAIN, SCRAM-SHA-256/512) on the Kafka listener; users: chronik user, --bootstrap-user", EnvVars: []string{"CHRONIK_SASL_ENABLED"}},
+			&cli.StringFlag{Name: "sasl-mechanisms", Value: strings.Join(kafka.DefaultSASLMechanisms, ","), Usage: "SASL mechanisms clients may use (sasl.enabled.mechanisms)", EnvVars: []string{"CHRONIK_SASL_MECHANISMS"}},
+			&cli.DurationFlag{Name: "sasl-session-lifetime", Usage: "how long a SASL authentication holds before the client must re-authenticate on its connection; 0 for ever (connections.max.reauth.ms)", EnvVars: []string{"CHRONIK_SASL_SESSION_LIFETIME"}},
+			&cli.StringFlag{Name: "bootstrap-user", Usage: "NAME:PASSWORD of a SCRAM user (SHA-256 and SHA-512) created at start unless it exists", EnvVars: []string{"CHRONIK_BOOTSTRAP_USER"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		},
 		Action: runStart,
@@ -68,6 +72,8 @@ type startConfig struct {
 	kafkaAddr  string
 	advertised string
 	httpAddr   string
+	// bootstrapUser and bootstrapPassword: --bootstrap-user.
+	bootstrapUser, bootstrapPassword string
 }
 
 func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
@@ -133,6 +139,18 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 			OffsetsRetention:       c.Duration("offsets-retention"),
 			InitialRebalanceDelay:  c.Duration("group-initial-rebalance-delay"),
 		},
+	}
+	sc.kafka.SASL = kafka.SASLConfig{
+		Enabled:         c.Bool("sasl-enabled"),
+		Mechanisms:      splitList(c.String("sasl-mechanisms")),
+		SessionLifetime: c.Duration("sasl-session-lifetime"),
+	}
+	if bu := c.String("bootstrap-user"); bu != "" {
+		name, pw, ok := strings.Cut(bu, ":")
+		if !ok || name == "" || pw == "" {
+			errs = append(errs, errors.New("--bootstrap-user: want NAME:PASSWORD"))
+		}
+		sc.bootstrapUser, sc.bootstrapPassword = name, pw
 	}
 	if sc.kafka.Groups.InitialRebalanceDelay == 0 {
 		sc.kafka.Groups.InitialRebalanceDelay = -1 // none (0 would mean the default)
@@ -269,6 +287,9 @@ func runStart(c *cli.Context) error {
 			cancel()
 			if err == nil {
 				lg.Info("broker ready: registered in __meta")
+				if sc.bootstrapUser != "" {
+					ensureBootstrapUser(e, sc.bootstrapUser, sc.bootstrapPassword, lg)
+				}
 				return
 			}
 			if errors.Is(err, engine.ErrClosed) {
@@ -316,6 +337,29 @@ func runStart(c *cli.Context) error {
 		lg.Info("chronik stopped")
 	}
 	return runErr
+}
+
+// ensureBootstrapUser creates the --bootstrap-user through __meta unless
+// it exists, retrying while the cluster is busy, until the engine closes.
+func ensureBootstrapUser(e *engine.Engine, name, password string, lg *slog.Logger) {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		created, err := e.EnsureScramUser(ctx, name, password)
+		cancel()
+		switch {
+		case err == nil && created:
+			lg.Info("bootstrap user created", "user", name)
+			return
+		case err == nil:
+			lg.Info("bootstrap user exists; left unchanged", "user", name)
+			return
+		case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrInvalidCredential):
+			lg.Error("bootstrap user not created", "user", name, "err", err)
+			return
+		}
+		lg.Warn("creating the bootstrap user; retrying", "user", name, "err", err)
+		time.Sleep(time.Second)
+	}
 }
 
 // checkPortFree reports whether host:port can be bound now, so a busy Raft
