@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -350,4 +351,62 @@ func saltedForTest(t *testing.T, mech, pass string, salt []byte, iters int) []by
 		t.Fatal(err)
 	}
 	return sp
+}
+
+// A flood of failing logins does not hold up an authenticated connection:
+// the PBKDF2 work of each runs on its own connection, under no shared lock.
+func TestSASLFailureFlood(t *testing.T) {
+	kc := newSASLCluster(t, 1, 0)
+	addr := kc.addrs[1]
+	rc := dialRaw(t, addr)
+	handshake(rc, MechanismPlain, 1)
+	if r := authenticate(rc, 1, []byte("\x00alice\x00"+saslPass)); r.ErrorCode != 0 {
+		t.Fatalf("authenticate: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	stop := make(chan struct{})
+	var attempts atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				bad := &rawConn{t: t, c: c}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				bad.write(encodeRequest(1, "flood", &kmsg.SASLHandshakeRequest{Version: 1, Mechanism: MechanismPlain}))
+				bad.readFrame()
+				bad.write(encodeRequest(2, "flood", &kmsg.SASLAuthenticateRequest{Version: 1, SASLAuthBytes: []byte("\x00alice\x00guess")}))
+				bad.readFrame()
+				c.Close()
+				attempts.Add(1)
+			}
+		}()
+	}
+	var worst time.Duration
+	for start := time.Now(); time.Since(start) < time.Second; {
+		t0 := time.Now()
+		roundTrip[*kmsg.MetadataResponse](rc, kmsg.NewPtrMetadataRequest())
+		worst = max(worst, time.Since(t0))
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d failed logins; slowest Metadata round trip %s", attempts.Load(), worst)
+	if attempts.Load() < 10 {
+		t.Fatalf("only %d failed logins: no flood", attempts.Load())
+	}
+	if worst > 500*time.Millisecond {
+		t.Fatalf("a Metadata round trip took %s during the flood", worst)
+	}
+	if f := kc.servers[1].SASLAuthenticationFailures(); f < attempts.Load() {
+		t.Fatalf("%d failures counted, want at least %d", f, attempts.Load())
+	}
 }
