@@ -41,6 +41,12 @@ type EmbeddedConfig struct {
 	ReadyTimeout time.Duration
 	// Logger receives the brokers' logs; nil discards them.
 	Logger *slog.Logger `json:"-"`
+	// SASL is the brokers' SASL configuration (kafka.Config.SASL);
+	// default none.
+	SASL kafka.SASLConfig `json:"-"`
+	// BootstrapUser and BootstrapPassword, if set, create that SCRAM
+	// user once the brokers are ready (as chronik start --bootstrap-user).
+	BootstrapUser, BootstrapPassword string `json:"-"`
 }
 
 // Validate reports every problem with c, naming the field and its value.
@@ -146,6 +152,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 			AutoCreateTopics:  true,
 			DefaultPartitions: cfg.DefaultPartitions,
 			Logger:            cfg.Logger,
+			SASL:              cfg.SASL,
 		})
 		if err != nil {
 			closeAll(lns[i:])
@@ -169,6 +176,19 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (_ *Cluster, err err
 	for i, e := range c.engines {
 		if err := e.WaitReady(rctx); err != nil {
 			return nil, fmt.Errorf("bench: embedded broker %d not ready: %w", i+1, err)
+		}
+	}
+	if cfg.BootstrapUser != "" {
+		if _, err := c.engines[0].EnsureScramUser(rctx, cfg.BootstrapUser, cfg.BootstrapPassword); err != nil {
+			return nil, fmt.Errorf("bench: bootstrap user %q: %w", cfg.BootstrapUser, err)
+		}
+		for i, e := range c.engines {
+			for len(e.ScramCredentials(cfg.BootstrapUser)) == 0 {
+				if rctx.Err() != nil {
+					return nil, fmt.Errorf("bench: bootstrap user %q not on broker %d: %w", cfg.BootstrapUser, i+1, rctx.Err())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 	}
 	return c, nil

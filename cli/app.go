@@ -23,6 +23,7 @@ func App() *cli.App {
 			clusterCommand(),
 			groupCommand(),
 			aclCommand(),
+			userCommand(),
 			devCommand(),
 		},
 	}

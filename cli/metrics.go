@@ -192,6 +192,8 @@ type serverStats interface {
 	GroupRecordsSkipped() int64
 	ConnectionsRejected() int64
 	QueuedRequestBytes() (bytes int64, waiting int)
+	SASLAuthentications() int64
+	SASLAuthenticationFailures() int64
 }
 
 var _ serverStats = (*kafka.Server)(nil)
@@ -208,6 +210,8 @@ type serverCollector struct {
 	rejected *prometheus.Desc
 	queued   *prometheus.Desc
 	waiting  *prometheus.Desc
+	saslOK   *prometheus.Desc
+	saslFail *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*serverCollector)(nil)
@@ -223,12 +227,16 @@ func newServerCollector(s serverStats) *serverCollector {
 			"Bytes of requests read or being read and not yet answered, across connections (at most --queued-max-request-bytes).", nil, nil),
 		waiting: prometheus.NewDesc("chronik_connections_waiting_for_request_bytes",
 			"Connections that stopped reading until --queued-max-request-bytes has room for their next request.", nil, nil),
+		saslOK: prometheus.NewDesc("chronik_sasl_authentication_successes_total",
+			"SASL authentications that succeeded, re-authentications included.", nil, nil),
+		saslFail: prometheus.NewDesc("chronik_sasl_authentication_failures_total",
+			"SASL authentications that failed: wrong password, unknown user or a malformed exchange.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.queued, c.waiting} {
+	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.queued, c.waiting, c.saslOK, c.saslFail} {
 		ch <- d
 	}
 }
@@ -240,4 +248,6 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	bytes, waiting := c.s.QueuedRequestBytes()
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(bytes))
 	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting))
+	ch <- prometheus.MustNewConstMetric(c.saslOK, prometheus.CounterValue, float64(c.s.SASLAuthentications()))
+	ch <- prometheus.MustNewConstMetric(c.saslFail, prometheus.CounterValue, float64(c.s.SASLAuthenticationFailures()))
 }

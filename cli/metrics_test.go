@@ -24,7 +24,7 @@ func TestPromMetrics(t *testing.T) {
 	m.OnRequest(0, 3*time.Millisecond, 0, nil)
 	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
 	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
-	m.watchServer(fakeServer{skipped: 1, rejected: 2, queued: 4096, waiting: 3})
+	m.watchServer(fakeServer{skipped: 1, rejected: 2, queued: 4096, waiting: 3, saslOK: 5, saslFailed: 6})
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -44,6 +44,8 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_connections_rejected_total 2`,
 		`chronik_queued_request_bytes 4096`,
 		`chronik_connections_waiting_for_request_bytes 3`,
+		`chronik_sasl_authentication_successes_total 5`,
+		`chronik_sasl_authentication_failures_total 6`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -58,8 +60,11 @@ func TestPromMetrics(t *testing.T) {
 type fakeServer struct {
 	skipped, rejected, queued int64
 	waiting                   int
+	saslOK, saslFailed        int64
 }
 
-func (f fakeServer) GroupRecordsSkipped() int64       { return f.skipped }
-func (f fakeServer) ConnectionsRejected() int64       { return f.rejected }
-func (f fakeServer) QueuedRequestBytes() (int64, int) { return f.queued, f.waiting }
+func (f fakeServer) GroupRecordsSkipped() int64        { return f.skipped }
+func (f fakeServer) ConnectionsRejected() int64        { return f.rejected }
+func (f fakeServer) QueuedRequestBytes() (int64, int)  { return f.queued, f.waiting }
+func (f fakeServer) SASLAuthentications() int64        { return f.saslOK }
+func (f fakeServer) SASLAuthenticationFailures() int64 { return f.saslFailed }

@@ -59,6 +59,10 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.BoolFlag{Name: "authz-enabled", Usage: "check every request against the ACLs (chronik acl); off: everything is allowed", EnvVars: []string{"CHRONIK_AUTHZ_ENABLED"}},
 			&cli.StringFlag{Name: "super-users", Usage: "principals never denied, comma separated: User:admin,User:ops (super.users)", EnvVars: []string{"CHRONIK_SUPER_USERS"}},
 			&cli.BoolFlag{Name: "allow-everyone-if-no-acl", Usage: "allow a request on a resource no ACL applies to (allow.everyone.if.no.acl.found); default: false when clients authenticate (SASL or TLS client certificates), true otherwise", EnvVars: []string{"CHRONIK_ALLOW_EVERYONE_IF_NO_ACL"}},
+			&cli.BoolFlag{Name: "sasl-enabled", Usage: "require SASL authentication (PLAIN, SCRAM-SHA-256/512) on the Kafka listener; users: chronik user, --bootstrap-user", EnvVars: []string{"CHRONIK_SASL_ENABLED"}},
+			&cli.StringFlag{Name: "sasl-mechanisms", Value: strings.Join(kafka.DefaultSASLMechanisms, ","), Usage: "SASL mechanisms clients may use (sasl.enabled.mechanisms)", EnvVars: []string{"CHRONIK_SASL_MECHANISMS"}},
+			&cli.DurationFlag{Name: "sasl-session-lifetime", Usage: "how long a SASL authentication holds before the client must re-authenticate on its connection; 0 for ever (connections.max.reauth.ms)", EnvVars: []string{"CHRONIK_SASL_SESSION_LIFETIME"}},
+			&cli.StringFlag{Name: "bootstrap-user", Usage: "NAME:PASSWORD of a SCRAM user (SHA-256 and SHA-512) created at start unless it exists", EnvVars: []string{"CHRONIK_BOOTSTRAP_USER"}},
 			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		}, securityFlags()...),
 		Action: runStart,
@@ -72,6 +76,8 @@ type startConfig struct {
 	listeners []listenerSpec
 	tls       tlsSetup
 	httpAddr  string
+	// bootstrapUser and bootstrapPassword: --bootstrap-user.
+	bootstrapUser, bootstrapPassword string
 }
 
 func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
@@ -139,6 +145,18 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		Enabled:              c.Bool("authz-enabled"),
 		SuperUsers:           splitList(c.String("super-users")),
 		AllowEveryoneIfNoACL: allowEveryoneDefault(c),
+	}
+	sc.kafka.SASL = kafka.SASLConfig{
+		Enabled:         c.Bool("sasl-enabled"),
+		Mechanisms:      splitList(c.String("sasl-mechanisms")),
+		SessionLifetime: c.Duration("sasl-session-lifetime"),
+	}
+	if bu := c.String("bootstrap-user"); bu != "" {
+		name, pw, ok := strings.Cut(bu, ":")
+		if !ok || name == "" || pw == "" {
+			errs = append(errs, errors.New("--bootstrap-user: want NAME:PASSWORD"))
+		}
+		sc.bootstrapUser, sc.bootstrapPassword = name, pw
 	}
 	if sc.kafka.Groups.InitialRebalanceDelay == 0 {
 		sc.kafka.Groups.InitialRebalanceDelay = -1 // none (0 would mean the default)
@@ -313,6 +331,9 @@ func runStart(c *cli.Context) error {
 			cancel()
 			if err == nil {
 				lg.Info("broker ready: registered in __meta")
+				if sc.bootstrapUser != "" {
+					ensureBootstrapUser(e, sc.bootstrapUser, sc.bootstrapPassword, lg)
+				}
 				return
 			}
 			if errors.Is(err, engine.ErrClosed) {
@@ -362,6 +383,29 @@ func runStart(c *cli.Context) error {
 	return runErr
 }
 
+// ensureBootstrapUser creates the --bootstrap-user through __meta unless
+// it exists, retrying while the cluster is busy, until the engine closes.
+func ensureBootstrapUser(e *engine.Engine, name, password string, lg *slog.Logger) {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		created, err := e.EnsureScramUser(ctx, name, password)
+		cancel()
+		switch {
+		case err == nil && created:
+			lg.Info("bootstrap user created", "user", name)
+			return
+		case err == nil:
+			lg.Info("bootstrap user exists; left unchanged", "user", name)
+			return
+		case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrInvalidCredential):
+			lg.Error("bootstrap user not created", "user", name, "err", err)
+			return
+		}
+		lg.Warn("creating the bootstrap user; retrying", "user", name, "err", err)
+		time.Sleep(time.Second)
+	}
+}
+
 // checkPortFree reports whether host:port can be bound now, so a busy Raft
 // port is a clear error rather than a transport failure inside the engine.
 func checkPortFree(addr string) error {
@@ -399,5 +443,8 @@ func allowEveryoneDefault(c *cli.Context) bool {
 	}
 	clientAuth := c.String("tls-client-auth")
 	authenticated := c.Bool("sasl-enabled") || (clientAuth != "" && clientAuth != "none")
+	for _, l := range c.StringSlice("kafka-addr") {
+		authenticated = authenticated || strings.HasPrefix(l, "SASL_")
+	}
 	return !authenticated
 }

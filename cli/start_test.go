@@ -67,6 +67,9 @@ func TestStartBadFlags(t *testing.T) {
 		{[]string{"--max-connections", "0"}, "--max-connections"},
 		{[]string{"--socket-request-max-bytes", "100"}, "--socket-request-max-bytes"},
 		{[]string{"--queued-max-request-bytes", "-1"}, "--queued-max-request-bytes"},
+		{[]string{"--bootstrap-user", "admin"}, "--bootstrap-user"},
+		{[]string{"--sasl-mechanisms", "GSSAPI"}, "SASL.Mechanisms"},
+		{[]string{"--sasl-session-lifetime", "-1s"}, "SASL.SessionLifetime"},
 	}
 	for _, tc := range cases {
 		app := &cli.App{Commands: []*cli.Command{startCommand()}, ExitErrHandler: func(*cli.Context, error) {}}

@@ -20,11 +20,11 @@ import (
 
 // adminFlags are shared by the topic and cluster commands.
 func adminFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "brokers", Value: "127.0.0.1:9092", Usage: "seed Kafka addresses, comma separated", EnvVars: []string{"CHRONIK_BROKERS"}},
 		&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long"},
-	}
+	}, saslClientFlags()...)
 }
 
 // newAdmin connects a kadm client to --brokers and returns it with a
@@ -35,7 +35,11 @@ func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
 	if len(seeds) == 0 {
 		return nil, nil, nil, errors.New("--brokers is empty")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout")))
+	auth, err := saslClientOpts(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout"))}, auth...)...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
 	}

@@ -27,6 +27,8 @@ var (
 	ErrFencedLeaderEpoch        = errs.ErrFencedLeaderEpoch
 	ErrUnknownLeaderEpoch       = errs.ErrUnknownLeaderEpoch
 	ErrInvalidACL               = errs.ErrInvalidACL
+	ErrUnknownCredential        = errs.ErrUnknownCredential
+	ErrInvalidCredential        = errs.ErrInvalidCredential
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

@@ -2,7 +2,7 @@ package kafka
 
 // Authorization: every handler asks s.authorize (or one of its helpers)
 // before it acts, with the resource and operation Kafka's KafkaApis uses for
-// that API (the table is in docs/SECURITY-ACL.md), and answers a refusal
+// that API (the table is in docs/SECURITY.md, "Operations per API"), and answers a refusal
 // with Kafka's *_AUTHORIZATION_FAILED code in the slot of the refused
 // resource. The bindings live in __meta; the engine keeps an index of them
 // that s.be.ACLIndex returns without a Raft round trip.
@@ -17,7 +17,6 @@ import (
 
 	"github.com/chronik-io/chronik/acl"
 )
-
 
 // AuthzConfig configures authorization with ACLs.
 type AuthzConfig struct {

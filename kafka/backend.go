@@ -54,6 +54,17 @@ type backend interface {
 	// DeleteACLs removes what the filters match and returns it, per filter
 	// (engine.Engine.DeleteACLs).
 	DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error)
+	// ScramCredentials returns a user's SCRAM credentials by mechanism,
+	// nil if none (engine.Engine.ScramCredentials).
+	ScramCredentials(user string) map[string]engine.ScramCredential
+	// ScramUsers lists the users with SCRAM credentials, sorted.
+	ScramUsers() []string
+	// ScramSecret keys the fake credentials of unknown users; nil until
+	// a user exists (engine.Engine.ScramSecret).
+	ScramSecret() []byte
+	// AlterScramCredentials changes one user's credentials, all or none
+	// (engine.Engine.AlterScramCredentials).
+	AlterScramCredentials(ctx context.Context, user string, change engine.ScramChange) error
 }
 
 // produceWaiter is a proposed produce's outcome (*engine.PendingProduce).

@@ -57,6 +57,8 @@ type conn struct {
 	// client certificate (SSL) or SASL names another. Written by the
 	// reader goroutine before it dispatches requests.
 	principal string
+	// sasl is the SASL authentication state (sasl.go).
+	sasl saslState
 }
 
 func newConn(s *Server, nc net.Conn, l Listener) *conn {
@@ -145,6 +147,15 @@ func (c *conn) serve() {
 		if !c.armRead() {
 			return
 		}
+		if c.sasl.raw {
+			// Bare SASL tokens after a SaslHandshake v0: answered
+			// here once the handshake's response is written.
+			pending.Wait()
+			if c.isDead() || !c.rawSASLStep(br) {
+				return
+			}
+			continue
+		}
 		frame, err := c.readRequestFrame(br)
 		if err != nil {
 			c.readFailed(err)
@@ -160,6 +171,12 @@ func (c *conn) serve() {
 		}
 		r.clientHost = c.host
 		r.listener = c.listener
+		r.conn = c
+		if err := c.saslGate(r); err != nil {
+			c.s.reqBytes.release(int64(len(frame)))
+			c.s.badLogs.warn(c.log, "closing connection: not authenticated", "err", err, "api", kmsg.NameForKey(r.key), "client_id", r.clientID)
+			return
+		}
 		if f := c.s.cfg.principalFor; f != nil {
 			c.principal = f(c.nc, r.clientID)
 		}

@@ -57,6 +57,9 @@ var errorCodes = []struct {
 	{engine.ErrInvalidTxnState, kerr.InvalidTxnState},
 	{engine.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{engine.ErrStorage, kerr.KafkaStorageError},
+
+	{engine.ErrUnknownCredential, kerr.ResourceNotFound},
+	{engine.ErrInvalidCredential, kerr.UnacceptableCredential},
 }
 
 // errorCode returns the Kafka error code for err: 0 for nil, the first match

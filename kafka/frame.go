@@ -114,6 +114,9 @@ type request struct {
 	// principal is the connection's principal when the request was read
 	// ("User:<name>"; "" reads as AnonymousPrincipal), for authorization.
 	principal string
+	// conn is the connection the request came on; nil for a request not
+	// read from a connection (tests).
+	conn *conn
 	// kreq is the decoded body; nil for an ApiVersions request whose version
 	// is above ours (answered with the v0 fallback without decoding).
 	kreq kmsg.Request

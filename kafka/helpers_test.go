@@ -217,6 +217,12 @@ func (b *stubBackend) CreateACLs(context.Context, []acl.Binding) error {
 func (b *stubBackend) DeleteACLs(context.Context, []acl.Filter) ([][]acl.Binding, error) {
 	return nil, b.err
 }
+func (b *stubBackend) ScramCredentials(string) map[string]engine.ScramCredential { return nil }
+func (b *stubBackend) ScramUsers() []string                                      { return nil }
+func (b *stubBackend) ScramSecret() []byte                                       { return nil }
+func (b *stubBackend) AlterScramCredentials(context.Context, string, engine.ScramChange) error {
+	return b.err
+}
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

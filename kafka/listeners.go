@@ -40,6 +40,9 @@ func (p SecurityProtocol) Valid() bool {
 // TLS reports whether p runs over TLS.
 func (p SecurityProtocol) TLS() bool { return p == ProtocolSSL || p == ProtocolSASLSSL }
 
+// SASL reports whether connections of the protocol authenticate with SASL.
+func (p SecurityProtocol) SASL() bool { return p == ProtocolSASLPlaintext || p == ProtocolSASLSSL }
+
 // Listener describes one listener a Server serves (ServeListener): its name,
 // security protocol and TLS configuration.
 type Listener struct {

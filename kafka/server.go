@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +90,9 @@ type Config struct {
 	// connection and client id, overriding authentication: a test hook,
 	// for connections with different principals without SASL or TLS.
 	principalFor func(nc net.Conn, clientID string) string
+	// SASL configures SASL authentication (PLAIN, SCRAM-SHA-256/512);
+	// see SASLConfig. Default disabled.
+	SASL SASLConfig
 }
 
 // HookRequest observes requests. OnRequest gets the API key, the time from
@@ -124,6 +128,7 @@ func (c *Config) setDefaults() {
 	if c.LogDir == "" {
 		c.LogDir = "data"
 	}
+	c.SASL.setDefaults()
 }
 
 // Validate reports every invalid field.
@@ -158,6 +163,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka: Authz: %w", e))
 		}
 	}
+	if err := c.SASL.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Txns.Validate(); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			errs = append(errs, fmt.Errorf("kafka: Txns: %w", e))
@@ -178,7 +186,7 @@ type Server struct {
 	txns   *coordinator.TxnCoordinator
 	// peers sends requests to other brokers (WriteTxnMarkers).
 	peers *peers
-	authz  *acl.Authorizer // Config.Authz's super users and default
+	authz *acl.Authorizer // Config.Authz's super users and default
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -189,6 +197,11 @@ type Server struct {
 	// connHook, if set (by tests), sees every connection once it is set
 	// up (after its TLS handshake), on the connection's goroutine.
 	connHook func(*conn)
+	// saslOK and saslFailed count SASL authentications.
+	saslOK, saslFailed atomic.Int64
+	// fakeSecret keys fake SCRAM credentials until __meta has a
+	// ScramSecret (no user exists yet).
+	fakeSecret []byte
 
 	// ctx is cancelled by Close once in-flight requests had their chance to
 	// finish; handlers derive their contexts from it.
@@ -222,20 +235,21 @@ func newServer(be backend, cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ps := newPeers()
 	return &Server{
-		groups:    newGroupCoordinator(be, cfg.Groups, cfg.Logger),
-		txns:      newTxnCoordinator(be, ps, cfg.Txns, cfg.Logger),
-		peers:     ps,
-		authz:     acl.NewAuthorizer(acl.Config{SuperUsers: cfg.Authz.SuperUsers, AllowEveryoneIfNoACL: cfg.Authz.AllowEveryoneIfNoACL}),
-		badLogs:   newLogLimiter(time.Second, badLogsPerSecond),
-		reqBytes:  newByteSem(cfg.QueuedMaxRequestBytes),
-		be:        be,
-		cfg:       cfg,
-		log:       cfg.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		closing:   make(chan struct{}),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
+		groups:     newGroupCoordinator(be, cfg.Groups, cfg.Logger),
+		txns:       newTxnCoordinator(be, ps, cfg.Txns, cfg.Logger),
+		peers:      ps,
+		authz:      acl.NewAuthorizer(acl.Config{SuperUsers: cfg.Authz.SuperUsers, AllowEveryoneIfNoACL: cfg.Authz.AllowEveryoneIfNoACL}),
+		badLogs:    newLogLimiter(time.Second, badLogsPerSecond),
+		reqBytes:   newByteSem(cfg.QueuedMaxRequestBytes),
+		be:         be,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ctx:        ctx,
+		cancel:     cancel,
+		closing:    make(chan struct{}),
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*conn]struct{}),
+		fakeSecret: randomBytes(32),
 	}, nil
 }
 
@@ -316,6 +330,12 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // badLogsPerSecond is how many WARN lines of one kind about bad clients

@@ -32,6 +32,13 @@ type MetaState struct {
 	// ACLVersion is the Raft index of the last change to ACLs (0: never
 	// changed), so readers rebuild their index only when it moves.
 	ACLVersion uint64 `json:",omitempty"`
+
+	// ScramUsers holds SCRAM credentials by user and mechanism
+	// (meta_scram.go); absent in states from before users existed.
+	ScramUsers map[string]map[string]ScramCredential `json:",omitempty"`
+	// ScramSecret keys the fake credentials answered for unknown users, so
+	// every broker answers an unknown user alike (scramcred.Fake).
+	ScramSecret []byte `json:",omitempty"`
 }
 
 // BrokerInfo is one registered broker.
@@ -155,6 +162,7 @@ type MetaCommand struct {
 	DiskLow    bool              `json:"disk_low,omitempty"`
 	At         int64             `json:"at,omitempty"`
 	ACLs       []acl.Binding     `json:"acls,omitempty"`
+	Scram      *ScramAlteration  `json:"scram,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -313,6 +321,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		} else {
 			delete(s.DiskLow, c.Broker.ID)
 		}
+	case OpAlterScram:
+		return s.alterScram(c.Scram)
 	case OpAlterConfigs:
 		t, ok := s.Topics[c.Name]
 		if !ok {

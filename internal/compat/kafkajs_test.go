@@ -28,7 +28,9 @@ type kafkajsResult struct {
 // codec for (none, gzip, snappy), fetchTopicOffsets, a consumer group that
 // commits, fetchOffsets, and a restarted group resuming from the committed
 // offsets; beside it, on the same cluster, testdata/kafkajs/txn.js: a
-// transactional producer and a read_committed consumer (runKafkaJSTxn). It
+// transactional producer and a read_committed consumer (runKafkaJSTxn);
+// and testdata/kafkajs/sasl.js with SCRAM-SHA-256 on a cluster that
+// requires SASL (runKafkaJSSASL). It
 // needs node and npm (and the npm registry for npm ci); without them it is
 // skipped, unless CI=true.
 func TestKafkaJS(t *testing.T) {
@@ -45,7 +47,7 @@ func TestKafkaJS(t *testing.T) {
 		t.Skipf("kafkajs compatibility test needs node and npm on PATH: node: %v, npm: %v", errNode, errNpm)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "compat.js", "txn.js"} {
+	for _, f := range []string{"package.json", "package-lock.json", "compat.js", "txn.js", "sasl.js"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "kafkajs", f))
 		if err != nil {
 			t.Fatal(err)
@@ -62,6 +64,10 @@ func TestKafkaJS(t *testing.T) {
 		t.Fatalf("npm ci: %v\n%s", err, out)
 	}
 
+	t.Run("sasl", func(t *testing.T) {
+		t.Parallel()
+		runKafkaJSSASL(t, node, dir)
+	})
 	for _, nodes := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d-node", nodes), func(t *testing.T) {
 			t.Parallel()

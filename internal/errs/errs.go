@@ -68,6 +68,12 @@ var (
 	// ErrInvalidACL: an ACL binding or filter that cannot be stored or
 	// matched (see acl.Binding.Validate), or more bindings than __meta holds.
 	ErrInvalidACL = errors.New("chronik: invalid acl")
+	// ErrUnknownCredential: a SCRAM credential (user and mechanism) that
+	// does not exist.
+	ErrUnknownCredential = errors.New("chronik: unknown SCRAM credential")
+	// ErrInvalidCredential: a SCRAM credential that is not acceptable (no
+	// user name, unknown mechanism, iterations out of range, empty salt).
+	ErrInvalidCredential = errors.New("chronik: invalid SCRAM credential")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the
