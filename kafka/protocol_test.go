@@ -71,13 +71,13 @@ func TestUnsupportedVersions(t *testing.T) {
 	if r := roundTrip[*kmsg.MetadataResponse](rc, md); r.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Fatalf("Metadata v13: error %d, want UNSUPPORTED_VERSION", r.ErrorCode)
 	}
-	if _, served := handlers[29]; served {
-		t.Fatal("DescribeACLs is served now: pick another unserved key for this test")
+	if _, served := handlers[48]; served {
+		t.Fatal("DescribeClientQuotas is served now: pick another unserved key for this test")
 	}
-	da := kmsg.NewPtrDescribeACLsRequest() // not served
-	da.Version = 3
-	if r := roundTrip[*kmsg.DescribeACLsResponse](rc, da); r.ErrorCode != kerr.UnsupportedVersion.Code {
-		t.Fatalf("DescribeACLs: error %d, want UNSUPPORTED_VERSION", r.ErrorCode)
+	da := kmsg.NewPtrDescribeClientQuotasRequest() // not served
+	da.Version = 1
+	if r := roundTrip[*kmsg.DescribeClientQuotasResponse](rc, da); r.ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("DescribeClientQuotas: error %d, want UNSUPPORTED_VERSION", r.ErrorCode)
 	}
 	pr := kmsg.NewPtrProduceRequest()
 	pr.Version = 2 // below our 3
