@@ -27,13 +27,14 @@ const franzGoTests = "TestGroupETL|TestTxnEtl|TestGroupSimple|TestClient_Produce
 const franzGoSkip = "848|Share|SCRAM|OAuth"
 
 // franzGoTests3 run again against three brokers (RF=3), with fewer
-// records: transactions and groups whose coordinators, partition leaders
-// and transaction markers are spread over brokers.
+// records, in make kgo-integration: transactions and groups whose
+// coordinators, partition leaders and transaction markers are spread over
+// brokers.
 const franzGoTests3 = "TestTxnEtl"
 
 // TestFranzGoIntegration runs franz-go's own integration tests, from the
 // module this repository builds against, against a one-node chronik, and
-// franzGoTests3 against three nodes.
+// (CHRONIK_FRANZ_GO_TESTS=all) franzGoTests3 against three nodes.
 func TestFranzGoIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("franz-go integration tests skipped in -short")
@@ -62,6 +63,9 @@ func TestFranzGoIntegration(t *testing.T) {
 		runFranzGo(ctx, t, dir, startCluster(t, 1), one, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=20000")
 	})
 	t.Run("3 brokers", func(t *testing.T) {
+		if !all {
+			t.Skip("franz-go's tests against 3 brokers run in make kgo-integration (CHRONIK_FRANZ_GO_TESTS=all)")
+		}
 		args := []string{"test", "-count=1", "-timeout=3m", "-run", "^(" + franzGoTests3 + ")$", "./pkg/kgo/"}
 		runFranzGo(ctx, t, dir, startCluster(t, 3), args, "KGO_TEST_RF=3", "KGO_TEST_RECORDS=5000")
 	})
