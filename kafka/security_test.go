@@ -62,7 +62,7 @@ func TestSASLSSLWithACLs(t *testing.T) {
 	}
 
 	adm := kadm.NewClient(as("admin", "admin-secret"))
-	acls := kadm.NewACLs().Allow("User:" + saslUser).Topics(topic).Operations(kadm.OpWrite, kadm.OpRead, kadm.OpDescribe).
+	acls := kadm.NewACLs().Allow("User:"+saslUser).Topics(topic).Operations(kadm.OpWrite, kadm.OpRead, kadm.OpDescribe).
 		ResourcePatternType(kadm.ACLPatternLiteral)
 	res, err := adm.CreateACLs(ctx, acls)
 	if err != nil {
