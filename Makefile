@@ -5,9 +5,12 @@ GO        ?= go
 BIN       := bin/chronik
 PKGS      := ./...
 # Whole-suite bound: CI has 2 cores; keep the suite well under 15 minutes.
-# Packages run one at a time (-p 1): the Raft clusters in different
-# packages would otherwise starve each other of CPU and time out.
+# The packages with multi-broker Raft clusters (HEAVY) run one at a time
+# (-p 1): in parallel they would starve each other of CPU and time out.
+# The others (one-node clusters at most) run two at a time first.
 TEST_TIMEOUT ?= 12m
+HEAVY     := ./engine ./kafka ./internal/compat ./internal/proctest
+LIGHT      = $$($(GO) list ./... | grep -v -e '/engine$$' -e '/kafka$$' -e '/internal/compat$$' -e '/internal/proctest$$')
 FUZZTIME  ?= 30s
 
 .PHONY: all build run test test-short test-faults bench fuzz lint vet fmt clean kgo-integration
@@ -21,7 +24,8 @@ run: build
 	./$(BIN) start
 
 test: build
-	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -p 2 -count=1 -timeout $(TEST_TIMEOUT) $(LIGHT)
+	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) $(HEAVY)
 
 test-short:
 	$(GO) test -short -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)

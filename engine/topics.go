@@ -84,8 +84,8 @@ func (e *Engine) createTopic(ctx context.Context, name string, tc TopicConfig, i
 const settleWait = 3 * time.Second
 
 // waitLeaders waits until every partition of topic has a leader recorded in
-// __meta, then (at most settleWait more, and without failing) until those
-// leaders are the preferred replicas. A new partition's first leader is
+// __meta, then (at most settleWait more or until ctx ends, and without
+// failing) until those leaders are the preferred replicas. A new partition's first leader is
 // whichever replica's election timer fired first, and the engine then hands
 // leadership to the preferred replica (balanceLeaders): a client that
 // learned the first leader would meet that move with its first produce and
@@ -118,6 +118,9 @@ func (e *Engine) waitLeaders(ctx context.Context, name string) error {
 		}
 		select {
 		case <-ctx.Done():
+			if all {
+				return nil // led, not yet by the preferred replicas: usable
+			}
 			return fmt.Errorf("topic %q: waiting for partition leaders: %w", name, ErrTimeout)
 		case <-e.closing:
 			return ErrClosed

@@ -118,6 +118,7 @@ func createACLs(t *testing.T, adm *kadm.Client, b *kadm.ACLBuilder) {
 // A principal without ACLs is refused everything; ACLs then grant exactly
 // what they name; a deny wins over an allow; a super user is never denied.
 func TestAuthzEndToEnd(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 1, authzConfig())
 	addr := kc.addrs[1]
 	admin := adminAs(t, kc, "admin")
@@ -197,6 +198,7 @@ func TestAuthzEndToEnd(t *testing.T) {
 
 // Group APIs need Read on the group, committed topics Read on the topic.
 func TestAuthzGroups(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 1, authzConfig())
 	admin := adminAs(t, kc, "admin")
 	ctx := testCtx(t, 30*time.Second)
@@ -262,6 +264,7 @@ func isKerr(err error, want *kerr.Error) bool {
 // ACLs created through broker 1 are enforced on broker 3, and survive a
 // restart of broker 3.
 func TestAuthzReplicated(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	cfg := authzConfig()
 	kc := newKafkaCluster(t, 3, cfg)
 	ctx := testCtx(t, 60*time.Second)

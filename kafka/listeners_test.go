@@ -209,6 +209,7 @@ func TestListenerValidate(t *testing.T) {
 // name every broker by its address on that listener; a produce with
 // acks=all on RF=3 over SSL is read back.
 func TestListenersMetadataAndRaftTLS(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	pki := newTestPKI(t)
 	r := pki.reloader(t)
 	ls := []Listener{{Protocol: ProtocolPlaintext}, {Protocol: ProtocolSSL, TLS: r.ServerConfig(tlsconf.ClientAuthNone)}}

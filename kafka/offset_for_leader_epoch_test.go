@@ -42,6 +42,7 @@ func askEpoch(t *testing.T, rc *rawConn, req *kmsg.OffsetForLeaderEpochRequest) 
 // where the first epoch ends (the next epoch's first offset) and the
 // current epoch's end (the high watermark); errors per partition.
 func TestOffsetForLeaderEpochWire(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 3, Config{})
 	const topic = "ofle"
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
@@ -131,6 +132,7 @@ func (h *epochHook) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E
 // validates its position with OffsetForLeaderEpoch after the leader changes
 // (KIP-320), gets an answer without truncation, and reads on without loss.
 func TestOffsetForLeaderEpochKgo(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 3, Config{})
 	const topic = "ofle-kgo"
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})

@@ -12,6 +12,7 @@ import (
 // kcat (librdkafka) produces and consumes over SASL_PLAINTEXT with
 // SCRAM-SHA-512. Skipped without kcat.
 func TestSASLKcat(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")

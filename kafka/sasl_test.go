@@ -56,6 +56,7 @@ func newSASLCluster(t *testing.T, n int, lifetime time.Duration) *kafkaCluster {
 
 // franz-go produces and consumes with each mechanism.
 func TestSASLProduceConsume(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newSASLCluster(t, 1, 0)
 	for _, mech := range DefaultSASLMechanisms {
 		t.Run(mech, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 // AlterUserScramCredentials and DescribeUserScramCredentials through
 // kadm, and each error Kafka answers them with.
 func TestScramCredentialsAdmin(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newSASLCluster(t, 1, 0)
 	cl := kc.client(t, kgo.SASL(saslMech(MechanismScramSHA512, saslUser, saslPass)))
 	adm := kadm.NewClient(cl)
@@ -106,6 +107,7 @@ func TestScramCredentialsAdmin(t *testing.T) {
 // A user created through broker 1 authenticates on broker 3: credentials
 // replicate through __meta.
 func TestScramCredentialsReplicate(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newSASLCluster(t, 3, 0)
 	ctx := testCtx(t, 30*time.Second)
 	admin := kc.client(t, kgo.SASL(saslMech(MechanismScramSHA256, saslUser, saslPass)))

@@ -25,6 +25,7 @@ import (
 // grants it Write and Read, franz-go and kcat (security.protocol=SASL_SSL,
 // SCRAM-SHA-512) produce and consume.
 func TestSASLSSLWithACLs(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	pki := newTestPKI(t)
 	r := pki.reloader(t)
 	lc := newListenerCluster(t, 1, Config{Authz: AuthzConfig{Enabled: true, SuperUsers: []string{"User:admin"}}},

@@ -50,6 +50,7 @@ func newClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 // consumes over an SSL listener; a plaintext client, and a TLS client that
 // does not trust the CA, get nowhere.
 func TestSSLListenerKgo(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	pki := newTestPKI(t)
 	lc, addr := sslBroker(t, pki, tlsconf.ClientAuthNone)
 
@@ -153,6 +154,7 @@ func TestCertificateReload(t *testing.T) {
 // TestSSLKcat: librdkafka (kcat) produces and consumes over SSL with
 // security.protocol=ssl and ssl.ca.location. Skipped without kcat.
 func TestSSLKcat(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")

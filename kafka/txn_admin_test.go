@@ -64,6 +64,7 @@ func producersOn(t *testing.T, adm *kadm.Client, topic string, p int32) kadm.Des
 // the commit the transaction is CompleteCommit and the partitions have no
 // open transaction. Also the filters and errors of the three APIs.
 func TestTxnAdminKgo(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 1, Config{})
 	const topic, id = "txadm", "adm-1"
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 3})
@@ -241,6 +242,7 @@ func TestTxnAdminKgo(t *testing.T) {
 // does not coordinate the id NOT_COORDINATOR; kadm finds the right
 // brokers.
 func TestTxnAdminThreeNodes(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kc := newKafkaCluster(t, 3, Config{})
 	const topic, id = "txadm3", "adm-3"
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})

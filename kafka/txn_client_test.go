@@ -46,6 +46,7 @@ func readValues(t *testing.T, kc *kafkaCluster, topic string, level kgo.Isolatio
 // sees exactly the committed records, a read_uncommitted one all of them.
 // A second producer with the same transactional id fences the first.
 func TestTransactionsKgo(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	for _, nodes := range []int{1, 3} {
 		t.Run(map[int]string{1: "nodes=1", 3: "nodes=3"}[nodes], func(t *testing.T) {
 			kc := newKafkaCluster(t, nodes, Config{})
@@ -115,6 +116,7 @@ func TestTransactionsKgo(t *testing.T) {
 // transactional.id) commits on exit, and a read_committed kcat consumer
 // reads every record; on 1 and 3 brokers. Skipped without kcat.
 func TestTransactionsKcat(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")

@@ -238,6 +238,7 @@ func seqValues(prefix string, n int) []string {
 // On 1 broker and on 3, where the coordinator writes markers to partitions
 // other brokers lead. Skipped without kcat.
 func TestTransactionsKcatKilled(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed")

@@ -114,6 +114,7 @@ func TestWriteTxnMarkersErrors(t *testing.T) {
 // read_committed consumer sees exactly the committed records, and the last
 // stable offset reaches the high watermark.
 func TestTransactionsRemotePartitions(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
 	cfg := Config{Txns: TxnConfig{TopicPartitions: 1, TopicReplicationFactor: 1, MarkerRetryBackoff: 20 * time.Millisecond}}
 	kc := newKafkaCluster(t, 3, cfg)
 	ctx := testCtx(t, 90*time.Second)
