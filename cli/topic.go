@@ -24,7 +24,7 @@ func adminFlags() []cli.Flag {
 		&cli.StringFlag{Name: "brokers", Value: "127.0.0.1:9092", Usage: "seed Kafka addresses, comma separated", EnvVars: []string{"CHRONIK_BROKERS"}},
 		&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long"},
-	}, saslClientFlags()...)
+	}, append(saslClientFlags(), clientTLSFlags()...)...)
 }
 
 // newAdmin connects a kadm client to --brokers and returns it with a
@@ -39,7 +39,12 @@ func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout"))}, auth...)...)
+	tlsOpts, err := clientTLSOpts(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RetryTimeout(c.Duration("timeout"))}, auth...)
+	cl, err := kgo.NewClient(append(opts, tlsOpts...)...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
 	}
