@@ -27,7 +27,15 @@ type promMetrics struct {
 	fetchBytes     *prometheus.CounterVec
 	fetchRecords   *prometheus.CounterVec
 	requestLatency *prometheus.HistogramVec
+	requests       *prometheus.CounterVec
 	leaderChanges  *prometheus.CounterVec
+
+	// Per-topic sums of the per-partition counters above, for dashboards
+	// that should not carry a partition label (Kafka's BrokerTopicMetrics).
+	topicBytesIn    *prometheus.CounterVec
+	topicBytesOut   *prometheus.CounterVec
+	topicRecordsIn  *prometheus.CounterVec
+	topicRecordsOut *prometheus.CounterVec
 }
 
 var (
@@ -55,11 +63,22 @@ func newPromMetrics() *promMetrics {
 		requestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "chronik", Name: "request_duration_seconds",
 			Help:    "Kafka request latency from read to response, per API and result (ok, closed, or the Kafka error answered, such as corrupt_message).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"api", "result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "kafka_requests_total",
+			Help: "Kafka requests answered or failed, per API and result (as chronik_request_duration_seconds: ok, closed, or the Kafka error answered)."}, []string{"api", "result"}),
+		topicBytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_bytes_in_total",
+			Help: "Record batch bytes produced on this broker (as leader), per topic."}, []string{"topic"}),
+		topicBytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_bytes_out_total",
+			Help: "Record batch bytes returned by fetches from this broker, per topic."}, []string{"topic"}),
+		topicRecordsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_records_in_total",
+			Help: "Records produced on this broker (as leader), per topic."}, []string{"topic"}),
+		topicRecordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_records_out_total",
+			Help: "Records returned by fetches from this broker, per topic."}, []string{"topic"}),
 		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "raft_leader_changes_total",
 			Help: "Raft leader changes seen by this broker, per group (topic \"__meta\" for metadata)."}, tp),
 	}
 	m.reg.MustRegister(m.produceBytes, m.produceRecords, m.produceErrors, m.fetchBytes, m.fetchRecords,
-		m.requestLatency, m.leaderChanges,
+		m.requestLatency, m.requests, m.leaderChanges,
+		m.topicBytesIn, m.topicBytesOut, m.topicRecordsIn, m.topicRecordsOut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +94,8 @@ func (m *promMetrics) OnProduce(topic string, partition int32, bytes, records in
 	}
 	m.produceBytes.WithLabelValues(topic, p).Add(float64(bytes))
 	m.produceRecords.WithLabelValues(topic, p).Add(float64(records))
+	m.topicBytesIn.WithLabelValues(topic).Add(float64(bytes))
+	m.topicRecordsIn.WithLabelValues(topic).Add(float64(records))
 }
 
 // OnFetch implements engine.HookFetch.
@@ -85,6 +106,8 @@ func (m *promMetrics) OnFetch(topic string, partition int32, bytes, records int,
 	p := partLabel(partition)
 	m.fetchBytes.WithLabelValues(topic, p).Add(float64(bytes))
 	m.fetchRecords.WithLabelValues(topic, p).Add(float64(records))
+	m.topicBytesOut.WithLabelValues(topic).Add(float64(bytes))
+	m.topicRecordsOut.WithLabelValues(topic).Add(float64(records))
 }
 
 // OnLeaderChange implements engine.HookLeaderChange.
@@ -104,7 +127,9 @@ func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, errCode int16, er
 	case errCode != 0:
 		res = requestResult(errCode)
 	}
-	m.requestLatency.WithLabelValues(kmsg.NameForKey(apiKey), res).Observe(d.Seconds())
+	api := kmsg.NameForKey(apiKey)
+	m.requestLatency.WithLabelValues(api, res).Observe(d.Seconds())
+	m.requests.WithLabelValues(api, res).Inc()
 }
 
 // requestResult is the result label of a Kafka error code.
@@ -117,7 +142,7 @@ func requestResult(code int16) string {
 
 // watchEngine adds the gauges read from e at scrape time.
 func (m *promMetrics) watchEngine(e *engine.Engine) {
-	m.reg.MustRegister(newEngineCollector(e))
+	m.reg.MustRegister(newEngineCollector(e), newClusterCollector(e))
 }
 
 func (m *promMetrics) handler() http.Handler {
@@ -137,6 +162,13 @@ type engineCollector struct {
 	rebuilt    *prometheus.Desc
 	moves      *prometheus.Desc
 	diskFree   *prometheus.Desc
+
+	// Gauges of the partitions this broker leads, so that summing them
+	// over brokers counts each partition once.
+	ledHW       *prometheus.Desc
+	ledStart    *prometheus.Desc
+	ledSize     *prometheus.Desc
+	ledSegments *prometheus.Desc
 }
 
 func newEngineCollector(e *engine.Engine) *engineCollector {
@@ -153,12 +185,18 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 		rebuilt:    prometheus.NewDesc("chronik_replicas_rebuilt_total", "Damaged local partition replicas rebuilt from their leader.", nil, nil),
 		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leadership transfers requested by this broker's leader balancer.", nil, nil),
 		diskFree:   prometheus.NewDesc("chronik_disk_free_bytes", "Free bytes on the file system holding the data directory (produce is refused below --min-free-bytes).", nil, nil),
+
+		ledHW:       prometheus.NewDesc("chronik_partition_high_watermark", "High watermark (committed log end offset) of a partition this broker leads.", tp, nil),
+		ledStart:    prometheus.NewDesc("chronik_partition_log_start_offset", "Log start offset of a partition this broker leads.", tp, nil),
+		ledSize:     prometheus.NewDesc("chronik_partition_log_size_bytes", "Bytes of segment files on this broker of a partition it leads.", tp, nil),
+		ledSegments: prometheus.NewDesc("chronik_partition_log_segments", "Segment files on this broker of a partition it leads.", tp, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.quarantine, c.rebuilt, c.moves, c.diskFree} {
+	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.quarantine, c.rebuilt, c.moves, c.diskFree,
+		c.ledHW, c.ledStart, c.ledSize, c.ledSegments} {
 		ch <- d
 	}
 }
@@ -178,6 +216,12 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.segBytes, prometheus.GaugeValue, float64(r.SizeBytes), r.Topic, p)
 		ch <- prometheus.MustNewConstMetric(c.hw, prometheus.GaugeValue, float64(r.HighWatermark), r.Topic, p)
 		ch <- prometheus.MustNewConstMetric(c.isLeader, prometheus.GaugeValue, leader, r.Topic, p)
+		if r.IsLeader {
+			ch <- prometheus.MustNewConstMetric(c.ledHW, prometheus.GaugeValue, float64(r.HighWatermark), r.Topic, p)
+			ch <- prometheus.MustNewConstMetric(c.ledStart, prometheus.GaugeValue, float64(r.LogStartOffset), r.Topic, p)
+			ch <- prometheus.MustNewConstMetric(c.ledSize, prometheus.GaugeValue, float64(r.SizeBytes), r.Topic, p)
+			ch <- prometheus.MustNewConstMetric(c.ledSegments, prometheus.GaugeValue, float64(r.Segments), r.Topic, p)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.unresolved, prometheus.CounterValue, float64(c.e.UnknownRaftTargets()))
 	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.CounterValue, float64(c.e.CorruptFrames()))
@@ -191,6 +235,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 type serverStats interface {
 	GroupRecordsSkipped() int64
 	ConnectionsRejected() int64
+	ConnectionsAccepted() int64
+	ConnectionsOpen() int
 	QueuedRequestBytes() (bytes int64, waiting int)
 	SASLAuthentications() int64
 	SASLAuthenticationFailures() int64
@@ -208,6 +254,8 @@ type serverCollector struct {
 	s        serverStats
 	skipped  *prometheus.Desc
 	rejected *prometheus.Desc
+	accepted *prometheus.Desc
+	open     *prometheus.Desc
 	queued   *prometheus.Desc
 	waiting  *prometheus.Desc
 	saslOK   *prometheus.Desc
@@ -223,6 +271,10 @@ func newServerCollector(s serverStats) *serverCollector {
 			"Records of __consumer_offsets that coordinator loads could not decode and skipped (counted again on each load of their partition).", nil, nil),
 		rejected: prometheus.NewDesc("chronik_connections_rejected_total",
 			"Client connections closed at accept because --max-connections were open.", nil, nil),
+		accepted: prometheus.NewDesc("chronik_connections_accepted_total",
+			"Client connections accepted and served (rejected ones not counted).", nil, nil),
+		open: prometheus.NewDesc("chronik_connections_open",
+			"Client connections open now.", nil, nil),
 		queued: prometheus.NewDesc("chronik_queued_request_bytes",
 			"Bytes of requests read or being read and not yet answered, across connections (at most --queued-max-request-bytes).", nil, nil),
 		waiting: prometheus.NewDesc("chronik_connections_waiting_for_request_bytes",
@@ -236,7 +288,7 @@ func newServerCollector(s serverStats) *serverCollector {
 
 // Describe implements prometheus.Collector.
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.queued, c.waiting, c.saslOK, c.saslFail} {
+	for _, d := range []*prometheus.Desc{c.skipped, c.rejected, c.accepted, c.open, c.queued, c.waiting, c.saslOK, c.saslFail} {
 		ch <- d
 	}
 }
@@ -245,6 +297,8 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.skipped, prometheus.CounterValue, float64(c.s.GroupRecordsSkipped()))
 	ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.CounterValue, float64(c.s.ConnectionsRejected()))
+	ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(c.s.ConnectionsAccepted()))
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(c.s.ConnectionsOpen()))
 	bytes, waiting := c.s.QueuedRequestBytes()
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(bytes))
 	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting))

@@ -24,7 +24,7 @@ func TestPromMetrics(t *testing.T) {
 	m.OnRequest(0, 3*time.Millisecond, 0, nil)
 	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
 	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
-	m.watchServer(fakeServer{skipped: 1, rejected: 2, queued: 4096, waiting: 3, saslOK: 5, saslFailed: 6})
+	m.watchServer(fakeServer{skipped: 1, rejected: 2, accepted: 7, open: 4, queued: 4096, waiting: 3, saslOK: 5, saslFailed: 6})
 
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -40,6 +40,15 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
 		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
+		`chronik_kafka_requests_total{api="Produce",result="ok"} 1`,
+		`chronik_kafka_requests_total{api="Produce",result="corrupt_message"} 1`,
+		`chronik_kafka_requests_total{api="Metadata",result="closed"} 1`,
+		`chronik_topic_bytes_in_total{topic="orders"} 3072`,
+		`chronik_topic_records_in_total{topic="orders"} 3`,
+		`chronik_topic_bytes_out_total{topic="orders"} 3072`,
+		`chronik_topic_records_out_total{topic="orders"} 3`,
+		`chronik_connections_accepted_total 7`,
+		`chronik_connections_open 4`,
 		`chronik_group_records_skipped_total 1`,
 		`chronik_connections_rejected_total 2`,
 		`chronik_queued_request_bytes 4096`,
@@ -59,12 +68,15 @@ func TestPromMetrics(t *testing.T) {
 // fakeServer stands in for a *kafka.Server's counters.
 type fakeServer struct {
 	skipped, rejected, queued int64
-	waiting                   int
+	accepted                  int64
+	waiting, open             int
 	saslOK, saslFailed        int64
 }
 
 func (f fakeServer) GroupRecordsSkipped() int64        { return f.skipped }
 func (f fakeServer) ConnectionsRejected() int64        { return f.rejected }
+func (f fakeServer) ConnectionsAccepted() int64        { return f.accepted }
+func (f fakeServer) ConnectionsOpen() int              { return f.open }
 func (f fakeServer) QueuedRequestBytes() (int64, int)  { return f.queued, f.waiting }
 func (f fakeServer) SASLAuthentications() int64        { return f.saslOK }
 func (f fakeServer) SASLAuthenticationFailures() int64 { return f.saslFailed }

@@ -39,7 +39,7 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.Uint64Flag{Name: "node-id", Value: 1, Usage: "this broker's id (1-999), one of --peers", EnvVars: []string{"CHRONIK_NODE_ID"}},
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
-			&cli.StringFlag{Name: "peers", Value: "1@127.0.0.1:7001", Usage: "every member as id@raft-host:port, comma separated, this broker included", EnvVars: []string{"CHRONIK_PEERS"}},
+			&cli.StringFlag{Name: "peers", Usage: "every member as id@raft-host:port, comma separated, this broker included (default: this broker alone, --node-id@--raft-addr)", EnvVars: []string{"CHRONIK_PEERS"}},
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz, /readyz, /metrics and /v1/partitions; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
 			&cli.BoolFlag{Name: "auto-create-topics", Value: true, Usage: "create unknown topics on Metadata and Produce", EnvVars: []string{"CHRONIK_AUTO_CREATE_TOPICS"}},
@@ -83,9 +83,15 @@ type startConfig struct {
 func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	var sc startConfig
 	var errs []error
-	peers, err := parsePeers(c.String("peers"))
-	if err != nil {
-		errs = append(errs, err)
+	// Without --peers the broker is a one-node cluster at its own Raft
+	// address, so moving --raft-addr alone does not contradict a default
+	// peer list.
+	var err error
+	peers := map[uint64]string{c.Uint64("node-id"): c.String("raft-addr")}
+	if c.String("peers") != "" {
+		if peers, err = parsePeers(c.String("peers")); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	dp := c.Int("default-partitions")
 	if dp < 1 || dp > 1<<20 {
@@ -311,6 +317,7 @@ func runStart(c *cli.Context) error {
 	if hln != nil {
 		metrics.watchEngine(e)
 		metrics.watchServer(srv)
+		metrics.watchGroups(srv, e)
 		hs = &http.Server{Handler: brokerHTTPHandler(e, metrics), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := hs.Serve(hln); !errors.Is(err, http.ErrServerClosed) {
@@ -323,7 +330,7 @@ func runStart(c *cli.Context) error {
 		listeners = append(listeners, ls.l.Name+"://"+ls.advertised)
 	}
 	lg.Info("chronik started", "node", sc.engine.NodeID, "kafka", strings.Join(listeners, ","), "raft", sc.engine.RaftAddr,
-		"raft_tls", sc.tls.raft, "http", sc.httpAddr, "http_tls", sc.tls.http, "data_dir", sc.engine.DataDir, "peers", c.String("peers"))
+		"raft_tls", sc.tls.raft, "http", sc.httpAddr, "http_tls", sc.tls.http, "data_dir", sc.engine.DataDir, "peers", fmt.Sprint(sc.engine.Peers))
 	go func() {
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,36 @@ func TestStartLimitFlags(t *testing.T) {
 		if k.MaxConnections != tc.conns || k.MaxFrameBytes != tc.frame || k.QueuedMaxRequestBytes != tc.queued {
 			t.Errorf("start %v: max connections %d, frame %d, queued %d; want %d, %d, %d", tc.args,
 				k.MaxConnections, k.MaxFrameBytes, k.QueuedMaxRequestBytes, tc.conns, tc.frame, tc.queued)
+		}
+	}
+}
+
+// Without --peers a broker is a one-node cluster at its own --raft-addr;
+// with --peers the list is taken as given.
+func TestStartDefaultPeers(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want map[uint64]string
+	}{
+		{nil, map[uint64]string{1: "127.0.0.1:7001"}},
+		{[]string{"--raft-addr", "127.0.0.1:37001"}, map[uint64]string{1: "127.0.0.1:37001"}},
+		{[]string{"--node-id", "3", "--raft-addr", "127.0.0.1:37003"}, map[uint64]string{3: "127.0.0.1:37003"}},
+		{[]string{"--raft-addr", "127.0.0.1:37001", "--peers", "1@127.0.0.1:37001,2@127.0.0.1:37002"},
+			map[uint64]string{1: "127.0.0.1:37001", 2: "127.0.0.1:37002"}},
+	} {
+		cmd := startCommand()
+		var sc startConfig
+		var perr error
+		cmd.Action = func(c *cli.Context) error {
+			sc, perr = parseStart(c, slog.New(slog.DiscardHandler))
+			return nil
+		}
+		app := &cli.App{Commands: []*cli.Command{cmd}}
+		if err := app.Run(append([]string{"chronik", "start", "--data-dir", t.TempDir()}, tc.args...)); err != nil || perr != nil {
+			t.Fatalf("start %v: %v %v", tc.args, err, perr)
+		}
+		if !maps.Equal(sc.engine.Peers, tc.want) {
+			t.Errorf("start %v: peers %v, want %v", tc.args, sc.engine.Peers, tc.want)
 		}
 	}
 }

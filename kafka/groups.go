@@ -41,3 +41,8 @@ func errCode(e *kerr.Error) int16 {
 // this broker's coordinator partitions could not decode and skipped (each
 // load of a partition counts its bad records again).
 func (s *Server) GroupRecordsSkipped() int64 { return s.groups.RecordsSkipped() }
+
+// GroupSnapshot is the state of the groups this broker coordinates, read
+// from the coordinator's memory (coordinator.Coordinator.Snapshot), for
+// metrics.
+func (s *Server) GroupSnapshot() []coordinator.GroupSnapshot { return s.groups.Snapshot() }

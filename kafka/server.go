@@ -194,6 +194,8 @@ type Server struct {
 	reqBytes *byteSem
 	// rejected counts connections closed for exceeding MaxConnections.
 	rejected atomic.Int64
+	// accepted counts connections accepted and served.
+	accepted atomic.Int64
 	// connHook, if set (by tests), sees every connection once it is set
 	// up (after its TLS handshake), on the connection's goroutine.
 	connHook func(*conn)
@@ -322,6 +324,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
+		s.accepted.Add(1)
 		go func() {
 			defer s.wg.Done()
 			c.serve()
@@ -346,6 +349,17 @@ const badLogsPerSecond = 5
 // ConnectionsRejected is how many connections were closed at accept for
 // exceeding Config.MaxConnections.
 func (s *Server) ConnectionsRejected() int64 { return s.rejected.Load() }
+
+// ConnectionsAccepted is how many connections were accepted and served
+// (those rejected for Config.MaxConnections are not counted).
+func (s *Server) ConnectionsAccepted() int64 { return s.accepted.Load() }
+
+// ConnectionsOpen is how many client connections are open now.
+func (s *Server) ConnectionsOpen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
 
 // QueuedRequestBytes is how many bytes of the request budget
 // (Config.QueuedMaxRequestBytes) connections hold, and how many connections
