@@ -38,7 +38,7 @@ kgo-integration:
 # The fault suite at full length: each scenario (kill -9, SIGSTOP, Raft-port
 # partitions, power loss, torn segment tails) under a 60 s bench verify load,
 # FAULT_RUNS times, one JSON line per run appended to FAULT_REPORT. make test
-# runs each scenario once with a 9 s load, and leaves out the variants of
+# runs each scenario once with a 7 s load, and leaves out the variants of
 # TestKillLeaderFailover and TestRollingRestart, and the 100-topic restart,
 # that test-faults adds. CHRONIK_TEST_ALL=1 make test runs the variants of
 # engine and kafka tests that make test leaves out.

@@ -24,7 +24,7 @@ import (
 // cluster, then read back by Verify, which counts acknowledged records
 // lost, duplicated or inconsistent. Every scenario must end with 0 of each.
 //
-// `make test` runs each scenario once with a 9 s load; `make test-faults`
+// `make test` runs each scenario once with a 7 s load; `make test-faults`
 // sets CHRONIK_FAULTS=full for a 60 s load (CHRONIK_FAULTS_DURATION
 // overrides it) and CHRONIK_FAULTS_RUNS runs of each. With
 // CHRONIK_FAULTS_REPORT=FILE every run appends one JSON line to FILE, the
@@ -152,7 +152,7 @@ var faultScenarios = []faultScenario{
 func fullFaults() bool { return os.Getenv("CHRONIK_FAULTS") == "full" }
 
 func TestFaults(t *testing.T) {
-	load, runs := 9*time.Second, 1
+	load, runs := 7*time.Second, 1
 	if fullFaults() {
 		load = 60 * time.Second
 	}
