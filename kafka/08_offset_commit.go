@@ -56,13 +56,7 @@ func handleOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Respon
 		}
 		return false
 	})
-	var v *metaView
-	known := func(topic string, partition int32) bool {
-		if v == nil {
-			v = s.view()
-		}
-		return v.partition(topic, partition) != nil
-	}
+	known := s.partitionKnown()
 	resp := s.groups.CommitOffsets(req, known)
 	resp.Topics = append(resp.Topics, commitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
 	return resp, nil

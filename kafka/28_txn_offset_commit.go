@@ -62,13 +62,7 @@ func handleTxnOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Res
 		}
 		return false
 	})
-	var v *metaView
-	known := func(topic string, partition int32) bool {
-		if v == nil {
-			v = s.view()
-		}
-		return v.partition(topic, partition) != nil
-	}
+	known := s.partitionKnown()
 	resp := s.groups.TxnCommitOffsets(req, known)
 	resp.Topics = append(resp.Topics, txnCommitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
 	return resp, nil

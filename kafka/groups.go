@@ -46,3 +46,15 @@ func (s *Server) GroupRecordsSkipped() int64 { return s.groups.RecordsSkipped() 
 // from the coordinator's memory (coordinator.Coordinator.Snapshot), for
 // metrics.
 func (s *Server) GroupSnapshot() []coordinator.GroupSnapshot { return s.groups.Snapshot() }
+
+// partitionKnown returns a check of whether a topic partition exists, for
+// the offset commit APIs; it reads the metadata view on first use only.
+func (s *Server) partitionKnown() func(topic string, partition int32) bool {
+	var v *metaView
+	return func(topic string, partition int32) bool {
+		if v == nil {
+			v = s.view()
+		}
+		return v.partition(topic, partition) != nil
+	}
+}
