@@ -30,7 +30,6 @@ package kafka
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,16 +47,8 @@ func handleOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Respon
 	// Topics the principal may not Read answer TOPIC_AUTHORIZATION_FAILED
 	// and are not committed.
 	readable := s.topicAuthorizer(r, acl.Read)
-	var denied []kmsg.OffsetCommitRequestTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
-		if !readable.ok(t.Topic) {
-			denied = append(denied, t)
-			return true
-		}
-		return false
-	})
-	known := s.partitionKnown()
-	resp := s.groups.CommitOffsets(req, known)
+	denied := splitDenied(&readable, &req.Topics, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
+	resp := s.groups.CommitOffsets(req, s.partitionKnown())
 	resp.Topics = append(resp.Topics, commitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
 	return resp, nil
 }

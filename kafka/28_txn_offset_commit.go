@@ -33,7 +33,6 @@ package kafka
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -54,16 +53,8 @@ func handleTxnOffsetCommit(s *Server, ctx context.Context, r *request) (kmsg.Res
 	// Topics the principal may not Read answer TOPIC_AUTHORIZATION_FAILED
 	// and are not committed.
 	readable := s.topicAuthorizer(r, acl.Read)
-	var denied []kmsg.TxnOffsetCommitRequestTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) bool {
-		if !readable.ok(t.Topic) {
-			denied = append(denied, t)
-			return true
-		}
-		return false
-	})
-	known := s.partitionKnown()
-	resp := s.groups.TxnCommitOffsets(req, known)
+	denied := splitDenied(&readable, &req.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) string { return t.Topic })
+	resp := s.groups.TxnCommitOffsets(req, s.partitionKnown())
 	resp.Topics = append(resp.Topics, txnCommitRefused(req, kerr.TopicAuthorizationFailed.Code, denied).Topics...)
 	return resp, nil
 }

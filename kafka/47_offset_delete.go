@@ -13,7 +13,6 @@ package kafka
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,10 +30,7 @@ func handleOffsetDelete(s *Server, ctx context.Context, r *request) (kmsg.Respon
 	// Topics the principal may not Read answer TOPIC_AUTHORIZATION_FAILED.
 	readable := s.topicAuthorizer(r, acl.Read)
 	var denied []kmsg.OffsetDeleteResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool {
-		if readable.ok(t.Topic) {
-			return false
-		}
+	for _, t := range splitDenied(&readable, &req.Topics, func(t kmsg.OffsetDeleteRequestTopic) string { return t.Topic }) {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
@@ -43,8 +39,7 @@ func handleOffsetDelete(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		denied = append(denied, rt)
-		return true
-	})
+	}
 	resp := s.groups.DeleteOffsets(req)
 	if resp.ErrorCode == 0 {
 		resp.Topics = append(resp.Topics, denied...)

@@ -10,6 +10,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -126,6 +127,20 @@ func (a *topicAuthz) ok(topic string) bool {
 	v := a.s.authorize(a.r, a.op, acl.Topic, topic)
 	a.seen[topic] = v
 	return v
+}
+
+// splitDenied removes from topics those whose name (topic of each) a
+// does not allow, and returns them in request order.
+func splitDenied[T any](a *topicAuthz, topics *[]T, topic func(T) string) []T {
+	var denied []T
+	*topics = slices.DeleteFunc(*topics, func(t T) bool {
+		if a.ok(topic(t)) {
+			return false
+		}
+		denied = append(denied, t)
+		return true
+	})
+	return denied
 }
 
 // mayCreateTopic reports whether r's principal may create topic: Create on
