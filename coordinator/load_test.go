@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/engine"
@@ -92,5 +93,32 @@ func TestGroupReloadAfterRestart(t *testing.T) {
 	offs, e := c.FetchOffsets("reload", nil, false)
 	if e != nil || len(offs) != 1 || offs[0].Partitions[0].Offset != 5 || offs[0].Partitions[0].Metadata != "x" {
 		t.Fatalf("reloaded offsets %+v %v", offs, e)
+	}
+}
+
+// A broker that leads a group's partition but has not yet taken it into its
+// set (just created, or leadership just arrived) answers
+// COORDINATOR_LOAD_IN_PROGRESS, which every client retries in place:
+// NOT_COORDINATOR there sent kafkajs' sendOffsets to fail.
+func TestLedPartitionNotYetWatchedIsLoading(t *testing.T) {
+	_, c := newTestCoordinator(t, testConfig())
+	waitLoaded(t, c, "early")
+	s := &partitionSet[*coordPartition]{be: c.be, topic: OffsetsTopic, parts: map[int32]*coordPartition{},
+		newPart: c.set.newPart, log: c.log, noTopic: c.set.noTopic}
+	if _, e := s.partitionOf("early"); e != kerr.CoordinatorLoadInProgress {
+		t.Fatalf("led, not watched: %v, want COORDINATOR_LOAD_IN_PROGRESS", e)
+	}
+	s.watch()
+	defer s.unloadAll()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, e := s.partitionOf("early")
+		if e == nil {
+			break
+		}
+		if e != kerr.CoordinatorLoadInProgress || time.Now().After(deadline) {
+			t.Fatalf("after watch: %v", e)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -144,10 +144,18 @@ func (s *partitionSet[P]) partitionOf(key string) (P, *kerr.Error) {
 	if n == 0 {
 		return zero, s.noTopic
 	}
+	idx := PartitionFor(key, n)
 	s.mu.Lock()
-	cp, ok := s.parts[PartitionFor(key, n)]
+	cp, ok := s.parts[idx]
 	s.mu.Unlock()
 	if !ok {
+		// Leading the partition but not yet watched into the set (the
+		// topic was just created, or leadership just arrived): the client
+		// found this broker through FindCoordinator and must wait, not
+		// look again.
+		if st, err := s.be.PartitionStats(s.topic, idx); err == nil && st.IsLeader {
+			return zero, kerr.CoordinatorLoadInProgress
+		}
 		return zero, kerr.NotCoordinator
 	}
 	select {
