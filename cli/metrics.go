@@ -36,6 +36,9 @@ type promMetrics struct {
 	topicBytesOut   *prometheus.CounterVec
 	topicRecordsIn  *prometheus.CounterVec
 	topicRecordsOut *prometheus.CounterVec
+
+	// raft is the engine hook of the Raft metrics (metrics_raft.go).
+	raft *raftMetrics
 }
 
 var (
@@ -80,6 +83,7 @@ func newPromMetrics() *promMetrics {
 		m.requestLatency, m.requests, m.leaderChanges,
 		m.topicBytesIn, m.topicBytesOut, m.topicRecordsIn, m.topicRecordsOut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.raft = newRaftMetrics(m.reg)
 	return m
 }
 
@@ -142,7 +146,7 @@ func requestResult(code int16) string {
 
 // watchEngine adds the gauges read from e at scrape time.
 func (m *promMetrics) watchEngine(e *engine.Engine) {
-	m.reg.MustRegister(newEngineCollector(e), newClusterCollector(e))
+	m.reg.MustRegister(newEngineCollector(e), newClusterCollector(e), newRaftCollector(e))
 }
 
 func (m *promMetrics) handler() http.Handler {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestMetricsOneBroker(t *testing.T) {
 	m := newPromMetrics()
 	c := testcluster.New(t, 1, testcluster.WithConfig(func(cfg *engine.Config) {
 		cfg.KafkaAddr = ln.Addr().String()
-		cfg.Hooks = append(cfg.Hooks, m)
+		cfg.Hooks = append(cfg.Hooks, m, m.raft)
 	}))
 	e := c.Engine(1)
 	srv, err := kafka.New(e, kafka.Config{RequestHook: m,
@@ -153,6 +154,15 @@ func TestMetricsOneBroker(t *testing.T) {
 		{before, `chronik_consumer_group_lag` + gtp, n - 5, n - 5},
 		{after, `chronik_consumer_group_committed_offset` + gtp, n, n},
 		{after, `chronik_consumer_group_lag` + gtp, 0, 0},
+		{after, `chronik_raft_commit_duration_seconds_count{class="partition"}`, 1, 1e9},
+		{after, `chronik_raft_commit_duration_seconds_count{class="meta"}`, 1, 1e9}, // topic creation, registration
+		{after, `chronik_raft_entries_applied_total{class="partition"}`, 1, 1e9},
+		{after, `chronik_raft_entries_applied_total{class="internal"}`, 2, 1e9}, // the two commits
+		{after, `chronik_raft_apply_duration_seconds_count{class="partition"}`, 1, 1e9},
+		{after, `chronik_raft_elections_total{class="meta"}`, 1, 1e9},
+		{after, `chronik_raft_elections_total{class="partition"}`, 1, 1e9},
+		{after, `chronik_raft_unreachable_peers`, 0, 0},
+		{after, `chronik_raft_snapshots_total{event="sent"}`, 0, 0},
 	} {
 		v, ok := tc.s.samples[tc.series]
 		if !ok || v < tc.min || v > tc.max {
@@ -261,4 +271,61 @@ func TestGrafanaDashboardDocumented(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Three brokers, broker 1's metrics: a killed follower makes the
+// partitions broker 1 leads under replicated (its Raft link fails, so the
+// replica leaves the ISR), and its return brings them back to 0.
+func TestMetricsUnderReplicated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three chronik brokers")
+	}
+	m := newPromMetrics()
+	c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+		if cfg.NodeID == 1 {
+			cfg.Hooks = append(cfg.Hooks, m, m.raft)
+		}
+	}))
+	m.watchEngine(c.Engine(1))
+	const topic = "replicated"
+	c.CreateTopic(t, topic, engine.TopicConfig{Partitions: 3, ReplicationFactor: 3})
+	gauge := func(series string) float64 {
+		v, ok := scrapeMetrics(t, m).samples[series]
+		if !ok {
+			t.Fatalf("%s not served", series)
+		}
+		return v
+	}
+	waitGauge := func(series string, ok func(float64) bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v := gauge(series)
+			if ok(v) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %v, want %s", series, v, what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Broker 1 leads its preferred partition once the balancer placed it.
+	waitGauge("chronik_partitions_led", func(v float64) bool { return v >= 1 }, ">= 1")
+	waitGauge("chronik_under_replicated_partitions", func(v float64) bool { return v == 0 }, "0 with every broker up")
+
+	c.Kill(3)
+	waitGauge("chronik_raft_unreachable_peers", func(v float64) bool { return v == 1 }, "1 after broker 3 was killed")
+	waitGauge("chronik_under_replicated_partitions", func(v float64) bool { return v >= 1 }, ">= 1 after broker 3 was killed")
+	md := c.Engine(1).Metadata(topic)
+	for _, p := range md.Topics[0].Partitions {
+		if len(p.ISR) != 2 || slices.Contains(p.ISR, 3) {
+			t.Errorf("partition %d: ISR %v with broker 3 down, want the two others", p.Partition, p.ISR)
+		}
+	}
+
+	c.Restart(3)
+	waitGauge("chronik_raft_unreachable_peers", func(v float64) bool { return v == 0 }, "0 after broker 3 returned")
+	waitGauge("chronik_under_replicated_partitions", func(v float64) bool { return v == 0 }, "0 after broker 3 returned")
+	waitGauge("chronik_offline_replicas", func(v float64) bool { return v == 0 }, "0 after broker 3 returned")
 }

@@ -4,6 +4,8 @@ package cli
 // of __meta (engine.Metadata): no Raft traffic.
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chronik-io/chronik/engine"
@@ -20,10 +22,11 @@ var (
 	_ prometheus.Collector = (*clusterCollector)(nil)
 )
 
-// clusterCollector reports partition leadership and replica placement
-// health. chronik does not expose Raft follower progress yet, so a replica
-// counts as offline when its broker has not registered in __meta (never
-// started, or is not a member any more), not when it lags.
+// clusterCollector reports partition leadership and replica health. A
+// replica is out of sync when its broker is not in the partition's ISR:
+// this broker's Raft transport cannot reach it (engine.PartitionInfo.ISR);
+// it is offline when, besides, its broker has not registered in __meta
+// (never started, or no longer a member) or cannot be reached.
 type clusterCollector struct {
 	e               metadataSource
 	led             *prometheus.Desc
@@ -40,9 +43,9 @@ func newClusterCollector(e metadataSource) *clusterCollector {
 		leaderless: prometheus.NewDesc("chronik_leaderless_partitions",
 			"Partitions of the cluster without a leader, as this broker sees them (its own view for replicas it hosts, else the leader last recorded in __meta); aggregate with max().", nil, nil),
 		underReplicated: prometheus.NewDesc("chronik_under_replicated_partitions",
-			"Partitions this broker leads with at least one replica on an offline broker (one not registered in __meta); follower lag is not measured.", nil, nil),
+			"Partitions this broker leads with a replica out of the ISR (on a broker its Raft transport cannot reach, or that has not registered in __meta).", nil, nil),
 		offline: prometheus.NewDesc("chronik_offline_replicas",
-			"Partition replicas of the cluster placed on brokers not registered in __meta, as this broker sees them; aggregate with max().", nil, nil),
+			"Partition replicas of the cluster on brokers not registered in __meta or out of the ISR, as this broker sees them; aggregate with max().", nil, nil),
 	}
 }
 
@@ -79,7 +82,7 @@ func clusterHealthOf(md engine.Metadata, self uint64) clusterHealth {
 		for _, p := range t.Partitions {
 			offline := 0
 			for _, r := range p.Replicas {
-				if !online[r] {
+				if !online[r] || !slices.Contains(p.ISR, r) {
 					offline++
 				}
 			}

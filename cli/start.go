@@ -296,7 +296,7 @@ func runStart(c *cli.Context) error {
 		}
 	}
 	metrics := newPromMetrics()
-	sc.engine.Hooks = append(sc.engine.Hooks, metrics)
+	sc.engine.Hooks = append(sc.engine.Hooks, metrics, metrics.raft)
 	sc.kafka.RequestHook = metrics
 
 	e, err := engine.Open(sc.engine)

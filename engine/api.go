@@ -129,7 +129,7 @@ type PartitionInfo struct {
 	Leader          uint64 // 0 if none known
 	LeaderEpoch     int32
 	Replicas        []uint64
-	ISR             []uint64 // replicas known to be in sync
+	ISR             []uint64 // replicas in sync: on this broker, or on a broker its Raft transport reaches
 	PreferredLeader uint64
 }
 

@@ -113,11 +113,9 @@ func (e *Engine) onLeaderChange(shard, leader, term uint64) {
 	if len(e.hooks.leader) == 0 {
 		return
 	}
-	topic, partition := "", int32(-1)
-	if shard == shards.MetaShardID {
-		topic = "__meta"
-	} else if p := e.local(shard); p != nil {
-		topic, partition = p.topic, p.index
+	topic, partition := e.shardTopic(shard), int32(-1)
+	if p := e.local(shard); p != nil && shard != shards.MetaShardID {
+		partition = p.index
 	}
 	for _, h := range e.hooks.leader {
 		h.OnLeaderChange(topic, partition, shards.BrokerOf(leader), term)

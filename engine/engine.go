@@ -32,6 +32,8 @@ type Engine struct {
 	meta  *shards.MetaSM
 	logdb string
 
+	links         *peerLinks               // which peers the Raft transport reaches (peerlinks.go)
+	raftEvents    raftEventCounts          // dragonboat's snapshot events
 	corruptFrames atomic.Uint64            // damaged frames (or missing segments) found by reads, rewrites or segment.Check
 	disk          *diskGuard               // refuses produce while the data dir's disk is nearly full
 	hooks         hooks                    // Config.Hooks by interface
@@ -99,11 +101,13 @@ func Open(cfg Config) (*Engine, error) {
 		closing:     make(chan struct{}),
 	}
 	e.leaders.init()
+	e.links = newPeerLinks(cfg.Peers)
 	e.hooks = newHooks(cfg.Hooks)
 	e.disk = newDiskGuard(cfg.DataDir, cfg.MinFreeBytes, lg)
 	nhc := raftconf.NodeHost(filepath.Join(cfg.DataDir, "raft"), raftAddr, e.raftOptions())
 	nhc.NodeHostID = shards.NodeHostID(cfg.NodeID)
 	nhc.RaftEventListener = (*raftListener)(e)
+	nhc.SystemEventListener = (*systemListener)(e)
 	nhc.Expert.NodeRegistryFactory = reg
 	if t := cfg.RaftTLS; t.Enabled() {
 		nhc.MutualTLS = true
@@ -318,6 +322,25 @@ func (m *metaError) Error() string {
 // propose runs SyncPropose, retrying dragonboat's temporary errors until ctx
 // is done. A context without deadline gets Config.ProduceTimeout.
 func (e *Engine) propose(ctx context.Context, shard uint64, cmd []byte) (sm.Result, error) {
+	start := time.Now()
+	res, err := e.proposeRetry(ctx, shard, cmd)
+	e.hooks.onCommit(e.shardTopic(shard), start, err)
+	return res, err
+}
+
+// shardTopic names the topic of a shard this broker hosts ("__meta" for
+// the metadata group, "" when unknown).
+func (e *Engine) shardTopic(shard uint64) string {
+	if shard == shards.MetaShardID {
+		return "__meta"
+	}
+	if p := e.local(shard); p != nil {
+		return p.topic
+	}
+	return ""
+}
+
+func (e *Engine) proposeRetry(ctx context.Context, shard uint64, cmd []byte) (sm.Result, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, e.cfg.ProduceTimeout)

@@ -36,12 +36,31 @@ type HookLeaderChange interface {
 	OnLeaderChange(topic string, partition int32, leader uint64, term uint64)
 }
 
+// HookRaft is told how long the Raft path of this broker's replicas takes.
+// topic names the replica's topic ("__meta" for the metadata group).
+type HookRaft interface {
+	// OnCommit: one proposal this broker made as leader (a produce, or a
+	// __meta command), from the proposal to its applied result; err is nil
+	// when it committed.
+	OnCommit(topic string, d time.Duration, err error)
+	// OnApply: one batch of committed entries (entries of them) written to
+	// a partition replica's segment log in d.
+	OnApply(topic string, entries int, d time.Duration)
+	// OnFsync: one fsync of a partition replica's segment log.
+	OnFsync(topic string, d time.Duration)
+	// OnSnapshot: a partition replica streamed bytes into a Raft snapshot
+	// (sent, for a follower that fell behind the leader's log) or restored
+	// bytes from one (!sent).
+	OnSnapshot(topic string, sent bool, bytes int64)
+}
+
 // hooks holds Config.Hooks split by interface, so the hot paths only loop
 // over the hooks that care.
 type hooks struct {
 	produce []HookProduce
 	fetch   []HookFetch
 	leader  []HookLeaderChange
+	raft    []HookRaft
 }
 
 func newHooks(hs []Hook) hooks {
@@ -55,6 +74,9 @@ func newHooks(hs []Hook) hooks {
 		}
 		if l, ok := x.(HookLeaderChange); ok {
 			h.leader = append(h.leader, l)
+		}
+		if r, ok := x.(HookRaft); ok {
+			h.raft = append(h.raft, r)
 		}
 	}
 	return h
@@ -91,4 +113,50 @@ func countRecords(b []byte) int {
 		return nil
 	})
 	return n
+}
+
+func (h *hooks) onCommit(topic string, start time.Time, err error) {
+	if len(h.raft) == 0 {
+		return
+	}
+	d := time.Since(start)
+	for _, r := range h.raft {
+		r.OnCommit(topic, d, err)
+	}
+}
+
+// replicaObserver passes a partition state machine's timings to the
+// HookRaft hooks.
+type replicaObserver struct {
+	topic string
+	hooks []HookRaft
+}
+
+var _ shards.Observer = replicaObserver{}
+
+func (o replicaObserver) Applied(entries int, d time.Duration) {
+	for _, r := range o.hooks {
+		r.OnApply(o.topic, entries, d)
+	}
+}
+
+func (o replicaObserver) Synced(d time.Duration) {
+	for _, r := range o.hooks {
+		r.OnFsync(o.topic, d)
+	}
+}
+
+func (o replicaObserver) Snapshot(saved bool, bytes int64) {
+	for _, r := range o.hooks {
+		r.OnSnapshot(o.topic, saved, bytes)
+	}
+}
+
+// observer returns the shards.Observer of a replica of topic, nil when no
+// hook wants Raft timings.
+func (h *hooks) observer(topic string) shards.Observer {
+	if len(h.raft) == 0 {
+		return nil
+	}
+	return replicaObserver{topic: topic, hooks: h.raft}
 }

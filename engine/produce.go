@@ -248,6 +248,7 @@ func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*Pendin
 	sess := e.nh.GetNoOPSession(pr.p.shard)
 	var rs *dragonboat.RequestState
 	backoff := time.Millisecond
+	proposed := time.Now()
 	for {
 		rs, err = e.nh.Propose(sess, pr.cmd, time.Until(deadline))
 		if err == nil {
@@ -275,6 +276,7 @@ func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*Pendin
 		if !pr.marker {
 			defer func() { e.hooks.onProduce(topic, partition, pr.sum, start, pp.err) }()
 		}
+		defer func() { e.hooks.onCommit(topic, proposed, pp.err) }()
 		r, lost := e.awaitApplied(rs, pr)
 		switch {
 		case lost:

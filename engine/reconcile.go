@@ -219,7 +219,7 @@ func (e *Engine) startPartition(a assignment) error {
 	}
 	p.sm = shards.NewPartitionSM(p.shard, p.replica, shards.PartitionConfig{
 		Dir: p.dir, Segment: opts, Logger: e.log.With("topic", p.topic, "partition", p.index),
-		OnApply: p.notify.update,
+		OnApply: p.notify.update, Observer: e.hooks.observer(p.topic),
 	})
 	var members map[uint64]string
 	join := false

@@ -237,7 +237,7 @@ func (e *Engine) Metadata(topics ...string) Metadata {
 				leader, epoch = e.leaderHint(p.Shard, lp.replica)
 			}
 			pi.Leader, pi.LeaderEpoch = shards.BrokerOf(leader), int32(epoch)
-			pi.ISR = slices.Clone(pi.Replicas)
+			pi.ISR = e.links.inSync(pi.Replicas, e.cfg.NodeID)
 			ti.Partitions = append(ti.Partitions, pi)
 		}
 		md.Topics = append(md.Topics, ti)

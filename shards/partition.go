@@ -30,6 +30,7 @@ type PartitionSM struct {
 	fs                 segment.FS // opts.FS, nil for the OS's
 	log                *slog.Logger
 	onApply            func(hw int64)
+	obs                Observer
 
 	mu     sync.RWMutex // guards seg and closed against concurrent readers
 	seg    *segment.Log
@@ -64,6 +65,22 @@ type PartitionConfig struct {
 	// (and after a snapshot is recovered) with the new high watermark. It
 	// runs on dragonboat's apply goroutine and must not block.
 	OnApply func(hw int64)
+	// Observer, if not nil, is told how long the replica's Raft work took.
+	Observer Observer
+}
+
+// Observer receives the timings of a partition state machine: the Raft
+// apply and fsync path of a replica. Its methods run on dragonboat's apply
+// goroutines and must not block.
+type Observer interface {
+	// Applied reports one Update: entries committed Raft entries written
+	// to the segment log in d.
+	Applied(entries int, d time.Duration)
+	// Synced reports one Sync (fsync of the segment log) that took d.
+	Synced(d time.Duration)
+	// Snapshot reports bytes of this replica streamed into a Raft snapshot
+	// (saved) or restored from one (!saved).
+	Snapshot(saved bool, bytes int64)
 }
 
 // NewPartitionSM returns the state machine of a partition shard; dragonboat
@@ -79,7 +96,7 @@ func NewPartitionSM(shardID, replicaID uint64, cfg PartitionConfig) *PartitionSM
 	}
 	return &PartitionSM{
 		shardID: shardID, replicaID: replicaID, dir: cfg.Dir, opts: cfg.Segment, fs: fsys,
-		log: lg.With("shard", shardID), onApply: cfg.OnApply, producers: producerTable{},
+		log: lg.With("shard", shardID), onApply: cfg.OnApply, obs: cfg.Observer, producers: producerTable{},
 		txns: newTxnTable(),
 	}
 }
@@ -193,6 +210,10 @@ func (p *PartitionSM) rebuildState(l *segment.Log) error {
 // of every entry, in order, and writes them as one frame; each entry's result
 // is its base offset, or an error code in Result.Data.
 func (p *PartitionSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
+	if p.obs != nil {
+		start := time.Now()
+		defer func() { p.obs.Applied(len(ents), time.Since(start)) }()
+	}
 	p.mu.RLock()
 	l := p.seg
 	p.mu.RUnlock()
@@ -443,7 +464,37 @@ func (p *PartitionSM) Sync() error {
 	if p.seg == nil {
 		return nil
 	}
-	return p.seg.Sync()
+	if p.obs == nil {
+		return p.seg.Sync()
+	}
+	start := time.Now()
+	err := p.seg.Sync()
+	p.obs.Synced(time.Since(start))
+	return err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 // snapshotCtx is what PrepareSnapshot pins for SaveSnapshot.
@@ -478,6 +529,11 @@ func (p *PartitionSM) SaveSnapshot(ctx any, w io.Writer, done <-chan struct{}) e
 	}
 	cp := sc.cp
 	defer cp.Close()
+	if p.obs != nil {
+		cw := &countingWriter{w: w}
+		w = cw
+		defer func() { p.obs.Snapshot(true, cw.n) }()
+	}
 	if _, err := w.Write(segment.EncodeEpochs(sc.epochs)); err != nil {
 		return fmt.Errorf("shard %d: stream snapshot: %w", p.shardID, err)
 	}
@@ -510,6 +566,11 @@ func (p *PartitionSM) SetRoll(segmentBytes int64, age time.Duration) {
 // the streamed one (or one scanned from the batches, for a snapshot of a
 // version that did not send it).
 func (p *PartitionSM) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) error {
+	if p.obs != nil {
+		cr := &countingReader{r: r}
+		r = cr
+		defer func() { p.obs.Snapshot(false, cr.n) }()
+	}
 	es, have, r, err := readSnapshotEpochs(r)
 	if err != nil {
 		return fmt.Errorf("shard %d: restore snapshot: %w", p.shardID, err)

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lni/dragonboat/v4/raftio"
+
+	"github.com/chronik-io/chronik/shards"
+)
+
+// Which peers this broker's Raft transport reaches, and what dragonboat's
+// snapshot machinery did, from its system events. A follower whose broker
+// cannot be reached is out of sync: Metadata leaves it out of the ISR and
+// the broker counts the partitions it leads with such a follower as under
+// replicated.
+
+// peerLinks is the state of this broker's Raft connections to its peers.
+type peerLinks struct {
+	byAddr map[string]uint64 // canonical Raft address -> broker id; read-only
+
+	mu   sync.Mutex
+	down map[uint64]time.Time // broker -> when its link last failed (absent: up)
+}
+
+func newPeerLinks(peers map[uint64]string) *peerLinks {
+	l := &peerLinks{byAddr: map[string]uint64{}, down: map[uint64]time.Time{}}
+	for id, a := range peers {
+		if c, err := shards.CanonicalAddr(a); err == nil {
+			l.byAddr[c] = id
+		}
+	}
+	return l
+}
+
+// set records that the link to the broker at addr went up or down.
+func (l *peerLinks) set(addr string, up bool) {
+	c, err := shards.CanonicalAddr(addr)
+	if err != nil {
+		return
+	}
+	id, ok := l.byAddr[c]
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if up {
+		delete(l.down, id)
+	} else if _, was := l.down[id]; !was {
+		l.down[id] = time.Now()
+	}
+}
+
+// reachable reports whether broker id's link is up (self always is).
+func (l *peerLinks) reachable(id uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, down := l.down[id]
+	return !down
+}
+
+// unreachable returns the brokers whose link is down, in id order.
+func (l *peerLinks) unreachable() []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]uint64, 0, len(l.down))
+	for id := range l.down {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// inSync returns the replicas (broker ids) this broker sees in sync: on
+// this broker, or on a broker its Raft transport reaches.
+func (l *peerLinks) inSync(replicas []uint64, self uint64) []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]uint64, 0, len(replicas))
+	for _, r := range replicas {
+		if _, down := l.down[r]; r == self || !down {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// RaftStats is what this broker's Raft layer reports of itself since it
+// started: snapshot traffic and the peers its transport cannot reach.
+type RaftStats struct {
+	SnapshotsCreated     uint64 // snapshots taken of local replicas (log compaction)
+	SnapshotsSent        uint64 // snapshots streamed to followers behind the log
+	SnapshotsSendAborted uint64 // of those, the streams that failed
+	SnapshotsReceived    uint64 // snapshots received from leaders
+	SnapshotsRecovered   uint64 // local replicas restored from a snapshot
+	LogCompactions       uint64 // Raft log prefixes removed after a snapshot
+	// UnreachablePeers are the brokers whose Raft connection from this
+	// broker last failed, in id order.
+	UnreachablePeers []uint64
+}
+
+// RaftStats returns the counters of this broker's Raft layer.
+func (e *Engine) RaftStats() RaftStats {
+	c := &e.raftEvents
+	return RaftStats{
+		SnapshotsCreated:     c.created.Load(),
+		SnapshotsSent:        c.sent.Load(),
+		SnapshotsSendAborted: c.aborted.Load(),
+		SnapshotsReceived:    c.received.Load(),
+		SnapshotsRecovered:   c.recovered.Load(),
+		LogCompactions:       c.compacted.Load(),
+		UnreachablePeers:     e.links.unreachable(),
+	}
+}
+
+// raftEventCounts counts dragonboat's snapshot events.
+type raftEventCounts struct {
+	created, sent, aborted, received, recovered, compacted atomic.Uint64
+}
+
+// systemListener receives dragonboat's system events; each only counts or
+// records, as dragonboat asks of its listeners.
+type systemListener Engine
+
+var _ raftio.ISystemEventListener = (*systemListener)(nil)
+
+func (l *systemListener) ConnectionEstablished(i raftio.ConnectionInfo) {
+	if !i.SnapshotConnection {
+		l.links.set(i.Address, true)
+	}
+}
+
+func (l *systemListener) ConnectionFailed(i raftio.ConnectionInfo) {
+	if !i.SnapshotConnection {
+		l.links.set(i.Address, false)
+	}
+}
+
+func (l *systemListener) SendSnapshotStarted(raftio.SnapshotInfo) { l.raftEvents.sent.Add(1) }
+func (l *systemListener) SendSnapshotAborted(raftio.SnapshotInfo) { l.raftEvents.aborted.Add(1) }
+func (l *systemListener) SnapshotReceived(raftio.SnapshotInfo)    { l.raftEvents.received.Add(1) }
+func (l *systemListener) SnapshotRecovered(raftio.SnapshotInfo)   { l.raftEvents.recovered.Add(1) }
+func (l *systemListener) SnapshotCreated(raftio.SnapshotInfo)     { l.raftEvents.created.Add(1) }
+func (l *systemListener) LogCompacted(raftio.EntryInfo)           { l.raftEvents.compacted.Add(1) }
+
+func (l *systemListener) NodeHostShuttingDown()                     {}
+func (l *systemListener) NodeUnloaded(raftio.NodeInfo)              {}
+func (l *systemListener) NodeDeleted(raftio.NodeInfo)               {}
+func (l *systemListener) NodeReady(raftio.NodeInfo)                 {}
+func (l *systemListener) MembershipChanged(raftio.NodeInfo)         {}
+func (l *systemListener) SendSnapshotCompleted(raftio.SnapshotInfo) {}
+func (l *systemListener) SnapshotCompacted(raftio.SnapshotInfo)     {}
+func (l *systemListener) LogDBCompacted(raftio.EntryInfo)           {}
