@@ -28,6 +28,7 @@ type promMetrics struct {
 	fetchRecords   *prometheus.CounterVec
 	requestLatency *prometheus.HistogramVec
 	requests       *prometheus.CounterVec
+	requestPhase   *prometheus.HistogramVec
 	leaderChanges  *prometheus.CounterVec
 
 	// Per-topic sums of the per-partition counters above, for dashboards
@@ -67,7 +68,10 @@ func newPromMetrics() *promMetrics {
 			Help:    "Kafka request latency from read to response, per API and result (ok, closed, or the Kafka error answered, such as corrupt_message).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"api", "result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "kafka_requests_total",
-			Help: "Kafka requests answered or failed, per API and result (as chronik_request_duration_seconds: ok, closed, or the Kafka error answered)."}, []string{"api", "result"}),
+			Help: "Kafka requests answered or failed, per API, version and result (as chronik_request_duration_seconds: ok, closed, or the Kafka error answered)."}, []string{"api", "version", "result"}),
+		requestPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "chronik", Name: "request_phase_duration_seconds",
+			Help:    "Kafka request latency per API and phase: queue (behind the connection's earlier requests), handle (to the response being ready), send (writing it).",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 19)}, []string{"api", "phase"}),
 		topicBytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_bytes_in_total",
 			Help: "Record batch bytes produced on this broker (as leader), per topic."}, []string{"topic"}),
 		topicBytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "topic_bytes_out_total",
@@ -80,7 +84,7 @@ func newPromMetrics() *promMetrics {
 			Help: "Raft leader changes seen by this broker, per group (topic \"__meta\" for metadata)."}, tp),
 	}
 	m.reg.MustRegister(m.produceBytes, m.produceRecords, m.produceErrors, m.fetchBytes, m.fetchRecords,
-		m.requestLatency, m.requests, m.leaderChanges,
+		m.requestLatency, m.requests, m.requestPhase, m.leaderChanges,
 		m.topicBytesIn, m.topicBytesOut, m.topicRecordsIn, m.topicRecordsOut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.raft = newRaftMetrics(m.reg)
@@ -123,17 +127,20 @@ func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64)
 // "closed" (the connection was closed instead of answering), or the Kafka
 // error the response carries in lower case ("corrupt_message",
 // "not_leader_for_partition", ...).
-func (m *promMetrics) OnRequest(apiKey int16, d time.Duration, errCode int16, err error) {
+func (m *promMetrics) OnRequest(info kafka.RequestInfo) {
 	res := "ok"
 	switch {
-	case err != nil:
+	case info.Err != nil:
 		res = "closed"
-	case errCode != 0:
-		res = requestResult(errCode)
+	case info.ErrCode != 0:
+		res = requestResult(info.ErrCode)
 	}
-	api := kmsg.NameForKey(apiKey)
-	m.requestLatency.WithLabelValues(api, res).Observe(d.Seconds())
-	m.requests.WithLabelValues(api, res).Inc()
+	api := kmsg.NameForKey(info.APIKey)
+	m.requestLatency.WithLabelValues(api, res).Observe(info.Total().Seconds())
+	m.requests.WithLabelValues(api, strconv.Itoa(int(info.Version)), res).Inc()
+	m.requestPhase.WithLabelValues(api, "queue").Observe(info.Queue.Seconds())
+	m.requestPhase.WithLabelValues(api, "handle").Observe(info.Handle.Seconds())
+	m.requestPhase.WithLabelValues(api, "send").Observe(info.Send.Seconds())
 }
 
 // requestResult is the result label of a Kafka error code.

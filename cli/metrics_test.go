@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/chronik-io/chronik/kafka"
 )
 
 // TestPromMetrics feeds the hooks and checks the exposition.
@@ -21,9 +23,9 @@ func TestPromMetrics(t *testing.T) {
 	m.OnFetch("orders", 1, 0, 0, nil) // empty long poll: not counted
 	m.OnLeaderChange("orders", 1, 2, 7)
 	m.OnLeaderChange("__meta", -1, 1, 3)
-	m.OnRequest(0, 3*time.Millisecond, 0, nil)
-	m.OnRequest(0, 2*time.Millisecond, kerr.CorruptMessage.Code, nil)
-	m.OnRequest(3, time.Millisecond, 0, errors.New("closed"))
+	m.OnRequest(kafka.RequestInfo{APIKey: 0, Version: 9, Queue: time.Millisecond, Handle: 2 * time.Millisecond})
+	m.OnRequest(kafka.RequestInfo{APIKey: 0, Version: 9, Handle: 2 * time.Millisecond, ErrCode: kerr.CorruptMessage.Code})
+	m.OnRequest(kafka.RequestInfo{APIKey: 3, Version: 12, Handle: time.Millisecond, Err: errors.New("closed")})
 	m.watchServer(fakeServer{skipped: 1, rejected: 2, accepted: 7, open: 4, queued: 4096, waiting: 3, saslOK: 5, saslFailed: 6})
 
 	rec := httptest.NewRecorder()
@@ -40,9 +42,12 @@ func TestPromMetrics(t *testing.T) {
 		`chronik_request_duration_seconds_count{api="Produce",result="ok"} 1`,
 		`chronik_request_duration_seconds_count{api="Produce",result="corrupt_message"} 1`,
 		`chronik_request_duration_seconds_count{api="Metadata",result="closed"} 1`,
-		`chronik_kafka_requests_total{api="Produce",result="ok"} 1`,
-		`chronik_kafka_requests_total{api="Produce",result="corrupt_message"} 1`,
-		`chronik_kafka_requests_total{api="Metadata",result="closed"} 1`,
+		`chronik_kafka_requests_total{api="Produce",result="ok",version="9"} 1`,
+		`chronik_kafka_requests_total{api="Produce",result="corrupt_message",version="9"} 1`,
+		`chronik_kafka_requests_total{api="Metadata",result="closed",version="12"} 1`,
+		`chronik_request_duration_seconds_sum{api="Produce",result="ok"} 0.003`,
+		`chronik_request_phase_duration_seconds_count{api="Produce",phase="queue"} 2`,
+		`chronik_request_phase_duration_seconds_sum{api="Produce",phase="handle"} 0.004`,
 		`chronik_topic_bytes_in_total{topic="orders"} 3072`,
 		`chronik_topic_records_in_total{topic="orders"} 3`,
 		`chronik_topic_bytes_out_total{topic="orders"} 3072`,

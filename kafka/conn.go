@@ -113,7 +113,8 @@ const (
 type inflight struct {
 	r      *request
 	finish func() (kmsg.Response, error)
-	start  time.Time
+	read   time.Time // the request's frame was read
+	start  time.Time // its handling started
 }
 
 // serve reads requests until the client goes away, a frame is bad, or the
@@ -181,6 +182,7 @@ func (c *conn) serve() {
 			c.principal = f(c.nc, r.clientID)
 		}
 		r.principal = c.principal
+		read := time.Now()
 		if !pipelined(r) || c.inflightBytes.Load()+int64(len(frame)) > maxPipelinedBytes {
 			pending.Wait()
 		}
@@ -192,7 +194,7 @@ func (c *conn) serve() {
 		finish := c.s.dispatch(c.s.ctx, r)
 		pending.Add(1)
 		c.inflightBytes.Add(int64(r.size))
-		queue <- inflight{r: r, finish: finish, start: start}
+		queue <- inflight{r: r, finish: finish, read: read, start: start}
 	}
 }
 
@@ -257,13 +259,7 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 		}
 		resp, err := it.finish()
 		r := it.r
-		if h := c.s.cfg.RequestHook; h != nil {
-			var code int16
-			if resp != nil {
-				code = responseErrorCode(resp)
-			}
-			h.OnRequest(r.key, time.Since(it.start), code, err)
-		}
+		ready := time.Now()
 		switch {
 		case errors.Is(err, errCloseConn):
 			c.log.Debug("closing connection after failed acks=0 produce", "client_id", r.clientID)
@@ -282,6 +278,14 @@ func (c *conn) write(queue <-chan inflight, pending *sync.WaitGroup) {
 			if cap(out) > maxRetainedWriteBuffer {
 				out = nil // do not pin a large fetch response's buffer
 			}
+		}
+		if h := c.s.cfg.RequestHook; h != nil {
+			info := RequestInfo{APIKey: r.key, Version: r.version, Err: err,
+				Queue: it.start.Sub(it.read), Handle: ready.Sub(it.start), Send: time.Since(ready)}
+			if resp != nil {
+				info.ErrCode = responseErrorCode(resp)
+			}
+			h.OnRequest(info)
 		}
 		if dead {
 			c.markDead()

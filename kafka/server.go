@@ -95,16 +95,35 @@ type Config struct {
 	SASL SASLConfig
 }
 
-// HookRequest observes requests. OnRequest gets the API key, the time from
-// reading the request to having its response (or failure), the Kafka error
-// code the response carries (0 = none; the top-level code, else the first
-// per-partition one, for Produce, Fetch, ListOffsets, offset and group
-// APIs; 0 for other APIs), and the Go error that closed the connection, if
-// any. It must be fast and safe for concurrent use: it runs on each
-// connection's writer goroutine.
+// HookRequest observes requests, once each is answered (its response
+// written, or the connection closed instead). It must be fast and safe for
+// concurrent use: it runs on each connection's writer goroutine.
 type HookRequest interface {
-	OnRequest(apiKey int16, d time.Duration, errCode int16, err error)
+	OnRequest(RequestInfo)
 }
+
+// RequestInfo describes one answered request. The three phases add up to
+// the time from reading the request to having written its response.
+type RequestInfo struct {
+	APIKey, Version int16
+	// Queue is the wait before handling started: behind the connection's
+	// earlier requests, which are answered in order.
+	Queue time.Duration
+	// Handle runs from the start of handling to the response being ready
+	// (a produce's Raft commit included).
+	Handle time.Duration
+	// Send is the time to write the response to the socket.
+	Send time.Duration
+	// ErrCode is the Kafka error the response carries: 0 for none; the
+	// top-level code, else the first per-partition one, for Produce,
+	// Fetch, ListOffsets, offset and group APIs; 0 for other APIs.
+	ErrCode int16
+	// Err is the error that closed the connection instead of answering.
+	Err error
+}
+
+// Total is the time from reading the request to having answered it.
+func (i RequestInfo) Total() time.Duration { return i.Queue + i.Handle + i.Send }
 
 func (c *Config) setDefaults() {
 	if c.MaxFrameBytes == 0 {
