@@ -40,6 +40,9 @@ type promMetrics struct {
 
 	// raft is the engine hook of the Raft metrics (metrics_raft.go).
 	raft *raftMetrics
+	// perPartition serves the series labelled by partition (true unless
+	// --metrics-partition-labels=false); set before the broker starts.
+	perPartition bool
 }
 
 var (
@@ -88,6 +91,7 @@ func newPromMetrics() *promMetrics {
 		m.topicBytesIn, m.topicBytesOut, m.topicRecordsIn, m.topicRecordsOut,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.raft = newRaftMetrics(m.reg)
+	m.perPartition = true
 	return m
 }
 
@@ -97,11 +101,15 @@ func partLabel(p int32) string { return strconv.Itoa(int(p)) }
 func (m *promMetrics) OnProduce(topic string, partition int32, bytes, records int, _ time.Duration, err error) {
 	p := partLabel(partition)
 	if err != nil {
-		m.produceErrors.WithLabelValues(topic, p).Inc()
+		if m.perPartition {
+			m.produceErrors.WithLabelValues(topic, p).Inc()
+		}
 		return
 	}
-	m.produceBytes.WithLabelValues(topic, p).Add(float64(bytes))
-	m.produceRecords.WithLabelValues(topic, p).Add(float64(records))
+	if m.perPartition {
+		m.produceBytes.WithLabelValues(topic, p).Add(float64(bytes))
+		m.produceRecords.WithLabelValues(topic, p).Add(float64(records))
+	}
 	m.topicBytesIn.WithLabelValues(topic).Add(float64(bytes))
 	m.topicRecordsIn.WithLabelValues(topic).Add(float64(records))
 }
@@ -111,15 +119,20 @@ func (m *promMetrics) OnFetch(topic string, partition int32, bytes, records int,
 	if err != nil || bytes == 0 {
 		return
 	}
-	p := partLabel(partition)
-	m.fetchBytes.WithLabelValues(topic, p).Add(float64(bytes))
-	m.fetchRecords.WithLabelValues(topic, p).Add(float64(records))
+	if m.perPartition {
+		p := partLabel(partition)
+		m.fetchBytes.WithLabelValues(topic, p).Add(float64(bytes))
+		m.fetchRecords.WithLabelValues(topic, p).Add(float64(records))
+	}
 	m.topicBytesOut.WithLabelValues(topic).Add(float64(bytes))
 	m.topicRecordsOut.WithLabelValues(topic).Add(float64(records))
 }
 
 // OnLeaderChange implements engine.HookLeaderChange.
 func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64) {
+	if !m.perPartition {
+		return
+	}
 	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
 }
 
@@ -153,7 +166,9 @@ func requestResult(code int16) string {
 
 // watchEngine adds the gauges read from e at scrape time.
 func (m *promMetrics) watchEngine(e *engine.Engine) {
-	m.reg.MustRegister(newEngineCollector(e), newClusterCollector(e), newRaftCollector(e))
+	ec := newEngineCollector(e)
+	ec.perPartition = m.perPartition
+	m.reg.MustRegister(ec, newClusterCollector(e), newRaftCollector(e))
 }
 
 func (m *promMetrics) handler() http.Handler {
@@ -162,17 +177,18 @@ func (m *promMetrics) handler() http.Handler {
 
 // engineCollector reads per-replica gauges from the engine on each scrape.
 type engineCollector struct {
-	e          *engine.Engine
-	inflight   *prometheus.Desc
-	segBytes   *prometheus.Desc
-	hw         *prometheus.Desc
-	isLeader   *prometheus.Desc
-	unresolved *prometheus.Desc
-	corrupt    *prometheus.Desc
-	quarantine *prometheus.Desc
-	rebuilt    *prometheus.Desc
-	moves      *prometheus.Desc
-	diskFree   *prometheus.Desc
+	e            *engine.Engine
+	perPartition bool // serve the per-replica and per-partition gauges
+	inflight     *prometheus.Desc
+	segBytes     *prometheus.Desc
+	hw           *prometheus.Desc
+	isLeader     *prometheus.Desc
+	unresolved   *prometheus.Desc
+	corrupt      *prometheus.Desc
+	quarantine   *prometheus.Desc
+	rebuilt      *prometheus.Desc
+	moves        *prometheus.Desc
+	diskFree     *prometheus.Desc
 
 	// Gauges of the partitions this broker leads, so that summing them
 	// over brokers counts each partition once.
@@ -215,7 +231,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.e.LocalReplicas(false) {
-		if r.Stopped {
+		if r.Stopped || !c.perPartition {
 			continue // quarantined and not running: no replica gauges
 		}
 		p := partLabel(r.Partition)

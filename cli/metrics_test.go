@@ -85,3 +85,31 @@ func (f fakeServer) ConnectionsOpen() int              { return f.open }
 func (f fakeServer) QueuedRequestBytes() (int64, int)  { return f.queued, f.waiting }
 func (f fakeServer) SASLAuthentications() int64        { return f.saslOK }
 func (f fakeServer) SASLAuthenticationFailures() int64 { return f.saslFailed }
+
+// With --metrics-partition-labels=false no series carries a partition
+// label; the per-topic counters still count everything.
+func TestPromMetricsWithoutPartitionLabels(t *testing.T) {
+	m := newPromMetrics()
+	m.perPartition = false
+	m.OnProduce("orders", 1, 2048, 2, time.Millisecond, nil)
+	m.OnProduce("orders", 2, 100, 1, time.Millisecond, errors.New("not leader"))
+	m.OnFetch("orders", 1, 3072, 3, nil)
+	m.OnLeaderChange("orders", 1, 2, 7)
+	m.raft.OnLeaderChange("orders", 1, 2, 7)
+
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	if strings.Contains(string(body), `partition="`) {
+		t.Errorf("a series with a partition label is served:\n%s", body)
+	}
+	for _, want := range []string{
+		`chronik_topic_bytes_in_total{topic="orders"} 2048`,
+		`chronik_topic_records_out_total{topic="orders"} 3`,
+		`chronik_raft_leader_changes_by_class_total{class="partition"} 1`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

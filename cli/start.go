@@ -41,6 +41,7 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
 			&cli.StringFlag{Name: "peers", Usage: "every member as id@raft-host:port, comma separated, this broker included (default: this broker alone, --node-id@--raft-addr)", EnvVars: []string{"CHRONIK_PEERS"}},
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack (or zone): once brokers have racks, a partition's replicas go to different racks", EnvVars: []string{"CHRONIK_RACK"}},
+			&cli.BoolFlag{Name: "metrics-partition-labels", Value: true, Usage: "serve per-partition series on /metrics (produce and fetch counters, replica gauges); false keeps only per-topic and broker-wide series, for clusters with many partitions", EnvVars: []string{"CHRONIK_METRICS_PARTITION_LABELS"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz, /readyz, /metrics and /v1/partitions; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
 			&cli.BoolFlag{Name: "auto-create-topics", Value: true, Usage: "create unknown topics on Metadata and Produce", EnvVars: []string{"CHRONIK_AUTO_CREATE_TOPICS"}},
 			&cli.IntFlag{Name: "max-connections", Value: kafka.DefaultMaxConnections, Usage: "open client connections at most; one more is accepted and closed at once (max.connections)", EnvVars: []string{"CHRONIK_MAX_CONNECTIONS"}},
@@ -76,6 +77,8 @@ type startConfig struct {
 	listeners []listenerSpec
 	tls       tlsSetup
 	httpAddr  string
+	// partitionMetrics: --metrics-partition-labels.
+	partitionMetrics bool
 	// bootstrapUser and bootstrapPassword: --bootstrap-user.
 	bootstrapUser, bootstrapPassword string
 }
@@ -104,6 +107,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		errs = append(errs, err)
 	}
 	sc.httpAddr = c.String("http-addr")
+	sc.partitionMetrics = c.Bool("metrics-partition-labels")
 	sc.engine = engine.Config{
 		NodeID:            c.Uint64("node-id"),
 		Rack:              c.String("rack"),
@@ -296,6 +300,7 @@ func runStart(c *cli.Context) error {
 		}
 	}
 	metrics := newPromMetrics()
+	metrics.perPartition = sc.partitionMetrics
 	sc.engine.Hooks = append(sc.engine.Hooks, metrics, metrics.raft)
 	sc.kafka.RequestHook = metrics
 
