@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := cli.App().Run(os.Args); err != nil {
+	if err := cli.Run(os.Args); err != nil {
 		msg := err.Error()
 		if !strings.HasPrefix(msg, "chronik") {
 			msg = "chronik: " + msg
