@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -58,5 +59,45 @@ func TestLeaderBalancer(t *testing.T) {
 				t.Errorf("balancer moves on the preferred broker: %d", moves)
 			}
 		})
+	}
+}
+
+// The preferred leader of a partition created moments ago crashes: the
+// replica that takes over keeps its leadership and takes every write, where
+// the hand-over to the preferred replica at creation used to target the
+// dead broker every 300 ms for the rest of the partition's first 10 s, and
+// Raft drops proposals while a transfer is pending.
+func TestFailoverRightAfterCreation(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 3)
+	c.CreateTopic(t, "young", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	id := c.WaitLeader(t, "young", 0, 5*time.Second)
+	preferred := int(c.Engine(id).Metadata().Topics[0].Partitions[0].PreferredLeader)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Leader("young", 0) != preferred && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l := c.Leader("young", 0); l != preferred {
+		t.Fatalf("leader %d, want the preferred %d", l, preferred)
+	}
+	c.Kill(preferred)
+	killed := time.Now()
+	var l int
+	for l == 0 || l == preferred {
+		if time.Since(killed) > 5*time.Second {
+			t.Fatalf("no new leader 5 s after the preferred leader %d crashed", preferred)
+		}
+		time.Sleep(20 * time.Millisecond)
+		l = c.Leader("young", 0)
+	}
+	// Still inside the creation hand-over window (10 s from the start).
+	for i := range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.Engine(l).Produce(ctx, "young", 0, []engine.Record{{Value: []byte("after the crash")}})
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d on the new leader %d, %v after the crash: %v", i, l, time.Since(killed).Round(time.Millisecond), err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -467,6 +467,11 @@ type raftListener Engine
 func (l *raftListener) LeaderUpdated(info raftio.LeaderInfo) {
 	e := (*Engine)(l)
 	e.leaders.set(info.ShardID, info.LeaderID, info.Term)
+	if info.LeaderID != 0 && info.LeaderID != info.ReplicaID {
+		if p := e.local(info.ShardID); p != nil {
+			p.followed.Store(true)
+		}
+	}
 	e.onLeaderChange(info.ShardID, info.LeaderID, info.Term)
 	if info.ShardID != shards.MetaShardID && info.LeaderID == info.ReplicaID && info.LeaderID != 0 {
 		select {

@@ -88,6 +88,26 @@ func (l *peerLinks) inSync(replicas []uint64, self uint64) []uint64 {
 	return out
 }
 
+// transferTarget returns the replica (id) of replicas, other than self, to
+// hand a leadership to: the first whose broker this broker's Raft transport
+// reaches, else the first other one; 0 if there is none. A transfer to a
+// dead replica would stop the partition's writes until it timed out.
+func (e *Engine) transferTarget(replicas []uint64, self uint64) uint64 {
+	var fallback uint64
+	for _, r := range replicas {
+		if r == self {
+			continue
+		}
+		if e.links.reachable(shards.BrokerOf(r)) {
+			return r
+		}
+		if fallback == 0 {
+			fallback = r
+		}
+	}
+	return fallback
+}
+
 // RaftStats is what this broker's Raft layer reports of itself since it
 // started: snapshot traffic and the peers its transport cannot reach.
 type RaftStats struct {

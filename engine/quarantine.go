@@ -304,10 +304,8 @@ func (e *Engine) handOver(shard, self uint64) {
 	if part == nil {
 		return
 	}
-	for _, r := range part.Replicas {
-		if r != self && e.nh.RequestLeaderTransfer(shard, r) == nil {
-			break
-		}
+	if r := e.transferTarget(part.Replicas, self); r != 0 {
+		e.nh.RequestLeaderTransfer(shard, r)
 	}
 	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
 	for time.Now().Before(deadline) {

@@ -33,6 +33,9 @@ type partition struct {
 	balanceDone  bool
 	lastTransfer time.Time
 	startedAt    time.Time
+	// followed: this replica has seen another replica lead (set from
+	// dragonboat's leader events), so its own leadership is a failover.
+	followed atomic.Bool
 	// roll is the segment roll limits in force (segment.bytes, segment.ms);
 	// the reconciler passes a changed topic config on to the log.
 	roll rollLimits
@@ -412,14 +415,16 @@ func (e *Engine) balanceLeaders(st *shards.MetaState) {
 			p.balanceDone = true
 			continue
 		}
-		// Only a leader that no other replica preceded (as far as __meta
-		// knows): a partition's first election, not a failover away from
-		// a preferred leader that may be down.
-		if rec, ok := st.Leaders[shard]; ok && rec.Leader != p.replica {
+		// Only a leader that no other replica preceded (as far as this
+		// replica or __meta knows): a partition's first election, not a
+		// failover away from a preferred leader that may be down. A
+		// transfer to a dead replica stops the partition's writes until
+		// it times out, and this loop would ask again.
+		if rec, ok := st.Leaders[shard]; p.followed.Load() || ok && rec.Leader != p.replica {
 			p.balanceDone = true
 			continue
 		}
-		if _, ok := st.Brokers[shards.BrokerOf(a.Preferred)]; !ok {
+		if _, ok := st.Brokers[shards.BrokerOf(a.Preferred)]; !ok || !e.links.reachable(shards.BrokerOf(a.Preferred)) {
 			continue
 		}
 		p.lastTransfer = now
@@ -453,13 +458,8 @@ func (e *Engine) transferLeadership() {
 		if a == nil {
 			continue
 		}
-		for _, r := range a.Replicas {
-			if r != p.replica {
-				if e.nh.RequestLeaderTransfer(shard, r) == nil {
-					moving = append(moving, shard)
-				}
-				break
-			}
+		if r := e.transferTarget(a.Replicas, p.replica); r != 0 && e.nh.RequestLeaderTransfer(shard, r) == nil {
+			moving = append(moving, shard)
 		}
 	}
 	e.mu.Unlock()

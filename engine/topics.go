@@ -237,6 +237,14 @@ func (e *Engine) Metadata(topics ...string) Metadata {
 				leader, epoch = e.leaderHint(p.Shard, lp.replica)
 			}
 			pi.Leader, pi.LeaderEpoch = shards.BrokerOf(leader), int32(epoch)
+			if pi.Leader != 0 && pi.Leader != e.cfg.NodeID && !e.links.reachable(pi.Leader) {
+				// A leader this broker cannot reach has most likely
+				// crashed: no leader (LEADER_NOT_AVAILABLE) makes clients
+				// ask again within a quarter second, where a dead
+				// leader's address has them retry it with a growing
+				// backoff, and so outlast the election.
+				pi.Leader = 0
+			}
 			pi.ISR = e.links.inSync(pi.Replicas, e.cfg.NodeID)
 			ti.Partitions = append(ti.Partitions, pi)
 		}

@@ -2,6 +2,7 @@ package proctest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -127,7 +128,7 @@ func (c *cluster) start(id int) {
 	}
 	args := append([]string{"start", "--node-id", strconv.Itoa(id), "--peers", peers,
 		"--kafka-addr", b.kafka, "--raft-addr", b.raft, "--http-addr", b.http, "--data-dir", b.dir,
-		"--log-level", "warn"}, c.extra...)
+		"--log-level", cmp.Or(os.Getenv("CHRONIK_PROCTEST_LOG_LEVEL"), "warn")}, c.extra...)
 	b.cmd = exec.Command(chronikBin, args...)
 	logf, err := os.OpenFile(filepath.Join(filepath.Dir(b.dir), fmt.Sprintf("node-%d.log", id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -188,6 +189,15 @@ func (c *cluster) stopAll() {
 	if c.t.Failed() {
 		for _, b := range c.brokers {
 			c.dumpLog(b.id)
+		}
+	}
+	// CHRONIK_PROCTEST_KEEP_LOGS=DIR keeps every broker's whole log there.
+	if dir := os.Getenv("CHRONIK_PROCTEST_KEEP_LOGS"); dir != "" {
+		for _, b := range c.brokers {
+			name := fmt.Sprintf("node-%d.log", b.id)
+			if f, err := os.ReadFile(filepath.Join(filepath.Dir(b.dir), name)); err == nil {
+				os.WriteFile(filepath.Join(dir, name), f, 0o644)
+			}
 		}
 	}
 }
