@@ -36,6 +36,11 @@ type promMetrics struct {
 	topicBytesOut   *prometheus.CounterVec
 	topicRecordsIn  *prometheus.CounterVec
 	topicRecordsOut *prometheus.CounterVec
+
+	// For the status page: the recent leader changes, and the groups
+	// source watchGroups was given (nil before).
+	leaders *leaderChangeLog
+	groups  groupSource
 }
 
 var (
@@ -49,7 +54,8 @@ var (
 func newPromMetrics() *promMetrics {
 	tp := []string{"topic", "partition"}
 	m := &promMetrics{
-		reg: prometheus.NewRegistry(),
+		reg:     prometheus.NewRegistry(),
+		leaders: newLeaderChangeLog(recentLeaderChanges),
 		produceBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_bytes_total",
 			Help: "Record batch bytes produced on this broker (as leader), per partition."}, tp),
 		produceRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_records_total",
@@ -111,8 +117,9 @@ func (m *promMetrics) OnFetch(topic string, partition int32, bytes, records int,
 }
 
 // OnLeaderChange implements engine.HookLeaderChange.
-func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64) {
+func (m *promMetrics) OnLeaderChange(topic string, partition int32, leader, term uint64) {
 	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
+	m.leaders.add(time.Now(), topic, partition, leader, term)
 }
 
 // OnRequest implements kafka.HookRequest. The result label is "ok",
