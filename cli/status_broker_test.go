@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -258,6 +259,57 @@ func TestStatusPageOneBroker(t *testing.T) {
 	}
 	if len(js.LeaderChanges) == 0 {
 		t.Errorf("/v1/status: no leader changes, want those of the broker's start")
+	}
+
+	// chronik cluster status shows the same figures.
+	args := []string{"cluster", "status", "--brokers", ln.Addr().String(), "--http", strings.TrimPrefix(hs.URL, "http://")}
+	out, err := runApp(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	var cs ClusterStatus
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		t.Fatalf("cluster status --json: %v\n%s", err, out)
+	}
+	if len(cs.Errors) > 0 {
+		t.Errorf("cluster status errors: %v", cs.Errors)
+	}
+	csHealth := map[string]int{"chronik_partitions_led": cs.Health.PartitionsLed, "chronik_leaderless_partitions": cs.Health.Leaderless,
+		"chronik_under_replicated_partitions": cs.Health.UnderReplicated, "chronik_offline_replicas": cs.Health.OfflineReplicas}
+	for _, f := range health {
+		if got := csHealth[f.series]; float64(got) != metrics.samples[f.series] {
+			t.Errorf("cluster status health %s = %d, /metrics %v", f.series, got, metrics.samples[f.series])
+		}
+	}
+	for _, p := range cs.Partitions {
+		if p.Health == nil || p.Health.UnderReplicated || p.Health.Leaderless {
+			t.Errorf("cluster status %s/%d health %+v, want ok", p.Topic, p.Partition, p.Health)
+		}
+	}
+	csLag := map[string]string{}
+	for _, g := range cs.Groups {
+		for _, o := range g.Offsets {
+			csLag[fmt.Sprintf("%s|%s/%d", g.Name, o.Topic, o.Partition)] = strconv.FormatInt(o.Lag, 10)
+		}
+	}
+	for _, c := range checks {
+		if c.cell == "lag" {
+			if got, want := csLag[c.row], strconv.FormatInt(int64(metrics.samples[c.series]), 10); got != want {
+				t.Errorf("cluster status lag %s = %q, /metrics %s", c.row, got, want)
+			}
+		}
+	}
+	out, err = runApp(t, args...)
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	t.Logf("chronik cluster status:\n%s", out)
+	for _, re := range []string{`health: 3 partitions led, 0 under-replicated, 0 leaderless, 0 offline replicas`,
+		`(?m)^paged-group\s+1\s+Empty\s+0\s+paged\s+0\s+2\s+7\s+5$`,
+		`(?m)^paged\s+1\s+1\s+\d+\s+\[1\]\s+3\s+1:0\s+ok\s*$`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("cluster status output does not match %s:\n%s", re, out)
+		}
 	}
 
 	// Headless Chromium: the DOM after the page's refresh script replaced
