@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/chronik-io/chronik/engine"
 )
 
 // pageTables is what a rendered status page shows, read back from its
@@ -200,5 +202,86 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// fakeStatusEngine is a statusSource engine with fixed metadata and
+// replicas.
+type fakeStatusEngine struct {
+	md       engine.Metadata
+	replicas []engine.ReplicaStatus
+}
+
+func (f fakeStatusEngine) NodeID() uint64                            { return 1 }
+func (f fakeStatusEngine) ClusterID() string                         { return "c" }
+func (f fakeStatusEngine) Metadata(...string) engine.Metadata        { return f.md }
+func (f fakeStatusEngine) LocalReplicas(bool) []engine.ReplicaStatus { return f.replicas }
+func (f fakeStatusEngine) PartitionStats(topic string, p int32) (engine.PartitionStats, error) {
+	for _, r := range f.replicas {
+		if r.Topic == topic && r.Partition == p {
+			return r.PartitionStats, nil
+		}
+	}
+	return engine.PartitionStats{}, engine.ErrUnknownPartition
+}
+
+// Each partition's health flags are clusterHealthOf's for it alone, so
+// they add up to the broker's gauges, and the page marks the bad ones.
+func TestStatusSnapshotHealth(t *testing.T) {
+	md := engine.Metadata{ClusterID: "c", ControllerID: 1,
+		Brokers: []engine.Broker{{ID: 1, KafkaAddr: "h1:9092"}, {ID: 2, KafkaAddr: "h2:9092"}, {ID: 3}}, // 3 never registered
+		Topics: []engine.TopicInfo{{Name: "t", Partitions: []engine.PartitionInfo{
+			{Partition: 0, Leader: 1, Replicas: []uint64{1, 3}}, // led here, a replica offline: under-replicated
+			{Partition: 1, Leader: 2, Replicas: []uint64{2, 3}}, // led by 2: offline replica, counted by 2
+			{Partition: 2, Leader: 0, Replicas: []uint64{1, 2}}, // leaderless
+			{Partition: 3, Leader: 1, Replicas: []uint64{1, 2}}, // fine
+		}}}}
+	f := fakeStatusEngine{md: md, replicas: []engine.ReplicaStatus{
+		{Topic: "t", Partition: 0, PartitionStats: engine.PartitionStats{IsLeader: true, HighWatermark: 10}},
+		{Topic: "t", Partition: 2, PartitionStats: engine.PartitionStats{HighWatermark: 4}},
+	}}
+	st := statusSource{e: f}.snapshot()
+	h := clusterHealthOf(md, 1)
+	if want := (StatusHealth{h.led, h.leaderless, h.underReplicated, h.offlineReplicas}); st.Health != want {
+		t.Errorf("health %+v, want clusterHealthOf's %+v", st.Health, want)
+	}
+	if st.Health != (StatusHealth{PartitionsLed: 2, Leaderless: 1, UnderReplicated: 1, OfflineReplicas: 2}) {
+		t.Errorf("health %+v", st.Health)
+	}
+	var sum StatusHealth
+	for _, p := range st.Topics[0].Partitions {
+		if p.Leaderless {
+			sum.Leaderless++
+		}
+		if p.UnderReplicated {
+			sum.UnderReplicated++
+		}
+		sum.OfflineReplicas += p.OfflineReplicas
+	}
+	if sum.Leaderless != st.Health.Leaderless || sum.UnderReplicated != st.Health.UnderReplicated || sum.OfflineReplicas != st.Health.OfflineReplicas {
+		t.Errorf("partition flags add up to %+v, gauges are %+v", sum, st.Health)
+	}
+	if b := st.Brokers; len(b) != 3 || !b[0].Self || b[0].Leads != 2 || b[1].Leads != 1 || b[2].Online {
+		t.Errorf("brokers %+v", b)
+	}
+	var buf bytes.Buffer
+	if err := statusPage.Execute(&buf, struct {
+		S       StatusResponse
+		Refresh int
+		Keep    int
+	}{st, 0, recentLeaderChanges}); err != nil {
+		t.Fatal(err)
+	}
+	pt := parsePage(t, buf.Bytes())
+	for part, want := range map[string]string{"t/0": "under-replicated", "t/1": "1 replica(s) offline", "t/2": "leaderless", "t/3": "ok"} {
+		if got := pt.partitions[part]["state"]; got != want {
+			t.Errorf("page state of %s = %q, want %q", part, got, want)
+		}
+	}
+	if pt.partitions["t/0"]["hwm"] != "10" || pt.partitions["t/2"]["hwm"] != "4" || pt.partitions["t/1"]["hwm"] != "-" {
+		t.Errorf("page high watermarks: %v", pt.partitions)
+	}
+	if pt.health["chronik_under_replicated_partitions"] != "1" || pt.health["chronik_offline_replicas"] != "2" {
+		t.Errorf("page health cards: %v", pt.health)
 	}
 }
