@@ -32,8 +32,7 @@ var (
 )
 
 // watchGroups adds the consumer group gauges of the groups s coordinates,
-// with lags against e's local replicas.
-// The status page reads the same groups.
+// with lags against e's local replicas, and keeps s for the status page.
 func (m *promMetrics) watchGroups(s groupSource, e watermarkSource) {
 	m.reg.MustRegister(newGroupCollector(s, e))
 	m.groups = s
