@@ -19,8 +19,9 @@ type PartitionsResponse struct {
 	Replicas  []engine.ReplicaStatus `json:"replicas"`
 }
 
-// brokerHTTPHandler serves /healthz, /readyz, /metrics, /v1/partitions and
-// Go's profiles under /debug/pprof/ (CPU, heap, allocs, mutex, block,
+// brokerHTTPHandler serves the status page (/ and /ui, status_page.go),
+// /v1/status, /healthz, /readyz, /metrics, /v1/partitions and Go's
+// profiles under /debug/pprof/ (CPU, heap, allocs, mutex, block,
 // goroutine), so a broker under load can be profiled in place:
 // `go tool pprof http://127.0.0.1:8090/debug/pprof/profile?seconds=10`.
 func brokerHTTPHandler(e *engine.Engine, m *promMetrics) http.Handler {
@@ -35,6 +36,7 @@ func brokerHTTPHandler(e *engine.Engine, m *promMetrics) http.Handler {
 	if m != nil {
 		mux.Handle("/metrics", m.handler())
 	}
+	registerStatus(mux, statusOf(e, m))
 	mux.HandleFunc("/v1/partitions", func(w http.ResponseWriter, r *http.Request) {
 		resp := PartitionsResponse{
 			Broker:    e.NodeID(),

@@ -43,6 +43,11 @@ type promMetrics struct {
 	// perPartition serves the series labelled by partition (true unless
 	// --metrics-partition-labels=false); set before the broker starts.
 	perPartition bool
+
+	// For the status page: the recent leader changes, and the groups
+	// source watchGroups was given (nil before).
+	leaders *leaderChangeLog
+	groups  groupSource
 }
 
 var (
@@ -56,7 +61,8 @@ var (
 func newPromMetrics() *promMetrics {
 	tp := []string{"topic", "partition"}
 	m := &promMetrics{
-		reg: prometheus.NewRegistry(),
+		reg:     prometheus.NewRegistry(),
+		leaders: newLeaderChangeLog(recentLeaderChanges),
 		produceBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_bytes_total",
 			Help: "Record batch bytes produced on this broker (as leader), per partition."}, tp),
 		produceRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chronik", Name: "produce_records_total",
@@ -129,11 +135,11 @@ func (m *promMetrics) OnFetch(topic string, partition int32, bytes, records int,
 }
 
 // OnLeaderChange implements engine.HookLeaderChange.
-func (m *promMetrics) OnLeaderChange(topic string, partition int32, _, _ uint64) {
-	if !m.perPartition {
-		return
+func (m *promMetrics) OnLeaderChange(topic string, partition int32, leader, term uint64) {
+	m.leaders.add(time.Now(), topic, partition, leader, term)
+	if m.perPartition {
+		m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
 	}
-	m.leaderChanges.WithLabelValues(topic, partLabel(partition)).Inc()
 }
 
 // OnRequest implements kafka.HookRequest. The result label is "ok",

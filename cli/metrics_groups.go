@@ -5,6 +5,9 @@ package cli
 // traffic.
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chronik-io/chronik/coordinator"
@@ -29,9 +32,10 @@ var (
 )
 
 // watchGroups adds the consumer group gauges of the groups s coordinates,
-// with lags against e's local replicas.
+// with lags against e's local replicas, and keeps s for the status page.
 func (m *promMetrics) watchGroups(s groupSource, e watermarkSource) {
 	m.reg.MustRegister(newGroupCollector(s, e))
+	m.groups = s
 }
 
 // groupCollector reports, for each group this broker coordinates, its
@@ -67,16 +71,61 @@ func (c *groupCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, g := range c.s.GroupSnapshot() {
+	for _, g := range groupLags(c.s, c.e) {
 		ch <- prometheus.MustNewConstMetric(c.members, prometheus.GaugeValue, float64(g.Members), g.Name, g.State)
 		for _, o := range g.Offsets {
 			p := partLabel(o.Partition)
-			ch <- prometheus.MustNewConstMetric(c.committed, prometheus.GaugeValue, float64(o.Offset), g.Name, o.Topic, p)
-			st, err := c.e.PartitionStats(o.Topic, o.Partition)
-			if err != nil {
+			ch <- prometheus.MustNewConstMetric(c.committed, prometheus.GaugeValue, float64(o.Committed), g.Name, o.Topic, p)
+			if o.HighWatermark < 0 {
 				continue // no local replica (or the topic is gone): no lag known here
 			}
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(max(st.HighWatermark-o.Offset, 0)), g.Name, o.Topic, p)
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(o.Lag), g.Name, o.Topic, p)
 		}
 	}
+}
+
+// StatusGroup is a consumer group this broker coordinates, with its
+// committed offsets and their lags (GET /v1/status, the status page and
+// the chronik_consumer_group_* gauges).
+type StatusGroup struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Members int    `json:"members"`
+	// Lag is the sum of the known lags of Offsets.
+	Lag     int64               `json:"lag"`
+	Offsets []StatusGroupOffset `json:"offsets"`
+}
+
+// StatusGroupOffset is a group's committed offset of one partition.
+type StatusGroupOffset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed int64  `json:"committed"`
+	// HighWatermark is this broker's replica's, -1 when it hosts none (then
+	// Lag is unknown and 0).
+	HighWatermark int64 `json:"high_watermark"`
+	Lag           int64 `json:"lag"` // HighWatermark - Committed, at least 0
+}
+
+// groupLags is the one computation of group lag behind both
+// groupCollector and the status page: the groups s coordinates, sorted by
+// name, with each committed offset's lag behind e's local replica.
+func groupLags(s groupSource, e watermarkSource) []StatusGroup {
+	snap := s.GroupSnapshot()
+	slices.SortFunc(snap, func(a, b coordinator.GroupSnapshot) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]StatusGroup, 0, len(snap))
+	for _, g := range snap {
+		sg := StatusGroup{Name: g.Name, State: g.State, Members: g.Members, Offsets: make([]StatusGroupOffset, 0, len(g.Offsets))}
+		for _, o := range g.Offsets {
+			so := StatusGroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, HighWatermark: -1}
+			if st, err := e.PartitionStats(o.Topic, o.Partition); err == nil {
+				so.HighWatermark = st.HighWatermark
+				so.Lag = max(st.HighWatermark-o.Offset, 0)
+				sg.Lag += so.Lag
+			}
+			sg.Offsets = append(sg.Offsets, so)
+		}
+		out = append(out, sg)
+	}
+	return out
 }
