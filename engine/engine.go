@@ -122,6 +122,7 @@ func Open(cfg Config) (*Engine, error) {
 		nh.Close()
 		return nil, err
 	}
+	e.goFunc(func() { e.links.probeLoop(e.closing) })
 	e.goFunc(e.registerLoop)
 	e.goFunc(e.damageLoop)
 	e.goFunc(e.reconcileLoop)
@@ -471,6 +472,8 @@ func (l *raftListener) LeaderUpdated(info raftio.LeaderInfo) {
 		if p := e.local(info.ShardID); p != nil {
 			p.followed.Store(true)
 		}
+		// A leader this replica just heard from in its new term is alive.
+		e.links.heard(shards.BrokerOf(info.LeaderID))
 	}
 	e.onLeaderChange(info.ShardID, info.LeaderID, info.Term)
 	if info.ShardID != shards.MetaShardID && info.LeaderID == info.ReplicaID && info.LeaderID != 0 {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,26 +18,49 @@ import (
 // cannot be reached is out of sync: Metadata leaves it out of the ISR and
 // the broker counts the partitions it leads with such a follower as under
 // replicated.
+//
+// dragonboat keeps several connections per peer (its StreamConnections) and
+// reports each one's failures and re-connections, so a write failing late
+// on a connection to a peer's previous process can follow the connection to
+// its new one. A failure therefore only makes the peer suspect: a prober
+// dials the peer's Raft port, and the peer is down only when that fails.
+// Down peers are dialled again every probeInterval until they answer.
+
+// probeInterval is how often down peers are dialled; probeTimeout bounds
+// one dial.
+const (
+	probeInterval = time.Second
+	probeTimeout  = 300 * time.Millisecond
+)
 
 // peerLinks is the state of this broker's Raft connections to its peers.
 type peerLinks struct {
 	byAddr map[string]uint64 // canonical Raft address -> broker id; read-only
+	addrOf map[uint64]string // the reverse; read-only
+	// suspects receives brokers to dial now (a connection to them failed).
+	suspects chan uint64
+	// dial connects to a Raft address (net.Dialer's DialContext; tests
+	// replace it).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu   sync.Mutex
-	down map[uint64]time.Time // broker -> when its link last failed (absent: up)
+	down map[uint64]time.Time // broker -> since when a dial to it fails (absent: up)
 }
 
 func newPeerLinks(peers map[uint64]string) *peerLinks {
-	l := &peerLinks{byAddr: map[string]uint64{}, down: map[uint64]time.Time{}}
+	l := &peerLinks{byAddr: map[string]uint64{}, addrOf: map[uint64]string{}, down: map[uint64]time.Time{},
+		suspects: make(chan uint64, 64), dial: (&net.Dialer{}).DialContext}
 	for id, a := range peers {
 		if c, err := shards.CanonicalAddr(a); err == nil {
 			l.byAddr[c] = id
+			l.addrOf[id] = c
 		}
 	}
 	return l
 }
 
-// set records that the link to the broker at addr went up or down.
+// set records a connection to the broker at addr established (up) or
+// failed (suspect: the prober decides).
 func (l *peerLinks) set(addr string, up bool) {
 	c, err := shards.CanonicalAddr(addr)
 	if err != nil {
@@ -45,13 +70,62 @@ func (l *peerLinks) set(addr string, up bool) {
 	if !ok {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if up {
-		delete(l.down, id)
-	} else if _, was := l.down[id]; !was {
+		l.heard(id)
+		return
+	}
+	select {
+	case l.suspects <- id:
+	default: // the prober has a backlog; the next round dials it anyway
+	}
+}
+
+// probe dials broker id's Raft port and records the outcome.
+func (l *peerLinks) probe(ctx context.Context, id uint64) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	conn, err := l.dial(ctx, "tcp", l.addrOf[id])
+	if err == nil {
+		conn.Close()
+		l.heard(id)
+		return
+	}
+	l.mu.Lock()
+	if _, was := l.down[id]; !was {
 		l.down[id] = time.Now()
 	}
+	l.mu.Unlock()
+}
+
+// probeLoop dials suspects at once and down peers every probeInterval,
+// until stop is closed.
+func (l *peerLinks) probeLoop(stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-stop; cancel() }()
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case id := <-l.suspects:
+			l.probe(ctx, id)
+		case <-t.C:
+			for _, id := range l.unreachable() {
+				l.probe(ctx, id)
+			}
+		}
+	}
+}
+
+// heard records that broker id was heard from (a local replica follows
+// it as a new leader): it is up, whatever the last connection event from a
+// transport whose circuit breaker may still be waiting to dial it said.
+func (l *peerLinks) heard(id uint64) {
+	l.mu.Lock()
+	delete(l.down, id)
+	l.mu.Unlock()
 }
 
 // reachable reports whether broker id's link is up (self always is).
