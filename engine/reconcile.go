@@ -136,6 +136,7 @@ func (e *Engine) reconcile() {
 	}
 	e.balanceLeaders(st)
 	e.repairMembership(st)
+	e.driveReassignments(st)
 }
 
 // partitionDir is where a partition replica's segments live; the shard id
@@ -312,7 +313,7 @@ func (e *Engine) removeOrphans(st *shards.MetaState) {
 		if err != nil || shard < shards.FirstPartitionShardID || shard >= st.NextShardID || live[shard] || e.local(shard) != nil {
 			continue
 		}
-		for gen := uint64(0); gen < 16; gen++ { // generations: AddReplica, rebuilds of damaged replicas
+		for gen := uint64(0); gen < 64; gen++ { // generations: AddReplica, reassignments, rebuilds of damaged replicas
 			r := gen*shards.ReplicaGenerationBase + e.cfg.NodeID
 			if e.nh.HasNodeInfo(shard, r) {
 				if err := e.nh.RemoveData(shard, r); err != nil {

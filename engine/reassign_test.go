@@ -1,0 +1,234 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// partitionReplicas returns topic partition 0's replica brokers as engine
+// i's Metadata shows them.
+func partitionReplicas(c *testcluster.Cluster, i int, topic string) []uint64 {
+	md := c.Engine(i).Metadata(topic)
+	if len(md.Topics) == 0 || len(md.Topics[0].Partitions) == 0 {
+		return nil
+	}
+	return md.Topics[0].Partitions[0].Replicas
+}
+
+// localReplica returns engine i's status of its replica of topic partition
+// 0, or false if it hosts none.
+func localReplica(c *testcluster.Cluster, i int, topic string) (engine.ReplicaStatus, bool) {
+	for _, rs := range c.Engine(i).LocalReplicas(false) {
+		if rs.Topic == topic && rs.Partition == 0 {
+			return rs, true
+		}
+	}
+	return engine.ReplicaStatus{}, false
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A partition of RF 3 on four brokers moves off its preferred leader (which
+// leads it, so leadership must be handed over) onto the fourth broker while
+// a producer writes to it without pause. Afterwards Metadata shows the
+// target, the old broker hosts no replica and has deleted its files, the new
+// one holds the same high watermark as the leader, and every acknowledged
+// record is readable at its offset from the new leader.
+func TestReassignPartitionUnderLoad(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 4)
+	c.CreateTopic(t, "mv", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	c.WaitLeader(t, "mv", 0, 5*time.Second)
+	old := partitionReplicas(c, 1, "mv")
+	leaving := int(old[0])
+	dest := 0
+	for b := 1; b <= 4; b++ {
+		if !slices.Contains(old, uint64(b)) {
+			dest = b
+		}
+	}
+	target := append(slices.Clone(old[1:]), uint64(dest))
+	// The preferred leader takes over right after creation; wait for it so
+	// that the move has to hand leadership away.
+	waitUntil(t, 5*time.Second, "the preferred replica to lead", func() bool { return c.Leader("mv", 0) == leaving })
+
+	var mu sync.Mutex
+	acked := map[int64]string{} // offset -> value
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l := c.Leader("mv", 0)
+			if l == 0 {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			v := fmt.Sprintf("rec-%06d", i)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := c.Engine(l).Produce(ctx, "mv", 0, []engine.Record{{Value: []byte(v)}})
+			cancel()
+			if err != nil {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			mu.Lock()
+			acked[res.BaseOffset] = v
+			mu.Unlock()
+		}
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	waitUntil(t, 5*time.Second, "writes before the move", func() bool { return count() >= 50 })
+
+	start := time.Now()
+	if err := c.Engine(dest).ReassignPartition(ctxT(t, 10*time.Second), "mv", 0, target); err != nil {
+		t.Fatalf("reassign %v -> %v: %v", old, target, err)
+	}
+	before := count()
+	if rs := c.Engine(2).ListReassignments("mv"); len(rs) == 1 {
+		if !slices.Equal(rs[0].Target, target) || !slices.Contains(rs[0].Removing, uint64(leaving)) {
+			t.Errorf("listed reassignment %+v, want target %v removing %d", rs[0], target, leaving)
+		}
+	}
+	waitUntil(t, 20*time.Second, "the reassignment to finish", func() bool {
+		for i := 1; i <= 4; i++ {
+			if len(c.Engine(i).ListReassignments()) != 0 || !slices.Equal(partitionReplicas(c, i, "mv"), target) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("moved %v -> %v in %v; %d records acknowledged during the move", old, target, time.Since(start).Round(time.Millisecond), count()-before)
+	waitUntil(t, 5*time.Second, "writes after the move", func() bool { return count() >= before+50 })
+	close(stop)
+	<-done
+
+	waitUntil(t, 10*time.Second, fmt.Sprintf("broker %d to drop its replica and files", leaving), func() bool {
+		_, ok := localReplica(c, leaving, "mv")
+		dirs, _ := filepath.Glob(filepath.Join(c.Config(leaving).DataDir, "partitions", "mv-0.*"))
+		return !ok && len(dirs) == 0
+	})
+	leader := c.WaitLeader(t, "mv", 0, 5*time.Second)
+	if leader == leaving {
+		t.Fatalf("the removed broker %d still leads", leaving)
+	}
+	var lhw, dhw int64
+	waitUntil(t, 10*time.Second, "the new replica to reach the leader's high watermark", func() bool {
+		l, ok1 := localReplica(c, leader, "mv")
+		d, ok2 := localReplica(c, dest, "mv")
+		lhw, dhw = l.HighWatermark, d.HighWatermark
+		return ok1 && ok2 && lhw == dhw && lhw > 0
+	})
+	got := map[int64]string{}
+	for _, r := range fetchAll(t, c.Engine(leader), "mv", 0) {
+		got[r.Offset] = string(r.Value)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for off, v := range acked {
+		if got[off] != v {
+			t.Errorf("acknowledged record %q at offset %d reads as %q", v, off, got[off])
+		}
+	}
+	t.Logf("%d acknowledged records all read back; high watermark %d on leader %d and new replica %d", len(acked), lhw, leader, dest)
+}
+
+// Requests that cannot be accepted get their sentinel; a reassignment that
+// cannot finish (its destination is down) is listed with its adding and
+// removing brokers, and cancelling it moves the partition back onto the
+// original brokers, which then take writes; a reorder of the same brokers
+// finishes at once with the new preferred leader.
+func TestReassignValidateAndCancel(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 4)
+	c.CreateTopic(t, "cx", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	c.WaitLeader(t, "cx", 0, 5*time.Second)
+	old := partitionReplicas(c, 1, "cx")
+	down := 0
+	for b := 1; b <= 4; b++ {
+		if !slices.Contains(old, uint64(b)) {
+			down = b
+		}
+	}
+	e := c.Engine(int(old[0]))
+	for _, tc := range []struct {
+		name      string
+		topic     string
+		partition int32
+		brokers   []uint64
+		want      error
+	}{
+		{"unknown topic", "nope", 0, []uint64{1, 2, 3}, engine.ErrUnknownTopic},
+		{"unknown partition", "cx", 1, []uint64{1, 2, 3}, engine.ErrUnknownPartition},
+		{"no replicas", "cx", 0, []uint64{}, engine.ErrInvalidReplicaAssignment},
+		{"duplicate", "cx", 0, []uint64{1, 1, 2}, engine.ErrInvalidReplicaAssignment},
+		{"unknown broker", "cx", 0, []uint64{1, 2, 9}, engine.ErrInvalidReplicaAssignment},
+		{"cancel of nothing", "cx", 0, nil, engine.ErrNoReassignmentInProgress},
+	} {
+		if err := e.ReassignPartition(ctxT(t, 5*time.Second), tc.topic, tc.partition, tc.brokers); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if rs := e.ListReassignments(); len(rs) != 0 {
+		t.Fatalf("refused requests left reassignments: %+v", rs)
+	}
+
+	c.Kill(down) // still registered: the reassignment is accepted but cannot finish
+	target := []uint64{old[0], old[1], uint64(down)}
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "cx", 0, target); err != nil {
+		t.Fatalf("reassign to %v: %v", target, err)
+	}
+	var listed []engine.Reassignment
+	waitUntil(t, 10*time.Second, "the new replica to be added", func() bool {
+		listed = e.ListReassignments("cx")
+		return len(listed) == 1 && len(partitionReplicas(c, int(old[0]), "cx")) == 4
+	})
+	r := listed[0]
+	if !slices.Equal(r.Target, target) || !slices.Equal(r.Adding, []uint64{uint64(down)}) || !slices.Equal(r.Removing, []uint64{old[2]}) ||
+		!slices.Equal(r.Replicas, append(slices.Clone(old), uint64(down))) {
+		t.Fatalf("listed %+v; want target %v adding [%d] removing [%d]", r, target, down, old[2])
+	}
+	time.Sleep(500 * time.Millisecond) // several reconcile passes: nothing may be removed before the new replica caught up
+	if got := partitionReplicas(c, int(old[0]), "cx"); len(got) != 4 {
+		t.Fatalf("replicas %v while the new one cannot catch up", got)
+	}
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "cx", 0, nil); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	waitUntil(t, 10*time.Second, "the cancel to finish", func() bool {
+		return len(e.ListReassignments()) == 0 && slices.Equal(partitionReplicas(c, int(old[0]), "cx"), old)
+	})
+	produceLeader(t, c, "cx", 0, records("after-cancel", 3))
+
+	reorder := []uint64{old[2], old[0], old[1]}
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "cx", 0, reorder); err != nil {
+		t.Fatalf("reorder: %v", err)
+	}
+	waitUntil(t, 5*time.Second, "the reorder", func() bool {
+		md := e.Metadata("cx").Topics[0].Partitions[0]
+		return slices.Equal(md.Replicas, reorder) && md.PreferredLeader == old[2] && len(e.ListReassignments()) == 0
+	})
+}
