@@ -79,6 +79,7 @@ func topicCommand() *cli.Command {
 				Action: runTopicAlter,
 			},
 			{Name: "delete", Usage: "delete topics", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDelete},
+			topicReassignCommand(), topicReassignmentsCommand(),
 		},
 	}
 }
