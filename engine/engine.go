@@ -48,6 +48,7 @@ type Engine struct {
 	parts     map[uint64]*partition // running local partition replicas by shard id
 	repairing map[uint64]bool       // shards whose Raft membership repairMembership is changing
 	moving    map[movingTask]bool   // reassignment tasks running on this broker (reassign.go)
+	removing  map[string]bool       // partition directories being deleted (stopPartition)
 
 	// Damaged replicas (quarantine.go).
 	qmu              sync.Mutex
@@ -97,6 +98,7 @@ func Open(cfg Config) (*Engine, error) {
 		parts:       map[uint64]*partition{},
 		repairing:   map[uint64]bool{},
 		moving:      map[movingTask]bool{},
+		removing:    map[string]bool{},
 		quarantine:  map[uint64]*QuarantinedReplica{},
 		damaged:     make(chan damageReport, 64),
 		ready:       make(chan struct{}),

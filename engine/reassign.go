@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chronik-io/chronik/shards"
@@ -397,4 +401,65 @@ func (e *Engine) reportCaughtUp(p *partition) {
 			"high_watermark", hw, "since_start", time.Since(p.startedAt).Round(time.Millisecond))
 		return
 	}
+}
+
+// removeMovedAway deletes the Raft data and files of local replicas of
+// partitions that still exist but no longer have a replica on this broker:
+// a reassignment removed it while this broker was down, so the reconciler
+// never ran it to stop it. It judges by a linearizable read of __meta, never
+// by this broker's own replica of it, which right after a restart may not
+// yet know that this broker was added back. It reports whether it ran (a
+// failed read is tried again on the next pass).
+//
+// Safe against a replica being added here meanwhile: a new replica is
+// recorded in __meta before its broker starts it (creating its directory
+// and Raft data), the reconciler that starts it is the goroutine running
+// this sweep, and the generations removed here are those with Raft data,
+// which a not yet started replica has none of.
+func (e *Engine) removeMovedAway() bool {
+	root := filepath.Join(e.cfg.DataDir, "partitions")
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return true // no partitions directory: nothing to sweep
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	v, err := e.nh.SyncRead(ctx, shards.MetaShardID, nil)
+	cancel()
+	st, ok := v.(*shards.MetaState)
+	if err != nil || !ok {
+		return false
+	}
+	hosted := map[uint64]bool{} // live shards: whether this broker has a replica
+	for _, t := range st.Topics {
+		for _, p := range t.Partitions {
+			hosted[p.Shard] = slices.ContainsFunc(p.Replicas, func(r uint64) bool { return shards.BrokerOf(r) == e.cfg.NodeID })
+		}
+	}
+	for _, de := range ents {
+		shard, err := strconv.ParseUint(strings.TrimPrefix(filepath.Ext(de.Name()), "."), 10, 64)
+		if err != nil {
+			continue // not a replica directory (quarantined, temporary)
+		}
+		dir := filepath.Join(root, de.Name())
+		e.mu.Lock()
+		skip := e.removing[dir] || e.parts[shard] != nil
+		e.mu.Unlock()
+		if here, live := hosted[shard]; !live || here || skip || e.quarantined(shard) != nil {
+			continue // deleted topics are removeOrphans' business
+		}
+		for gen := uint64(0); gen < 64; gen++ {
+			r := gen*shards.ReplicaGenerationBase + e.cfg.NodeID
+			if e.nh.HasNodeInfo(shard, r) {
+				if err := e.nh.RemoveData(shard, r); err != nil {
+					e.log.Warn("remove raft data of a replica moved away", "shard", shard, "replica", r, "err", err)
+				}
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			e.log.Warn("remove files of a replica moved away", "dir", dir, "err", err)
+			continue
+		}
+		e.log.Info("removed a replica that was moved away while this broker was down", "dir", dir, "shard", shard)
+	}
+	return true
 }

@@ -232,3 +232,56 @@ func TestReassignValidateAndCancel(t *testing.T) {
 		return slices.Equal(md.Replicas, reorder) && md.PreferredLeader == old[2] && len(e.ListReassignments()) == 0
 	})
 }
+
+// A reassignment away from a broker that is down: the other replicas
+// finish it without it (the new replica catches up from the leader, the
+// down one is removed from the group), and when the broker comes back it
+// finds its replica moved away and deletes its Raft data and files.
+func TestReassignOffADownBroker(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 4)
+	c.CreateTopic(t, "gone", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	c.WaitLeader(t, "gone", 0, 5*time.Second)
+	old := partitionReplicas(c, 1, "gone")
+	leaving, dest := int(old[0]), 0
+	for b := 1; b <= 4; b++ {
+		if !slices.Contains(old, uint64(b)) {
+			dest = b
+		}
+	}
+	for i := 0; i < 5; i++ {
+		produceLeader(t, c, "gone", 0, records(fmt.Sprintf("r%d", i), 20))
+	}
+	c.Kill(leaving)
+	other := int(old[1])
+	target := []uint64{old[1], old[2], uint64(dest)}
+	if err := c.Engine(other).ReassignPartition(ctxT(t, 10*time.Second), "gone", 0, target); err != nil {
+		t.Fatalf("reassign %v -> %v: %v", old, target, err)
+	}
+	waitUntil(t, 20*time.Second, "the reassignment to finish", func() bool {
+		return len(c.Engine(other).ListReassignments()) == 0 && slices.Equal(partitionReplicas(c, other, "gone"), target)
+	})
+	produceLeader(t, c, "gone", 0, records("after", 20))
+	leader := c.WaitLeader(t, "gone", 0, 5*time.Second)
+	waitUntil(t, 10*time.Second, "the new replica to reach the leader's high watermark", func() bool {
+		l, ok1 := localReplica(c, leader, "gone")
+		d, ok2 := localReplica(c, dest, "gone")
+		return ok1 && ok2 && l.HighWatermark == 120 && d.HighWatermark == 120
+	})
+	if n := len(fetchAll(t, c.Engine(leader), "gone", 0)); n != 120 {
+		t.Fatalf("read %d records from the new leader %d, want 120", n, leader)
+	}
+
+	dirs := func() []string {
+		d, _ := filepath.Glob(filepath.Join(c.Config(leaving).DataDir, "partitions", "gone-0.*"))
+		return d
+	}
+	if len(dirs()) != 1 {
+		t.Fatalf("broker %d, down, has replica directories %v; want its old one", leaving, dirs())
+	}
+	c.Restart(leaving)
+	waitUntil(t, 10*time.Second, fmt.Sprintf("broker %d to delete the replica moved away", leaving), func() bool {
+		_, ok := localReplica(c, leaving, "gone")
+		return !ok && len(dirs()) == 0
+	})
+}
