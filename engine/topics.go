@@ -224,7 +224,7 @@ func (e *Engine) Metadata(topics ...string) Metadata {
 		tc, _ := ParseTopicConfigs(t.Configs)
 		tc.Partitions = int32(len(t.Partitions))
 		if len(t.Partitions) > 0 {
-			tc.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+			tc.ReplicationFactor = int16(t.Partitions[0].ReplicationFactor())
 		}
 		ti := TopicInfo{Name: t.Name, ID: t.ID, Internal: t.Internal, Config: tc}
 		for i, p := range t.Partitions {

@@ -456,7 +456,7 @@ func (s *MetaState) addPartitions(c MetaCommand) sm.Result {
 		return sm.Result{Value: MetaInvalidPartitions, Data: []byte{1}}
 	}
 	brokers := s.placementOrder()
-	rf := len(t.Partitions[0].Replicas)
+	rf := t.Partitions[0].ReplicationFactor()
 	if rf > len(brokers) {
 		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}
 	}

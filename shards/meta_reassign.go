@@ -85,6 +85,16 @@ func (r *Reassignment) replaced(old, new uint64) *Reassignment {
 	return &n
 }
 
+// ReplicationFactor is the partition's number of replicas: its
+// reassignment target's while one is in progress (Replicas then also holds
+// the replicas that come and go).
+func (p Partition) ReplicationFactor() int {
+	if p.Reassign != nil {
+		return len(p.Reassign.Target)
+	}
+	return len(p.Replicas)
+}
+
 func brokersOf(ids []uint64) []uint64 {
 	out := make([]uint64, len(ids))
 	for i, id := range ids {
