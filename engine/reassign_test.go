@@ -285,3 +285,45 @@ func TestReassignOffADownBroker(t *testing.T) {
 		return !ok && len(dirs()) == 0
 	})
 }
+
+// With MaxMovingPerBroker 1, a second partition moving onto a broker that
+// already receives one waits: its new replica is not added while the first
+// one's has not caught up (here never: the broker is down), and is added as
+// soon as the first move is cancelled.
+func TestReassignThrottle(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 4, testcluster.WithConfig(func(cfg *engine.Config) { cfg.MaxMovingPerBroker = 1 }))
+	c.CreateTopic(t, "t1", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
+	c.CreateTopic(t, "t2", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
+	c.WaitLeader(t, "t1", 0, 5*time.Second)
+	c.WaitLeader(t, "t2", 0, 5*time.Second)
+	r1, r2 := partitionReplicas(c, 1, "t1"), partitionReplicas(c, 1, "t2")
+	dest := 0
+	for b := 1; b <= 4; b++ {
+		if !slices.Contains(r1, uint64(b)) && !slices.Contains(r2, uint64(b)) {
+			dest = b
+		}
+	}
+	if dest == 0 {
+		t.Fatalf("replicas %v and %v leave no broker free", r1, r2)
+	}
+	c.Kill(dest)
+	e := c.Engine(int(r1[0]))
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "t1", 0, append(slices.Clone(r1), uint64(dest))); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "t1's new replica to be added", func() bool { return len(partitionReplicas(c, int(r1[0]), "t1")) == 3 })
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "t2", 0, append(slices.Clone(r2), uint64(dest))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // ten reconcile passes
+	if got := partitionReplicas(c, int(r1[0]), "t2"); len(got) != 2 {
+		t.Fatalf("t2 replicas %v while t1 still copies to broker %d: the throttle did not hold", got, dest)
+	}
+	if err := e.ReassignPartition(ctxT(t, 5*time.Second), "t1", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "t2's new replica to be added after t1's move was cancelled", func() bool {
+		return len(partitionReplicas(c, int(r1[0]), "t2")) == 3 && slices.Equal(partitionReplicas(c, int(r1[0]), "t1"), r1)
+	})
+}
