@@ -171,6 +171,12 @@ func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, 
 		}
 		gen = max(gen, r/shards.ReplicaGenerationBase)
 	}
+	if part.Generation > 0 {
+		// A reassignment or a rebuild gave out generations, and may have
+		// removed this broker's replica of one of them: only a new one is
+		// sure never to have been removed.
+		gen = max(gen, part.Generation+1)
+	}
 	replica := gen*shards.ReplicaGenerationBase + broker
 	if e.local(part.Shard) == nil {
 		return fmt.Errorf("topic %q partition %d: no local replica to change membership from: %w", topic, partition, ErrNotReady)
