@@ -171,3 +171,30 @@ func TestPartitionReassignmentsKadm(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// AlterPartitionReassignments needs Alter on the cluster and
+// ListPartitionReassignments Describe on it; a principal with neither gets
+// CLUSTER_AUTHORIZATION_FAILED for the whole request and nothing moves.
+func TestPartitionReassignmentsAuthz(t *testing.T) {
+	t.Parallel() // mostly waiting on its own cluster
+	kc := newKafkaCluster(t, 1, authzConfig())
+	admin := adminAs(t, kc, "admin")
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := admin.CreateTopics(ctx, 1, 1, nil, "locked"); err != nil {
+		t.Fatal(err)
+	}
+	alice := as(t, kc.addrs[1], "alice")
+	alter := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = "locked"
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Replicas = []int32{1}
+	rt.Partitions = append(rt.Partitions, rp)
+	alter.Topics = append(alter.Topics, rt)
+	wantCode(t, "alter reassignments", roundTrip[*kmsg.AlterPartitionAssignmentsResponse](alice, alter).ErrorCode, kerr.ClusterAuthorizationFailed)
+	list := kmsg.NewPtrListPartitionReassignmentsRequest()
+	wantCode(t, "list reassignments", roundTrip[*kmsg.ListPartitionReassignmentsResponse](alice, list).ErrorCode, kerr.ClusterAuthorizationFailed)
+	// The super user may (a reorder of the one replica: done at once).
+	wantCode(t, "alter reassignments as admin", roundTrip[*kmsg.AlterPartitionAssignmentsResponse](as(t, kc.addrs[1], "admin"), alter).Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "list reassignments as admin", roundTrip[*kmsg.ListPartitionReassignmentsResponse](as(t, kc.addrs[1], "admin"), list).ErrorCode, nil)
+}
