@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -345,4 +346,43 @@ func TestReassignThrottle(t *testing.T) {
 	waitUntil(t, 10*time.Second, "t2's new replica to be added after t1's move was cancelled", func() bool {
 		return len(partitionReplicas(c, int(r1[0]), "t2")) == 3 && slices.Equal(partitionReplicas(c, int(r1[0]), "t1"), r1)
 	})
+}
+
+// The sweep of replicas moved away while a broker was down deletes a
+// directory of a live partition that has no replica on this broker, and
+// leaves this broker's own replicas and directories of unknown shards
+// (removeOrphans' business) alone.
+func TestRemoveMovedAway(t *testing.T) {
+	c := testcluster.New(t, 2)
+	c.CreateTopic(t, "sw", engine.TopicConfig{Partitions: 2, ReplicationFactor: 1})
+	c.WaitLeader(t, "sw", 0, 5*time.Second)
+	c.WaitLeader(t, "sw", 1, 5*time.Second)
+	var mine, other []string // broker 1's partition directories, and the other broker's
+	for _, i := range []int{1, 2} {
+		dirs, _ := filepath.Glob(filepath.Join(c.Config(i).DataDir, "partitions", "sw-*"))
+		if len(dirs) != 1 {
+			t.Fatalf("broker %d has partition directories %v, want one", i, dirs)
+		}
+		if i == 1 {
+			mine = dirs
+		} else {
+			other = dirs
+		}
+	}
+	root := filepath.Join(c.Config(1).DataDir, "partitions")
+	stale := filepath.Join(root, filepath.Base(other[0])) // as if broker 1 had held it before a move
+	unknown := filepath.Join(root, "gone-0.99999")
+	for _, d := range []string{stale, unknown} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.Engine(1).RemoveMovedAway() {
+		t.Fatal("the sweep did not run")
+	}
+	for d, want := range map[string]bool{stale: false, unknown: true, mine[0]: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", d, err == nil, want)
+		}
+	}
 }
