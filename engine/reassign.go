@@ -199,7 +199,7 @@ func (e *Engine) driveReassignments(st *shards.MetaState) {
 			}
 			topic, index := t.Name, int32(i)
 			e.startMovingTask(movingTask{part.Shard, false}, func() bool {
-				progress, err := e.stepReassignment(st, p, part)
+				progress, err := e.stepReassignment(p)
 				if err != nil {
 					e.log.Warn("partition reassignment step", "topic", topic, "partition", index, "shard", part.Shard, "err", err)
 				}
@@ -207,6 +207,21 @@ func (e *Engine) driveReassignments(st *shards.MetaState) {
 			})
 		}
 	}
+}
+
+// taskContext is a context for one step of a background task: it ends
+// after d or when the engine closes, whichever comes first, so that Close
+// never waits for a membership change or a read to time out.
+func (e *Engine) taskContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		select {
+		case <-e.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // startMovingTask runs f in a goroutine unless task is running already.
@@ -239,14 +254,27 @@ func (e *Engine) startMovingTask(task movingTask, f func() (progress bool)) {
 // p (see the package comment above): remove stray members, add a new
 // replica, or, once every new one caught up, remove one leaving replica.
 // progress reports whether it changed anything.
-func (e *Engine) stepReassignment(st *shards.MetaState, p *partition, part shards.Partition) (progress bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//
+// It reads the membership first and __meta after it: every replica added
+// to the group is in __meta's target (reassignments) or replicas
+// (rebuilds, repairMembership) before it is added, so a member that the
+// later state names in neither is a stray, never one added meanwhile.
+func (e *Engine) stepReassignment(p *partition) (progress bool, err error) {
+	ctx, cancel := e.taskContext(10 * time.Second)
 	defer cancel()
-	r := part.Reassign
-	m, err := e.nh.SyncGetShardMembership(ctx, part.Shard)
+	m, err := e.nh.SyncGetShardMembership(ctx, p.shard)
 	if err != nil {
-		return false, fmt.Errorf("membership of shard %d: %w", part.Shard, err)
+		return false, fmt.Errorf("membership of shard %d: %w", p.shard, err)
 	}
+	st := e.meta.State()
+	pp := findPartition(st, p)
+	if pp == nil || pp.Reassign == nil || len(pp.Replaced) > 0 {
+		return false, nil // gone, done, or a rebuild goes first
+	}
+	if l, _ := e.leaders.get(p.shard); l != p.replica {
+		return false, nil // no longer the leader: the next one drives
+	}
+	part, r := *pp, pp.Reassign
 	member := func(id uint64) bool {
 		_, voting := m.Nodes[id]
 		_, nonVoting := m.NonVotings[id]
@@ -411,7 +439,7 @@ func (e *Engine) reportCaughtUp(p *partition) {
 		if e.local(p.shard) != p {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := e.taskContext(2 * time.Second)
 		_, err := e.nh.SyncRead(ctx, p.shard, nil)
 		if err == nil {
 			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpReassignCaughtUp, Shard: p.shard, Replica: p.replica})
@@ -450,7 +478,7 @@ func (e *Engine) removeMovedAway() bool {
 	if err != nil {
 		return true // no partitions directory: nothing to sweep
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := e.taskContext(2 * time.Second)
 	v, err := e.nh.SyncRead(ctx, shards.MetaShardID, nil)
 	cancel()
 	st, ok := v.(*shards.MetaState)
