@@ -27,12 +27,13 @@ import (
 // partition leader's cooperation anyway to hand leadership away.
 //
 // The driver, on each reconcile pass (every ReconcileInterval or __meta
-// change), does the next step only: add a new replica to the Raft group and
-// record it; wait until every new replica has caught up (its own broker
-// reports that, after a linearizable read on it succeeds, i.e. it applied
-// what the leader had committed); then remove the leaving replicas one at
-// a time, handing its own leadership to a staying replica first if it is
-// one of them. __meta ends the reassignment when the replicas are exactly
+// change), does the next step only: remove a leaving replica whose broker
+// is unreachable; add a new replica to the Raft group and record it, one
+// at a time (the next once the last caught up: its own broker reports
+// that, after a linearizable read on it succeeds, i.e. it applied what the
+// leader had committed); then remove the leaving replicas one at a time,
+// handing its own leadership to a staying replica first if it is one of
+// them. __meta ends the reassignment when the replicas are exactly
 // the target; the leader balancer then moves leadership to the target's
 // first broker, the new preferred leader. Brokers whose replica left stop
 // it and delete its Raft data and segment files (reconcile.go).
@@ -43,10 +44,10 @@ import (
 // The copy itself is dragonboat's: a joiner behind the leader's Raft log
 // (bounded by RaftLogRetainBytes) gets one streamed snapshot of the
 // partition's segments, sent chunk by chunk, else the log entries, both
-// over the shared Raft transport. Produce keeps going: the group keeps its
-// quorum among the old replicas throughout (an added replica raises the
-// quorum by at most one, and the removal of the leaving ones comes after
-// every new one caught up).
+// over the shared Raft transport. Produce keeps going: at most one voter
+// is catching up at a time, and one is added only while the reachable
+// voters form a quorum of the bigger group, so commits never wait for it;
+// the live leaving replicas leave only after every new one caught up.
 
 // movingTask is one reassignment task running on this broker: driving a
 // shard's reassignment (on its leader) or reporting a new local replica
@@ -291,11 +292,41 @@ func (e *Engine) stepReassignment(p *partition) (progress bool, err error) {
 			e.log.Info("reassignment: removed a stray replica", "topic", p.topic, "partition", p.index, "replica", id)
 		}
 	}
+	// A leaving replica whose broker is unreachable leaves first: it acks
+	// nothing now, and as a voter it would make the group with a new,
+	// still empty voter need that new one for every commit.
+	for _, id := range r.Removing {
+		if id == p.replica || !slices.Contains(part.Replicas, id) || e.links.reachable(shards.BrokerOf(id)) {
+			continue
+		}
+		return e.removeForReassign(ctx, p, id, member(id))
+	}
+	// New replicas join as voters one at a time: the next one only once
+	// the last one caught up, and only while the reachable voters form a
+	// quorum of the bigger group, so that commits never wait for a replica
+	// still catching up (dragonboat's non-voting members would avoid the
+	// wait altogether, but a replica restarted with the wrong IsNonVoting
+	// setting panics the broker).
+	waiting := slices.ContainsFunc(r.Pending(), func(id uint64) bool { return slices.Contains(part.Replicas, id) })
 	for _, id := range r.Target {
 		if slices.Contains(part.Replicas, id) {
 			continue
 		}
 		if !member(id) {
+			if waiting {
+				break
+			}
+			live := 0
+			for v := range m.Nodes {
+				if v == p.replica || e.links.reachable(shards.BrokerOf(v)) {
+					live++
+				}
+			}
+			if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
+				e.log.Debug("reassignment: waiting for unreachable replicas before adding one", "topic", p.topic, "partition", p.index,
+					"reachable_voters", live, "quorum_after_add", quorum)
+				break
+			}
 			if busy := e.movingOn(st, part.Shard, shards.BrokerOf(id)); busy != 0 {
 				e.log.Debug("reassignment: throttled", "topic", p.topic, "partition", p.index, "replica", id, "busy_broker", busy)
 				continue
@@ -318,20 +349,27 @@ func (e *Engine) stepReassignment(p *partition) (progress bool, err error) {
 			continue
 		}
 		if id == p.replica {
-			return true, e.handOverForRemoval(p, part)
+			err := e.handOverForRemoval(p, part)
+			return err == nil, err
 		}
-		if member(id) {
-			if err := e.nh.SyncRequestDeleteReplica(ctx, part.Shard, id, 0); err != nil {
-				return false, fmt.Errorf("delete replica %d of shard %d: %w", id, part.Shard, err)
-			}
-		}
-		if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpReassignRemoved, Shard: part.Shard, Replica: id}); err != nil {
-			return false, fmt.Errorf("record replica %d removed from shard %d: %w", id, part.Shard, err)
-		}
-		e.log.Info("reassignment: removed a replica", "topic", p.topic, "partition", p.index, "replica", id)
-		return true, nil
+		return e.removeForReassign(ctx, p, id, member(id))
 	}
 	return false, nil
+}
+
+// removeForReassign takes replica id out of p's Raft group (if it is still
+// a member) and records that in __meta.
+func (e *Engine) removeForReassign(ctx context.Context, p *partition, id uint64, isMember bool) (bool, error) {
+	if isMember {
+		if err := e.nh.SyncRequestDeleteReplica(ctx, p.shard, id, 0); err != nil {
+			return false, fmt.Errorf("delete replica %d of shard %d: %w", id, p.shard, err)
+		}
+	}
+	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpReassignRemoved, Shard: p.shard, Replica: id}); err != nil {
+		return false, fmt.Errorf("record replica %d removed from shard %d: %w", id, p.shard, err)
+	}
+	e.log.Info("reassignment: removed a replica", "topic", p.topic, "partition", p.index, "replica", id)
+	return true, nil
 }
 
 // handOverForRemoval asks a staying replica to take over the leadership of

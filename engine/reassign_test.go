@@ -271,13 +271,21 @@ func TestReassignOffADownBroker(t *testing.T) {
 	}
 	c.Kill(leaving)
 	other := int(old[1])
+	waitUntil(t, 10*time.Second, fmt.Sprintf("broker %d to see broker %d unreachable", other, leaving), func() bool {
+		return !slices.Contains(c.Engine(other).Metadata("gone").Topics[0].Partitions[0].ISR, uint64(leaving))
+	})
 	target := []uint64{old[1], old[2], uint64(dest)}
 	if err := c.Engine(other).ReassignPartition(ctxT(t, 10*time.Second), "gone", 0, target); err != nil {
 		t.Fatalf("reassign %v -> %v: %v", old, target, err)
 	}
+	most := 0 // the dead replica leaves before the new one joins: never 4 voters with 2 alive
 	waitUntil(t, 20*time.Second, "the reassignment to finish", func() bool {
+		most = max(most, len(partitionReplicas(c, other, "gone")))
 		return len(c.Engine(other).ListReassignments()) == 0 && slices.Equal(partitionReplicas(c, other, "gone"), target)
 	})
+	if most > 3 {
+		t.Errorf("the partition had %d replicas during the move: the unreachable one should have left first", most)
+	}
 	produceLeader(t, c, "gone", 0, records("after", 20))
 	leader := c.WaitLeader(t, "gone", 0, 5*time.Second)
 	waitUntil(t, 10*time.Second, "the new replica to reach the leader's high watermark", func() bool {
