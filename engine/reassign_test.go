@@ -394,3 +394,47 @@ func TestRemoveMovedAway(t *testing.T) {
 		}
 	}
 }
+
+// A reassignment held up half way (its new replica's broker is down, so it
+// was added but cannot catch up) survives a restart of the whole cluster:
+// __meta still records it, and once every broker is back the new replica
+// catches up and the old one leaves, with every record kept.
+func TestReassignSurvivesRestart(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 4)
+	c.CreateTopic(t, "rs", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	c.WaitLeader(t, "rs", 0, 5*time.Second)
+	old := partitionReplicas(c, 1, "rs")
+	dest := 0
+	for b := 1; b <= 4; b++ {
+		if !slices.Contains(old, uint64(b)) {
+			dest = b
+		}
+	}
+	produceLeader(t, c, "rs", 0, records("before", 50))
+	c.Kill(dest)
+	target := []uint64{uint64(dest), old[1], old[2]}
+	e := c.Engine(int(old[1]))
+	if err := e.ReassignPartition(ctxT(t, 10*time.Second), "rs", 0, target); err != nil {
+		t.Fatalf("reassign %v -> %v: %v", old, target, err)
+	}
+	waitUntil(t, 10*time.Second, "the new replica to be added", func() bool { return len(partitionReplicas(c, int(old[1]), "rs")) == 4 })
+	c.RestartAll()
+	waitUntil(t, 20*time.Second, "the reassignment to finish after the restart", func() bool {
+		for i := 1; i <= 4; i++ {
+			if len(c.Engine(i).ListReassignments()) != 0 || !slices.Equal(partitionReplicas(c, i, "rs"), target) {
+				return false
+			}
+		}
+		return true
+	})
+	produceLeader(t, c, "rs", 0, records("after", 50))
+	leader := c.WaitLeader(t, "rs", 0, 5*time.Second)
+	if n := len(fetchAll(t, c.Engine(leader), "rs", 0)); n != 100 {
+		t.Fatalf("read %d records from leader %d after the move, want 100", n, leader)
+	}
+	waitUntil(t, 10*time.Second, fmt.Sprintf("broker %d to drop its replica", old[0]), func() bool {
+		_, ok := localReplica(c, int(old[0]), "rs")
+		return !ok
+	})
+}
