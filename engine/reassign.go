@@ -89,7 +89,7 @@ func (e *Engine) ReassignPartition(ctx context.Context, topic string, partition 
 	if err != nil {
 		return err
 	}
-	if err := e.checkReassign(part, brokers); err != nil {
+	if err := checkReassign(brokers); err != nil {
 		return fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
 	}
 	c := shards.MetaCommand{Op: shards.OpReassign, Shard: part.Shard, Brokers: brokers, Cancel: brokers == nil}
@@ -99,6 +99,11 @@ func (e *Engine) ReassignPartition(ctx context.Context, topic string, partition 
 		switch me.code {
 		case shards.MetaInvalidReplicas:
 			err = ErrInvalidReplicaAssignment
+			for _, b := range brokers {
+				if _, ok := e.meta.State().Brokers[b]; !ok {
+					err = fmt.Errorf("broker %d is not registered: %w", b, ErrInvalidReplicaAssignment)
+				}
+			}
 		case shards.MetaNoReassignment:
 			err = ErrNoReassignmentInProgress
 		case shards.MetaUnknownTopic:
@@ -112,25 +117,23 @@ func (e *Engine) ReassignPartition(ctx context.Context, topic string, partition 
 	return nil
 }
 
-// checkReassign validates a request against this broker's view of __meta
-// (the state machine checks it again), to name what is wrong.
-func (e *Engine) checkReassign(part shards.Partition, brokers []uint64) error {
+// checkReassign rejects what is wrong whatever __meta holds: no brokers, a
+// broker named twice, a broker id out of range. Whether the brokers are
+// registered and whether a cancel has something to cancel is decided by
+// the state machine: this broker's view of __meta may be behind.
+func checkReassign(brokers []uint64) error {
 	if brokers == nil {
-		if part.Reassign == nil {
-			return ErrNoReassignmentInProgress
-		}
 		return nil
 	}
 	if len(brokers) == 0 {
 		return fmt.Errorf("no replicas: %w", ErrInvalidReplicaAssignment)
 	}
-	st := e.meta.State()
 	for i, b := range brokers {
 		if slices.Contains(brokers[:i], b) {
 			return fmt.Errorf("broker %d named twice: %w", b, ErrInvalidReplicaAssignment)
 		}
-		if _, ok := st.Brokers[b]; !ok {
-			return fmt.Errorf("broker %d is not registered: %w", b, ErrInvalidReplicaAssignment)
+		if b == 0 || b >= shards.ReplicaGenerationBase {
+			return fmt.Errorf("broker id %d out of range: %w", b, ErrInvalidReplicaAssignment)
 		}
 	}
 	return nil
