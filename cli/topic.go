@@ -55,7 +55,7 @@ func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
 func topicCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "topic",
-		Usage: "create, list, describe, alter and delete topics (Kafka protocol, like kafka-topics)",
+		Usage: "create, list, describe, alter, delete and reassign topics (Kafka protocol, like kafka-topics and kafka-reassign-partitions)",
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "create topics", ArgsUsage: "TOPIC...",
@@ -79,6 +79,7 @@ func topicCommand() *cli.Command {
 				Action: runTopicAlter,
 			},
 			{Name: "delete", Usage: "delete topics", ArgsUsage: "TOPIC...", Flags: adminFlags(), Action: runTopicDelete},
+			topicReassignCommand(), topicReassignmentsCommand(),
 		},
 	}
 }

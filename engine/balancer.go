@@ -75,8 +75,8 @@ func (e *Engine) balanceOnce(now time.Time) int {
 			continue
 		}
 		a := findPartition(st, p)
-		if a == nil || a.Preferred != p.replica {
-			continue
+		if a == nil || a.Preferred != p.replica || a.Reassign != nil {
+			continue // a reassignment moves leadership itself (reassign.go)
 		}
 		moves = append(moves, move{shard, p.replica})
 	}

@@ -120,6 +120,11 @@ type Config struct {
 	// (retention, deleted topics, an operator). Default 128 MiB; negative
 	// disables.
 	MinFreeBytes int64
+	// MaxMovingPerBroker bounds the partition reassignments that copy data
+	// to or from one broker at once: a new replica is added only while
+	// fewer than this many partitions with a replica still catching up have
+	// that broker as destination or as (leader) source. Default 2.
+	MaxMovingPerBroker int
 	// Hooks receive produce, fetch and leader-change events for metrics
 	// (see Hook); nil = none.
 	Hooks []Hook
@@ -199,6 +204,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.LeaderBalanceCooldown == 0 {
 		c.LeaderBalanceCooldown = 10 * time.Second
+	}
+	if c.MaxMovingPerBroker == 0 {
+		c.MaxMovingPerBroker = 2
 	}
 }
 
@@ -280,6 +288,9 @@ func (c Config) Validate() error {
 	case "", "s2", "none":
 	default:
 		bad("ActiveSegmentCodec %q: want s2 or none", c.ActiveSegmentCodec)
+	}
+	if c.MaxMovingPerBroker < 1 {
+		bad("MaxMovingPerBroker %d: must be >= 1", c.MaxMovingPerBroker)
 	}
 	if c.SegmentBytes < 1<<10 {
 		bad("SegmentBytes %d: must be >= 1024", c.SegmentBytes)

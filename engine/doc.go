@@ -84,7 +84,8 @@
 // A reconciler on every engine watches __meta and starts the replicas
 // assigned to it: with the member map on a first start, with none on a
 // restart (HasNodeInfo), as a joiner when the replica was added later
-// (AddReplica). It stops and deletes replicas of deleted topics. Before a
+// (AddReplica, ReassignPartition). It stops and deletes replicas of deleted
+// topics and replicas a reassignment moved away (reassign.go). Before a
 // replica starts, segment.Check validates its directory: a damaged one is
 // quarantined instead of started (dragonboat would make its failed Open
 // fatal for the process), as is a running one whose reads find damage; with

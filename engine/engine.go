@@ -47,6 +47,8 @@ type Engine struct {
 	mu        sync.Mutex
 	parts     map[uint64]*partition // running local partition replicas by shard id
 	repairing map[uint64]bool       // shards whose Raft membership repairMembership is changing
+	moving    map[movingTask]bool   // reassignment tasks running on this broker (reassign.go)
+	removing  map[string]bool       // partition directories being deleted (stopPartition)
 
 	// Damaged replicas (quarantine.go).
 	qmu              sync.Mutex
@@ -95,6 +97,8 @@ func Open(cfg Config) (*Engine, error) {
 		reports:     make(chan uint64, 1024),
 		parts:       map[uint64]*partition{},
 		repairing:   map[uint64]bool{},
+		moving:      map[movingTask]bool{},
+		removing:    map[string]bool{},
 		quarantine:  map[uint64]*QuarantinedReplica{},
 		damaged:     make(chan damageReport, 64),
 		ready:       make(chan struct{}),

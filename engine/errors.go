@@ -29,6 +29,8 @@ var (
 	ErrInvalidACL               = errs.ErrInvalidACL
 	ErrUnknownCredential        = errs.ErrUnknownCredential
 	ErrInvalidCredential        = errs.ErrInvalidCredential
+	ErrInvalidReplicaAssignment = errs.ErrInvalidReplicaAssignment
+	ErrNoReassignmentInProgress = errs.ErrNoReassignmentInProgress
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

@@ -58,7 +58,7 @@ func (e *Engine) CheckCreatePartitions(topic string, count int32) error {
 	case count > shards.MaxPartitions:
 		return fmt.Errorf("topic %q: %d partitions, over the limit of %d: %w", topic, count, shards.MaxPartitions, ErrInvalidPartitions)
 	}
-	if rf, brokers := len(t.Partitions[0].Replicas), len(st.SortedBrokers()); rf > brokers {
+	if rf, brokers := t.Partitions[0].ReplicationFactor(), len(st.SortedBrokers()); rf > brokers {
 		return fmt.Errorf("topic %q: replication factor %d with %d registered brokers: %w", topic, rf, brokers, ErrInvalidReplicationFactor)
 	}
 	return nil

@@ -55,12 +55,15 @@ type rollLimits struct {
 func (e *Engine) reconcileLoop() {
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
-	var lastSweep time.Time
+	var lastSweep, lastMovedSweep time.Time
 	for {
 		e.reconcile()
 		if time.Since(lastSweep) > 30*time.Second {
 			e.removeOrphans(e.meta.State())
 			lastSweep = time.Now()
+		}
+		if time.Since(lastMovedSweep) > 30*time.Second && e.removeMovedAway() {
+			lastMovedSweep = time.Now()
 		}
 		select {
 		case <-e.closing:
@@ -136,6 +139,7 @@ func (e *Engine) reconcile() {
 	}
 	e.balanceLeaders(st)
 	e.repairMembership(st)
+	e.driveReassignments(st)
 }
 
 // partitionDir is where a partition replica's segments live; the shard id
@@ -202,6 +206,15 @@ func (e *Engine) startPartition(a assignment) error {
 		inflight:  make(chan struct{}, e.cfg.MaxInFlightPerPartition),
 		startedAt: time.Now(),
 		roll:      e.rollOf(a.topic),
+	}
+	e.mu.Lock()
+	busy := e.removing[p.dir]
+	e.mu.Unlock()
+	if busy {
+		// A replica of an earlier generation that left this broker (a
+		// reassignment, then its cancel) is still being deleted from the
+		// same directory; the next pass starts this one.
+		return fmt.Errorf("%s: the files of a removed replica are still being deleted", p.dir)
 	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", p.dir, err)
@@ -270,7 +283,15 @@ func (e *Engine) stopPartition(p *partition, remove bool) {
 	if !remove {
 		return
 	}
+	e.mu.Lock()
+	e.removing[p.dir] = true
+	e.mu.Unlock()
 	e.goFunc(func() {
+		defer func() {
+			e.mu.Lock()
+			delete(e.removing, p.dir)
+			e.mu.Unlock()
+		}()
 		for i := 0; i < 100; i++ {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			err := e.nh.SyncRemoveData(ctx, p.shard, p.replica)
@@ -312,7 +333,7 @@ func (e *Engine) removeOrphans(st *shards.MetaState) {
 		if err != nil || shard < shards.FirstPartitionShardID || shard >= st.NextShardID || live[shard] || e.local(shard) != nil {
 			continue
 		}
-		for gen := uint64(0); gen < 16; gen++ { // generations: AddReplica, rebuilds of damaged replicas
+		for gen := uint64(0); gen < 64; gen++ { // generations: AddReplica, reassignments, rebuilds of damaged replicas
 			r := gen*shards.ReplicaGenerationBase + e.cfg.NodeID
 			if e.nh.HasNodeInfo(shard, r) {
 				if err := e.nh.RemoveData(shard, r); err != nil {

@@ -171,6 +171,12 @@ func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, 
 		}
 		gen = max(gen, r/shards.ReplicaGenerationBase)
 	}
+	if part.Generation > 0 {
+		// A reassignment or a rebuild gave out generations, and may have
+		// removed this broker's replica of one of them: only a new one is
+		// sure never to have been removed.
+		gen = max(gen, part.Generation+1)
+	}
 	replica := gen*shards.ReplicaGenerationBase + broker
 	if e.local(part.Shard) == nil {
 		return fmt.Errorf("topic %q partition %d: no local replica to change membership from: %w", topic, partition, ErrNotReady)
@@ -224,7 +230,7 @@ func (e *Engine) Metadata(topics ...string) Metadata {
 		tc, _ := ParseTopicConfigs(t.Configs)
 		tc.Partitions = int32(len(t.Partitions))
 		if len(t.Partitions) > 0 {
-			tc.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+			tc.ReplicationFactor = int16(t.Partitions[0].ReplicationFactor())
 		}
 		ti := TopicInfo{Name: t.Name, ID: t.ID, Internal: t.Internal, Config: tc}
 		for i, p := range t.Partitions {

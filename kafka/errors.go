@@ -60,6 +60,8 @@ var errorCodes = []struct {
 
 	{engine.ErrUnknownCredential, kerr.ResourceNotFound},
 	{engine.ErrInvalidCredential, kerr.UnacceptableCredential},
+	{engine.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+	{engine.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
 }
 
 // errorCode returns the Kafka error code for err: 0 for nil, the first match

@@ -79,6 +79,13 @@ type Partition struct {
 	// (a damaged replica rebuilt under a new id) that the partition's
 	// leader has yet to remove from the Raft group.
 	Replaced []uint64 `json:",omitempty"`
+	// Reassign is the replica move in progress (meta_reassign.go), nil
+	// when none is.
+	Reassign *Reassignment `json:",omitempty"`
+	// Generation is the highest replica generation a reassignment or a
+	// rebuild gave out in this partition (0 for states from before), so
+	// that a replica added later never reuses an id dragonboat removed.
+	Generation uint64 `json:",omitempty"`
 }
 
 // LeaderInfo is a partition leader as last reported to __meta.
@@ -123,6 +130,18 @@ const (
 	// OpDeleteACLs removes the bindings ACLs, those stored; the proposer
 	// resolved its filters against the state it read.
 	OpDeleteACLs = "delete-acls"
+	// OpReassign starts (or retargets, or with Cancel cancels) the move of
+	// partition shard Shard onto brokers Brokers (meta_reassign.go).
+	OpReassign = "reassign"
+	// OpReassignAdded records that Replica of an in-progress reassignment
+	// joined shard Shard's Raft group: it goes into Replicas.
+	OpReassignAdded = "reassign-added"
+	// OpReassignCaughtUp records that the added Replica caught up with the
+	// leader (a linearizable read on it succeeded).
+	OpReassignCaughtUp = "reassign-caught-up"
+	// OpReassignRemoved records that Replica left shard Shard's Raft group:
+	// it leaves Replicas.
+	OpReassignRemoved = "reassign-removed"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -139,6 +158,11 @@ const (
 	MetaInvalidPartitions
 	// MetaTooManyACLs: OpCreateACLs past MaxACLs.
 	MetaTooManyACLs
+	// MetaInvalidReplicas: OpReassign to no broker, a broker named twice,
+	// or one that is not registered.
+	MetaInvalidReplicas
+	// MetaNoReassignment: OpReassign with Cancel where none is in progress.
+	MetaNoReassignment
 )
 
 // MetaCommand is one proposal to __meta, JSON encoded.
@@ -163,6 +187,8 @@ type MetaCommand struct {
 	At         int64             `json:"at,omitempty"`
 	ACLs       []acl.Binding     `json:"acls,omitempty"`
 	Scram      *ScramAlteration  `json:"scram,omitempty"`
+	Brokers    []uint64          `json:"brokers,omitempty"`
+	Cancel     bool              `json:"cancel,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -340,6 +366,8 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		s.Topics[c.Name] = &nt
 	case OpCreateACLs, OpDeleteACLs:
 		return s.changeACLs(c)
+	case OpReassign, OpReassignAdded, OpReassignCaughtUp, OpReassignRemoved:
+		return s.reassign(c)
 	default:
 		return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 	}
@@ -428,7 +456,7 @@ func (s *MetaState) addPartitions(c MetaCommand) sm.Result {
 		return sm.Result{Value: MetaInvalidPartitions, Data: []byte{1}}
 	}
 	brokers := s.placementOrder()
-	rf := len(t.Partitions[0].Replicas)
+	rf := t.Partitions[0].ReplicationFactor()
 	if rf > len(brokers) {
 		return sm.Result{Value: MetaNotEnoughBrokers, Data: []byte{1}}
 	}
@@ -485,6 +513,8 @@ func (s *MetaState) replaceReplica(c MetaCommand) sm.Result {
 					np.Preferred = c.NewReplica
 				}
 				np.Replaced = append(slices.Clone(p.Replaced), c.Replica)
+				np.Generation = max(np.Generation, c.NewReplica/ReplicaGenerationBase)
+				np.Reassign = np.Reassign.replaced(c.Replica, c.NewReplica)
 				if s.Leaders[c.Shard].Leader == c.Replica {
 					delete(s.Leaders, c.Shard)
 				}

@@ -74,6 +74,12 @@ var (
 	// ErrInvalidCredential: a SCRAM credential that is not acceptable (no
 	// user name, unknown mechanism, iterations out of range, empty salt).
 	ErrInvalidCredential = errors.New("chronik: invalid SCRAM credential")
+	// ErrInvalidReplicaAssignment: a reassignment to no broker, a broker
+	// named twice, or a broker that is not registered.
+	ErrInvalidReplicaAssignment = errors.New("chronik: invalid replica assignment")
+	// ErrNoReassignmentInProgress: a cancel of a partition reassignment
+	// where none is in progress.
+	ErrNoReassignmentInProgress = errors.New("chronik: no reassignment in progress")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the
