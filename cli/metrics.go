@@ -216,7 +216,7 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 		corrupt:    prometheus.NewDesc("chronik_corrupt_frames_total", "Damaged segment frames (and replicas with a missing segment file) found in local replicas.", nil, nil),
 		quarantine: prometheus.NewDesc("chronik_quarantined_replicas", "Local partition replicas found damaged and quarantined: being rebuilt from the leader, or (the only replica) waiting for an operator.", nil, nil),
 		rebuilt:    prometheus.NewDesc("chronik_replicas_rebuilt_total", "Damaged local partition replicas rebuilt from their leader.", nil, nil),
-		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leadership transfers requested by this broker's leader balancer.", nil, nil),
+		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leaderships this broker handed back to their preferred replicas (leader balancer).", nil, nil),
 		diskFree:   prometheus.NewDesc("chronik_disk_free_bytes", "Free bytes on the file system holding the data directory (produce is refused below --min-free-bytes).", nil, nil),
 
 		ledHW:       prometheus.NewDesc("chronik_partition_high_watermark", "High watermark (committed log end offset) of a partition this broker leads.", tp, nil),

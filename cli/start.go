@@ -65,7 +65,7 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.DurationFlag{Name: "sasl-session-lifetime", Usage: "how long a SASL authentication holds before the client must re-authenticate on its connection; 0 for ever (connections.max.reauth.ms)", EnvVars: []string{"CHRONIK_SASL_SESSION_LIFETIME"}},
 			&cli.StringFlag{Name: "bootstrap-user", Usage: "NAME:PASSWORD of a SCRAM user (SHA-256 and SHA-512) created at start unless it exists", EnvVars: []string{"CHRONIK_BOOTSTRAP_USER"}},
 			&cli.IntFlag{Name: "max-moving-per-broker", Value: 2, Usage: "partition reassignments copying data to or from one broker at once", EnvVars: []string{"CHRONIK_MAX_MOVING_PER_BROKER"}},
-			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker waits before it takes its preferred leaderships back", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
+			&cli.DurationFlag{Name: "leader-balance-cooldown", Value: 10 * time.Second, Usage: "how long a returning broker must have been reachable before its preferred leaderships are handed back to it", EnvVars: []string{"CHRONIK_LEADER_BALANCE_COOLDOWN"}},
 		}, securityFlags()...),
 		Action: runStart,
 	}

@@ -1,31 +1,39 @@
 package engine
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/chronik-io/chronik/shards"
 )
 
-// maxTransfersPerRound bounds the leadership moves one balancer round asks
-// for: each move pauses the partition's proposals while the target catches
-// up, so a returning broker takes its leaderships back in waves.
-const maxTransfersPerRound = 64
+// maxTransfersPerRound bounds the leadership moves one balancer round
+// makes, and balanceParallel how many hand-overs run at once: each pauses
+// its partition's proposals for a few heartbeats, so a returning broker
+// takes its leaderships back in waves.
+const (
+	maxTransfersPerRound = 64
+	balanceParallel      = 8
+)
 
-// balancer is the state of the leader balancer: when it last asked for each
+// balancer is the state of the leader balancer: when it last moved each
 // partition's leadership.
 type balancer struct {
 	mu      sync.Mutex
-	lastTry map[uint64]time.Time // shard -> last transfer request
-	moves   uint64               // transfer requests made
+	lastTry map[uint64]time.Time // shard -> last hand-over
+	moves   uint64               // hand-overs made
 }
 
-// balanceLoop moves leadership back to this broker for the partitions whose
-// preferred leader it is, once it has been ready for
-// Config.LeaderBalanceCooldown. It runs on the preferred broker itself (a
-// follower's RequestLeaderTransfer is forwarded to the leader), so a
-// transfer never targets a broker that is down. A partition is asked for at
-// most once per cool-down.
+// balanceLoop hands leadership back to the preferred replica of the
+// partitions this broker leads in its place (after a failure), once the
+// preferred broker's Raft port has answered for Config.LeaderBalanceCooldown.
+// It runs on the leader, which quiesces the partition before the transfer
+// (handOverQuiesced): a transfer asked for by the target found it, under
+// continuous produce, with committed entries not yet applied, and Raft then
+// skips the campaign and the leader drops proposals until the transfer
+// times out (an election timeout). A partition moves at most once per
+// cool-down.
 func (e *Engine) balanceLoop() {
 	if e.cfg.LeaderBalanceInterval < 0 {
 		return
@@ -51,14 +59,16 @@ func (e *Engine) balanceLoop() {
 	}
 }
 
-// balanceOnce asks for the leadership of up to maxTransfersPerRound
-// partitions this broker prefers but does not lead; it returns how many.
+// balanceOnce hands over up to maxTransfersPerRound partitions this broker
+// leads to their preferred replicas, and returns how many it handed over.
 func (e *Engine) balanceOnce(now time.Time) int {
 	st := e.meta.State()
-	type move struct{ shard, replica uint64 }
+	type move struct {
+		p      *partition
+		target uint64
+	}
 	var moves []move
 	e.balance.mu.Lock()
-	defer e.balance.mu.Unlock()
 	if e.balance.lastTry == nil {
 		e.balance.lastTry = map[uint64]time.Time{}
 	}
@@ -70,15 +80,18 @@ func (e *Engine) balanceOnce(now time.Time) int {
 		if now.Sub(p.startedAt) < e.cfg.LeaderBalanceCooldown || now.Sub(e.balance.lastTry[shard]) < e.cfg.LeaderBalanceCooldown {
 			continue
 		}
-		l, _ := e.leaders.get(shard)
-		if l == 0 || l == p.replica {
+		if l, _ := e.leaders.get(shard); l != p.replica {
 			continue
 		}
 		a := findPartition(st, p)
-		if a == nil || a.Preferred != p.replica || a.Reassign != nil {
+		if a == nil || a.Preferred == 0 || a.Preferred == p.replica || a.Reassign != nil {
 			continue // a reassignment moves leadership itself (reassign.go)
 		}
-		moves = append(moves, move{shard, p.replica})
+		b := shards.BrokerOf(a.Preferred)
+		if _, ok := st.Brokers[b]; !ok || !e.links.upFor(b, e.cfg.LeaderBalanceCooldown) {
+			continue // not registered, or not back for long enough to have caught up
+		}
+		moves = append(moves, move{p, a.Preferred})
 	}
 	e.mu.Unlock()
 	for shard, at := range e.balance.lastTry {
@@ -87,17 +100,76 @@ func (e *Engine) balanceOnce(now time.Time) int {
 		}
 	}
 	for _, m := range moves {
-		e.balance.lastTry[m.shard] = now
-		if err := e.nh.RequestLeaderTransfer(m.shard, m.replica); err != nil {
-			e.log.Debug("leader balancer: transfer request", "shard", m.shard, "err", err)
-			continue
-		}
-		e.balance.moves++
+		e.balance.lastTry[m.p.shard] = now
 	}
-	if len(moves) > 0 {
-		e.log.Info("leader balancer: asked for the leadership of preferred partitions", "partitions", len(moves))
+	e.balance.moves += uint64(len(moves))
+	e.balance.mu.Unlock()
+	if len(moves) == 0 {
+		return 0
 	}
+	e.log.Info("leader balancer: handing partitions back to their preferred replicas", "partitions", len(moves))
+	sem := make(chan struct{}, balanceParallel)
+	var wg sync.WaitGroup
+	for _, m := range moves {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := e.handOverQuiesced(m.p, m.target); err != nil {
+				e.log.Debug("leader balancer: hand-over", "topic", m.p.topic, "partition", m.p.index, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 	return len(moves)
+}
+
+// handOverQuiesced transfers the leadership of partition p, which this
+// broker leads, to replica to, and waits (at most two election timeouts)
+// for it to move. It first quiesces the partition: it holds every in-flight
+// slot, so that no new produce is proposed here, and gives the heartbeats
+// time to carry the commit index to the target. dragonboat's target skips
+// the campaign a transfer asks for while it has committed entries it has
+// not applied, and the leader then drops proposals until the transfer
+// times out (an election timeout, 1 s by default): under continuous
+// produce that is what happened to most transfers. Produce calls wait for
+// a slot meanwhile (within their deadline), then find the new leader.
+func (e *Engine) handOverQuiesced(p *partition, to uint64) error {
+	held := 0
+	defer func() {
+		for range held {
+			<-p.inflight
+		}
+	}()
+	quiesce := time.After(time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT / 2)
+fill:
+	for held < cap(p.inflight) {
+		select {
+		case p.inflight <- struct{}{}:
+			held++
+		case <-quiesce:
+			break fill // a proposal is stuck: hand over anyway
+		case <-e.closing:
+			return ErrClosed
+		}
+	}
+	time.Sleep(2 * time.Duration(e.cfg.HeartbeatTicks) * e.cfg.RTT)
+	if err := e.nh.RequestLeaderTransfer(p.shard, to); err != nil {
+		return fmt.Errorf("hand the leadership of shard %d to replica %d: %w", p.shard, to, err)
+	}
+	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
+	for time.Now().Before(deadline) {
+		if l, _ := e.leaders.get(p.shard); l != p.replica {
+			return nil
+		}
+		select {
+		case <-e.closing:
+			return ErrClosed
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // LeaderBalanceMoves counts the leadership transfers the leader balancer

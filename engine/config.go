@@ -103,15 +103,15 @@ type Config struct {
 	// frames; 0 = the segment package default.
 	SegmentCacheBytes int64
 	// LeaderBalanceInterval is how often the leader balancer looks for
-	// partitions whose preferred leader is this broker but led elsewhere
-	// (after a failure) and asks for leadership back; default 5s; negative
-	// disables the balancer.
+	// partitions this broker leads in their preferred replica's place
+	// (after a failure) and hands them back; default 5s; negative disables
+	// the balancer.
 	LeaderBalanceInterval time.Duration
 	// LeaderBalanceCooldown is how long this broker must have been ready,
-	// and how long a partition's last transfer request must lie back, before
-	// the balancer moves that partition's leadership; default 10s. It keeps
-	// a returning broker from taking leadership before it has caught up, and
-	// a flapping one from moving leaders back and forth.
+	// the preferred broker reachable, and a partition's last hand-over lie
+	// back, before the balancer moves that partition's leadership; default
+	// 10s. It keeps a returning broker from taking leadership before it has
+	// caught up, and a flapping one from moving leaders back and forth.
 	LeaderBalanceCooldown time.Duration
 	// MinFreeBytes is the free space the file system holding DataDir must
 	// keep: below it (checked every second) this broker reports itself low

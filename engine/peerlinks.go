@@ -45,15 +45,21 @@ type peerLinks struct {
 
 	mu   sync.Mutex
 	down map[uint64]time.Time // broker -> since when a dial to it fails (absent: up)
+	// upSince is when each broker last came back up (or this engine
+	// started): the leader balancer waits before handing leadership to a
+	// broker that has just returned.
+	upSince map[uint64]time.Time
 }
 
 func newPeerLinks(peers map[uint64]string) *peerLinks {
 	l := &peerLinks{byAddr: map[string]uint64{}, addrOf: map[uint64]string{}, down: map[uint64]time.Time{},
-		suspects: make(chan uint64, 64), dial: (&net.Dialer{}).DialContext}
+		upSince: map[uint64]time.Time{}, suspects: make(chan uint64, 64), dial: (&net.Dialer{}).DialContext}
+	now := time.Now()
 	for id, a := range peers {
 		if c, err := shards.CanonicalAddr(a); err == nil {
 			l.byAddr[c] = id
 			l.addrOf[id] = c
+			l.upSince[id] = now
 		}
 	}
 	return l
@@ -124,8 +130,23 @@ func (l *peerLinks) probeLoop(stop <-chan struct{}) {
 // transport whose circuit breaker may still be waiting to dial it said.
 func (l *peerLinks) heard(id uint64) {
 	l.mu.Lock()
-	delete(l.down, id)
+	if _, was := l.down[id]; was {
+		delete(l.down, id)
+		l.upSince[id] = time.Now()
+	}
 	l.mu.Unlock()
+}
+
+// upFor reports whether broker id has been up for at least d (self always
+// has).
+func (l *peerLinks) upFor(id uint64, d time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, down := l.down[id]; down {
+		return false
+	}
+	since, ok := l.upSince[id]
+	return !ok || time.Since(since) >= d
 }
 
 // reachable reports whether broker id's link is up (self always is).

@@ -389,46 +389,8 @@ func (e *Engine) handOverForRemoval(p *partition, part shards.Partition) error {
 	if to == 0 {
 		return fmt.Errorf("shard %d: no staying replica to hand the leadership to", part.Shard)
 	}
-	// Quiesce the partition first: hold every in-flight slot, so that no
-	// new produce is proposed here, and give the heartbeats time to carry
-	// the commit index to the target. dragonboat's target skips the
-	// campaign a transfer asks for while it has committed entries it has
-	// not applied, and the leader then drops proposals until the transfer
-	// times out (an election timeout, 1 s by default): under continuous
-	// produce that is what happened to most hand-overs. Produce calls wait
-	// for a slot meanwhile (within their deadline), then find the new
-	// leader.
-	held := 0
-	defer func() {
-		for range held {
-			<-p.inflight
-		}
-	}()
-	quiesce := time.After(time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT / 2)
-fill:
-	for held < cap(p.inflight) {
-		select {
-		case p.inflight <- struct{}{}:
-			held++
-		case <-quiesce:
-			break fill // a proposal is stuck: hand over anyway
-		case <-e.closing:
-			return ErrClosed
-		}
-	}
-	time.Sleep(2 * time.Duration(e.cfg.HeartbeatTicks) * e.cfg.RTT)
-	if err := e.nh.RequestLeaderTransfer(part.Shard, to); err != nil {
-		return fmt.Errorf("hand the leadership of shard %d to replica %d: %w", part.Shard, to, err)
-	}
 	e.log.Info("reassignment: handing leadership over before leaving", "topic", p.topic, "partition", p.index, "to", to)
-	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
-	for time.Now().Before(deadline) {
-		if l, _ := e.leaders.get(part.Shard); l != p.replica {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
+	return e.handOverQuiesced(p, to)
 }
 
 // movingOn returns a broker that already has Config.MaxMovingPerBroker
