@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -469,7 +470,11 @@ func findPartition(st *shards.MetaState, p *partition) *shards.Partition {
 // replica to take over, and waits (bounded) for the moves.
 func (e *Engine) transferLeadership() {
 	st := e.meta.State()
-	var moving []uint64
+	type move struct {
+		p      *partition
+		target uint64
+	}
+	var moves []move
 	e.mu.Lock()
 	for shard, p := range e.parts {
 		if l, _ := e.leaders.get(shard); l != p.replica {
@@ -479,18 +484,22 @@ func (e *Engine) transferLeadership() {
 		if a == nil {
 			continue
 		}
-		if r := e.transferTarget(a.Replicas, p.replica); r != 0 && e.nh.RequestLeaderTransfer(shard, r) == nil {
-			moving = append(moving, shard)
+		if r := e.transferTarget(a.Replicas, p.replica); r != 0 {
+			moves = append(moves, move{p, r})
 		}
 	}
 	e.mu.Unlock()
-	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
-	for _, shard := range moving {
-		for time.Now().Before(deadline) {
-			if l, _ := e.leaders.get(shard); shards.BrokerOf(l) != e.cfg.NodeID {
-				break
+	// All at once: each hand-over quiesces only its own partition, and
+	// the whole wait stays within about two election timeouts.
+	var wg sync.WaitGroup
+	for _, m := range moves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.handOverQuiesced(m.p, m.target); err != nil {
+				e.log.Debug("shutdown: leadership hand-over", "topic", m.p.topic, "partition", m.p.index, "err", err)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		}()
 	}
+	wg.Wait()
 }
