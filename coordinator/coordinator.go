@@ -43,6 +43,10 @@ type Coordinator struct {
 
 	// set holds the __consumer_offsets partitions this broker leads.
 	set partitionSet[*coordPartition]
+
+	// topics caches the cluster's topics for the consumer group
+	// assignors (consumer_persist.go).
+	topics topicsCache
 }
 
 // coordPartition is one __consumer_offsets partition led by this broker.

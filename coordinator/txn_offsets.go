@@ -149,7 +149,7 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 		return resp
 	}
 	defer g.mu.Unlock()
-	if e := g.checkTxnCommit(memberID, instanceID, generation); e != nil {
+	if e := g.checkTxnCommit(memberID, instanceID, generation, tps); e != nil {
 		all(e)
 		return resp
 	}
@@ -191,7 +191,13 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 // checkTxnCommit validates the committer of a TxnOffsetCommit as Kafka's
 // classic coordinator: without membership (empty member id) any commit
 // goes; a member must be known and, with a generation, at the group's.
-func (g *group) checkTxnCommit(memberID string, instanceID *string, generation int32) *kerr.Error {
+func (g *group) checkTxnCommit(memberID string, instanceID *string, generation int32, tps []topicPartition) *kerr.Error {
+	if g.consumer != nil {
+		if memberID == "" && generation < 0 {
+			return nil // a producer outside the group: no check, as Kafka
+		}
+		return g.checkConsumerCommit(memberID, generation, tps)
+	}
 	if e := g.checkInstance(instanceID, memberID); e != nil {
 		return e
 	}
