@@ -18,13 +18,12 @@ import (
 // CHRONIK_FRANZ_GO_TESTS=all (`make kgo-integration`) the whole suite runs
 // but for franzGoSkip.
 //
-// franzGoSkip: what chronik does not serve (KIP-848 and share groups,
-// OAUTHBEARER), and TestIssue769, which sets its own Dialer and so cannot
+// franzGoSkip: what chronik does not serve (share groups, OAUTHBEARER), and TestIssue769, which sets its own Dialer and so cannot
 // run with KGO_TEST_TLS (kgo refuses a Dialer beside DialTLSConfig).
 const franzGoTests = "TestGroupETL|TestTxnEtl|TestGroupSimple|TestSCRAMAuth|TestSCRAMAuthBadCredentials|TestClient_Produce|TestIssue325|TestIssue810|TestIssue865|" +
 	"TestAddRemovePartitions|TestPauseIssue489|TestIssueFetchLargerThanBrokerMaxReadBytes|TestPooling"
 
-const franzGoSkip = "848|Share|OAuth|TestIssue769"
+const franzGoSkip = "Share|OAuth|TestIssue769"
 
 // franzGoTests3 run again against three brokers (RF=3), with fewer
 // records, in make kgo-integration: transactions and groups whose
@@ -57,6 +56,10 @@ func TestFranzGoIntegration(t *testing.T) {
 		t.Fatalf("copy %s: %v", src, err)
 	}
 	one := []string{"test", "-count=1", "-timeout=4m", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
+	if run := os.Getenv("CHRONIK_FRANZ_GO_RUN"); run != "" {
+		// A developer's narrowed run: franz-go's own -run pattern.
+		one = []string{"test", "-count=1", "-timeout=6m", "-v", "-run", run, "./pkg/kgo/"}
+	}
 	if all {
 		one = []string{"test", "-count=1", "-timeout=18m", "-skip", franzGoSkip, "./pkg/kgo/"}
 	}
@@ -87,6 +90,9 @@ func runFranzGo(ctx context.Context, t *testing.T, dir string, seeds []string, a
 	cmd.Env = append(append(os.Environ(), "KGO_SEEDS="+strings.Join(seeds, ",")), env...)
 	start := time.Now()
 	res, err := cmd.CombinedOutput()
+	if f := os.Getenv("CHRONIK_FRANZ_GO_LOG"); f != "" {
+		_ = os.WriteFile(f, res, 0o644) // a developer's copy of the whole output
+	}
 	if err != nil {
 		var failed []string
 		for _, l := range strings.Split(string(res), "\n") {
@@ -96,6 +102,13 @@ func runFranzGo(ctx context.Context, t *testing.T, dir string, seeds []string, a
 		}
 		t.Fatalf("franz-go integration tests failed (%v): %v\n%s\n\nlast output:\n%s", err, time.Since(start).Round(time.Second),
 			strings.Join(failed, "\n"), tail(string(res), 4000))
+	}
+	if os.Getenv("CHRONIK_FRANZ_GO_RUN") != "" {
+		for _, l := range strings.Split(string(res), "\n") {
+			if strings.Contains(l, "--- ") || strings.Contains(l, "completed in") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
 	}
 	t.Logf("franz-go integration tests passed in %v", time.Since(start).Round(time.Second))
 }
