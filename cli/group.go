@@ -92,10 +92,10 @@ type GroupDescription struct {
 	GroupEpoch      int32          `json:"group_epoch,omitempty"`
 	AssignmentEpoch int32          `json:"assignment_epoch,omitempty"`
 	Coordinator     int32          `json:"coordinator"`
-	Members      []GroupMember  `json:"members"`
-	Partitions   []PartitionLag `json:"partitions"`
-	TotalLag     int64          `json:"total_lag"`
-	Error        string         `json:"error,omitempty"`
+	Members         []GroupMember  `json:"members"`
+	Partitions      []PartitionLag `json:"partitions"`
+	TotalLag        int64          `json:"total_lag"`
+	Error           string         `json:"error,omitempty"`
 }
 
 // GroupMember is one member of a described group.
