@@ -1,0 +1,128 @@
+package compat
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+	"github.com/chronik-io/chronik/kafka"
+)
+
+// killableCluster is an n-node chronik (engines and Kafka servers in this
+// process, PLAINTEXT listeners) whose nodes a test can crash.
+type killableCluster struct {
+	t       *testing.T
+	cl      *testcluster.Cluster
+	brokers []string
+
+	groups kafka.GroupConfig
+
+	mu      sync.Mutex
+	servers map[int]*kafka.Server
+}
+
+// startKillableCluster starts a killableCluster, closed at t's cleanup.
+// groups configures the group coordinators.
+func startKillableCluster(t *testing.T, n int, groups kafka.GroupConfig) *killableCluster {
+	t.Helper()
+	lns := map[uint64]net.Listener{}
+	addrs := map[uint64]string{}
+	for i := 1; i <= n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[uint64(i)], addrs[uint64(i)] = ln, ln.Addr().String()
+	}
+	kc := &killableCluster{t: t, servers: map[int]*kafka.Server{}, groups: groups}
+	kc.cl = testcluster.New(t, n, testcluster.WithConfig(func(c *engine.Config) { c.KafkaAddr = addrs[c.NodeID] }))
+	for i := 1; i <= n; i++ {
+		kc.brokers = append(kc.brokers, addrs[uint64(i)])
+		kc.serve(i, lns[uint64(i)])
+	}
+	return kc
+}
+
+// serve starts node i's Kafka server on ln, closed at t's cleanup.
+func (kc *killableCluster) serve(i int, ln net.Listener) {
+	srv, err := kafka.New(kc.cl.Engine(i), kafka.Config{AutoCreateTopics: true, Groups: kc.groups})
+	if err != nil {
+		kc.t.Fatal(err)
+	}
+	kc.servers[i] = srv
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ln, kafka.Listener{Protocol: kafka.ProtocolPlaintext}) }()
+	kc.t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+}
+
+// restart opens node i's engine again on its data and serves Kafka on
+// its address again.
+func (kc *killableCluster) restart(i int) error {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	kc.cl.Restart(i)
+	ln, err := net.Listen("tcp", kc.brokers[i-1])
+	if err != nil {
+		return fmt.Errorf("listen again on %s: %w", kc.brokers[i-1], err)
+	}
+	kc.serve(i, ln)
+	return nil
+}
+
+// killCoordinator crashes the node leading the most __consumer_offsets
+// partitions (the coordinator of the most groups) and returns its id, 0
+// if no node leads any.
+func (kc *killableCluster) killCoordinator() int {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	best, most := 0, 0
+	for _, i := range kc.cl.Running() {
+		e := kc.cl.Engine(i)
+		n := 0
+		for _, ti := range e.Metadata(kafka.OffsetsTopic).Topics {
+			for _, p := range ti.Partitions {
+				if st, err := e.PartitionStats(kafka.OffsetsTopic, p.Partition); err == nil && st.IsLeader {
+					n++
+				}
+			}
+		}
+		if n > most {
+			best, most = i, n
+		}
+	}
+	if best == 0 {
+		return 0
+	}
+	kc.cl.Kill(best)
+	kc.servers[best].Close()
+	return best
+}
+
+// killAfter crashes the coordinator after d, unless stop closes first,
+// and restarts it after down (clients' helpers expect every seed broker
+// back).
+func (kc *killableCluster) killAfter(d, down time.Duration, stop <-chan struct{}) {
+	select {
+	case <-stop:
+		return
+	case <-time.After(d):
+	}
+	n := kc.killCoordinator()
+	if n == 0 {
+		return
+	}
+	kc.t.Logf("killed node %d, the coordinator of the most groups, %v into the run", n, d)
+	time.Sleep(down)
+	if err := kc.restart(n); err != nil {
+		kc.t.Error(err)
+		return
+	}
+	kc.t.Logf("node %d restarted", n)
+}
