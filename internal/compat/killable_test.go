@@ -76,10 +76,10 @@ func (kc *killableCluster) restart(i int) error {
 	return nil
 }
 
-// killCoordinator crashes the node leading the most __consumer_offsets
-// partitions (the coordinator of the most groups) and returns its id, 0
-// if no node leads any.
-func (kc *killableCluster) killCoordinator() int {
+// coordinator returns the node leading the most __consumer_offsets
+// partitions (the coordinator of the most groups), 0 if no node leads any
+// (no group was used yet).
+func (kc *killableCluster) coordinator() int {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	best, most := 0, 0
@@ -97,32 +97,40 @@ func (kc *killableCluster) killCoordinator() int {
 			best, most = i, n
 		}
 	}
-	if best == 0 {
-		return 0
-	}
-	kc.cl.Kill(best)
-	kc.servers[best].Close()
 	return best
 }
 
-// killAfter crashes the coordinator after d, unless stop closes first,
-// and restarts it after down (clients' helpers expect every seed broker
-// back).
-func (kc *killableCluster) killAfter(d, down time.Duration, stop <-chan struct{}) {
+// kill crashes node i: its engine aborts (no leadership hand-over) and its
+// Kafka server closes.
+func (kc *killableCluster) kill(i int) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	kc.cl.Kill(i)
+	kc.servers[i].Close()
+}
+
+// killAfter crashes the coordinator of the most groups d after the first
+// group appeared (__consumer_offsets has a leader), unless stop closes
+// first, and restarts it after down (clients' helpers expect every seed
+// broker back). It returns the node killed, 0 if none was.
+func (kc *killableCluster) killAfter(d, down time.Duration, stop <-chan struct{}) (int, error) {
+	for kc.coordinator() == 0 {
+		select {
+		case <-stop:
+			return 0, nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	select {
 	case <-stop:
-		return
+		return 0, nil
 	case <-time.After(d):
 	}
-	n := kc.killCoordinator()
+	n := kc.coordinator()
 	if n == 0 {
-		return
+		return 0, nil
 	}
-	kc.t.Logf("killed node %d, the coordinator of the most groups, %v into the run", n, d)
+	kc.kill(n)
 	time.Sleep(down)
-	if err := kc.restart(n); err != nil {
-		kc.t.Error(err)
-		return
-	}
-	kc.t.Logf("node %d restarted", n)
+	return n, kc.restart(n)
 }
