@@ -367,6 +367,67 @@ func TestConsumerGroupHeartbeatValidation(t *testing.T) {
 	}
 }
 
+// TestConsumerGroupHeartbeatV0 checks that v0 members without an id get
+// one from the coordinator.
+func TestConsumerGroupHeartbeatV0(t *testing.T) {
+	_, c := newTestCoordinator(t, testConfig())
+	waitLoaded(t, c, "g-v0")
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.SetVersion(0)
+	req.Group, req.RebalanceTimeoutMillis = "g-v0", 5000
+	req.SubscribedTopicNames, req.Topics = []string{"none"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp := c.ConsumerGroupHeartbeat(context.Background(), Client{ID: "v0client"}, req)
+	if resp.ErrorCode != 0 || resp.MemberID == nil || *resp.MemberID == "" || resp.MemberEpoch != 1 || resp.Assignment == nil {
+		t.Fatalf("v0 join: %v member %v epoch %d", kerr.ErrorForCode(resp.ErrorCode), resp.MemberID, resp.MemberEpoch)
+	}
+}
+
+// TestConsumerGroupRegexNewTopic checks that a topic created later and
+// matching a member's regex is assigned at its next heartbeats.
+func TestConsumerGroupRegexNewTopic(t *testing.T) {
+	cl, c := newTestCoordinator(t, testConfig())
+	first := createTopic(t, cl.Engine(1), "rx-a", 2)
+	waitLoaded(t, c, "g-rx")
+	m := newCGClient(t, c, "g-rx", "m", "uniform")
+	m.topics = nil
+	beat := func() {
+		t.Helper()
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.SetVersion(1)
+		req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = "g-rx", "m", m.epoch, 5000
+		req.SubscribedTopicRegex = kmsg.StringPtr("rx-.*")
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		for _, id := range m.owned.sortedIDs() {
+			req.Topics = append(req.Topics, kmsg.ConsumerGroupHeartbeatRequestTopic{TopicID: id, Partitions: m.owned[id]})
+		}
+		resp := c.ConsumerGroupHeartbeat(context.Background(), Client{}, req)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		m.epoch = resp.MemberEpoch
+		if resp.Assignment != nil {
+			m.owned = assignment{}
+			for _, tp := range resp.Assignment.Topics {
+				m.owned[tp.TopicID] = tp.Partitions
+			}
+		}
+	}
+	beat()
+	if len(m.owned[first]) != 2 {
+		t.Fatalf("regex member owns %v, want rx-a's 2 partitions", m.owned)
+	}
+	createTopic(t, cl.Engine(1), "other", 1) // does not match
+	second := createTopic(t, cl.Engine(1), "rx-b", 3)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(m.owned[second]) != 3 && time.Now().Before(deadline) {
+		time.Sleep(topicsCheckInterval / 2)
+		beat()
+	}
+	if len(m.owned[second]) != 3 || m.owned.count() != 5 {
+		t.Fatalf("after rx-b was created the member owns %v, want rx-a and rx-b (5 partitions)", m.owned)
+	}
+}
+
 func errCode(e *kerr.Error) int16 {
 	if e == nil {
 		return 0
