@@ -473,3 +473,53 @@ func TestConsumerRecordsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerGroupCompaction: a consumer group whose members came and
+// went many times is compacted to its live records (the log start moves
+// past the rest; members that left leave no record), and a reload after
+// the compaction rebuilds the same epochs and assignments.
+func TestConsumerGroupCompaction(t *testing.T) {
+	cl, c := newTestCoordinator(t, testConfig())
+	id := createTopic(t, cl.Engine(1), "churn", 4)
+	cp := waitLoaded(t, c, "g-churn")
+	stay := newCGClient(t, c, "g-churn", "stay", "uniform", "churn")
+	stay.mustBeat()
+	for i := range 120 {
+		m := newCGClient(t, c, "g-churn", fmt.Sprintf("tmp-%d", i), "uniform", "churn")
+		m.mustBeat()
+		stay.mustBeat()
+		m.epoch = epochLeave
+		if resp := m.beat(); resp.ErrorCode != 0 {
+			t.Fatalf("leave %d: %v", i, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	settle(t, 3, stay)
+	checkExclusive(t, id, 4, stay)
+	before, _ := c.DescribeConsumerGroup("g-churn")
+	if _, _, err := cp.compactIfNeeded(context.Background(), c.be, OffsetsTopic, cp.p, cp.txnPending); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start, err := cl.Engine(1).ListOffsets(ctx, OffsetsTopic, cp.p, engine.Earliest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start.Offset < 500 {
+		t.Fatalf("log start %d after compaction, want past the churn", start.Offset)
+	}
+	cp = reload(t, c, "g-churn")
+	after, e := c.DescribeConsumerGroup("g-churn")
+	if e != nil || len(after.Members) != 1 || after.Epoch != before.Epoch || after.Members[0].MemberEpoch != before.Members[0].MemberEpoch ||
+		fmt.Sprint(after.Members[0].Assignment) != fmt.Sprint(before.Members[0].Assignment) {
+		t.Fatalf("after compaction and reload: %+v %v, before %+v", after, e, before)
+	}
+	cp.liveMu.Lock()
+	n := cp.written
+	cp.liveMu.Unlock()
+	if n > 20 {
+		t.Errorf("%d records replayed after compaction, want the group's ~6 live ones and markers", n)
+	}
+	settle(t, 2, stay)
+	checkExclusive(t, id, 4, stay)
+}
