@@ -364,10 +364,10 @@ func (m *cmember) update(cl Client, req *kmsg.ConsumerGroupHeartbeatRequest) (bo
 		names := slices.Clone(req.SubscribedTopicNames)
 		slices.Sort(names)
 		names = slices.Compact(names)
-		if !slices.Equal(names, m.meta.topics) || (m.meta.topics == nil && req.SubscribedTopicRegex == nil) {
-			changed = changed || !slices.Equal(names, m.meta.topics)
-			m.meta.topics = names
+		if !slices.Equal(names, m.meta.topics) {
+			changed = true
 		}
+		m.meta.topics = names
 		if req.SubscribedTopicRegex == nil && m.meta.regex != nil {
 			m.meta.regex, m.re = nil, nil
 			changed = true

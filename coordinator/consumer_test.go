@@ -25,6 +25,10 @@ type cgClient struct {
 	topics   []string
 	epoch    int32
 	owned    assignment
+	// rebalanceMs is the rebalance timeout sent (default 10 s); keep,
+	// when set, makes the member keep reporting revoked partitions.
+	rebalanceMs int32
+	keep        bool
 }
 
 func newCGClient(t testing.TB, c *Coordinator, group, id, assignor string, topics ...string) *cgClient {
@@ -39,6 +43,9 @@ func (m *cgClient) beat() *kmsg.ConsumerGroupHeartbeatResponse {
 	req.SetVersion(1)
 	req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = m.group, m.id, m.epoch, m.instance
 	req.RebalanceTimeoutMillis = 10000
+	if m.rebalanceMs > 0 {
+		req.RebalanceTimeoutMillis = m.rebalanceMs
+	}
 	req.ServerAssignor = kmsg.StringPtr(m.assignor)
 	req.SubscribedTopicNames = m.topics
 	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
@@ -52,7 +59,7 @@ func (m *cgClient) beat() *kmsg.ConsumerGroupHeartbeatResponse {
 		return resp
 	}
 	m.epoch = resp.MemberEpoch
-	if resp.Assignment != nil {
+	if resp.Assignment != nil && !m.keep {
 		m.owned = assignment{}
 		for _, t := range resp.Assignment.Topics {
 			m.owned[t.TopicID] = slices.Clone(t.Partitions)
@@ -522,4 +529,61 @@ func TestConsumerGroupCompaction(t *testing.T) {
 	}
 	settle(t, 2, stay)
 	checkExclusive(t, id, 4, stay)
+}
+
+// TestConsumerGroupTimeouts: a member that stops heartbeating is removed
+// after the session timeout, one that does not revoke after its rebalance
+// timeout, and a static member that left with epoch -2 keeps its
+// partitions until its session expires; then the others get them.
+func TestConsumerGroupTimeouts(t *testing.T) {
+	cfg := testConfig()
+	cfg.ConsumerSessionTimeout, cfg.ConsumerHeartbeatInterval = 1500*time.Millisecond, 100*time.Millisecond
+	cl, c := newTestCoordinator(t, cfg)
+	for i, tc := range []struct {
+		name string
+		// stall makes a member of a group of two misbehave; the other
+		// must end up with every partition.
+		stall func(t *testing.T, bad *cgClient)
+	}{
+		{"session", func(*testing.T, *cgClient) {}},
+		{"rebalance", func(t *testing.T, bad *cgClient) {
+			bad.keep = true // keeps reporting the partitions it must revoke
+		}},
+		{"static leave", func(t *testing.T, bad *cgClient) {
+			bad.epoch = epochStaticLeave
+			if resp := bad.beat(); resp.ErrorCode != 0 {
+				t.Fatalf("static leave: %v", kerr.ErrorForCode(resp.ErrorCode))
+			}
+			bad.epoch = -100 // never heartbeats again
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic, group := fmt.Sprintf("to-%d", i), fmt.Sprintf("g-to-%d", i)
+			id := createTopic(t, cl.Engine(1), topic, 4)
+			waitLoaded(t, c, group)
+			bad := newCGClient(t, c, group, "bad", "uniform", topic)
+			bad.instance = kmsg.StringPtr("bad-" + tc.name)
+			bad.rebalanceMs = 700
+			bad.mustBeat()
+			good := newCGClient(t, c, group, "good", "uniform", topic)
+			good.mustBeat()
+			tc.stall(t, bad)
+			deadline := time.Now().Add(8 * time.Second)
+			for len(good.owned[id]) != 4 && time.Now().Before(deadline) {
+				good.mustBeat()
+				if tc.name == "rebalance" {
+					if resp := bad.beat(); resp.ErrorCode != 0 && resp.ErrorCode != kerr.UnknownMemberID.Code {
+						t.Fatalf("bad member: %v", kerr.ErrorForCode(resp.ErrorCode))
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if len(good.owned[id]) != 4 {
+				t.Fatalf("the good member owns %v, want all 4 partitions", good.owned)
+			}
+			if d, _ := c.DescribeConsumerGroup(group); len(d.Members) != 1 || d.Members[0].MemberID != "good" {
+				t.Fatalf("members left: %+v", d.Members)
+			}
+		})
+	}
 }
