@@ -587,3 +587,65 @@ func TestConsumerGroupTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerGroupConversionReload: a classic group whose members left
+// (its metadata stored) becomes a consumer group, and back; each
+// conversion survives a reload with the group's offsets, and the other
+// protocol's records do not come back.
+func TestConsumerGroupConversionReload(t *testing.T) {
+	cl, c := newTestCoordinator(t, testConfig())
+	createTopic(t, cl.Engine(1), "conv2", 2)
+	const group = "g-conv2"
+	member, _ := joined(t, c, group)
+	commitStandalone(t, c, "g-other") // topic "t" offsets for a second group
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.SetVersion(3)
+	leave.Group = group
+	leave.Members = []kmsg.LeaveGroupRequestMember{{MemberID: member}}
+	if resp := c.LeaveGroup(leave); resp.ErrorCode != 0 || resp.Members[0].ErrorCode != 0 {
+		t.Fatalf("leave: %+v", resp)
+	}
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.SetVersion(9)
+	commit.Group, commit.Generation = group, -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "conv2", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 42}}}}
+	if code := c.CommitOffsets(commit, anyPartition).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(code))
+	}
+	m := newCGClient(t, c, group, "x", "range", "conv2")
+	m.mustBeat()
+	reload(t, c, group)
+	if d, e := c.DescribeConsumerGroup(group); e != nil || len(d.Members) != 1 {
+		t.Fatalf("upgraded group after reload: %v %+v", e, d)
+	}
+	if d, _ := c.DescribeGroup(group); d.State != "Dead" {
+		t.Fatalf("the classic group came back after reload: %+v", d)
+	}
+	offset := func() int64 {
+		t.Helper()
+		offs, e := c.FetchOffsets(group, map[string][]int32{"conv2": {1}}, false)
+		if e != nil || len(offs) != 1 {
+			t.Fatalf("fetch offsets: %v %v", offs, e)
+		}
+		return offs[0].Partitions[0].Offset
+	}
+	if o := offset(); o != 42 {
+		t.Fatalf("offset %d after the upgrade and reload, want 42", o)
+	}
+	// Back to classic: the consumer member leaves, a classic member joins.
+	m.epoch = epochLeave
+	if resp := m.beat(); resp.ErrorCode != 0 {
+		t.Fatalf("leave: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	joined(t, c, group)
+	reload(t, c, group)
+	if _, e := c.DescribeConsumerGroup(group); e != kerr.GroupIDNotFound {
+		t.Fatalf("the consumer group came back after the downgrade and reload: %v", e)
+	}
+	if d, _ := c.DescribeGroup(group); d.State != "Stable" || len(d.Members) != 1 {
+		t.Fatalf("classic group after the downgrade and reload: %+v", d)
+	}
+	if o := offset(); o != 42 {
+		t.Fatalf("offset %d after the downgrade and reload, want 42", o)
+	}
+}
