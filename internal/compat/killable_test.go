@@ -78,13 +78,18 @@ func (kc *killableCluster) restart(i int) error {
 
 // coordinator returns the node leading the most __consumer_offsets
 // partitions (the coordinator of the most groups), 0 if no node leads any
-// (no group was used yet).
+// (no group was used yet). The controller (the __meta leader) is spared:
+// while __meta elects a new leader CreateTopics answers
+// NOT_LEADER_FOR_PARTITION, which franz-go's test helpers do not retry.
 func (kc *killableCluster) coordinator() int {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	best, most := 0, 0
 	for _, i := range kc.cl.Running() {
 		e := kc.cl.Engine(i)
+		if e.ControllerID() == uint64(i) {
+			continue
+		}
 		n := 0
 		for _, ti := range e.Metadata(kafka.OffsetsTopic).Topics {
 			for _, p := range ti.Partitions {
