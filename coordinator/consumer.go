@@ -57,6 +57,10 @@ type consumerGroup struct {
 	// whose tombstone goes with the first consumer records.
 	dropClassic bool
 	checkedAt   time.Time // last check of the subscribed topics' metadata
+	// membership counts member additions, removals and replacements:
+	// a heartbeat that changed none of them, nor an epoch, only changed
+	// its own member's records.
+	membership int
 }
 
 // cmember is one member of a consumer group.
@@ -222,6 +226,7 @@ func (g *group) consumerHeartbeat(cl Client, req *kmsg.ConsumerGroupHeartbeatReq
 			owned[t.TopicID] = append(owned[t.TopicID], t.Partitions...)
 		}
 	}
+	epoch0, assignment0, membership0 := cg.epoch, cg.assignmentEpoch, cg.membership
 	m, joined, e, msg := g.consumerMember(cl, req, owned)
 	if e != nil {
 		return e, msg
@@ -242,7 +247,13 @@ func (g *group) consumerHeartbeat(cl Client, req *kmsg.ConsumerGroupHeartbeatReq
 		g.computeTarget()
 	}
 	g.reconcile(m, owned, changed)
-	if e := g.persistConsumer(); e != nil {
+	persist := g.persistConsumer
+	if cg.epoch == epoch0 && cg.assignmentEpoch == assignment0 && cg.membership == membership0 {
+		// The common steady heartbeat: only m's records can differ,
+		// so the others are not encoded again.
+		persist = func() *kerr.Error { return g.persistMember(m) }
+	}
+	if e := persist(); e != nil {
 		return e, ""
 	}
 	g.sessionTimer(m)
@@ -308,6 +319,7 @@ func (g *group) consumerMember(cl Client, req *kmsg.ConsumerGroupHeartbeatReques
 		assignedAt: map[topicPartitionID]int32{}}
 	m.meta.rebalanceTimeout = -1
 	cg.members[id] = m
+	cg.membership++
 	if req.InstanceID != nil {
 		cg.static[*req.InstanceID] = id
 	}
@@ -323,6 +335,7 @@ func (g *group) replaceStaticMember(old *cmember, id string) *cmember {
 	m := &cmember{id: id, meta: old.meta, re: old.re, cgCurrent: old.cgCurrent, target: old.target, assignedAt: old.assignedAt}
 	m.epoch = old.prevEpoch
 	cg.members[id] = m
+	cg.membership++
 	cg.static[*old.meta.instanceID] = id
 	for _, a := range []assignment{m.assigned, m.pending} {
 		for tid, ps := range a {
@@ -439,6 +452,7 @@ func (g *group) dropMember(m *cmember) {
 	g.stopMemberTimers(m)
 	g.release(m)
 	delete(cg.members, m.id)
+	cg.membership++
 	if m.meta.instanceID != nil && cg.static[*m.meta.instanceID] == m.id {
 		delete(cg.static, *m.meta.instanceID)
 	}

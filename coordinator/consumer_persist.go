@@ -16,19 +16,25 @@ import (
 	"github.com/chronik-io/chronik/engine"
 )
 
-// records returns the group's consumer records as they should be now:
-// record key -> value.
-func (g *group) consumerRecords() map[string][]byte {
+// consumerRecords returns the group's consumer records as they should be
+// now, record key -> value: the group's, and those of members (nil: every
+// member).
+func (g *group) consumerRecords(members ...*cmember) map[string][]byte {
 	cg := g.consumer
 	out := map[string][]byte{}
 	put := func(k cgKey, v []byte) { out[string(k.encode())] = v }
 	put(cgKey{version: recCGMetadata, group: g.name}, encodeEpochValue(cg.epoch))
 	put(cgKey{version: recCGPartitionMeta, group: g.name}, encodePartitionMeta(cg.topics))
 	put(cgKey{version: recCGTargetMeta, group: g.name}, encodeEpochValue(cg.assignmentEpoch))
-	for id, m := range cg.members {
-		put(cgKey{version: recCGMemberMeta, group: g.name, member: id}, encodeMemberMeta(m.meta))
-		put(cgKey{version: recCGTargetMember, group: g.name, member: id}, encodeTargetMember(m.target))
-		put(cgKey{version: recCGCurrentAssign, group: g.name, member: id}, encodeCurrent(m.cgCurrent))
+	if members == nil {
+		for _, m := range cg.members {
+			members = append(members, m)
+		}
+	}
+	for _, m := range members {
+		put(cgKey{version: recCGMemberMeta, group: g.name, member: m.id}, encodeMemberMeta(m.meta))
+		put(cgKey{version: recCGTargetMember, group: g.name, member: m.id}, encodeTargetMember(m.target))
+		put(cgKey{version: recCGCurrentAssign, group: g.name, member: m.id}, encodeCurrent(m.cgCurrent))
 	}
 	return out
 }
@@ -38,8 +44,20 @@ func (g *group) consumerRecords() map[string][]byte {
 // coordinator again, retry); memory keeps the change, and a new
 // coordinator rebuilds from what was written.
 func (g *group) persistConsumer() *kerr.Error {
+	return g.persistRecords(g.consumerRecords(), true)
+}
+
+// persistMember is persistConsumer when only m and the group's own
+// records may have changed (no member came or went).
+func (g *group) persistMember(m *cmember) *kerr.Error {
+	return g.persistRecords(g.consumerRecords(m), false)
+}
+
+// persistRecords writes the records of want whose value differs from the
+// last written, and, when want is every record of the group (all),
+// tombstones for the keys written before that want no longer holds.
+func (g *group) persistRecords(want map[string][]byte, all bool) *kerr.Error {
 	cg := g.consumer
-	want := g.consumerRecords()
 	var recs []engine.Record
 	if cg.dropClassic {
 		recs = append(recs, groupRecord(g.name, nil))
@@ -51,7 +69,7 @@ func (g *group) persistConsumer() *kerr.Error {
 		}
 	}
 	for k := range cg.written {
-		if _, ok := want[k]; !ok {
+		if _, ok := want[k]; !ok && all {
 			keys = append(keys, k)
 		}
 	}
@@ -70,7 +88,13 @@ func (g *group) persistConsumer() *kerr.Error {
 		return writeError(err)
 	}
 	cg.dropClassic = false
-	cg.written = want
+	if all {
+		cg.written = want
+	} else {
+		for k, v := range want {
+			cg.written[k] = v
+		}
+	}
 	return nil
 }
 

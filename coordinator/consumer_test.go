@@ -649,3 +649,23 @@ func TestConsumerGroupConversionReload(t *testing.T) {
 		t.Fatalf("offset %d after the downgrade and reload, want 42", o)
 	}
 }
+
+// BenchmarkConsumerGroupHeartbeat measures a steady heartbeat (nothing to
+// change, nothing written) of a member of a 100-member group.
+func BenchmarkConsumerGroupHeartbeat(b *testing.B) {
+	cl, c := newTestCoordinator(b, testConfig())
+	createTopic(b, cl.Engine(1), "bench", 200)
+	waitLoaded(b, c, "g-bench")
+	var ms []*cgClient
+	for i := range 100 {
+		m := newCGClient(b, c, "g-bench", fmt.Sprintf("m%03d", i), "uniform", "bench")
+		m.mustBeat()
+		ms = append(ms, m)
+	}
+	settle(b, 3, ms...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ms[i%len(ms)].mustBeat()
+	}
+}
