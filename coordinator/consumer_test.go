@@ -266,6 +266,17 @@ func TestConsumerGroupReload(t *testing.T) {
 	// A static member leaves for now and comes back under a new member
 	// id: it keeps its partitions.
 	owned := b.owned.count()
+	// While b is active its instance id is not free, and a heartbeat
+	// naming it from another member id is fenced.
+	thief := newCGClient(t, c, "g-reload", "thief", "range", "reload")
+	thief.instance = b.instance
+	if resp := thief.beat(); resp.ErrorCode != kerr.UnreleasedInstanceID.Code {
+		t.Fatalf("join with an active member's instance id: %v, want UNRELEASED_INSTANCE_ID", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	thief.epoch = 1
+	if resp := thief.beat(); resp.ErrorCode != kerr.FencedInstanceID.Code {
+		t.Fatalf("heartbeat with another member's instance id: %v, want FENCED_INSTANCE_ID", kerr.ErrorForCode(resp.ErrorCode))
+	}
 	b.epoch = epochStaticLeave
 	if resp := b.beat(); resp.ErrorCode != 0 {
 		t.Fatalf("static leave: %v", kerr.ErrorForCode(resp.ErrorCode))
