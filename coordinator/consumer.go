@@ -65,16 +65,11 @@ type consumerGroup struct {
 
 // cmember is one member of a consumer group.
 type cmember struct {
-	id   string
-	meta cgMemberMeta
-	re   *regexp.Regexp // compiled meta.regex
-	cgCurrent
-	target assignment
-	// assignedAt is the member epoch at which each owned partition was
-	// given to it: commits from an older epoch are accepted for
-	// partitions held since then (KIP-1251). Memory only: after a
-	// failover a partition counts as given at the loaded epoch.
-	assignedAt map[topicPartitionID]int32
+	id        string
+	meta      cgMemberMeta
+	re        *regexp.Regexp // compiled meta.regex
+	cgCurrent                // with assignedAt, the epoch each owned partition was given at
+	target    assignment
 
 	session   *time.Timer
 	rebalance *time.Timer
@@ -315,8 +310,8 @@ func (g *group) consumerMember(cl Client, req *kmsg.ConsumerGroupHeartbeatReques
 		}
 		return m, false, nil, ""
 	}
-	m = &cmember{id: id, target: assignment{}, cgCurrent: cgCurrent{assigned: assignment{}, pending: assignment{}},
-		assignedAt: map[topicPartitionID]int32{}}
+	m = &cmember{id: id, target: assignment{}, cgCurrent: cgCurrent{assigned: assignment{}, pending: assignment{},
+		assignedAt: map[topicPartitionID]int32{}}}
 	m.meta.rebalanceTimeout = -1
 	cg.members[id] = m
 	cg.membership++
@@ -332,7 +327,7 @@ func (g *group) replaceStaticMember(old *cmember, id string) *cmember {
 	cg := g.consumer
 	g.stopMemberTimers(old)
 	delete(cg.members, old.id)
-	m := &cmember{id: id, meta: old.meta, re: old.re, cgCurrent: old.cgCurrent, target: old.target, assignedAt: old.assignedAt}
+	m := &cmember{id: id, meta: old.meta, re: old.re, cgCurrent: old.cgCurrent, target: old.target}
 	m.epoch = old.prevEpoch
 	cg.members[id] = m
 	cg.membership++

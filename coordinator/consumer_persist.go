@@ -209,8 +209,7 @@ func (g *group) restoreConsumer(lc *loadedConsumer) {
 	cg.written = lc.written
 	g.consumer = cg
 	for id, meta := range lc.meta {
-		m := &cmember{id: id, meta: meta, target: lc.target[id], cgCurrent: lc.current[id],
-			assignedAt: map[topicPartitionID]int32{}}
+		m := &cmember{id: id, meta: meta, target: lc.target[id], cgCurrent: lc.current[id]}
 		if m.target == nil {
 			m.target = assignment{}
 		}
@@ -223,9 +222,14 @@ func (g *group) restoreConsumer(lc *loadedConsumer) {
 		if meta.regex != nil {
 			m.re = compileSubscription(*meta.regex)
 		}
+		if m.assignedAt == nil {
+			m.assignedAt = map[topicPartitionID]int32{}
+		}
 		for tid, ps := range m.assigned {
 			for _, p := range ps {
-				m.assignedAt[topicPartitionID{tid, p}] = m.epoch
+				if _, ok := m.assignedAt[topicPartitionID{tid, p}]; !ok {
+					m.assignedAt[topicPartitionID{tid, p}] = m.epoch // a record without AssignmentEpochs
+				}
 			}
 		}
 		cg.members[id] = m

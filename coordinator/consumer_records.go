@@ -20,7 +20,9 @@ package coordinator
 //	                                                          State int8, AssignedPartitions [...],
 //	                                                          PartitionsPendingRevocation [...]
 //
-// A nil value is a tombstone. The coordinator keeps the last value it
+// Topic partition lists of the current assignment carry Kafka's tagged
+// field AssignmentEpochs (tag 0, KIP-1251): the member epoch at which each
+// partition was given. A nil value is a tombstone. The coordinator keeps the last value it
 // wrote of every key of a group (consumerGroup.written) and, after each
 // change, writes only the keys whose value changed (consumer_persist.go).
 
@@ -110,9 +112,15 @@ type cgCurrent struct {
 	state            int8
 	assigned         assignment
 	pending          assignment
+	// assignedAt is the member epoch at which each owned partition was
+	// given to the member: commits from an older epoch are accepted for
+	// partitions held since then (KIP-1251). Stored as the tagged field
+	// AssignmentEpochs (tag 0) of each topic, aligned with Partitions.
+	assignedAt map[topicPartitionID]int32
 }
 
-// value encoders: version 0, flexible.
+// value encoders: version 0, flexible, no tagged fields but
+// AssignmentEpochs.
 
 func newValue() *writer {
 	w := &writer{}
@@ -158,7 +166,11 @@ func encodeMemberMeta(m cgMemberMeta) []byte {
 	return w.b
 }
 
-func (w *writer) assignment(a assignment) {
+func (w *writer) assignment(a assignment) { w.assignmentAt(a, nil) }
+
+// assignmentAt writes a, each topic with the tagged field
+// AssignmentEpochs (tag 0) when at knows the epoch of all its partitions.
+func (w *writer) assignmentAt(a assignment, at map[topicPartitionID]int32) {
 	ids := a.sortedIDs()
 	w.arrayLen(len(ids))
 	for _, id := range ids {
@@ -168,7 +180,22 @@ func (w *writer) assignment(a assignment) {
 		for _, p := range ps {
 			w.int32(p)
 		}
-		w.tags()
+		var epochs writer
+		epochs.arrayLen(len(ps))
+		known := at != nil
+		for _, p := range ps {
+			e, ok := at[topicPartitionID{id, p}]
+			known = known && ok
+			epochs.int32(e)
+		}
+		if !known {
+			w.tags()
+			continue
+		}
+		w.uvarint(1) // one tagged field
+		w.uvarint(0) // tag 0: AssignmentEpochs
+		w.uvarint(uint64(len(epochs.b)))
+		w.b = append(w.b, epochs.b...)
 	}
 }
 
@@ -184,8 +211,8 @@ func encodeCurrent(c cgCurrent) []byte {
 	w.int32(c.epoch)
 	w.int32(c.prevEpoch)
 	w.b = append(w.b, byte(c.state))
-	w.assignment(c.assigned)
-	w.assignment(c.pending)
+	w.assignmentAt(c.assigned, c.assignedAt)
+	w.assignmentAt(c.pending, c.assignedAt)
 	w.tags()
 	return w.b
 }
@@ -259,7 +286,11 @@ func decodeMemberMeta(b []byte) (cgMemberMeta, error) {
 	return m, r.err
 }
 
-func (r *reader) assignment() assignment {
+func (r *reader) assignment() assignment { return r.assignmentAt(nil) }
+
+// assignmentAt reads an assignment; at (if not nil) gets the epochs of
+// the partitions whose topic carries AssignmentEpochs.
+func (r *reader) assignmentAt(at map[topicPartitionID]int32) assignment {
 	a := assignment{}
 	n := r.arrayLen()
 	for i := 0; i < n && r.err == nil; i++ {
@@ -269,7 +300,23 @@ func (r *reader) assignment() assignment {
 		for j := 0; j < np && r.err == nil; j++ {
 			ps = append(ps, r.int32())
 		}
-		r.skipTags()
+		tags := r.uvarint()
+		for k := uint64(0); k < tags && r.err == nil; k++ {
+			tag := r.uvarint()
+			data := r.take(int(r.uvarint()))
+			if tag != 0 || at == nil || r.err != nil {
+				continue
+			}
+			er := &reader{b: data}
+			if ne := er.arrayLen(); ne == len(ps) {
+				for _, p := range ps {
+					at[topicPartitionID{id, p}] = er.int32()
+				}
+			}
+			if er.err != nil {
+				r.err = er.err
+			}
+		}
 		if len(ps) > 0 {
 			a[id] = ps
 		}
@@ -296,8 +343,9 @@ func decodeCurrent(b []byte) (cgCurrent, error) {
 	c.epoch = r.int32()
 	c.prevEpoch = r.int32()
 	c.state = int8(r.byte())
-	c.assigned = r.assignment()
-	c.pending = r.assignment()
+	c.assignedAt = map[topicPartitionID]int32{}
+	c.assigned = r.assignmentAt(c.assignedAt)
+	c.pending = r.assignmentAt(c.assignedAt)
 	r.skipTags()
 	return c, r.err
 }

@@ -243,7 +243,21 @@ func TestConsumerGroupReload(t *testing.T) {
 		}
 	}
 	before, _ := c.DescribeConsumerGroup("g-reload")
+	// assignedAt is the epoch each partition was given at (KIP-1251).
+	assignedAt := func() string {
+		cp, e := c.partitionOf("g-reload")
+		if e != nil {
+			t.Fatal(e)
+		}
+		g := cp.lookup("g-reload", false)
+		defer g.mu.Unlock()
+		return fmt.Sprint(g.consumer.members["a"].assignedAt, g.consumer.members["b"].assignedAt)
+	}
+	atBefore := assignedAt()
 	reload(t, c, "g-reload")
+	if at := assignedAt(); at != atBefore {
+		t.Fatalf("partitions' assignment epochs %s after reload, %s before", at, atBefore)
+	}
 	after, e := c.DescribeConsumerGroup("g-reload")
 	if e != nil {
 		t.Fatal(e)
@@ -466,7 +480,8 @@ func TestConsumerRecordsRoundTrip(t *testing.T) {
 		{cgKey{version: recCGTargetMeta, group: "g"}, encodeEpochValue(6)},
 		{cgKey{version: recCGTargetMember, group: "g", member: "m"}, encodeTargetMember(assignment{id: {0, 2}})},
 		{cgKey{version: recCGCurrentAssign, group: "g", member: "m"}, encodeCurrent(cgCurrent{epoch: 5, prevEpoch: 4, state: memberUnrevoked,
-			assigned: assignment{id: {0}}, pending: assignment{id: {2}}})},
+			assigned: assignment{id: {0}}, pending: assignment{id: {2}},
+			assignedAt: map[topicPartitionID]int32{{id, 0}: 3, {id, 2}: 1}})},
 	} {
 		raw := tc.key.encode()
 		sr, err := decodeStoredRecord(raw, tc.value)
@@ -485,7 +500,8 @@ func TestConsumerRecordsRoundTrip(t *testing.T) {
 		}
 		if tc.key.version == recCGCurrentAssign {
 			c := lc.current["m"]
-			if c.epoch != 5 || c.prevEpoch != 4 || c.state != memberUnrevoked || !sameAssignment(c.pending, assignment{id: {2}}) {
+			if c.epoch != 5 || c.prevEpoch != 4 || c.state != memberUnrevoked || !sameAssignment(c.pending, assignment{id: {2}}) ||
+				c.assignedAt[topicPartitionID{id, 0}] != 3 || c.assignedAt[topicPartitionID{id, 2}] != 1 {
 				t.Fatalf("current assignment decoded as %+v", c)
 			}
 		}
