@@ -128,7 +128,7 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 // DeleteGroup deletes an empty group: tombstones for its offsets and
 // metadata are written through Raft, then it is forgotten. It returns nil,
 // or INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP,
-// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT.
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out).
 func (c *Coordinator) DeleteGroup(name string) *kerr.Error {
 	if name == "" {
 		return kerr.InvalidGroupID

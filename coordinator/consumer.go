@@ -109,8 +109,8 @@ func (cg *consumerGroup) state() string {
 // UNSUPPORTED_ASSIGNOR, GROUP_ID_NOT_FOUND (a classic group with members,
 // or no group for a member that is not joining), UNKNOWN_MEMBER_ID,
 // FENCED_MEMBER_EPOCH, FENCED_INSTANCE_ID, UNRELEASED_INSTANCE_ID, and
-// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE,
-// REQUEST_TIMED_OUT.
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE
+// (also for a write that timed out).
 func (c *Coordinator) ConsumerGroupHeartbeat(_ context.Context, cl Client, req *kmsg.ConsumerGroupHeartbeatRequest) *kmsg.ConsumerGroupHeartbeatResponse {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 	resp.Version = req.Version

@@ -19,7 +19,7 @@ import (
 // is found to be coordinated here. Errors are per partition:
 // OFFSET_METADATA_TOO_LARGE (over MaxMetadataBytes), UNKNOWN_MEMBER_ID,
 // ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID,
-// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT. A
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out). A
 // generation of -1 without a member id is a standalone (admin) commit,
 // accepted only while the group has no members.
 func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.OffsetCommitResponse {

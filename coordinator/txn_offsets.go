@@ -90,7 +90,7 @@ func (s txnCommitState) pendingFor(tp topicPartition) bool {
 // group that does not exist or is at another generation),
 // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, INVALID_PRODUCER_EPOCH (an epoch
 // older than the producer's), NOT_COORDINATOR,
-// COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT.
+// COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out).
 func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.TxnOffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	resp.Version = req.Version
