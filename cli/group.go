@@ -20,7 +20,7 @@ func groupCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "list", Usage: "list consumer groups",
-				Flags:  append(adminFlags(), &cli.StringSliceFlag{Name: "state", Usage: "only groups in this state (Empty, Stable, PreparingRebalance, CompletingRebalance; repeatable)"}),
+				Flags:  append(adminFlags(), &cli.StringSliceFlag{Name: "state", Usage: "only groups in this state (Empty, Stable, PreparingRebalance, CompletingRebalance; consumer groups: Assigning, Reconciling; repeatable)"}),
 				Action: runGroupList,
 			},
 			{Name: "describe", Usage: "show groups' members and per-partition committed offset, end offset and lag", ArgsUsage: "GROUP...", Flags: adminFlags(), Action: runGroupDescribe},
@@ -44,7 +44,10 @@ func groupCommand() *cli.Command {
 
 // GroupListing is one line of group list output.
 type GroupListing struct {
-	Group        string `json:"group"`
+	Group string `json:"group"`
+	// Type is "classic" or "consumer" (KIP-848); empty from a broker
+	// before ListGroups v5.
+	Type         string `json:"type,omitempty"`
 	State        string `json:"state"`
 	ProtocolType string `json:"protocol_type"`
 	Coordinator  int32  `json:"coordinator"`
@@ -62,30 +65,37 @@ func runGroupList(c *cli.Context) error {
 	}
 	out := []GroupListing{}
 	for _, g := range groups.Sorted() {
-		out = append(out, GroupListing{Group: g.Group, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
+		out = append(out, GroupListing{Group: g.Group, Type: g.GroupType, State: g.State, ProtocolType: g.ProtocolType, Coordinator: g.Coordinator})
 	}
 	if c.Bool("json") {
 		return printJSON(c.App.Writer, out)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tCOORDINATOR")
+	fmt.Fprintln(tw, "GROUP\tTYPE\tSTATE\tPROTOCOL-TYPE\tCOORDINATOR")
 	for _, g := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", g.Group, g.State, g.ProtocolType, g.Coordinator)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", g.Group, orDash(g.Type), g.State, g.ProtocolType, g.Coordinator)
 	}
 	return tw.Flush()
 }
 
-// GroupDescription is a described group with its lag.
+// GroupDescription is a described group with its lag: a classic group
+// (DescribeGroups) or a KIP-848 consumer group (ConsumerGroupDescribe:
+// Type "consumer", Protocol is its server-side assignor).
 type GroupDescription struct {
-	Group        string         `json:"group"`
-	State        string         `json:"state"`
-	ProtocolType string         `json:"protocol_type"`
-	Protocol     string         `json:"protocol"`
-	Coordinator  int32          `json:"coordinator"`
-	Members      []GroupMember  `json:"members"`
-	Partitions   []PartitionLag `json:"partitions"`
-	TotalLag     int64          `json:"total_lag"`
-	Error        string         `json:"error,omitempty"`
+	Group        string `json:"group"`
+	Type         string `json:"type"` // classic or consumer
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+	Protocol     string `json:"protocol"`
+	// GroupEpoch and AssignmentEpoch are a consumer group's epoch and
+	// the epoch of its target assignment.
+	GroupEpoch      int32          `json:"group_epoch,omitempty"`
+	AssignmentEpoch int32          `json:"assignment_epoch,omitempty"`
+	Coordinator     int32          `json:"coordinator"`
+	Members         []GroupMember  `json:"members"`
+	Partitions      []PartitionLag `json:"partitions"`
+	TotalLag        int64          `json:"total_lag"`
+	Error           string         `json:"error,omitempty"`
 }
 
 // GroupMember is one member of a described group.
@@ -95,6 +105,11 @@ type GroupMember struct {
 	ClientID   string  `json:"client_id"`
 	ClientHost string  `json:"client_host"`
 	Partitions int     `json:"partitions"`
+	// MemberEpoch, Assignment and TargetAssignment (topic -> partitions)
+	// are set for members of consumer groups.
+	MemberEpoch      *int32             `json:"member_epoch,omitempty"`
+	Assignment       map[string][]int32 `json:"assignment,omitempty"`
+	TargetAssignment map[string][]int32 `json:"target_assignment,omitempty"`
 }
 
 // PartitionLag is a group's position on one partition.
@@ -146,9 +161,94 @@ func describeGroups(ctx context.Context, adm *kadm.Client, groups []string) ([]G
 			}
 			d.Partitions = append(d.Partitions, p)
 		}
+		d.Type = "classic"
 		out = append(out, d)
 	}
-	return out, nil
+	return out, addConsumerGroups(ctx, adm, out)
+}
+
+// addConsumerGroups describes the groups DescribeGroups found Dead again
+// with ConsumerGroupDescribe: KIP-848 groups, which DescribeGroups does
+// not describe. A broker without the API leaves them as they are.
+func addConsumerGroups(ctx context.Context, adm *kadm.Client, out []GroupDescription) error {
+	var dead []string
+	for _, d := range out {
+		if d.State == "Dead" && d.Error == "" {
+			dead = append(dead, d.Group)
+		}
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	described, err := adm.DescribeConsumerGroups(ctx, dead...)
+	if err != nil && len(described) == 0 {
+		return nil // not a KIP-848 broker, or no group to describe
+	}
+	for i := range out {
+		cg, ok := described[out[i].Group]
+		if !ok || cg.Err != nil {
+			continue
+		}
+		d := &out[i]
+		d.Type, d.State, d.ProtocolType, d.Protocol = "consumer", cg.State, "consumer", cg.AssignorName
+		d.GroupEpoch, d.AssignmentEpoch, d.Coordinator = cg.Epoch, cg.AssignmentEpoch, cg.Coordinator.NodeID
+		d.Members = d.Members[:0]
+		owner := map[string]map[int32]GroupMember{}
+		for _, m := range cg.Members {
+			epoch := m.MemberEpoch
+			gm := GroupMember{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, ClientHost: m.ClientHost,
+				MemberEpoch: &epoch, Assignment: map[string][]int32{}, TargetAssignment: map[string][]int32{}}
+			for t, ps := range m.Assignment {
+				for p := range ps {
+					gm.Assignment[t] = append(gm.Assignment[t], p)
+				}
+				slices.Sort(gm.Assignment[t])
+				gm.Partitions += len(ps)
+			}
+			for t, ps := range m.TargetAssignment {
+				for p := range ps {
+					gm.TargetAssignment[t] = append(gm.TargetAssignment[t], p)
+				}
+				slices.Sort(gm.TargetAssignment[t])
+			}
+			for t, ps := range gm.Assignment {
+				if owner[t] == nil {
+					owner[t] = map[int32]GroupMember{}
+				}
+				for _, p := range ps {
+					owner[t][p] = gm
+				}
+			}
+			d.Members = append(d.Members, gm)
+		}
+		for j := range d.Partitions {
+			p := &d.Partitions[j]
+			if m, ok := owner[p.Topic][p.Partition]; ok {
+				p.MemberID, p.ClientID = m.MemberID, m.ClientID
+			}
+		}
+	}
+	return nil
+}
+
+// assignmentString prints topic -> partitions compactly: "t[0 1] u[2]".
+func assignmentString(a map[string][]int32) string {
+	if len(a) == 0 {
+		return "-"
+	}
+	topics := make([]string, 0, len(a))
+	for t := range a {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	var b strings.Builder
+	for i, t := range topics {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s%v", t, a[t])
+	}
+	return b.String()
 }
 
 func runGroupDescribe(c *cli.Context) error {
@@ -172,13 +272,29 @@ func runGroupDescribe(c *cli.Context) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "group %s: %s, protocol %s/%s, coordinator %d, %d members, total lag %d\n",
-			d.Group, d.State, d.ProtocolType, d.Protocol, d.Coordinator, len(d.Members), d.TotalLag)
+		if d.Type == "consumer" {
+			fmt.Fprintf(w, "group %s: consumer group (KIP-848) %s, assignor %s, group epoch %d, assignment epoch %d, coordinator %d, %d members, total lag %d\n",
+				d.Group, d.State, d.Protocol, d.GroupEpoch, d.AssignmentEpoch, d.Coordinator, len(d.Members), d.TotalLag)
+		} else {
+			fmt.Fprintf(w, "group %s: %s, protocol %s/%s, coordinator %d, %d members, total lag %d\n",
+				d.Group, d.State, d.ProtocolType, d.Protocol, d.Coordinator, len(d.Members), d.TotalLag)
+		}
 		if d.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", d.Error)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		if len(d.Members) > 0 {
+		if len(d.Members) > 0 && d.Type == "consumer" {
+			fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT-ID\tHOST\tEPOCH\tASSIGNED\tTARGET")
+			for _, m := range d.Members {
+				inst := "-"
+				if m.InstanceID != nil {
+					inst = *m.InstanceID
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.MemberID, inst, m.ClientID, orDash(m.ClientHost), *m.MemberEpoch,
+					assignmentString(m.Assignment), assignmentString(m.TargetAssignment))
+			}
+			fmt.Fprintln(tw)
+		} else if len(d.Members) > 0 {
 			fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT-ID\tHOST\tPARTITIONS")
 			for _, m := range d.Members {
 				inst := "-"

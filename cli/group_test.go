@@ -103,4 +103,35 @@ func TestGroupCommands(t *testing.T) {
 	if _, err := runApp(t, "group", "delete", "--brokers", brokers, "billing"); err == nil {
 		t.Fatal("deleting a deleted group succeeded")
 	}
+
+	// A KIP-848 consumer group: describe shows its epochs and assignments.
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.ConsumerGroup("orders848"), kgo.ConsumeTopics("events"),
+		kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	for n := 0; n < 10 && ctx.Err() == nil; {
+		n += consumer.PollFetches(ctx).NumRecords()
+	}
+	out, err = runApp(t, "group", "describe", "--brokers", brokers, "--json", "orders848")
+	if err != nil {
+		t.Fatalf("describe consumer group: %v", err)
+	}
+	desc = nil
+	if err := json.Unmarshal([]byte(out), &desc); err != nil || len(desc) != 1 {
+		t.Fatalf("describe consumer group: %v %s", err, out)
+	}
+	d := desc[0]
+	if d.Type != "consumer" || d.Protocol != "range" || d.GroupEpoch < 1 || len(d.Members) != 1 ||
+		d.Members[0].MemberEpoch == nil || *d.Members[0].MemberEpoch < 1 || len(d.Members[0].Assignment["events"]) != 2 {
+		t.Fatalf("describe consumer group: %s", out)
+	}
+	if text, err := runApp(t, "group", "describe", "--brokers", brokers, "orders848"); err != nil || !strings.Contains(text, "consumer group (KIP-848)") ||
+		!strings.Contains(text, "events[0 1]") {
+		t.Fatalf("describe consumer group table: %v\n%s", err, text)
+	}
+	if out, err := runApp(t, "group", "list", "--brokers", brokers); err != nil || !strings.Contains(out, "orders848  consumer") {
+		t.Fatalf("group list: %v\n%s", err, out)
+	}
 }

@@ -50,6 +50,8 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.IntFlag{Name: "default-partitions", Value: 3, Usage: "partitions of auto-created topics", EnvVars: []string{"CHRONIK_DEFAULT_PARTITIONS"}},
 			&cli.IntFlag{Name: "offsets-topic-partitions", Value: 16, Usage: "partitions of __consumer_offsets when this cluster creates it (offsets.topic.num.partitions)", EnvVars: []string{"CHRONIK_OFFSETS_TOPIC_PARTITIONS"}},
 			&cli.DurationFlag{Name: "offsets-retention", Value: 7 * 24 * time.Hour, Usage: "how long an empty group's committed offsets are kept (offsets.retention.minutes)", EnvVars: []string{"CHRONIK_OFFSETS_RETENTION"}},
+			&cli.DurationFlag{Name: "group-consumer-session-timeout", Value: 45 * time.Second, Usage: "how long a KIP-848 consumer group member may go without heartbeating before it is removed (group.consumer.session.timeout.ms)", EnvVars: []string{"CHRONIK_GROUP_CONSUMER_SESSION_TIMEOUT"}},
+			&cli.DurationFlag{Name: "group-consumer-heartbeat-interval", Value: 5 * time.Second, Usage: "heartbeat interval told to KIP-848 consumers; below the session timeout (group.consumer.heartbeat.interval.ms)", EnvVars: []string{"CHRONIK_GROUP_CONSUMER_HEARTBEAT_INTERVAL"}},
 			&cli.DurationFlag{Name: "group-initial-rebalance-delay", Value: 3 * time.Second, Usage: "wait before an empty group's first rebalance, so members starting together join one generation; 0 for none (group.initial.rebalance.delay.ms)", EnvVars: []string{"CHRONIK_GROUP_INITIAL_REBALANCE_DELAY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
@@ -151,6 +153,9 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 			OffsetsTopicPartitions: int32(c.Int("offsets-topic-partitions")),
 			OffsetsRetention:       c.Duration("offsets-retention"),
 			InitialRebalanceDelay:  c.Duration("group-initial-rebalance-delay"),
+			// KIP-848 timers; Validate checks interval < timeout.
+			ConsumerSessionTimeout:    c.Duration("group-consumer-session-timeout"),
+			ConsumerHeartbeatInterval: c.Duration("group-consumer-heartbeat-interval"),
 		},
 	}
 	sc.kafka.Authz = kafka.AuthzConfig{
@@ -175,6 +180,10 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	}
 	if n := c.Int("offsets-topic-partitions"); n < 1 || n > 10000 {
 		errs = append(errs, fmt.Errorf("--offsets-topic-partitions %d: must be in [1, 10000]", n))
+	}
+	if c.Duration("group-consumer-session-timeout") <= 0 || c.Duration("group-consumer-heartbeat-interval") <= 0 {
+		errs = append(errs, fmt.Errorf("--group-consumer-session-timeout %s and --group-consumer-heartbeat-interval %s: must be positive",
+			c.Duration("group-consumer-session-timeout"), c.Duration("group-consumer-heartbeat-interval")))
 	}
 	if c.Duration("offsets-retention") <= 0 {
 		errs = append(errs, fmt.Errorf("--offsets-retention %s: must be positive", c.Duration("offsets-retention")))

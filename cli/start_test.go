@@ -90,9 +90,12 @@ func TestStartGroupFlags(t *testing.T) {
 		parts     int32
 		retention time.Duration
 		delay     time.Duration
+		session   time.Duration // KIP-848 session timeout
+		interval  time.Duration // and heartbeat interval
 	}{
-		{nil, 16, 7 * 24 * time.Hour, 3 * time.Second},
-		{[]string{"--offsets-topic-partitions", "4", "--offsets-retention", "1h", "--group-initial-rebalance-delay", "0s"}, 4, time.Hour, -1},
+		{nil, 16, 7 * 24 * time.Hour, 3 * time.Second, 45 * time.Second, 5 * time.Second},
+		{[]string{"--offsets-topic-partitions", "4", "--offsets-retention", "1h", "--group-initial-rebalance-delay", "0s",
+			"--group-consumer-session-timeout", "20s", "--group-consumer-heartbeat-interval", "2s"}, 4, time.Hour, -1, 20 * time.Second, 2 * time.Second},
 	} {
 		cmd := startCommand()
 		var sc startConfig
@@ -106,8 +109,10 @@ func TestStartGroupFlags(t *testing.T) {
 			t.Fatalf("start %v: %v %v", tc.args, err, perr)
 		}
 		g := sc.kafka.Groups
-		if g.OffsetsTopicPartitions != tc.parts || g.OffsetsRetention != tc.retention || g.InitialRebalanceDelay != tc.delay {
-			t.Errorf("start %v: groups config %+v, want %d partitions, retention %s, delay %s", tc.args, g, tc.parts, tc.retention, tc.delay)
+		if g.OffsetsTopicPartitions != tc.parts || g.OffsetsRetention != tc.retention || g.InitialRebalanceDelay != tc.delay ||
+			g.ConsumerSessionTimeout != tc.session || g.ConsumerHeartbeatInterval != tc.interval {
+			t.Errorf("start %v: groups config %+v, want %d partitions, retention %s, delay %s, consumer session %s interval %s",
+				tc.args, g, tc.parts, tc.retention, tc.delay, tc.session, tc.interval)
 		}
 	}
 }

@@ -53,6 +53,10 @@ func (c *Coordinator) DescribeGroup(name string) (GroupDescription, *kerr.Error)
 }
 
 func (g *group) describe() GroupDescription {
+	if g.consumer != nil {
+		// Not a classic group: ConsumerGroupDescribe describes it.
+		return GroupDescription{State: groupDead.String()}
+	}
 	d := GroupDescription{State: g.state.String(), ProtocolType: g.protocolType, Generation: g.generation}
 	active := g.state == groupStable || g.state == groupCompletingRebalance
 	if active {
@@ -83,7 +87,11 @@ func (g *group) describe() GroupDescription {
 type GroupListing struct {
 	Name         string
 	ProtocolType string
-	State        string
+	// State is a classic group's state, or a consumer group's: Empty,
+	// Assigning, Reconciling or Stable.
+	State string
+	// Type is "classic" or "consumer" (KIP-848).
+	Type string
 }
 
 // ListGroups lists the groups this broker coordinates, in no order.
@@ -103,7 +111,10 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 		cp.mu.Unlock()
 		for _, g := range groups {
 			g.mu.Lock()
-			l := GroupListing{Name: g.name, ProtocolType: g.protocolType, State: g.state.String()}
+			l := GroupListing{Name: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
+			if g.consumer != nil {
+				l.ProtocolType, l.State, l.Type = "consumer", g.consumer.state(), "consumer"
+			}
 			dead := g.dead
 			g.mu.Unlock()
 			if !dead {
@@ -117,7 +128,7 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 // DeleteGroup deletes an empty group: tombstones for its offsets and
 // metadata are written through Raft, then it is forgotten. It returns nil,
 // or INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP,
-// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT.
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out).
 func (c *Coordinator) DeleteGroup(name string) *kerr.Error {
 	if name == "" {
 		return kerr.InvalidGroupID
@@ -131,7 +142,7 @@ func (c *Coordinator) DeleteGroup(name string) *kerr.Error {
 		return kerr.GroupIDNotFound
 	}
 	defer g.mu.Unlock()
-	if g.state != groupEmpty || len(g.members) > 0 {
+	if g.state != groupEmpty || len(g.members) > 0 || (g.consumer != nil && len(g.consumer.members) > 0) {
 		return kerr.NonEmptyGroup
 	}
 	return g.tombstone()
@@ -144,6 +155,7 @@ func (g *group) tombstone() *kerr.Error {
 	for tp := range g.offsets {
 		recs = append(recs, offsetRecord(g.name, tp.topic, tp.partition, nil))
 	}
+	recs = append(recs, g.consumerTombstones()...)
 	recs = append(recs, groupRecord(g.name, nil))
 	if err := g.cp.write(recs...); err != nil {
 		g.cp.c.log.Warn("delete group failed", "group", g.name, "err", err)

@@ -41,6 +41,14 @@ type Config struct {
 	// PollInterval is how often leadership of the __consumer_offsets
 	// partitions is checked. Default 100ms.
 	PollInterval time.Duration
+	// ConsumerSessionTimeout is how long a member of a KIP-848 consumer
+	// group stays without heartbeating before it is removed
+	// (group.consumer.session.timeout.ms). Default 45s.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is the heartbeat interval told to KIP-848
+	// consumers (group.consumer.heartbeat.interval.ms). Default 5s; it
+	// must be below ConsumerSessionTimeout.
+	ConsumerHeartbeatInterval time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default (and a
@@ -78,6 +86,12 @@ func (c *Config) setDefaults() {
 	if c.PollInterval == 0 {
 		c.PollInterval = 100 * time.Millisecond
 	}
+	if c.ConsumerSessionTimeout == 0 {
+		c.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if c.ConsumerHeartbeatInterval == 0 {
+		c.ConsumerHeartbeatInterval = 5 * time.Second
+	}
 }
 
 // Validate reports every field with a bad value, joined (nil if none).
@@ -94,6 +108,10 @@ func (c Config) Validate() error {
 	}
 	if c.OffsetsRetention < 0 || c.RetentionCheckInterval < 0 || c.PollInterval < 0 || c.MaxMetadataBytes < 0 {
 		errs = append(errs, errors.New("coordinator: durations and MaxMetadataBytes must be >= 0"))
+	}
+	if c.ConsumerSessionTimeout < 0 || c.ConsumerHeartbeatInterval < 0 ||
+		(c.ConsumerSessionTimeout != 0 && c.ConsumerHeartbeatInterval != 0 && c.ConsumerHeartbeatInterval >= c.ConsumerSessionTimeout) {
+		errs = append(errs, fmt.Errorf("coordinator: ConsumerHeartbeatInterval (%s) must be >= 0 and below ConsumerSessionTimeout (%s)", c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout))
 	}
 	return errors.Join(errs...)
 }

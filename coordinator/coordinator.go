@@ -43,6 +43,10 @@ type Coordinator struct {
 
 	// set holds the __consumer_offsets partitions this broker leads.
 	set partitionSet[*coordPartition]
+
+	// topics caches the cluster's topics for the consumer group
+	// assignors (consumer_persist.go).
+	topics topicsCache
 }
 
 // coordPartition is one __consumer_offsets partition led by this broker.
@@ -298,14 +302,19 @@ func (cp *coordPartition) writeAt(recs ...engine.Record) (int64, error) {
 }
 
 // writeError maps a failed write to what the client should do: find the
-// coordinator again.
+// coordinator again. A write that timed out (a leader lost mid-write, a
+// quorum briefly missing) is COORDINATOR_NOT_AVAILABLE, as Kafka's
+// coordinators map an append's REQUEST_TIMED_OUT: clients retry it after
+// looking the coordinator up, where REQUEST_TIMED_OUT fails a commit
+// (kgo reported "unable to commit in revoked: REQUEST_TIMED_OUT" when a
+// coordinator node was killed under a KIP-848 group).
 func writeError(err error) *kerr.Error {
 	switch {
 	case errors.Is(err, engine.ErrNotLeader), errors.Is(err, engine.ErrNotReady),
 		errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
 		return kerr.NotCoordinator
 	case errors.Is(err, engine.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return kerr.RequestTimedOut
+		return kerr.CoordinatorNotAvailable
 	}
 	return kerr.UnknownServerError
 }

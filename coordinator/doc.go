@@ -9,10 +9,17 @@
 //   - membership, generations and rebalances of the classic protocol
 //     (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), with static members
 //     (KIP-345) and MEMBER_ID_REQUIRED (KIP-394);
+//   - KIP-848 consumer groups (ConsumerGroupHeartbeat,
+//     DescribeConsumerGroup; consumer*.go): group and member epochs, the
+//     server-side uniform and range assignors, reconciliation that revokes
+//     a partition before another member gets it, session and rebalance
+//     timeouts, static members, and the conversion of empty groups between
+//     the two protocols;
 //   - committed offsets (CommitOffsets, FetchOffsets, DeleteOffsets) and
 //     groups as a whole (DescribeGroup, ListGroups, DeleteGroup);
 //   - expiry of the offsets of empty groups (Config.OffsetsRetention);
-//   - the records of __consumer_offsets, in Kafka's own format (records.go);
+//   - the records of __consumer_offsets, in Kafka's own format (records.go,
+//     consumer_records.go);
 //   - loading a partition when this broker becomes its leader (load.go) and
 //     compacting the partitions it leads (compact.go).
 //

@@ -105,6 +105,9 @@ type group struct {
 	delayUntil   time.Time // initial rebalance delay of a group that was empty
 	offsets      map[topicPartition]offsetCommit
 	txnOffsets   txnCommitState // offsets committed in transactions not ended yet (txn_offsets.go)
+	// consumer is the KIP-848 state of a consumer group (consumer.go);
+	// nil for a classic group.
+	consumer *consumerGroup
 }
 
 func newGroup(cp *coordPartition, name string) *group {
@@ -146,6 +149,7 @@ func (g *group) kill(code *kerr.Error) {
 	}
 	g.stopTimer(&g.tRebalance)
 	g.stopTimer(&g.tSync)
+	g.killConsumer()
 }
 
 func (g *group) stopTimer(t **time.Timer) {

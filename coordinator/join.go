@@ -58,6 +58,18 @@ func (c *Coordinator) JoinGroup(ctx context.Context, cl Client, req *kmsg.JoinGr
 		}
 		return fail(kerr.NotCoordinator)
 	}
+	if g.consumer != nil {
+		// A consumer group (KIP-848): a classic member may only take
+		// it over while it is empty, as Kafka.
+		if len(g.consumer.members) > 0 {
+			g.mu.Unlock()
+			return fail(kerr.InconsistentGroupProtocol)
+		}
+		if e := g.toClassic(); e != nil {
+			g.mu.Unlock()
+			return fail(e)
+		}
+	}
 	w := g.join(cl, req, resp)
 	g.mu.Unlock()
 	if w == nil {

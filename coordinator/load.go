@@ -162,10 +162,14 @@ func (cp *coordPartition) replay() (replayStats, error) {
 	for name, lg := range ls.groups {
 		g := newGroup(cp, name)
 		g.offsets, g.txnOffsets = lg.offsets, lg.txn
-		if lg.meta != nil {
+		isConsumer := lg.consumer != nil && lg.consumer.hasGroup
+		switch {
+		case isConsumer:
+			g.restoreConsumer(lg.consumer)
+		case lg.meta != nil:
 			g.restore(lg.meta)
 		}
-		if lg.meta == nil && len(g.offsets) == 0 && len(g.txnOffsets) == 0 {
+		if lg.meta == nil && !isConsumer && len(g.offsets) == 0 && len(g.txnOffsets) == 0 {
 			continue
 		}
 		cp.groups[name] = g
@@ -247,9 +251,10 @@ const (
 )
 
 type loadedGroup struct {
-	meta    *kmsg.GroupMetadataValue
-	offsets map[topicPartition]offsetCommit
-	txn     txnCommitState
+	meta     *kmsg.GroupMetadataValue
+	consumer *loadedConsumer // KIP-848 records, if any
+	offsets  map[topicPartition]offsetCommit
+	txn      txnCommitState
 }
 
 type loadState struct {
@@ -314,11 +319,16 @@ func (s *loadState) apply(r storedRecord) {
 		}
 		g.offsets[tp] = r.offsetCommit()
 	case recGroupKey:
-		if r.tombstone {
-			delete(s.groups, r.group)
-			return
-		}
+		// A tombstone deletes the classic metadata; the group's offsets
+		// have their own tombstones (a classic group that became a
+		// consumer group keeps them).
 		s.get(r.group).meta = r.meta
+	case recCGMetadata, recCGPartitionMeta, recCGMemberMeta, recCGTargetMeta, recCGTargetMember, recCGCurrentAssign:
+		g := s.get(r.group)
+		if g.consumer == nil {
+			g.consumer = newLoadedConsumer()
+		}
+		_ = g.consumer.apply(r.cg, r.key, r.value) // decoded once already
 	}
 }
 
@@ -383,14 +393,15 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 }
 
 func (g *group) expire(now time.Time, retention time.Duration) {
-	if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 || len(g.txnOffsets) > 0 {
+	if g.state != groupEmpty || len(g.members) > 0 || len(g.pending) > 0 || len(g.txnOffsets) > 0 ||
+		(g.consumer != nil && len(g.consumer.members) > 0) {
 		return
 	}
 	var recs []engine.Record
 	var del []topicPartition
 	for tp, oc := range g.offsets {
 		from := oc.committed
-		if g.protocolType != "" && g.stateTime.After(from) {
+		if (g.protocolType != "" || g.consumer != nil) && g.stateTime.After(from) {
 			from = g.stateTime
 		}
 		if now.Sub(from) >= retention {

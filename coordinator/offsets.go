@@ -19,7 +19,7 @@ import (
 // is found to be coordinated here. Errors are per partition:
 // OFFSET_METADATA_TOO_LARGE (over MaxMetadataBytes), UNKNOWN_MEMBER_ID,
 // ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID,
-// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT. A
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out). A
 // generation of -1 without a member id is a standalone (admin) commit,
 // accepted only while the group has no members.
 func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.OffsetCommitResponse {
@@ -70,7 +70,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 		return resp
 	}
 	defer g.mu.Unlock()
-	if e := g.checkCommit(req.MemberID, req.InstanceID, req.Generation); e != nil {
+	if e := g.checkAnyCommit(req.Version, req.MemberID, req.InstanceID, req.Generation, b.tps); e != nil {
 		all(e)
 		return resp
 	}
@@ -143,6 +143,20 @@ func (b *commitBatch) fail(e *kerr.Error) {
 			b.codes[p.tp] = e.Code
 		}
 	}
+}
+
+// checkAnyCommit validates the committer of an OffsetCommit of version v
+// to a classic group (checkCommit) or a consumer group: its members must
+// commit with v9+ (UNSUPPORTED_VERSION), at their member epoch
+// (checkConsumerCommit).
+func (g *group) checkAnyCommit(v int16, memberID string, instanceID *string, generation int32, tps []topicPartition) *kerr.Error {
+	if g.consumer == nil {
+		return g.checkCommit(memberID, instanceID, generation)
+	}
+	if memberID != "" && v < 9 {
+		return kerr.UnsupportedVersion
+	}
+	return g.checkConsumerCommit(memberID, generation, tps)
 }
 
 // checkCommit validates the committer of an OffsetCommit (or OffsetDelete
@@ -282,6 +296,7 @@ func (c *Coordinator) DeleteOffsets(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetD
 		return fail(kerr.NonEmptyGroup)
 	}
 	subscribed := g.subscribedTopics()
+	g.consumerSubscribed(subscribed)
 	var recs []engine.Record
 	var del []topicPartition
 	for _, t := range req.Topics {

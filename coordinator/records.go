@@ -8,6 +8,7 @@ package coordinator
 //   - group metadata: key GroupMetadataKey v2 (group), value
 //     GroupMetadataValue v3 (protocol type, generation, protocol, leader,
 //     state time, members with subscription and assignment);
+//   - KIP-848 consumer groups: key versions 3 to 8 (consumer_records.go);
 //   - a nil value is a tombstone: the offset or group is deleted.
 //
 // chronik adds one record kind, the load marker (key version 0x7C00, value
@@ -43,7 +44,10 @@ type storedRecord struct {
 	tombstone bool
 	offset    *kmsg.OffsetCommitValue  // kind offset, not a tombstone
 	meta      *kmsg.GroupMetadataValue // kind group, not a tombstone
-	at        int64                    // offset of the record in the log
+	cg        cgKey                    // kind recCGMetadata..recCGCurrentAssign (consumer_records.go)
+	key       []byte                   // the raw key and value of a consumer group record
+	value     []byte
+	at        int64 // offset of the record in the log
 }
 
 // offsetCommit is the committed offset of an offset record.
@@ -89,6 +93,17 @@ func decodeStoredRecord(key, value []byte) (storedRecord, error) {
 				return r, fmt.Errorf("%w: group value of %q: %v", errBadGroupRecord, k.Group, err)
 			}
 			r.meta = &gv
+		}
+	case recCGMetadata, recCGPartitionMeta, recCGMemberMeta, recCGTargetMeta, recCGTargetMember, recCGCurrentAssign:
+		k, err := decodeCGKey(key)
+		if err != nil {
+			return r, fmt.Errorf("%w: consumer group key v%d: %v", errBadGroupRecord, v, err)
+		}
+		r.kind, r.group, r.cg, r.key, r.value = v, k.group, k, key, value
+		if value != nil {
+			if err := (&loadedConsumer{}).check(k, value); err != nil {
+				return r, fmt.Errorf("%w: consumer group value v%d of %q: %v", errBadGroupRecord, v, k.group, err)
+			}
 		}
 	case recLoadMarker:
 		r.kind = recLoadMarker

@@ -24,6 +24,13 @@ func FuzzDecodeStoredRecord(f *testing.F) {
 		{groupRecord("g", &v).Key, groupRecord("g", &v).Value},
 		{groupRecord("g", nil).Key, nil},
 		{loadMarkerRecord().Key, loadMarkerRecord().Value},
+		// KIP-848 consumer group records (consumer_records.go).
+		{cgKey{version: recCGMetadata, group: "g"}.encode(), encodeEpochValue(3)},
+		{cgKey{version: recCGPartitionMeta, group: "g"}.encode(), encodePartitionMeta([]topicMeta{{id: [16]byte{1}, name: "t", partitions: 2}})},
+		{cgKey{version: recCGMemberMeta, group: "g", member: "m"}.encode(), encodeMemberMeta(cgMemberMeta{clientID: "c", topics: []string{"t"}, regex: kmsg.StringPtr("t.*")})},
+		{cgKey{version: recCGTargetMember, group: "g", member: "m"}.encode(), encodeTargetMember(assignment{{1}: {0, 1}})},
+		{cgKey{version: recCGCurrentAssign, group: "g", member: "m"}.encode(), encodeCurrent(cgCurrent{epoch: 2, assigned: assignment{{1}: {0}}, pending: assignment{{1}: {1}}})},
+		{cgKey{version: recCGCurrentAssign, group: "g", member: "m"}.encode(), nil},
 	} {
 		f.Add(r.k, r.v, r.v == nil)
 		if len(r.v) > 0 {

@@ -8,7 +8,7 @@ import "sort"
 // state, member count and committed offsets (from memory, no Raft read).
 type GroupSnapshot struct {
 	Name    string
-	State   string // Empty, PreparingRebalance, CompletingRebalance or Stable
+	State   string // Empty, PreparingRebalance, CompletingRebalance or Stable; consumer groups: Empty, Assigning, Reconciling, Stable
 	Members int
 	// Offsets are the committed offsets, sorted by topic and partition;
 	// offsets pending in open transactions are not included.
@@ -42,6 +42,9 @@ func (c *Coordinator) Snapshot() []GroupSnapshot {
 			}
 			s := GroupSnapshot{Name: g.name, State: g.state.String(), Members: len(g.members),
 				Offsets: make([]CommittedOffset, 0, len(g.offsets))}
+			if g.consumer != nil {
+				s.State, s.Members = g.consumer.state(), len(g.consumer.members)
+			}
 			for tp, oc := range g.offsets {
 				s.Offsets = append(s.Offsets, CommittedOffset{Topic: tp.topic, Partition: tp.partition, Offset: oc.offset})
 			}

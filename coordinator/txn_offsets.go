@@ -90,7 +90,7 @@ func (s txnCommitState) pendingFor(tp topicPartition) bool {
 // group that does not exist or is at another generation),
 // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, INVALID_PRODUCER_EPOCH (an epoch
 // older than the producer's), NOT_COORDINATOR,
-// COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT.
+// COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE (a write that timed out).
 func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known func(topic string, partition int32) bool) *kmsg.TxnOffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	resp.Version = req.Version
@@ -149,7 +149,7 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 		return resp
 	}
 	defer g.mu.Unlock()
-	if e := g.checkTxnCommit(memberID, instanceID, generation); e != nil {
+	if e := g.checkTxnCommit(memberID, instanceID, generation, tps); e != nil {
 		all(e)
 		return resp
 	}
@@ -191,7 +191,13 @@ func (c *Coordinator) TxnCommitOffsets(req *kmsg.TxnOffsetCommitRequest, known f
 // checkTxnCommit validates the committer of a TxnOffsetCommit as Kafka's
 // classic coordinator: without membership (empty member id) any commit
 // goes; a member must be known and, with a generation, at the group's.
-func (g *group) checkTxnCommit(memberID string, instanceID *string, generation int32) *kerr.Error {
+func (g *group) checkTxnCommit(memberID string, instanceID *string, generation int32, tps []topicPartition) *kerr.Error {
+	if g.consumer != nil {
+		if memberID == "" && generation < 0 {
+			return nil // a producer outside the group: no check, as Kafka
+		}
+		return g.checkConsumerCommit(memberID, generation, tps)
+	}
 	if e := g.checkInstance(instanceID, memberID); e != nil {
 		return e
 	}

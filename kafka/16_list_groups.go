@@ -5,7 +5,8 @@ package kafka
 // Behaviour:
 //   - Lists the groups this broker coordinates (clients ask every broker
 //     and merge), with protocol type; v4+ with state, filtered by
-//     StatesFilter (case-insensitive); v5+ with type "classic", filtered by
+//     StatesFilter (case-insensitive); v5+ with type "classic" or
+//     "consumer" (KIP-848 groups, protocol type "consumer"), filtered by
 //     TypesFilter.
 //   - While a __consumer_offsets partition led here is still loading, the
 //     answer is COORDINATOR_LOAD_IN_PROGRESS.
@@ -58,7 +59,7 @@ func handleListGroups(s *Server, ctx context.Context, r *request) (kmsg.Response
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Name, g.ProtocolType, g.State, "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.Name, g.ProtocolType, g.State, g.Type
 		if !match(req.StatesFilter, lg.GroupState) || !match(req.TypesFilter, lg.GroupType) {
 			continue
 		}

@@ -14,8 +14,10 @@ package kafka
 // Version notes:
 //   - v1: ThrottleMillis
 //   - v3: ClientSoftwareName, ClientSoftwareVersion, flexible versions
-//   - v3+: SupportedFeatures, FinalizedFeatures (none: chronik has no
-//     feature flags)
+//   - v3+: SupportedFeatures and FinalizedFeatures: group.version 0-1,
+//     finalized at 1 (the KIP-848 consumer group protocol is on, as in a
+//     new Kafka 4 cluster), FinalizedFeaturesEpoch 1. chronik has no other
+//     feature flags.
 
 import (
 	"context"
@@ -48,7 +50,29 @@ func handleApiVersions(s *Server, _ context.Context, r *request) (kmsg.Response,
 		k.ApiKey, k.MinVersion, k.MaxVersion = h.key, h.min, h.max
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
+	if r.version >= 3 {
+		for _, f := range features {
+			sf := kmsg.NewApiVersionsResponseSupportedFeature()
+			sf.Name, sf.MinVersion, sf.MaxVersion = f.name, f.min, f.max
+			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = f.name, f.level, f.level
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		}
+		resp.FinalizedFeaturesEpoch = 1
+	}
 	return resp, nil
+}
+
+// features are the feature flags ApiVersions advertises: each supported
+// range and the finalized level. group.version 1 enables KIP-848 consumer
+// groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe).
+var features = []struct {
+	name     string
+	min, max int16
+	level    int16
+}{
+	{name: "group.version", min: 0, max: 1, level: 1},
 }
 
 // validSoftwareName reports whether s matches Kafka's

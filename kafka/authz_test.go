@@ -243,6 +243,26 @@ func TestAuthzGroups(t *testing.T) {
 	if err != nil || len(carol.Groups()) != 0 {
 		t.Fatalf("carol lists %v, %v; want none", carol.Groups(), err)
 	}
+
+	// KIP-848: Read on the group, Describe on every subscribed topic.
+	hb := func(group string, topics ...string) int16 {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.RebalanceTimeoutMillis = group, "bob-848", 5000
+		req.SubscribedTopicNames, req.Topics = topics, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		return roundTrip[*kmsg.ConsumerGroupHeartbeatResponse](rbob, req).ErrorCode
+	}
+	wantCode(t, "consumer group heartbeat without a group acl", hb("bobs848", "events"), kerr.GroupAuthorizationFailed)
+	createACLs(t, admin, kadm.NewACLs().Allow("User:bob").Groups("bobs848").Operations(kadm.OpRead))
+	wantCode(t, "consumer group heartbeat subscribing to a topic bob may not describe", hb("bobs848", "events", "secret"), kerr.TopicAuthorizationFailed)
+	wantCode(t, "consumer group heartbeat with both acls", hb("bobs848", "events"), nil)
+	describe := func(r *rawConn) int16 {
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{"bobs848"}
+		return roundTrip[*kmsg.ConsumerGroupDescribeResponse](r, req).Groups[0].ErrorCode
+	}
+	wantCode(t, "consumer group describe by carol", describe(as(t, kc.addrs[1], "carol")), kerr.GroupAuthorizationFailed)
+	createACLs(t, admin, kadm.NewACLs().Allow("User:bob").Groups("bobs848").Operations(kadm.OpDescribe))
+	wantCode(t, "consumer group describe by bob", describe(rbob), nil)
 }
 
 func isKerr(err error, want *kerr.Error) bool {

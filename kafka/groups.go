@@ -1,8 +1,8 @@
 package kafka
 
 // The group coordinator lives in package coordinator; the handlers of the
-// group APIs (08-16, 42, 47) decode requests, call it and encode its
-// answers.
+// group APIs (08-16, 42, 47, 68, 69) decode requests, call it and encode
+// its answers.
 
 import (
 	"log/slog"

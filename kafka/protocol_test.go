@@ -22,7 +22,8 @@ func TestApiVersions(t *testing.T) {
 		if resp.ErrorCode != 0 {
 			t.Fatalf("v%d: error %d", v, resp.ErrorCode)
 		}
-		want := map[int16][2]int16{0: {3, 11}, 1: {4, 16}, 2: {1, 8}, 3: {0, 12}, 18: {0, 4}, 19: {2, 7}, 20: {1, 6}, 22: {0, 4}, 32: {0, 4}, 60: {0, 1}}
+		want := map[int16][2]int16{0: {3, 11}, 1: {4, 16}, 2: {1, 8}, 3: {0, 12}, 18: {0, 4}, 19: {2, 7}, 20: {1, 6}, 22: {0, 4}, 32: {0, 4}, 60: {0, 1},
+			68: {0, 1}, 69: {0, 1}}
 		got := map[int16][2]int16{}
 		for _, k := range resp.ApiKeys {
 			got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
@@ -31,6 +32,14 @@ func TestApiVersions(t *testing.T) {
 			if got[k] != r {
 				t.Errorf("v%d: key %d (%s) versions %v, want %v", v, k, kmsg.NameForKey(k), got[k], r)
 			}
+		}
+		// Kafka 4's feature for KIP-848 groups, from v3 on.
+		wantFeatures := v >= 3
+		gotFeatures := len(resp.FinalizedFeatures) == 1 && resp.FinalizedFeatures[0].Name == "group.version" &&
+			resp.FinalizedFeatures[0].MaxVersionLevel == 1 && len(resp.SupportedFeatures) == 1 &&
+			resp.SupportedFeatures[0].MaxVersion == 1 && resp.FinalizedFeaturesEpoch >= 0
+		if gotFeatures != wantFeatures {
+			t.Errorf("v%d: features %+v finalized %+v epoch %d", v, resp.SupportedFeatures, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
 		}
 	}
 }

@@ -67,7 +67,10 @@ func startSecureBroker(t *testing.T) *secureBroker {
 		c.KafkaListeners = sb.addrs
 		c.KafkaAddr = sb.addrs[string(kafka.ProtocolPlaintext)]
 	}))
-	srv, err := kafka.New(cl.Engine(1), kafka.Config{AutoCreateTopics: true})
+	// KIP-848 members heartbeat every second (Kafka's default, 5 s, makes
+	// franz-go's 848 subtests wait on heartbeats to move partitions).
+	srv, err := kafka.New(cl.Engine(1), kafka.Config{AutoCreateTopics: true,
+		Groups: kafka.GroupConfig{ConsumerHeartbeatInterval: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,28 @@ import (
 // coordinator and reads every acknowledged record, and that records are
 // delivered twice only at offsets at or after the last commit read before
 // the kill; finally that the committed offsets reach the end of the topic.
+// The consumer uses the classic protocol, and (with CHRONIK_TEST_ALL=1, for
+// the make test budget) KIP-848's with the server-side assignor, where the
+// group must also keep its member: the same member id, not fenced.
 func TestGroupCoordinatorKill(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+		all  bool // only with CHRONIK_TEST_ALL=1
+	}{
+		{"classic", nil, false},
+		{"848", []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer())}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.all && os.Getenv("CHRONIK_TEST_ALL") == "" {
+				t.Skip("the KIP-848 variant runs with CHRONIK_TEST_ALL=1")
+			}
+			testGroupCoordinatorKill(t, tc.name == "848", tc.opts...)
+		})
+	}
+}
+
+func testGroupCoordinatorKill(t *testing.T, kip848 bool, opts ...kgo.Opt) {
 	const topic, group, partitions = "gfail", "gfail-group", 6
 	start := time.Now()
 	c := newCluster(t, 3)
@@ -95,9 +117,9 @@ func TestGroupCoordinatorKill(t *testing.T) {
 	})
 
 	// Consumer: group member, commits what it polled after every poll.
-	cons, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+	cons, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.kafkaAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
-		kgo.FetchMaxWait(500*time.Millisecond), kgo.RetryTimeout(30*time.Second), kgo.MetadataMinAge(100*time.Millisecond))
+		kgo.FetchMaxWait(500 * time.Millisecond), kgo.RetryTimeout(30 * time.Second), kgo.MetadataMinAge(100 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +220,26 @@ func TestGroupCoordinatorKill(t *testing.T) {
 		t.Fatalf("FetchOffsets before the kill: %v", err)
 	}
 	t.Logf("coordinator is broker %d; committed before the kill: %v", victim, before)
+	// members describes a KIP-848 group: its member ids and epochs.
+	members := func(a *kadm.Client) map[string]int32 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d, err := a.DescribeConsumerGroups(ctx, group)
+		if err != nil || d[group].Err != nil {
+			return nil
+		}
+		out := map[string]int32{}
+		for _, m := range d[group].Members {
+			out[m.MemberID] = m.MemberEpoch
+		}
+		return out
+	}
+	var membersBefore map[string]int32
+	if kip848 {
+		if membersBefore = members(adm); len(membersBefore) != 1 {
+			t.Fatalf("ConsumerGroupDescribe before the kill: %v, want the one KIP-848 member", membersBefore)
+		}
+	}
 	killed := time.Now()
 	c.kill(int(victim))
 
@@ -219,6 +261,11 @@ func TestGroupCoordinatorKill(t *testing.T) {
 		return err == nil && len(after) == partitions
 	})
 	t.Logf("new coordinator broker %d after %v; committed after the kill: %v", coord, time.Since(killed), after)
+	if kip848 {
+		if got := members(others); fmt.Sprint(got) != fmt.Sprint(membersBefore) {
+			t.Errorf("KIP-848 members %v after the kill, %v before: the member was fenced or its epoch moved", got, membersBefore)
+		}
+	}
 	for p := range int32(partitions) {
 		if after[p] < before[p] {
 			t.Errorf("partition %d: committed offset %d after the kill, %d before: commit lost", p, after[p], before[p])
