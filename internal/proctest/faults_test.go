@@ -173,6 +173,13 @@ func TestFaults(t *testing.T) {
 	for _, sc := range faultScenarios {
 		for run := 1; run <= runs; run++ {
 			t.Run(fmt.Sprintf("%s/run=%d", sc.name, run), func(t *testing.T) {
+				if !fullFaults() {
+					// The short runs of make test go two at a time (each
+					// cluster has its own ports, directories and
+					// proxies): they check for loss, not stall lengths.
+					// make test-faults runs one at a time, for the figures.
+					t.Parallel()
+				}
 				testFault(t, sc, load)
 			})
 		}
