@@ -108,7 +108,7 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			continue
 		}
 		if err := s.be.CreateTopic(ctx, rt.Topic, tc); err != nil {
-			setErr(errorCode(err), err)
+			setErr(controllerErrorCode(err), err)
 			continue
 		}
 		s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)

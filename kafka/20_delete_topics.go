@@ -72,7 +72,7 @@ func handleDeleteTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			continue
 		}
 		if err := s.be.DeleteTopic(ctx, name); err != nil {
-			t.ErrorCode = errorCode(err)
+			t.ErrorCode = controllerErrorCode(err)
 			t.ErrorMessage = errorMessage(err)
 		} else {
 			s.log.Info("deleted topic", "topic", name)

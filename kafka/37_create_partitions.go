@@ -69,7 +69,7 @@ func handleCreatePartitions(s *Server, ctx context.Context, r *request) (kmsg.Re
 		}
 		if err != nil {
 			if t.ErrorCode == 0 {
-				t.ErrorCode = errorCode(err)
+				t.ErrorCode = controllerErrorCode(err)
 			}
 			t.ErrorMessage = errorMessage(err)
 		}

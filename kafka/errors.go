@@ -73,6 +73,21 @@ func errorCode(err error) int16 {
 	return kafkaError(err).Code
 }
 
+// controllerErrorCode is errorCode for the requests Kafka sends to its
+// controller (CreateTopics, DeleteTopics, CreatePartitions): chronik's
+// controller is __meta's Raft group, and a leadership error there (an
+// election, or this broker closing) answers NOT_CONTROLLER, which admin
+// clients retry after finding the controller again, where they give up on
+// NOT_LEADER_OR_FOLLOWER for a topic-level error.
+func controllerErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, engine.ErrNotLeader), errors.Is(err, engine.ErrNotReady),
+		errors.Is(err, engine.ErrClosed), errors.Is(err, context.Canceled):
+		return kerr.NotController.Code
+	}
+	return errorCode(err)
+}
+
 // kafkaError is errorCode returning the kerr.Error (nil for nil).
 func kafkaError(err error) *kerr.Error {
 	if err == nil {

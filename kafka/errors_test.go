@@ -50,6 +50,27 @@ func TestErrorCode(t *testing.T) {
 	}
 }
 
+// The controller requests answer NOT_CONTROLLER for a leadership error of
+// __meta, which admin clients retry, and the usual code for the rest.
+func TestControllerErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want *kerr.Error
+	}{
+		{fmt.Errorf("__meta create-topic: %w", engine.ErrNotLeader), kerr.NotController},
+		{fmt.Errorf("__meta create-topic: %w", engine.ErrNotReady), kerr.NotController},
+		{engine.ErrClosed, kerr.NotController},
+		{context.Canceled, kerr.NotController},
+		{engine.ErrTopicExists, kerr.TopicAlreadyExists},
+		{engine.ErrTimeout, kerr.RequestTimedOut},
+		{engine.ErrInvalidPartitions, kerr.InvalidPartitions},
+	} {
+		if got := controllerErrorCode(tc.err); got != tc.want.Code {
+			t.Errorf("controllerErrorCode(%v) = %v, want %s", tc.err, kerr.ErrorForCode(got), tc.want.Message)
+		}
+	}
+}
+
 // Produce and Fetch on a follower answer NOT_LEADER_OR_FOLLOWER with the
 // leader hint and the leader's endpoint.
 func TestNotLeaderHint(t *testing.T) {
