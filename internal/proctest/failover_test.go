@@ -101,6 +101,11 @@ func produceNumbered(ctx context.Context, t testing.TB, seeds []string, topic st
 // batch per partition per leadership move; the idempotent producer must see
 // every record exactly once.
 func TestKillLeaderFailover(t *testing.T) {
+	if !fullFaults() {
+		// make test: its own cluster, beside the other process tests that
+		// run in parallel (make test-faults runs it alone, for the figures).
+		t.Parallel()
+	}
 	for _, tc := range []struct {
 		name       string
 		idempotent bool

@@ -16,6 +16,11 @@ import (
 // without idempotence may have a batch in flight at a move and write it
 // twice (see TestKillLeaderFailover), the idempotent one never.
 func TestRollingRestart(t *testing.T) {
+	if !fullFaults() {
+		// make test: its own cluster, beside the other process tests that
+		// run in parallel (make test-faults runs it alone, for the figures).
+		t.Parallel()
+	}
 	for _, tc := range []struct {
 		name       string
 		idempotent bool
