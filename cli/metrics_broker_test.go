@@ -59,13 +59,11 @@ func scrapeMetrics(t *testing.T, m *promMetrics) scrape {
 	return s
 }
 
-// A one-node broker with the metrics hooks: producing, fetching and
-// committing move the counters and gauges by what was done, and the
-// Grafana dashboard only queries metrics this registry serves.
-func TestMetricsOneBroker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a chronik broker")
-	}
+// startMeteredBroker starts a one-node broker (engine and Kafka server on
+// ln) with every metrics hook and collector of chronik start wired to m;
+// both close at t's cleanup.
+func startMeteredBroker(t *testing.T) (*testcluster.Cluster, *promMetrics, net.Listener) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +85,17 @@ func TestMetricsOneBroker(t *testing.T) {
 	m.watchEngine(e)
 	m.watchServer(srv)
 	m.watchGroups(srv, e)
+	return c, m, ln
+}
+
+// A one-node broker with the metrics hooks: producing, fetching and
+// committing move the counters and gauges by what was done, and the
+// Grafana dashboard only queries metrics this registry serves.
+func TestMetricsOneBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a chronik broker")
+	}
+	c, m, ln := startMeteredBroker(t)
 
 	const topic, n, size = "metered", 20, 100
 	c.CreateTopic(t, topic, engine.TopicConfig{Partitions: 1, Compression: "none"})

@@ -10,7 +10,6 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,8 +26,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-io/chronik/engine"
-	"github.com/chronik-io/chronik/internal/testcluster"
-	"github.com/chronik-io/chronik/kafka"
 )
 
 // chromiumPath finds Debian's chromium; absent, the test skips outside CI
@@ -91,27 +88,8 @@ func TestStatusPageOneBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a chronik broker")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newPromMetrics()
-	c := testcluster.New(t, 1, testcluster.WithConfig(func(cfg *engine.Config) {
-		cfg.KafkaAddr = ln.Addr().String()
-		cfg.Hooks = append(cfg.Hooks, m)
-	}))
+	c, m, ln := startMeteredBroker(t)
 	e := c.Engine(1)
-	srv, err := kafka.New(e, kafka.Config{RequestHook: m,
-		Groups: kafka.GroupConfig{OffsetsTopicPartitions: 1, InitialRebalanceDelay: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	m.watchEngine(e)
-	m.watchServer(srv)
-	m.watchGroups(srv, e)
 	hs := httptest.NewServer(brokerHTTPHandler(e, m))
 	t.Cleanup(hs.Close)
 
