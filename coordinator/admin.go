@@ -103,13 +103,7 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 	}
 	var out []GroupListing
 	for _, cp := range c.set.loaded() {
-		cp.mu.Lock()
-		groups := make([]*group, 0, len(cp.groups))
-		for _, g := range cp.groups {
-			groups = append(groups, g)
-		}
-		cp.mu.Unlock()
-		for _, g := range groups {
+		for _, g := range cp.groupList() {
 			g.mu.Lock()
 			l := GroupListing{Name: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
 			if g.consumer != nil {

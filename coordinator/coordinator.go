@@ -271,6 +271,18 @@ func (cp *coordPartition) lookup(name string, create bool) *group {
 	}
 }
 
+// groupList returns the partition's groups (unlocked), taking the
+// partition's lock only to copy the list.
+func (cp *coordPartition) groupList() []*group {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	groups := make([]*group, 0, len(cp.groups))
+	for _, g := range cp.groups {
+		groups = append(groups, g)
+	}
+	return groups
+}
+
 // remove forgets a group (deleted or expired); g is locked by the caller.
 func (cp *coordPartition) remove(g *group) {
 	cp.mu.Lock()

@@ -376,13 +376,7 @@ func (g *group) restore(v *kmsg.GroupMetadataValue) {
 // nothing.
 func (c *Coordinator) expireOffsets(now time.Time) {
 	for _, cp := range c.set.loaded() {
-		cp.mu.Lock()
-		groups := make([]*group, 0, len(cp.groups))
-		for _, g := range cp.groups {
-			groups = append(groups, g)
-		}
-		cp.mu.Unlock()
-		for _, g := range groups {
+		for _, g := range cp.groupList() {
 			g.mu.Lock()
 			if !g.dead {
 				g.expire(now, c.cfg.OffsetsRetention)

@@ -28,13 +28,7 @@ type CommittedOffset struct {
 func (c *Coordinator) Snapshot() []GroupSnapshot {
 	var out []GroupSnapshot
 	for _, cp := range c.set.loaded() {
-		cp.mu.Lock()
-		groups := make([]*group, 0, len(cp.groups))
-		for _, g := range cp.groups {
-			groups = append(groups, g)
-		}
-		cp.mu.Unlock()
-		for _, g := range groups {
+		for _, g := range cp.groupList() {
 			g.mu.Lock()
 			if g.dead {
 				g.mu.Unlock()
