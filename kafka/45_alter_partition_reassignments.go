@@ -37,15 +37,6 @@ import (
 
 func init() { regKey(45, 0, 1, handleAlterPartitionReassignments) }
 
-// reassigner is what the reassignment APIs need of the backend
-// (engine.Engine has both); kept out of the backend interface so that a
-// backend without it answers UNKNOWN_SERVER_ERROR instead of failing to
-// build.
-type reassigner interface {
-	ReassignPartition(ctx context.Context, topic string, partition int32, brokers []uint64) error
-	ListReassignments(topics ...string) []engine.Reassignment
-}
-
 func handleAlterPartitionReassignments(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.AlterPartitionAssignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
@@ -53,12 +44,6 @@ func handleAlterPartitionReassignments(s *Server, ctx context.Context, r *reques
 	resp.AllowReplicationFactorChange = req.AllowReplicationFactorChange
 	if !s.authorizeCluster(r, acl.Alter) {
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-		return resp, nil
-	}
-	ra, ok := s.be.(reassigner)
-	if !ok {
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		resp.ErrorMessage = kmsg.StringPtr("this broker cannot reassign partitions")
 		return resp, nil
 	}
 	ctx, cancel := adminContext(ctx, req.TimeoutMillis)
@@ -69,7 +54,7 @@ func handleAlterPartitionReassignments(s *Server, ctx context.Context, r *reques
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 			p.Partition = rp.Partition
-			err := s.reassignOne(ctx, ra, r.version, req.AllowReplicationFactorChange, rt.Topic, rp)
+			err := s.reassignOne(ctx, r.version, req.AllowReplicationFactorChange, rt.Topic, rp)
 			if err != nil {
 				p.ErrorCode = errorCode(err)
 				p.ErrorMessage = errorMessage(err)
@@ -82,7 +67,7 @@ func handleAlterPartitionReassignments(s *Server, ctx context.Context, r *reques
 }
 
 // reassignOne validates one partition's request and passes it on.
-func (s *Server) reassignOne(ctx context.Context, ra reassigner, version int16, allowRF bool, topic string, rp kmsg.AlterPartitionAssignmentsRequestTopicPartition) error {
+func (s *Server) reassignOne(ctx context.Context, version int16, allowRF bool, topic string, rp kmsg.AlterPartitionAssignmentsRequestTopicPartition) error {
 	var brokers []uint64 // nil: cancel
 	if rp.Replicas != nil {
 		brokers = make([]uint64, 0, len(rp.Replicas))
@@ -94,11 +79,11 @@ func (s *Server) reassignOne(ctx context.Context, ra reassigner, version int16, 
 		}
 	}
 	if brokers != nil && version >= 1 && !allowRF {
-		if have := s.replicationFactor(ra, topic, rp.Partition); have > 0 && have != len(brokers) {
+		if have := s.replicationFactor(topic, rp.Partition); have > 0 && have != len(brokers) {
 			return &codedError{code: kerr.InvalidReplicationFactor, err: fmt.Errorf("partition %s-%d has %d replicas, the target %d, and the request does not allow a replication factor change", topic, rp.Partition, have, len(brokers))}
 		}
 	}
-	err := ra.ReassignPartition(ctx, topic, rp.Partition, brokers)
+	err := s.be.ReassignPartition(ctx, topic, rp.Partition, brokers)
 	if err == nil {
 		s.log.Info("partition reassignment accepted", "topic", topic, "partition", rp.Partition, "replicas", rp.Replicas)
 	}
@@ -108,8 +93,8 @@ func (s *Server) reassignOne(ctx context.Context, ra reassigner, version int16, 
 // replicationFactor is the number of replicas of a partition as this
 // broker's __meta replica shows it (the target's, with a reassignment under
 // way), 0 if unknown.
-func (s *Server) replicationFactor(ra reassigner, topic string, partition int32) int {
-	for _, r := range ra.ListReassignments(topic) {
+func (s *Server) replicationFactor(topic string, partition int32) int {
+	for _, r := range s.be.ListReassignments(topic) {
 		if r.Partition == partition {
 			return len(r.Target)
 		}

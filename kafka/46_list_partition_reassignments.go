@@ -34,12 +34,6 @@ func handleListPartitionReassignments(s *Server, _ context.Context, r *request) 
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
-	ra, ok := s.be.(reassigner)
-	if !ok {
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		resp.ErrorMessage = kmsg.StringPtr("this broker cannot list partition reassignments")
-		return resp, nil
-	}
 	var topics []string
 	wanted := map[string][]int32{}
 	for _, rt := range req.Topics {
@@ -50,7 +44,7 @@ func handleListPartitionReassignments(s *Server, _ context.Context, r *request) 
 		return resp, nil // an empty list asks for nothing
 	}
 	var cur *kmsg.ListPartitionReassignmentsResponseTopic
-	for _, re := range ra.ListReassignments(topics...) {
+	for _, re := range s.be.ListReassignments(topics...) {
 		if req.Topics != nil && !slices.Contains(wanted[re.Topic], re.Partition) {
 			continue
 		}

@@ -65,6 +65,12 @@ type backend interface {
 	// AlterScramCredentials changes one user's credentials, all or none
 	// (engine.Engine.AlterScramCredentials).
 	AlterScramCredentials(ctx context.Context, user string, change engine.ScramChange) error
+	// ReassignPartition moves a partition's replicas to brokers (nil:
+	// cancel the move in progress) (engine.Engine.ReassignPartition).
+	ReassignPartition(ctx context.Context, topic string, partition int32, brokers []uint64) error
+	// ListReassignments lists the moves in progress, of topics or all
+	// (engine.Engine.ListReassignments).
+	ListReassignments(topics ...string) []engine.Reassignment
 }
 
 // produceWaiter is a proposed produce's outcome (*engine.PendingProduce).

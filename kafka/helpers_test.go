@@ -220,6 +220,10 @@ func (b *stubBackend) DeleteACLs(context.Context, []acl.Filter) ([][]acl.Binding
 func (b *stubBackend) ScramCredentials(string) map[string]engine.ScramCredential { return nil }
 func (b *stubBackend) ScramUsers() []string                                      { return nil }
 func (b *stubBackend) ScramSecret() []byte                                       { return nil }
+func (b *stubBackend) ReassignPartition(context.Context, string, int32, []uint64) error {
+	return b.err
+}
+func (b *stubBackend) ListReassignments(...string) []engine.Reassignment { return nil }
 func (b *stubBackend) AlterScramCredentials(context.Context, string, engine.ScramChange) error {
 	return b.err
 }
