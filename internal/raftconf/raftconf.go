@@ -112,6 +112,7 @@ func (o *Options) SetDefaults() {
 // own: NodeHostID, RaftEventListener, Expert.NodeRegistryFactory.
 func NodeHost(dir, raftAddr string, o Options) config.NodeHostConfig {
 	o.SetDefaults()
+	sizeQueues()
 	nhc := config.NodeHostConfig{
 		NodeHostDir:         dir,
 		RTTMillisecond:      uint64(o.RTT / time.Millisecond),
