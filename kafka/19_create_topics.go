@@ -5,6 +5,8 @@ package kafka
 // Behaviour:
 //   - Each topic is created through the engine (a __meta command that the
 //     controller places), which waits until every partition has a leader;
+//     the topics of one request are created side by side (at most
+//     createConcurrency at once) and answered in request order;
 //     the answer then waits (within TimeoutMillis, at most 5s) until this
 //     broker's Metadata shows those leaders too, as Kafka waits for its
 //     metadata cache, so a client producing right after sees no
@@ -30,6 +32,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,6 +42,10 @@ import (
 )
 
 func init() { regKey(19, 2, 7, handleCreateTopics) }
+
+// createConcurrency bounds the topics of one CreateTopics request that are
+// being created at once.
+const createConcurrency = 64
 
 func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
@@ -51,13 +58,19 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
-	for _, rt := range req.Topics {
-		t := kmsg.NewCreateTopicsResponseTopic()
+	// Every topic gets its slot in request order; the valid ones are then
+	// created side by side, since each creation waits for its partitions'
+	// first elections (a second or two) and a request may name hundreds.
+	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, len(req.Topics))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, createConcurrency)
+	for i, rt := range req.Topics {
+		t := &resp.Topics[i]
+		*t = kmsg.NewCreateTopicsResponseTopic()
 		t.Topic = rt.Topic
 		setErr := func(code int16, err error) {
 			t.ErrorCode = code
 			t.ErrorMessage = errorMessage(err)
-			resp.Topics = append(resp.Topics, t)
 		}
 		if seen[rt.Topic] > 1 {
 			setErr(kerr.InvalidRequest.Code, fmt.Errorf("topic %q named more than once", rt.Topic))
@@ -103,19 +116,24 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 				setErr(kerr.TopicAlreadyExists.Code, fmt.Errorf("%w: %s", engine.ErrTopicExists, rt.Topic))
 				continue
 			}
-			fillCreated(&t, tc, nil)
-			resp.Topics = append(resp.Topics, t)
+			fillCreated(t, tc, nil)
 			continue
 		}
-		if err := s.be.CreateTopic(ctx, rt.Topic, tc); err != nil {
-			setErr(controllerErrorCode(err), err)
-			continue
-		}
-		s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
-		waitLedInView(ctx, s, rt.Topic, 1)
-		fillCreated(&t, tc, s.view().byName[rt.Topic])
-		resp.Topics = append(resp.Topics, t)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.be.CreateTopic(ctx, rt.Topic, tc); err != nil {
+				setErr(controllerErrorCode(err), err)
+				return
+			}
+			s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
+			waitLedInView(ctx, s, rt.Topic, 1)
+			fillCreated(t, tc, s.view().byName[rt.Topic])
+		}()
 	}
+	wg.Wait()
 	return resp, nil
 }
 
