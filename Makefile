@@ -13,7 +13,7 @@ HEAVY     := ./engine ./kafka ./internal/compat ./internal/proctest
 LIGHT      = $$($(GO) list ./... | grep -v -e '/engine$$' -e '/kafka$$' -e '/internal/compat$$' -e '/internal/proctest$$')
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-short test-faults bench fuzz lint vet fmt clean kgo-integration
+.PHONY: all build run test test-short test-faults bench bench-scale fuzz lint vet fmt clean kgo-integration
 
 all: build
 
@@ -70,3 +70,14 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# The scale benchmark (docs/CLUSTER.md, "Scale"): three chronik start
+# processes with 1,000 topics of 2 partitions RF=3, then 10 GiB of data and
+# a restart. SCALE_TOPICS, SCALE_DATA (bytes) and SCALE_REPORT adjust it.
+SCALE_TOPICS ?= 1000
+SCALE_DATA   ?= 10737418240
+SCALE_REPORT ?= scale-report.json
+bench-scale: build
+	CHRONIK_SCALE=1 CHRONIK_SCALE_TOPICS=$(SCALE_TOPICS) CHRONIK_SCALE_DATA=$(SCALE_DATA) \
+		CHRONIK_SCALE_REPORT=$(abspath $(SCALE_REPORT)) CHRONIK_BIN=$(abspath $(BIN)) \
+		$(GO) test -count=1 -timeout 60m -run '^TestScale$$' -v ./internal/proctest/
