@@ -59,9 +59,21 @@ func TestFollowerFetch(t *testing.T) {
 		c.Hooks = append(c.Hooks, counters[c.NodeID])
 	}))
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: parts, ReplicationFactor: 3})
+	// Leaders settle on the preferred replicas (a first leader hands over
+	// to it), and stay there.
 	leaders := map[int32]int{}
+	deadline := time.Now().Add(15 * time.Second)
 	for p := int32(0); p < parts; p++ {
-		leaders[p] = kc.WaitAgreedLeader(t, topic, p, 10*time.Second)
+		for {
+			leaders[p] = kc.WaitAgreedLeader(t, topic, p, 10*time.Second)
+			if preferredLeader(kc.Engine(1).Metadata(), topic, p) == uint64(leaders[p]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d: leader %d is not the preferred replica", p, leaders[p])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 
 	ctx := testCtx(t, 60*time.Second)
@@ -209,6 +221,15 @@ func TestFollowerFetch(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+func preferredLeader(md engine.Metadata, topic string, p int32) uint64 {
+	for _, ti := range md.Topics {
+		if ti.Name == topic && int(p) < len(ti.Partitions) {
+			return ti.Partitions[p].PreferredLeader
+		}
+	}
+	return 0
 }
 
 // consume reads n records of topic from the start with a fresh client and
