@@ -31,7 +31,8 @@ of a partition on one broker nor in fewer racks than before, prints the
 plan, and unless --dry-run sends it as one AlterPartitionReassignments
 request. A move that only changes the preferred leader copies no data.
 Without TOPIC arguments every topic except the internal ones is balanced.
-It refuses to plan while a reassignment is in progress.`,
+Brokers that do not answer ApiVersions are left out: their replicas stay and
+none move there. It refuses to plan while a reassignment is in progress.`,
 		Flags: append(adminFlags(),
 			&cli.StringFlag{Name: "by", Value: "count", Usage: "balance the replica `count` or the partition `bytes` per broker"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan only"},
@@ -51,6 +52,9 @@ type RebalancePlan struct {
 	After  []BrokerLoad `json:"after"`
 	// Executed is whether the moves were sent (not --dry-run).
 	Executed bool `json:"executed"`
+	// Down lists the brokers that did not answer: replicas on them stay,
+	// and none move there.
+	Down []int32 `json:"down,omitempty"`
 }
 
 // RebalanceMove is one partition's move.
@@ -81,12 +85,12 @@ func runClusterRebalance(c *cli.Context) error {
 		return err
 	}
 	defer done()
-	brokers, parts, err := readAssignment(ctx, adm, c.Args().Slice(), opts.ByBytes)
+	brokers, parts, down, err := readAssignment(ctx, adm, c.Args().Slice(), opts.ByBytes)
 	if err != nil {
 		return fmt.Errorf("cluster rebalance: %w", err)
 	}
 	moves := rebalance.Plan(brokers, parts, opts)
-	plan := RebalancePlan{By: by, Moves: []RebalanceMove{}, Before: loads(brokers, parts, opts)}
+	plan := RebalancePlan{By: by, Moves: []RebalanceMove{}, Before: loads(brokers, parts, opts), Down: down}
 	for _, m := range moves {
 		plan.Moves = append(plan.Moves, RebalanceMove{Topic: m.Topic, Partition: m.Partition, From: m.From, To: m.To, LeaderOnly: m.LeaderOnly()})
 	}
@@ -119,17 +123,32 @@ func runClusterRebalance(c *cli.Context) error {
 	return nil
 }
 
-// readAssignment reads the brokers and the partitions of topics (all
-// non-internal ones when none are named) with, when bytes is set, each
-// partition's size (the largest of its replicas'). It fails while any of
-// those partitions is being reassigned.
-func readAssignment(ctx context.Context, adm *kadm.Client, topics []string, bytes bool) ([]rebalance.Broker, []rebalance.Partition, error) {
+// brokerProbeTimeout bounds the ApiVersions round that finds the brokers
+// that are up.
+const brokerProbeTimeout = 5 * time.Second
+
+// readAssignment reads the brokers that answer (down lists the others) and
+// the partitions of topics (all non-internal ones when none are named)
+// with, when bytes is set, each partition's size (the largest of its
+// replicas'). It fails while any of those partitions is being reassigned.
+func readAssignment(ctx context.Context, adm *kadm.Client, topics []string, bytes bool) (brokers []rebalance.Broker, parts []rebalance.Partition, down []int32, err error) {
 	md, err := adm.Metadata(ctx, topics...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("metadata: %w", err)
+		return nil, nil, nil, fmt.Errorf("metadata: %w", err)
 	}
-	var brokers []rebalance.Broker
+	// A registered broker that is down would take replicas that never
+	// catch up: only brokers answering ApiVersions take part.
+	pctx, cancel := context.WithTimeout(ctx, brokerProbeTimeout)
+	defer cancel()
+	vs, err := adm.ApiVersions(pctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("api versions: %w", err)
+	}
 	for _, b := range md.Brokers {
+		if v, ok := vs[b.NodeID]; !ok || v.Err != nil {
+			down = append(down, b.NodeID)
+			continue
+		}
 		rb := rebalance.Broker{ID: b.NodeID}
 		if b.Rack != nil {
 			rb.Rack = *b.Rack
@@ -137,13 +156,12 @@ func readAssignment(ctx context.Context, adm *kadm.Client, topics []string, byte
 		brokers = append(brokers, rb)
 	}
 	if len(brokers) == 0 {
-		return nil, nil, errors.New("metadata lists no brokers")
+		return nil, nil, down, errors.New("no broker answers")
 	}
 	set := kadm.TopicsSet{}
-	var parts []rebalance.Partition
 	for _, t := range md.Topics.Sorted() {
 		if t.Err != nil {
-			return nil, nil, fmt.Errorf("topic %s: %w", t.Topic, t.Err)
+			return nil, nil, nil, fmt.Errorf("topic %s: %w", t.Topic, t.Err)
 		}
 		if t.IsInternal && len(topics) == 0 {
 			continue
@@ -154,25 +172,25 @@ func readAssignment(ctx context.Context, adm *kadm.Client, topics []string, byte
 		}
 	}
 	if len(parts) == 0 {
-		return brokers, nil, nil
+		return brokers, nil, down, nil
 	}
 	ls, err := adm.ListPartitionReassignments(ctx, set)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list partition reassignments: %w", err)
+		return nil, nil, nil, fmt.Errorf("list partition reassignments: %w", err)
 	}
 	if rs := ls.Sorted(); len(rs) > 0 {
-		return nil, nil, fmt.Errorf("%d partitions are being reassigned (first %s/%d): wait for them (chronik topic reassignments) or cancel them",
+		return nil, nil, nil, fmt.Errorf("%d partitions are being reassigned (first %s/%d): wait for them (chronik topic reassignments) or cancel them",
 			len(rs), rs[0].Topic, rs[0].Partition)
 	}
 	if !bytes {
-		return brokers, parts, nil
-	}
-	dirs, err := adm.DescribeAllLogDirs(ctx, set)
-	if err != nil {
-		return nil, nil, fmt.Errorf("describe log dirs: %w", err)
+		return brokers, parts, down, nil
 	}
 	size := map[string]map[int32]int64{}
-	for _, bd := range dirs {
+	for _, b := range brokers {
+		bd, err := adm.DescribeBrokerLogDirs(ctx, b.ID, set)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("describe log dirs of broker %d: %w", b.ID, err)
+		}
 		bd.EachPartition(func(d kadm.DescribedLogDirPartition) {
 			if size[d.Topic] == nil {
 				size[d.Topic] = map[int32]int64{}
@@ -183,7 +201,7 @@ func readAssignment(ctx context.Context, adm *kadm.Client, topics []string, byte
 	for i := range parts {
 		parts[i].Bytes = size[parts[i].Topic][parts[i].Partition]
 	}
-	return brokers, parts, nil
+	return brokers, parts, down, nil
 }
 
 // executeMoves sends every move in one AlterPartitionReassignments request;
@@ -250,6 +268,9 @@ func printRebalancePlan(w io.Writer, p RebalancePlan) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(p.Down) > 0 {
+		fmt.Fprintf(w, "\nbrokers %v did not answer: their replicas stay, none move there\n", p.Down)
 	}
 	if len(p.Moves) == 0 {
 		_, err := fmt.Fprintln(w, "\nbalanced: nothing to move")
