@@ -87,6 +87,28 @@ func TestFollowerFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("racks in Metadata and DescribeCluster", func(t *testing.T) {
+		md, err := kc.admin(t).Metadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range md.Brokers {
+			if want := string(rune('a' + b.NodeID - 1)); b.Rack == nil || *b.Rack != want {
+				t.Errorf("Metadata: broker %d rack %v, want %q", b.NodeID, b.Rack, want)
+			}
+		}
+		req := kmsg.NewPtrDescribeClusterRequest()
+		dc := roundTrip[*kmsg.DescribeClusterResponse](dialRaw(t, kc.addrs[1]), req)
+		if len(dc.Brokers) != 3 {
+			t.Fatalf("DescribeCluster: %d brokers", len(dc.Brokers))
+		}
+		for _, b := range dc.Brokers {
+			if want := string(rune('a' + b.NodeID - 1)); b.Rack == nil || *b.Rack != want {
+				t.Errorf("DescribeCluster: broker %d rack %v, want %q", b.NodeID, b.Rack, want)
+			}
+		}
+	})
+
 	t.Run("rack b reads from broker 2", func(t *testing.T) {
 		consume(t, kc, topic, parts*perPart, kgo.Rack("b"))
 		for p := int32(0); p < parts; p++ {
