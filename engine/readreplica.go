@@ -98,10 +98,11 @@ func (e *Engine) readerOf(topic string, index int32, opts FetchOptions) (p *part
 		// __meta: a follower cut off from its leader loses it within an
 		// election timeout (its pre-vote campaign forgets the leader).
 		leader, _ := e.leaders.get(part.Shard)
+		hint, _ := e.leaderHint(part.Shard, p.replica)
 		switch {
-		case leader == p.replica:
+		case hint == p.replica:
 			return p, part, true, nil
-		case leader != 0 && e.links.reachable(shards.BrokerOf(leader)) &&
+		case leader != 0 && leader != p.replica && e.links.reachable(shards.BrokerOf(leader)) &&
 			(part.Reassign == nil || !slices.Contains(part.Reassign.Pending(), p.replica)):
 			return p, part, false, nil
 		}
