@@ -34,7 +34,7 @@ Without TOPIC arguments every topic except the internal ones is balanced.
 Brokers that do not answer ApiVersions are left out: their replicas stay and
 none move there. It refuses to plan while a reassignment is in progress.`,
 		Flags: append(adminFlags(),
-			&cli.StringFlag{Name: "by", Value: "count", Usage: "balance the replica `count` or the partition `bytes` per broker"},
+			&cli.StringFlag{Name: "by", Value: "count", Usage: "what to even out per broker: `count` (replicas and preferred leaders) or bytes (partition sizes)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan only"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait (within --timeout) until every move is done"},
 		),
