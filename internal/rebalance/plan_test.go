@@ -2,6 +2,7 @@ package rebalance
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -187,6 +188,67 @@ func TestPlanLarge(t *testing.T) {
 		if len(p.Replicas) != 3 || rack[p.Replicas[0]] == rack[p.Replicas[1]] || rack[p.Replicas[1]] == rack[p.Replicas[2]] ||
 			rack[p.Replicas[0]] == rack[p.Replicas[2]] {
 			t.Fatalf("partition %s/%d: replicas %v not in 3 racks", p.Topic, p.Partition, p.Replicas)
+		}
+	}
+}
+
+// TestPlanRandom plans random assignments (fixed seed) and checks the
+// invariants: no broker twice in a partition, replication factors kept, no
+// partition in fewer racks, spreads not larger than before, and nothing left
+// to do on the result.
+func TestPlanRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 300; n++ {
+		nb := 2 + rng.IntN(6)
+		var bs []Broker
+		nracks := rng.IntN(4) // 0: no racks
+		for i := 1; i <= nb; i++ {
+			b := Broker{ID: int32(i)}
+			if nracks > 0 {
+				b.Rack = fmt.Sprint("r", rng.IntN(nracks))
+			}
+			bs = append(bs, b)
+		}
+		opts := Options{ByBytes: rng.IntN(3) == 0}
+		var ps []Partition
+		for i := rng.IntN(40); i >= 0; i-- {
+			rf := 1 + rng.IntN(min(3, nb))
+			// Skewed: low broker ids are likelier.
+			var reps []int32
+			for len(reps) < rf {
+				if b := int32(1 + min(rng.IntN(nb), rng.IntN(nb))); !slices.Contains(reps, b) {
+					reps = append(reps, b)
+				}
+			}
+			ps = append(ps, Partition{Topic: "t", Partition: int32(len(ps)), Replicas: reps, Bytes: rng.Int64N(1000)})
+		}
+		pl := &planner{rack: map[int32]string{}}
+		for _, b := range bs {
+			pl.rack[b.ID] = b.Rack
+		}
+		moves := Plan(bs, ps, opts)
+		after := apply(ps, moves)
+		for i, p := range after {
+			seen := map[int32]bool{}
+			for _, b := range p.Replicas {
+				if seen[b] {
+					t.Fatalf("case %d: partition %d: broker %d twice in %v", n, i, b, p.Replicas)
+				}
+				seen[b] = true
+			}
+			if len(p.Replicas) != len(ps[i].Replicas) {
+				t.Fatalf("case %d: partition %d: %v from %v", n, i, p.Replicas, ps[i].Replicas)
+			}
+			if pl.distinctRacks(p.Replicas) < pl.distinctRacks(ps[i].Replicas) {
+				t.Fatalf("case %d: partition %d: fewer racks in %v than %v", n, i, p.Replicas, ps[i].Replicas)
+			}
+		}
+		lb, la := Measure(bs, ps, opts), Measure(bs, after, opts)
+		if spread(la.Replicas) > spread(lb.Replicas) && nracks == 0 {
+			t.Fatalf("case %d: replica spread %d from %d", n, spread(la.Replicas), spread(lb.Replicas))
+		}
+		if again := Plan(bs, after, opts); len(again) != 0 {
+			t.Fatalf("case %d: a second plan moves more: %v", n, again)
 		}
 	}
 }
