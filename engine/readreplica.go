@@ -78,8 +78,8 @@ func (e *Engine) readReplicaFor(part shards.Partition, clientRack string) uint64
 // readerOf returns the local replica that serves a fetch of the partition:
 // this broker's when it leads (leading true), or, with opts.AllowFollower,
 // this broker's follower when it is in sync: its Raft replica follows a
-// leader, this broker reaches that leader's broker, and it is not a new
-// replica still catching up. Otherwise the
+// leader, this broker reaches that leader's broker, and it is neither a new
+// replica still catching up nor a damaged one being rebuilt. Otherwise the
 // errors of leaderOf (a *NotLeaderError naming the leader sends the consumer
 // back to it).
 func (e *Engine) readerOf(topic string, index int32, opts FetchOptions) (p *partition, part shards.Partition, leading bool, err error) {
@@ -103,7 +103,8 @@ func (e *Engine) readerOf(topic string, index int32, opts FetchOptions) (p *part
 		case hint == p.replica:
 			return p, part, true, nil
 		case leader != 0 && leader != p.replica && e.links.reachable(shards.BrokerOf(leader)) &&
-			(part.Reassign == nil || !slices.Contains(part.Reassign.Pending(), p.replica)):
+			(part.Reassign == nil || !slices.Contains(part.Reassign.Pending(), p.replica)) &&
+			e.quarantined(part.Shard) == nil:
 			return p, part, false, nil
 		}
 	}
