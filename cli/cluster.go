@@ -22,7 +22,7 @@ import (
 func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect the cluster",
+		Usage: "inspect and rebalance the cluster",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "status",
@@ -47,6 +47,7 @@ of the partition).`,
 				),
 				Action: runClusterStatus,
 			},
+			clusterRebalanceCommand(),
 		},
 	}
 }

@@ -71,6 +71,15 @@ type FetchOptions struct {
 	// ReadCommitted returns batches only below the last stable offset, and
 	// the aborted transactions among them (Kafka's read_committed).
 	ReadCommitted bool
+	// AllowFollower lets an in-sync follower replica on this broker serve
+	// the fetch up to its own applied end (a consumer's Fetch v11+,
+	// KIP-392); without it only the leader does.
+	AllowFollower bool
+	// ClientRack is the consumer's rack (Fetch v11+ RackID). On the leader,
+	// when it differs from the leader's rack and an in-sync follower is in
+	// it, the result names that follower in PreferredReadReplica instead of
+	// carrying records.
+	ClientRack string
 }
 
 // FetchResult is what a Fetch returns.
@@ -86,6 +95,10 @@ type FetchResult struct {
 	// AbortedTxns lists, for ReadCommitted fetches, the aborted
 	// transactions with data among Batches, oldest abort first.
 	AbortedTxns []AbortedTxn
+	// PreferredReadReplica is the broker the consumer should fetch from
+	// instead (see FetchOptions.ClientRack), 0 for none; Batches is then
+	// empty.
+	PreferredReadReplica uint64
 }
 
 // ListOffsetsResult answers ListOffsets.

@@ -28,7 +28,9 @@
 //
 //  1. Send Produce, Fetch and ListOffsets for a partition to its leader:
 //     any other broker answers a *NotLeaderError naming the leader (from
-//     Metadata), or ErrNotReady while there is none. Retry those.
+//     Metadata), or ErrNotReady while there is none. Retry those. A Fetch
+//     with FetchOptions.AllowFollower may also go to an in-sync follower,
+//     and with ClientRack the leader may name one (PreferredReadReplica).
 //  2. Give every blocking call a context with a deadline; a Produce that
 //     times out (ErrTimeout) may still be committed, so retry it with the
 //     same idempotent producer id and sequence to avoid a duplicate.
@@ -47,7 +49,9 @@
 //     deterministically, so every replica holds byte-identical batches at
 //     the same offsets; they are contiguous from the log start, without gaps.
 //   - The high watermark equals the log end of the leader's applied state:
-//     nothing a Fetch returns can be rolled back.
+//     nothing a Fetch returns can be rolled back. A follower serving a
+//     Fetch answers its own applied end, also committed, at most the
+//     leader's.
 //   - Batches of one partition are ordered as their Raft entries; batches of
 //     one ProduceBatch call are contiguous.
 //   - Idempotent producers (producer id >= 0) are de-duplicated per
@@ -107,7 +111,8 @@
 // dragonboat's temporary errors are retried within the caller's deadline.
 // The state machine copies each applied batch of entries into one segment
 // frame, rewriting base offsets, leader epochs and (for LogAppendTime
-// topics) timestamps and CRCs. Fetch reads the leader's local segment files;
+// topics) timestamps and CRCs. Fetch reads the local segment files of the
+// leader (or of an in-sync follower, readreplica.go);
 // a per-partition notifier wakes long polls when the high watermark moves.
 //
 // Snapshots of partition shards are cheap: dragonboat's periodic snapshot of

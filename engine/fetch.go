@@ -10,7 +10,11 @@ import (
 
 // Fetch reads whole record batches from offset on the partition leader, up
 // to opts.MaxBytes (at least one batch), from the local segment files; only
-// committed data is ever there, so the high watermark is the log end. When
+// committed data is ever there, so the high watermark is the log end. With
+// opts.AllowFollower an in-sync follower replica serves it too, up to its
+// own applied end (readreplica.go), and the leader answers a consumer in
+// another rack (opts.ClientRack) with only the offsets and
+// PreferredReadReplica when a follower is in that rack. When
 // fewer than opts.MinBytes are available it long-polls until they are or
 // opts.MaxWait passes (or ctx is done), then returns what there is.
 // With opts.ReadCommitted only batches below the last stable offset are
@@ -18,7 +22,8 @@ import (
 //
 // Errors: ErrUnknownTopic, ErrUnknownPartition, *NotLeaderError,
 // ErrNotReady, ErrOffsetOutOfRange (offset below the log start or above the
-// high watermark), ErrStorage, ErrClosed.
+// high watermark; on a follower, above the leader's commit too), ErrStorage,
+// ErrClosed.
 func (e *Engine) Fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
 	res, err := e.fetch(ctx, topic, partition, offset, opts)
 	e.hooks.onFetch(topic, partition, res.Batches, err)
@@ -26,8 +31,21 @@ func (e *Engine) Fetch(ctx context.Context, topic string, partition int32, offse
 }
 
 func (e *Engine) fetch(ctx context.Context, topic string, partition int32, offset int64, opts FetchOptions) (FetchResult, error) {
-	p, _, _, err := e.leaderOf(topic, partition)
+	p, part, leading, err := e.readerOf(topic, partition, opts)
 	if err != nil {
+		return FetchResult{}, err
+	}
+	if leading {
+		if rr := e.readReplicaFor(part, opts.ClientRack); rr != 0 {
+			// As in Kafka, the leader sends no records with a preferred
+			// read replica, only the partition's offsets.
+			start, lso, end, err := p.sm.StableOffset()
+			if err != nil {
+				return FetchResult{}, fmt.Errorf("topic %q partition %d: %w", topic, partition, err)
+			}
+			return FetchResult{HighWatermark: end, LogStartOffset: start, LastStableOffset: lso, PreferredReadReplica: rr}, nil
+		}
+	} else if err := e.followerCatchUp(ctx, p, offset); err != nil {
 		return FetchResult{}, err
 	}
 	if opts.MaxBytes <= 0 {
@@ -71,7 +89,7 @@ func (e *Engine) fetch(ctx context.Context, topic string, partition int32, offse
 		case <-e.closing:
 			return res, nil
 		}
-		if _, _, _, err := e.leaderOf(topic, partition); err != nil {
+		if _, _, _, err := e.readerOf(topic, partition, opts); err != nil {
 			return res, nil
 		}
 	}

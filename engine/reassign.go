@@ -325,7 +325,10 @@ func (e *Engine) stepReassignment(p *partition) (progress bool, err error) {
 					live++
 				}
 			}
-			if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
+			// A one-replica group cannot keep that bound (both voters
+			// of the bigger group are a quorum): it adds anyway, and its
+			// commits wait for the new replica while it catches up.
+			if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum && len(m.Nodes) > 1 {
 				e.log.Debug("reassignment: waiting for unreachable replicas before adding one", "topic", p.topic, "partition", p.index,
 					"reachable_voters", live, "quorum_after_add", quorum)
 				break

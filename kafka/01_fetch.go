@@ -3,7 +3,10 @@ package kafka
 // Fetch: v4-16
 //
 // Behaviour:
-//   - Each partition is read once from the local leader, without waiting,
+//   - Each partition is read once from the local leader, or from v11 on
+//     (consumers sending RackID, KIP-392) from a local follower in sync
+//     (its leader known and reachable), up to the follower's applied end;
+//     without waiting,
 //     in request order, within PartitionMaxBytes and what is left of
 //     MaxBytes; the first non-empty partition always gets at least one
 //     whole batch (engine.Fetch returns at least one batch). Partitions
@@ -26,6 +29,14 @@ package kafka
 //     AbortedTransactions. LastStableOffset is the LSO for both levels.
 //     Transactions are ended by markers the transaction coordinator writes
 //     (engine.WriteTxnMarker, or WriteTxnMarkers from another broker).
+//   - Rack-aware reads (v11+): the leader answers a consumer whose RackID
+//     differs from its own rack with PreferredReadReplica, an in-sync
+//     follower in that rack (engine.SelectReadReplica), and no records; the
+//     response then goes out at once. A follower asked for an offset past
+//     its applied end first applies what the leader has committed; an
+//     offset still past it is OFFSET_OUT_OF_RANGE, and a follower that
+//     cannot reach its leader answers NOT_LEADER_OR_FOLLOWER, sending the
+//     consumer back to the leader.
 //   - NOT_LEADER_OR_FOLLOWER carries the CurrentLeader hint (v12+) and the
 //     leader's endpoint (v16).
 //   - Authorization: Read on each topic, else TOPIC_AUTHORIZATION_FAILED
@@ -35,9 +46,9 @@ package kafka
 //   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
 //   - v5: LogStartOffset
 //   - v7: fetch sessions
-//   - v9: CurrentLeaderEpoch (not checked: chronik serves only from the
-//     leader, and answers with the current epoch in Metadata)
-//   - v11: Rack, PreferredReadReplica (always -1)
+//   - v9: CurrentLeaderEpoch (not checked; Metadata answers the current
+//     epoch)
+//   - v11: Rack, PreferredReadReplica; followers serve consumers
 //   - v12: flexible versions, tagged CurrentLeader, DivergingEpoch
 //   - v13: topic IDs instead of names
 //   - v15: ReplicaState replaces ReplicaID
@@ -66,6 +77,8 @@ type fetchSlot struct {
 	offset    int64
 	maxBytes  int
 	committed bool // read_committed
+	follower  bool // a consumer's fetch a follower may serve (v11+)
+	rack      string
 	resp      *kmsg.FetchResponseTopicPartition
 	skip      bool // resolved with an error before reading (unknown topic ID)
 }
@@ -91,6 +104,13 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 	if r.version >= 13 {
 		v = s.view()
 	}
+	// As in Kafka, a consumer fetch with client metadata (v11+) may be
+	// served by a follower; older versions read from the leader only.
+	consumer := r.version >= 11 && replicaID(req) < 0
+	var rack string
+	if consumer {
+		rack = req.Rack
+	}
 	var slots []*fetchSlot
 	readable := s.topicAuthorizer(r, acl.Read)
 	for _, rt := range req.Topics {
@@ -115,7 +135,7 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 			p.HighWatermark = -1
 			p.RecordBatches = noRecords
 			slot := &fetchSlot{topic: name, partition: rp.Partition, offset: rp.FetchOffset, maxBytes: int(rp.PartitionMaxBytes),
-				committed: req.IsolationLevel == 1, resp: p}
+				committed: req.IsolationLevel == 1, follower: consumer, rack: rack, resp: p}
 			switch {
 			case unknownID:
 				p.ErrorCode = kerr.UnknownTopicID.Code
@@ -164,8 +184,8 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 }
 
 // readFetchSlots reads every slot once without waiting and returns the bytes
-// gathered and whether any partition failed. Each slot's response is
-// overwritten.
+// gathered and whether any partition failed or named a preferred read
+// replica (either answers at once). Each slot's response is overwritten.
 func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes int, leaders map[int32]bool) (total int, failed bool) {
 	for _, sl := range slots {
 		if sl.skip {
@@ -179,7 +199,8 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		if exhausted {
 			budget = 1 // still read, for the high watermark; records are dropped
 		}
-		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget, ReadCommitted: sl.committed})
+		res, err := s.be.Fetch(ctx, sl.topic, sl.partition, sl.offset, engine.FetchOptions{MaxBytes: budget,
+			ReadCommitted: sl.committed, AllowFollower: sl.follower, ClientRack: sl.rack})
 		if err != nil {
 			failed = true
 			p.ErrorCode = errorCode(err)
@@ -195,6 +216,12 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		p.HighWatermark = res.HighWatermark
 		p.LastStableOffset = res.LastStableOffset
 		p.LogStartOffset = res.LogStartOffset
+		p.PreferredReadReplica = -1
+		if res.PreferredReadReplica != 0 {
+			// The consumer moves to that replica: answer now, as Kafka does.
+			p.PreferredReadReplica = int32(res.PreferredReadReplica)
+			failed = true
+		}
 		p.AbortedTransactions = nil
 		if sl.committed {
 			p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
@@ -210,6 +237,15 @@ func readFetchSlots(s *Server, ctx context.Context, slots []*fetchSlot, maxBytes
 		}
 	}
 	return total, failed
+}
+
+// replicaID is the fetching replica's broker id, -1 for a consumer (v15+
+// carries it in ReplicaState).
+func replicaID(req *kmsg.FetchRequest) int32 {
+	if req.Version >= 15 {
+		return int32(req.ReplicaState.ID)
+	}
+	return req.ReplicaID
 }
 
 // waitFetch waits until the high watermark of any readable slot moves, the

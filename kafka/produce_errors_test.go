@@ -120,8 +120,8 @@ func TestFetchOutOfRange(t *testing.T) {
 	}
 }
 
-// On a follower, Produce and Fetch answer NOT_LEADER_OR_FOLLOWER with the
-// leader hint and its endpoint; a kgo client seeded with the follower only
+// On a follower, Produce and a replica's Fetch answer NOT_LEADER_OR_FOLLOWER
+// with the leader hint and its endpoint; a kgo client seeded with the follower only
 // still produces and consumes (it follows the metadata).
 func TestFollower(t *testing.T) {
 	kc := newKafkaCluster(t, 2, Config{})
@@ -141,6 +141,10 @@ func TestFollower(t *testing.T) {
 	rc := dialRaw(t, kc.addrs[follower])
 	fr := kmsg.NewPtrFetchRequest()
 	fr.Version = 16
+	// A replica's fetch (ReplicaState.ID set): only leaders serve those.
+	// A consumer's (ID -1) is served by an in-sync follower (KIP-392,
+	// follower_fetch_test.go).
+	fr.ReplicaState.ID = int32(follower)
 	ft := kmsg.NewFetchRequestTopic()
 	md := kc.Engine(follower).Metadata()
 	for _, ti := range md.Topics {

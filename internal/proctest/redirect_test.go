@@ -14,7 +14,8 @@ import (
 
 // checkFollowerRedirect sends a Produce and a Fetch for partition 0 of
 // topic straight to a broker that does not lead it and checks the answer:
-// NOT_LEADER_OR_FOLLOWER naming the current leader and epoch.
+// NOT_LEADER_OR_FOLLOWER naming the current leader and epoch for the
+// Produce; the Fetch (v11+, a consumer's) is served by the follower.
 func checkFollowerRedirect(t *testing.T, c *cluster, topic string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -71,6 +72,15 @@ func checkFollowerRedirect(t *testing.T, c *cluster, topic string) {
 		t.Fatalf("fetch from broker %d: %v", follower, err)
 	}
 	fr := fresp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	if fresp.GetVersion() >= 11 {
+		// A consumer's fetch with client metadata is served by an
+		// in-sync follower (KIP-392).
+		if fr.ErrorCode != 0 || fr.PreferredReadReplica != -1 {
+			t.Errorf("fetch v%d from follower %d: error %v, preferred replica %d; want served there", fresp.GetVersion(), follower,
+				kerr.ErrorForCode(fr.ErrorCode), fr.PreferredReadReplica)
+		}
+		return
+	}
 	if fr.ErrorCode != kerr.NotLeaderForPartition.Code {
 		t.Errorf("fetch from follower %d: error %v, want NOT_LEADER_OR_FOLLOWER", follower, kerr.ErrorForCode(fr.ErrorCode))
 	}
