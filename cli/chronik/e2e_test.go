@@ -135,6 +135,8 @@ func (b *broker) start() {
 		b.cmd.Args = append(b.cmd.Args, "--log-format", b.logFormat)
 	}
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
+	// Dies with the test binary (a -timeout panic leaves no orphan).
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,9 @@ func (c *cluster) start(id int) {
 		"--kafka-addr", b.kafka, "--raft-addr", b.raft, "--http-addr", b.http, "--data-dir", b.dir,
 		"--log-level", cmp.Or(os.Getenv("CHRONIK_PROCTEST_LOG_LEVEL"), "warn")}, c.extra...)
 	b.cmd = exec.Command(chronikBin, args...)
+	// A test binary that dies (a -timeout panic, a kill) takes its brokers
+	// with it: no orphan keeps ports, disk and CPU.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.OpenFile(filepath.Join(filepath.Dir(b.dir), fmt.Sprintf("node-%d.log", id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
