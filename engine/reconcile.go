@@ -133,15 +133,29 @@ func (e *Engine) reconcile() {
 		e.stopPartition(p, true)
 	}
 	slices.SortFunc(start, func(a, b assignment) int { return int(a.part.Shard) - int(b.part.Shard) })
+	// Replicas start side by side: each start writes and fsyncs its Raft
+	// bootstrap record, and together they share the LogDB's fsyncs.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, startConcurrency)
 	for _, a := range start {
-		if err := e.startPartition(a); err != nil {
-			e.log.Warn("start partition replica", "topic", a.topic.Name, "partition", a.index, "shard", a.part.Shard, "err", err)
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := e.startPartition(a); err != nil {
+				e.log.Warn("start partition replica", "topic", a.topic.Name, "partition", a.index, "shard", a.part.Shard, "err", err)
+			}
+		}()
 	}
+	wg.Wait()
 	e.balanceLeaders(st)
 	e.repairMembership(st)
 	e.driveReassignments(st)
 }
+
+// startConcurrency bounds the replicas one reconcile pass starts at once.
+const startConcurrency = 8
 
 // partitionDir is where a partition replica's segments live; the shard id
 // makes a re-created topic's directory distinct.
@@ -393,19 +407,50 @@ func (e *Engine) reportLoop() {
 			}
 			e.mu.Unlock()
 		}
-		for shard := range pending {
-			l, term := e.leaders.get(shard)
-			p := e.local(shard)
-			if p == nil || l != p.replica {
-				delete(pending, shard)
-				continue
-			}
+		e.recordLeaders(pending)
+	}
+}
+
+// leaderRecordConcurrency bounds the leader records recordLeaders proposes
+// at once. dragonboat appends proposals that arrive together as one Raft
+// entry batch (one fsync), so a burst of elections (a topic of hundreds of
+// partitions, a broker's restart) is recorded in a few round trips, not
+// one per partition: one at a time, 2,000 new partitions took minutes.
+const leaderRecordConcurrency = 64
+
+// recordLeaders records in __meta this broker's leadership of each pending
+// shard it still leads, and removes from pending those recorded (or no
+// longer led here); the others stay for the next pass.
+func (e *Engine) recordLeaders(pending map[uint64]bool) {
+	type record struct{ shard, leader, term uint64 }
+	var todo []record
+	for shard := range pending {
+		l, term := e.leaders.get(shard)
+		if p := e.local(shard); p == nil || l != p.replica {
+			delete(pending, shard)
+			continue
+		}
+		todo = append(todo, record{shard, l, term})
+	}
+	done := make([]bool, len(todo))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, leaderRecordConcurrency)
+	for i, r := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpLeader, Shard: shard, Leader: l, Epoch: term})
-			cancel()
-			if err == nil {
-				delete(pending, shard)
-			}
+			defer cancel()
+			_, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpLeader, Shard: r.shard, Leader: r.leader, Epoch: r.term})
+			done[i] = err == nil
+		}()
+	}
+	wg.Wait()
+	for i, r := range todo {
+		if done[i] {
+			delete(pending, r.shard)
 		}
 	}
 }
