@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/raftconf"
 	"github.com/chronik-io/chronik/internal/tlsconf"
 	"github.com/chronik-io/chronik/kafka"
 )
@@ -56,6 +57,9 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
 			&cli.StringFlag{Name: "logdb", Usage: "Raft log store of a new data dir: pebble (default) or tan (faster for a few hot partitions; preallocates 64 MiB per partition replica)", EnvVars: []string{"CHRONIK_LOGDB"}},
+			&cli.DurationFlag{Name: "raft-tick", Value: raftconf.DefaultRTT, Usage: "Raft tick: every partition replica does a little work each tick, busy or idle, so an idle broker's CPU grows with partitions/tick; the election timeout and heartbeat are counted in ticks; use the same on every broker", EnvVars: []string{"CHRONIK_RAFT_TICK"}},
+			&cli.Uint64Flag{Name: "raft-election-ticks", Value: raftconf.DefaultElectionTicks, Usage: "election timeout in ticks: a follower that hears no leader for this many to twice this many ticks campaigns (failover time); more than twice --raft-heartbeat-ticks", EnvVars: []string{"CHRONIK_RAFT_ELECTION_TICKS"}},
+			&cli.Uint64Flag{Name: "raft-heartbeat-ticks", Value: raftconf.DefaultHeartbeatTicks, Usage: "leader heartbeat interval in ticks", EnvVars: []string{"CHRONIK_RAFT_HEARTBEAT_TICKS"}},
 			&cli.Int64Flag{Name: "raft-log-retain-bytes", Value: 128 << 20, Usage: "Raft log each partition replica keeps for followers to catch up from; once it holds twice this much it is compacted (a follower further behind gets the partition's segments as a snapshot); negative: compact by entry count only", EnvVars: []string{"CHRONIK_RAFT_LOG_RETAIN_BYTES"}},
 			&cli.Int64Flag{Name: "raft-log-budget-bytes", Value: 1 << 30, Usage: "Raft log all partition replicas of this broker keep together: each keeps at most its share (at least 4 MiB) of it; negative: no shared bound", EnvVars: []string{"CHRONIK_RAFT_LOG_BUDGET_BYTES"}},
 			&cli.Int64Flag{Name: "min-free-bytes", Value: 128 << 20, Usage: "free disk space to keep on the data dir's file system: below it produce requests are refused (KAFKA_STORAGE_ERROR, retriable) until space is freed; negative disables", EnvVars: []string{"CHRONIK_MIN_FREE_BYTES"}},
@@ -121,6 +125,9 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		DefaultPartitions: int32(dp),
 
 		LogDB:                 c.String("logdb"),
+		RTT:                   c.Duration("raft-tick"),
+		ElectionTicks:         c.Uint64("raft-election-ticks"),
+		HeartbeatTicks:        c.Uint64("raft-heartbeat-ticks"),
 		LeaderBalanceCooldown: c.Duration("leader-balance-cooldown"),
 		MinFreeBytes:          c.Int64("min-free-bytes"),
 		MaxMovingPerBroker:    c.Int("max-moving-per-broker"),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ import (
 //     into one more topic, how long a restarted broker takes to be ready.
 //
 // Each figure is checked against its target, and CHRONIK_SCALE_REPORT=FILE
-// writes them as one JSON object. Without CHRONIK_SCALE=1 it is skipped:
+// writes them as one JSON object; CHRONIK_SCALE_FLAGS adds flags to every
+// broker (for example "--raft-heartbeat-ticks 2"). Without CHRONIK_SCALE=1 it is skipped:
 // it runs for several minutes and wants the machine to itself.
 func TestScale(t *testing.T) {
 	if os.Getenv("CHRONIK_SCALE") != "1" {
@@ -45,7 +47,7 @@ func TestScale(t *testing.T) {
 	parts := topics * perTopic
 	rep := scaleReport{Topics: topics, Partitions: parts, Brokers: 3, ReplicationFactor: 3}
 
-	c := newCluster(t, 3)
+	c := newCluster(t, 3, strings.Fields(os.Getenv("CHRONIK_SCALE_FLAGS"))...)
 	for id := 1; id <= 3; id++ {
 		c.start(id)
 	}
