@@ -141,6 +141,7 @@ func (e *Engine) reconcile() {
 	e.balanceLeaders(st)
 	e.repairMembership(st)
 	e.driveReassignments(st)
+	e.finishRemovals(st)
 }
 
 // partitionDir is where a partition replica's segments live; the shard id

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+
+	"github.com/chronik-io/chronik/shards"
+)
+
+// Growing and shrinking a running cluster (see shards/meta_brokers.go for
+// what __meta records).
+//
+// A broker is added by AddBroker on any current member: __meta records its
+// Raft address first (so every broker's registry resolves it before any
+// Raft group has it as a member), then it joins __meta's Raft group as a
+// voter, but only while the reachable voters form a quorum of the bigger
+// group, so that __meta never waits for the new broker to commit. The new
+// broker, started with Config.Join, calls AddBroker through a member
+// (Config.Join) on its first start, then starts its __meta replica as a
+// joiner, catches up, registers its Kafka listeners and from then on gets
+// partition replicas like any other broker.
+//
+// A broker is removed by RemoveBroker once no partition has a replica on it
+// (the CLI moves them off first with reassignments): __meta takes it out of
+// the broker table and marks its id removed, then it leaves __meta's Raft
+// group (after handing __meta's leadership away if it had it), only while
+// the reachable voters left form a quorum, and last every broker's
+// registry drops its address. The removed broker sees itself removed in
+// __meta (Removed) and stops serving.
+
+// AddBroker adds broker id, whose Raft transport listens on raftAddr, to the
+// cluster: its address goes into __meta (and so into every broker's
+// registry), then it becomes a voting member of __meta. The broker itself
+// must then start (Config.Join) and register. Idempotent: adding a member
+// again with the same address succeeds.
+//
+// Errors: ErrInvalidBroker (id out of range, a bad address, the address of
+// another broker, or a member with another address), ErrBrokerRemoved (ids
+// are never taken back), ErrMetaQuorum (too few voters reachable to add
+// one), ErrTimeout, ErrNotReady, ErrClosed.
+func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) error {
+	if id == 0 || id >= shards.ReplicaGenerationBase {
+		return fmt.Errorf("broker id %d: must be in [1, %d]: %w", id, shards.ReplicaGenerationBase-1, ErrInvalidBroker)
+	}
+	addr, err := shards.CanonicalAddr(raftAddr)
+	if err != nil {
+		return fmt.Errorf("broker %d: %w: %w", id, ErrInvalidBroker, err)
+	}
+	st := e.meta.State()
+	if st.Removed(id) {
+		return fmt.Errorf("broker %d: %w (add it under a new id)", id, ErrBrokerRemoved)
+	}
+	m, err := e.metaMembership(ctx)
+	if err != nil {
+		return err
+	}
+	_, voter := m.Nodes[id]
+	_, nonVoting := m.NonVotings[id]
+	if have, ok := e.reg.Addr(id); ok && have != addr && (voter || nonVoting) {
+		return fmt.Errorf("broker %d is a member at %s, not %s: %w", id, have, addr, ErrInvalidBroker)
+	}
+	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpAddBroker, Broker: &shards.BrokerInfo{ID: id}, RaftAddr: addr}); err != nil {
+		return fmt.Errorf("add broker %d: %w", id, brokerMetaError(err))
+	}
+	if voter || nonVoting {
+		return nil
+	}
+	live := 0
+	for v := range m.Nodes {
+		if v == e.cfg.NodeID || e.links.reachable(v) {
+			live++
+		}
+	}
+	if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
+		return fmt.Errorf("add broker %d: %d of %d __meta voters reachable, %d needed once it is added: %w",
+			id, live, len(m.Nodes), quorum, ErrMetaQuorum)
+	}
+	if err := e.nh.SyncRequestAddReplica(ctx, shards.MetaShardID, id, shards.NodeHostID(id), 0); err != nil {
+		return fmt.Errorf("add broker %d to __meta's raft group: %w", id, raftErr(err))
+	}
+	e.log.Info("broker added to the cluster; it joins __meta and registers once it starts", "broker", id, "raft_addr", addr)
+	return nil
+}
+
+// RemoveBroker removes broker id from the cluster: from __meta's broker
+// table (Metadata no longer lists it), from __meta's Raft group, and from
+// every broker's registry. The broker must hold no partition replica: move
+// them off first (ReassignPartition). A removed broker stops serving
+// (Removed) and its id is never taken back. Removing a broker that is
+// already removed succeeds (and finishes an interrupted removal).
+//
+// Errors: ErrUnknownBroker, ErrBrokerHasReplicas, ErrMetaQuorum (the
+// reachable voters left would not form a quorum of __meta, or it is the
+// last voter), ErrTimeout, ErrNotReady, ErrClosed.
+func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
+	if id == 0 || id >= shards.ReplicaGenerationBase {
+		return fmt.Errorf("broker id %d: %w", id, ErrUnknownBroker)
+	}
+	m, err := e.metaMembership(ctx)
+	if err != nil {
+		return err
+	}
+	_, voter := m.Nodes[id]
+	_, nonVoting := m.NonVotings[id]
+	st := e.meta.State()
+	if st.Removed(id) {
+		return e.finishRemoval(ctx, id)
+	}
+	_, registered := st.Brokers[id]
+	if _, known := st.RaftAddrs[id]; !registered && !known && !voter && !nonVoting {
+		return fmt.Errorf("broker %d: %w", id, ErrUnknownBroker)
+	}
+	if ps := st.HostsReplicas(id); len(ps) > 0 {
+		return fmt.Errorf("broker %d: %d partitions have a replica on it (%s-%d first); move them off first: %w",
+			id, len(ps), ps[0].Topic, ps[0].Partition, ErrBrokerHasReplicas)
+	}
+	if voter {
+		if err := e.checkMetaQuorumWithout(m, id); err != nil {
+			return err
+		}
+	}
+	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRemoveBroker, Broker: &shards.BrokerInfo{ID: id}}); err != nil {
+		return fmt.Errorf("remove broker %d: %w", id, brokerMetaError(err))
+	}
+	e.log.Info("broker removed from the broker table; it leaves __meta next", "broker", id)
+	return e.finishRemoval(ctx, id)
+}
+
+// checkMetaQuorumWithout refuses the removal of voter id from __meta
+// (membership m) unless both the change itself (under the current voters)
+// and everything after it (under the voters left) can commit with the
+// voters this broker reaches.
+func (e *Engine) checkMetaQuorumWithout(m *dragonboat.Membership, id uint64) error {
+	left, liveLeft, idLive := 0, 0, 0
+	for v := range m.Nodes {
+		live := v == e.cfg.NodeID || e.links.reachable(v)
+		if v == id {
+			if live {
+				idLive = 1
+			}
+			continue
+		}
+		left++
+		if live {
+			liveLeft++
+		}
+	}
+	if left == 0 {
+		return fmt.Errorf("broker %d is __meta's last voter: %w", id, ErrMetaQuorum)
+	}
+	if need := left/2 + 1; liveLeft < need {
+		return fmt.Errorf("remove broker %d: %d of the %d __meta voters left are reachable, %d needed: %w", id, liveLeft, left, need, ErrMetaQuorum)
+	}
+	if need := len(m.Nodes)/2 + 1; liveLeft+idLive < need {
+		return fmt.Errorf("remove broker %d: %d of %d __meta voters reachable, %d needed to commit the change: %w",
+			id, liveLeft+idLive, len(m.Nodes), need, ErrMetaQuorum)
+	}
+	return nil
+}
+
+// finishRemoval takes removed broker id out of __meta's Raft group, if it
+// is still in it, and then drops its address from __meta (and so from
+// every registry). The address goes last: until the membership change is
+// committed, __meta's leader must still reach id.
+func (e *Engine) finishRemoval(ctx context.Context, id uint64) error {
+	m, err := e.metaMembership(ctx)
+	if err != nil {
+		return err
+	}
+	_, voter := m.Nodes[id]
+	_, nonVoting := m.NonVotings[id]
+	if voter || nonVoting {
+		if voter {
+			if err := e.checkMetaQuorumWithout(m, id); err != nil {
+				return err
+			}
+		}
+		e.moveMetaLeadershipOff(ctx, id, m)
+		if err := e.nh.SyncRequestDeleteReplica(ctx, shards.MetaShardID, id, 0); err != nil {
+			return fmt.Errorf("remove broker %d from __meta's raft group: %w", id, raftErr(err))
+		}
+		e.log.Info("broker left __meta's raft group", "broker", id)
+	}
+	if _, ok := e.meta.State().RaftAddrs[id]; !ok {
+		return nil
+	}
+	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpBrokerLeft, Broker: &shards.BrokerInfo{ID: id}}); err != nil {
+		return fmt.Errorf("drop the address of removed broker %d: %w", id, brokerMetaError(err))
+	}
+	return nil
+}
+
+// moveMetaLeadershipOff hands __meta's leadership from broker id, if it
+// has it, to another reachable voter and waits (within two election
+// timeouts) for the move, so that a leader never removes itself.
+func (e *Engine) moveMetaLeadershipOff(ctx context.Context, id uint64, m *dragonboat.Membership) {
+	if l, _ := e.leaders.get(shards.MetaShardID); l != id {
+		return
+	}
+	voters := slices.Sorted(maps.Keys(m.Nodes))
+	to := e.transferTarget(voters, id)
+	if to == 0 {
+		return
+	}
+	if err := e.nh.RequestLeaderTransfer(shards.MetaShardID, to); err != nil {
+		e.log.Debug("hand __meta's leadership over before a removal", "from", id, "to", to, "err", err)
+		return
+	}
+	deadline := time.Now().Add(2 * time.Duration(e.cfg.ElectionTicks) * e.cfg.RTT)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if l, _ := e.leaders.get(shards.MetaShardID); l != 0 && l != id {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// metaMembership returns __meta's Raft membership as this broker sees it.
+func (e *Engine) metaMembership(ctx context.Context) (*dragonboat.Membership, error) {
+	m, err := e.nh.SyncGetShardMembership(ctx, shards.MetaShardID)
+	if err != nil {
+		return nil, fmt.Errorf("membership of __meta: %w", raftErr(err))
+	}
+	return m, nil
+}
+
+// raftErr maps dragonboat's errors of a membership request to the
+// engine's sentinels.
+func raftErr(err error) error {
+	switch {
+	case errors.Is(err, dragonboat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w (%v)", ErrTimeout, err)
+	case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrClosed),
+		errors.Is(err, dragonboat.ErrShardClosed), errors.Is(err, dragonboat.ErrSystemBusy):
+		return fmt.Errorf("%w (%v)", ErrNotReady, err)
+	}
+	return err
+}
+
+// brokerMetaError maps __meta's rejection of a broker command to the
+// engine's sentinels.
+func brokerMetaError(err error) error {
+	var me *metaError
+	if !errors.As(err, &me) {
+		return err
+	}
+	switch me.code {
+	case shards.MetaBrokerRemoved:
+		return ErrBrokerRemoved
+	case shards.MetaBrokerHasReplicas:
+		return ErrBrokerHasReplicas
+	case shards.MetaAddrInUse:
+		return fmt.Errorf("the raft address is another broker's: %w", ErrInvalidBroker)
+	}
+	return err
+}
+
+// Removed returns a channel closed once this broker sees itself removed
+// from the cluster in __meta: it holds no replica and is no longer a
+// member, so it should stop (the CLI shuts the process down).
+func (e *Engine) Removed() <-chan struct{} { return e.removed }
+
+// syncBrokers brings the registry and the peer links up to date with
+// __meta's broker addresses: a broker added at run time is resolvable from
+// the moment its OpAddBroker is applied, a removed one is dropped once it
+// left __meta's Raft group. Runs on __meta's apply goroutine: no blocking.
+func (e *Engine) syncBrokers(st *shards.MetaState) {
+	for id, a := range st.RaftAddrs {
+		if have, ok := e.reg.Addr(id); ok && have == a {
+			continue
+		}
+		changed, err := e.reg.Set(id, a)
+		if err != nil {
+			e.log.Error("raft registry: bad broker address in __meta", "broker", id, "addr", a, "err", err)
+			continue
+		}
+		if changed {
+			e.links.setPeer(id, a)
+			e.log.Info("raft registry: broker address from __meta", "broker", id, "raft_addr", a)
+		}
+	}
+	for _, id := range st.RemovedBrokers {
+		if id == e.cfg.NodeID {
+			e.removedOnce.Do(func() {
+				e.log.Error("this broker was removed from the cluster (chronik cluster remove-broker); it stops serving", "broker", id)
+				close(e.removed)
+			})
+			continue
+		}
+		if _, ok := st.RaftAddrs[id]; ok {
+			continue // still in __meta's raft group, or about to leave it
+		}
+		if e.reg.Delete(id) {
+			e.links.dropPeer(id)
+			e.log.Info("raft registry: removed broker dropped", "broker", id)
+		}
+	}
+}
+
+// joinLoop runs on the first start of a broker joining a running cluster
+// (Config.Join): it asks a member to add this broker, retrying until one
+// has, and then starts the __meta replica as a joiner.
+func (e *Engine) joinLoop() {
+	e.log.Info("joining a running cluster: asking a member to add this broker")
+	backoff := 500 * time.Millisecond
+	for {
+		ctx, cancel := e.taskContext(15 * time.Second)
+		err := e.cfg.Join(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		e.log.Warn("join the cluster: not added yet, retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-e.closing:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	select {
+	case <-e.closing:
+		return
+	default:
+	}
+	if err := e.startMeta(true); err != nil {
+		e.log.Error("join the cluster: start the __meta replica", "err", err)
+		return
+	}
+	e.log.Info("added to the cluster: __meta replica started as a joiner")
+}
+
+// finishRemovals, on __meta's leader, finishes removals whose driver
+// stopped between the steps: a removed broker still in __meta's Raft group
+// or still with an address after 10 s. Runs on the reconcile goroutine
+// (the only user of Engine.removalSeen).
+func (e *Engine) finishRemovals(st *shards.MetaState) {
+	if len(st.RemovedBrokers) == 0 {
+		return
+	}
+	if l, _ := e.leaders.get(shards.MetaShardID); l != e.cfg.NodeID {
+		return
+	}
+	// Only removals left unfinished for a while: RemoveBroker finishes its
+	// own at once.
+	var pending []uint64
+	now := time.Now()
+	for _, id := range st.RemovedBrokers {
+		if _, ok := st.RaftAddrs[id]; !ok {
+			delete(e.removalSeen, id)
+			continue
+		}
+		if seen, ok := e.removalSeen[id]; !ok {
+			e.removalSeen[id] = now
+		} else if now.Sub(seen) > 10*time.Second {
+			pending = append(pending, id)
+		}
+	}
+	if len(pending) == 0 {
+		return
+	}
+	e.startMovingTask(movingTask{shard: shards.MetaShardID}, func() bool {
+		progress := false
+		for _, id := range pending {
+			ctx, cancel := e.taskContext(10 * time.Second)
+			err := e.finishRemoval(ctx, id)
+			cancel()
+			if err != nil {
+				e.log.Warn("finish the removal of a broker", "broker", id, "err", err)
+				continue
+			}
+			progress = true
+		}
+		return progress
+	})
+}

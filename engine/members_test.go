@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chronik-io/chronik/engine"
+	"github.com/chronik-io/chronik/internal/testcluster"
+)
+
+// brokerIDs returns the brokers engine i's Metadata lists.
+func brokerIDs(c *testcluster.Cluster, i int) []uint64 {
+	var ids []uint64
+	for _, b := range c.Engine(i).Metadata().Brokers {
+		ids = append(ids, b.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// waitReassigned waits until engine 1 shows partition 0 of topic on
+// exactly brokers, in order, with no reassignment in progress.
+func waitReassigned(t *testing.T, c *testcluster.Cluster, topic string, brokers []uint64) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, "reassignment of "+topic+" done", func() bool {
+		return len(c.Engine(1).ListReassignments(topic)) == 0 && slices.Equal(partitionReplicas(c, 1, topic), brokers)
+	})
+}
+
+// A three-broker cluster grows to four (the new broker joins with
+// Config.Join, its address reaching every registry through __meta), a
+// partition moves onto the new broker and back, the broker is removed, and
+// the records survive. Removal is refused while the broker holds a replica,
+// a removed id cannot come back, and an addition that would leave __meta
+// without a reachable quorum is refused.
+func TestGrowAndShrinkCluster(t *testing.T) {
+	c := testcluster.New(t, 3)
+	c.CreateTopic(t, "grow", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	c.WaitLeader(t, "grow", 0, 5*time.Second)
+	produceLeader(t, c, "grow", 0, records("a", 20))
+
+	n := c.AddEngine(t)
+	if n != 4 {
+		t.Fatalf("added engine %d, want 4", n)
+	}
+	for i := 1; i <= 4; i++ {
+		waitUntil(t, 10*time.Second, "four brokers in Metadata", func() bool { return slices.Equal(brokerIDs(c, i), []uint64{1, 2, 3, 4}) })
+	}
+
+	if err := c.Engine(2).ReassignPartition(ctxT(t, 10*time.Second), "grow", 0, []uint64{4, 1, 2}); err != nil {
+		t.Fatalf("reassign onto the new broker: %v", err)
+	}
+	waitReassigned(t, c, "grow", []uint64{4, 1, 2})
+	produceLeader(t, c, "grow", 0, records("b", 20))
+	if _, ok := localReplica(c, 4, "grow"); !ok {
+		t.Fatal("the new broker hosts no replica after the reassignment")
+	}
+
+	err := c.Engine(1).RemoveBroker(ctxT(t, 10*time.Second), 4)
+	if !errors.Is(err, engine.ErrBrokerHasReplicas) {
+		t.Fatalf("remove a broker holding a replica: %v, want ErrBrokerHasReplicas", err)
+	}
+	if err := c.Engine(1).ReassignPartition(ctxT(t, 10*time.Second), "grow", 0, []uint64{1, 2, 3}); err != nil {
+		t.Fatalf("reassign off the new broker: %v", err)
+	}
+	waitReassigned(t, c, "grow", []uint64{1, 2, 3})
+
+	if err := c.Engine(1).RemoveBroker(ctxT(t, 20*time.Second), 4); err != nil {
+		t.Fatalf("remove broker 4: %v", err)
+	}
+	select {
+	case <-c.Engine(4).Removed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("broker 4 did not see itself removed")
+	}
+	c.Stop(4)
+	for i := 1; i <= 3; i++ {
+		waitUntil(t, 10*time.Second, "three brokers in Metadata", func() bool { return slices.Equal(brokerIDs(c, i), []uint64{1, 2, 3}) })
+		if u := c.Engine(i).UnknownRaftTargets(); u != 0 {
+			t.Errorf("engine %d: %d raft messages without an address", i, u)
+		}
+	}
+	l := c.WaitLeader(t, "grow", 0, 5*time.Second)
+	if got := fetchAll(t, c.Engine(l), "grow", 0); len(got) != 40 {
+		t.Errorf("read %d records after the shrink, want 40", len(got))
+	}
+	if err := c.Engine(2).AddBroker(ctxT(t, 10*time.Second), 4, "127.0.0.1:1"); !errors.Is(err, engine.ErrBrokerRemoved) {
+		t.Errorf("add removed broker 4 again: %v, want ErrBrokerRemoved", err)
+	}
+
+	// With broker 3 down, a fourth voter would make __meta need all of
+	// 1, 2 and the new one, which has not started.
+	c.Kill(3)
+	waitUntil(t, 10*time.Second, "broker 3 unreachable", func() bool {
+		return slices.Contains(c.Engine(1).RaftStats().UnreachablePeers, 3)
+	})
+	if err := c.Engine(1).AddBroker(ctxT(t, 10*time.Second), 5, "127.0.0.1:2"); !errors.Is(err, engine.ErrMetaQuorum) {
+		t.Errorf("add a broker with a voter down: %v, want ErrMetaQuorum", err)
+	}
+	if err := c.Engine(1).RemoveBroker(ctxT(t, 10*time.Second), 9); !errors.Is(err, engine.ErrUnknownBroker) {
+		t.Errorf("remove an unknown broker: %v, want ErrUnknownBroker", err)
+	}
+}
