@@ -45,6 +45,8 @@ import (
 // are never taken back), ErrMetaQuorum (too few voters reachable to add
 // one), ErrTimeout, ErrNotReady, ErrClosed.
 func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) error {
+	ctx, cancel := withDeadline(ctx, memberChangeTimeout)
+	defer cancel()
 	if id == 0 || id >= shards.ReplicaGenerationBase {
 		return fmt.Errorf("broker id %d: must be in [1, %d]: %w", id, shards.ReplicaGenerationBase-1, ErrInvalidBroker)
 	}
@@ -99,6 +101,8 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 // reachable voters left would not form a quorum of __meta, or it is the
 // last voter), ErrTimeout, ErrNotReady, ErrClosed.
 func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
+	ctx, cancel := withDeadline(ctx, memberChangeTimeout)
+	defer cancel()
 	if id == 0 || id >= shards.ReplicaGenerationBase {
 		return fmt.Errorf("broker id %d: %w", id, ErrUnknownBroker)
 	}
@@ -219,6 +223,18 @@ func (e *Engine) moveMetaLeadershipOff(ctx context.Context, id uint64, m *dragon
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// memberChangeTimeout bounds AddBroker and RemoveBroker called with a
+// context without deadline (dragonboat's requests need one).
+const memberChangeTimeout = 30 * time.Second
+
+// withDeadline returns ctx, or when it has no deadline, ctx bounded by d.
+func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // metaMembership returns __meta's Raft membership as this broker sees it.
