@@ -289,23 +289,25 @@ func runClusterRemoveBroker(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.Writer, "moving %d partitions off broker %d\n", len(moves), id)
 		start := time.Now()
+		set := kadm.TopicsSet{}
+		for _, m := range moves {
+			set.Add(m.topic, m.partition)
+		}
+		// ListPartitionReassignments is answered from __meta (Metadata
+		// may come from the client's cache); UnregisterBroker below is
+		// refused, and retried, should a broker's view lag.
 		for {
-			parts, _, err := clusterReplicas(ctx, adm)
-			left := -1
-			if err == nil {
-				left = 0
-				for _, p := range parts {
-					if slices.Contains(p.replicas, id) {
-						left++
-					}
-				}
+			ls, err := adm.ListPartitionReassignments(ctx, set)
+			moving := 0
+			for _, ps := range ls {
+				moving += len(ps)
 			}
-			if left == 0 {
+			if err == nil && moving == 0 {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("remove broker %d: %d partitions still have a replica on it: %w", id, left, ctx.Err())
+				return fmt.Errorf("remove broker %d: %d partitions still moving off it: %w", id, moving, ctx.Err())
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
