@@ -333,7 +333,10 @@ func runClusterRemoveBroker(c *cli.Context) error {
 			err = codeErr(fmt.Sprintf("remove broker %d", id), r.ErrorCode, r.ErrorMessage)
 			// A reassignment that just ended may not have reached the
 			// asked broker's __meta yet.
-			if errors.Is(err, kerr.InvalidRequest) && r.ErrorMessage != nil && ctx.Err() == nil && isHasReplicas(*r.ErrorMessage) {
+			// A retriable error (__meta electing a leader, a timed-out
+			// step) is retried too: every step is idempotent.
+			hasReplicas := errors.Is(err, kerr.InvalidRequest) && r.ErrorMessage != nil && isHasReplicas(*r.ErrorMessage)
+			if (hasReplicas || kerr.IsRetriable(err)) && ctx.Err() == nil {
 				time.Sleep(250 * time.Millisecond)
 				continue
 			}

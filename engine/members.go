@@ -83,8 +83,11 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 		return fmt.Errorf("add broker %d: %d of %d __meta voters reachable, %d needed once it is added: %w",
 			id, live, len(m.Nodes), quorum, ErrMetaQuorum)
 	}
-	if err := e.nh.SyncRequestAddReplica(ctx, shards.MetaShardID, id, shards.NodeHostID(id), 0); err != nil {
-		return fmt.Errorf("add broker %d to __meta's raft group: %w", id, raftErr(err))
+	err = e.metaAttempts(ctx, func(actx context.Context) error {
+		return e.nh.SyncRequestAddReplica(actx, shards.MetaShardID, id, shards.NodeHostID(id), 0)
+	}, func(m *dragonboat.Membership) bool { _, ok := m.Nodes[id]; return ok })
+	if err != nil {
+		return fmt.Errorf("add broker %d to __meta's raft group: %w", id, err)
 	}
 	e.log.Info("broker added to the cluster; it joins __meta and registers once it starts", "broker", id, "raft_addr", addr)
 	return nil
@@ -128,6 +131,9 @@ func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 		if err := e.checkMetaQuorumWithout(m, id); err != nil {
 			return err
 		}
+		// The broker stops serving once it applies OpRemoveBroker: it
+		// must not be leading __meta then.
+		e.moveMetaLeadershipOff(ctx, id, m)
 	}
 	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRemoveBroker, Broker: &shards.BrokerInfo{ID: id}}); err != nil {
 		return fmt.Errorf("remove broker %d: %w", id, brokerMetaError(err))
@@ -137,21 +143,19 @@ func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 }
 
 // checkMetaQuorumWithout refuses the removal of voter id from __meta
-// (membership m) unless both the change itself (under the current voters)
-// and everything after it (under the voters left) can commit with the
-// voters this broker reaches.
+// (membership m) unless the voters left that this broker reaches form a
+// quorum both of the current voters (the change itself must commit without
+// id: the removed broker stops serving as soon as it applies its removal
+// from the broker table, before the membership change) and of the voters
+// left (everything after it).
 func (e *Engine) checkMetaQuorumWithout(m *dragonboat.Membership, id uint64) error {
-	left, liveLeft, idLive := 0, 0, 0
+	left, liveLeft := 0, 0
 	for v := range m.Nodes {
-		live := v == e.cfg.NodeID || e.links.reachable(v)
 		if v == id {
-			if live {
-				idLive = 1
-			}
 			continue
 		}
 		left++
-		if live {
+		if v == e.cfg.NodeID || e.links.reachable(v) {
 			liveLeft++
 		}
 	}
@@ -161,9 +165,9 @@ func (e *Engine) checkMetaQuorumWithout(m *dragonboat.Membership, id uint64) err
 	if need := left/2 + 1; liveLeft < need {
 		return fmt.Errorf("remove broker %d: %d of the %d __meta voters left are reachable, %d needed: %w", id, liveLeft, left, need, ErrMetaQuorum)
 	}
-	if need := len(m.Nodes)/2 + 1; liveLeft+idLive < need {
-		return fmt.Errorf("remove broker %d: %d of %d __meta voters reachable, %d needed to commit the change: %w",
-			id, liveLeft+idLive, len(m.Nodes), need, ErrMetaQuorum)
+	if need := len(m.Nodes)/2 + 1; liveLeft < need {
+		return fmt.Errorf("remove broker %d: %d __meta voters other than it reachable, %d of %d needed to commit the change without it: %w",
+			id, liveLeft, need, len(m.Nodes), ErrMetaQuorum)
 	}
 	return nil
 }
@@ -186,8 +190,15 @@ func (e *Engine) finishRemoval(ctx context.Context, id uint64) error {
 			}
 		}
 		e.moveMetaLeadershipOff(ctx, id, m)
-		if err := e.nh.SyncRequestDeleteReplica(ctx, shards.MetaShardID, id, 0); err != nil {
-			return fmt.Errorf("remove broker %d from __meta's raft group: %w", id, raftErr(err))
+		err := e.metaAttempts(ctx, func(actx context.Context) error {
+			return e.nh.SyncRequestDeleteReplica(actx, shards.MetaShardID, id, 0)
+		}, func(m *dragonboat.Membership) bool {
+			_, voter := m.Nodes[id]
+			_, nonVoting := m.NonVotings[id]
+			return !voter && !nonVoting
+		})
+		if err != nil {
+			return fmt.Errorf("remove broker %d from __meta's raft group: %w", id, err)
 		}
 		e.log.Info("broker left __meta's raft group", "broker", id)
 	}
@@ -237,13 +248,63 @@ func withDeadline(ctx context.Context, d time.Duration) (context.Context, contex
 	return context.WithTimeout(ctx, d)
 }
 
-// metaMembership returns __meta's Raft membership as this broker sees it.
+// metaMembership returns __meta's Raft membership (a linearizable read).
 func (e *Engine) metaMembership(ctx context.Context) (*dragonboat.Membership, error) {
-	m, err := e.nh.SyncGetShardMembership(ctx, shards.MetaShardID)
+	var m *dragonboat.Membership
+	err := e.metaAttempts(ctx, func(actx context.Context) error {
+		var err error
+		m, err = e.nh.SyncGetShardMembership(actx, shards.MetaShardID)
+		return err
+	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("membership of __meta: %w", raftErr(err))
+		return nil, fmt.Errorf("membership of __meta: %w", err)
 	}
 	return m, nil
+}
+
+// metaAttempts runs f, a request to __meta, in attempts bounded by two
+// election timeouts (at least 1 s) until it succeeds or ctx is done: a
+// request that a follower forwarded to a leader that just died is lost
+// without an answer, and only a new attempt reaches the next leader.
+// Before each retry, done (if not nil) is asked whether an earlier attempt
+// took effect after all (a membership change that committed unanswered).
+func (e *Engine) metaAttempts(ctx context.Context, f func(context.Context) error, done func(*dragonboat.Membership) bool) error {
+	attempt := max(time.Second, 2*time.Duration(e.cfg.ElectionTicks)*e.cfg.RTT)
+	for first := true; ; first = false {
+		if !first && done != nil {
+			actx, cancel := context.WithTimeout(ctx, attempt)
+			m, err := e.nh.SyncGetShardMembership(actx, shards.MetaShardID)
+			cancel()
+			if err == nil && done(m) {
+				return nil
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-e.closing:
+			return ErrClosed
+		default:
+		}
+		if ctx.Err() != nil {
+			return raftErr(err)
+		}
+		if !dragonboat.IsTempError(err) && !errors.Is(err, dragonboat.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, dragonboat.ErrRejected) {
+			return raftErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return raftErr(err)
+		case <-e.closing:
+			return ErrClosed
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // raftErr maps dragonboat's errors of a membership request to the

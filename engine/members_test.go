@@ -33,8 +33,8 @@ func waitReassigned(t *testing.T, c *testcluster.Cluster, topic string, brokers 
 // Config.Join, its address reaching every registry through __meta), a
 // partition moves onto the new broker and back, the broker is removed, and
 // the records survive. Removal is refused while the broker holds a replica,
-// a removed id cannot come back, and an addition that would leave __meta
-// without a reachable quorum is refused.
+// a removed id cannot come back, and an addition or a removal that would
+// leave __meta without a reachable quorum is refused.
 func TestGrowAndShrinkCluster(t *testing.T) {
 	c := testcluster.New(t, 3)
 	c.CreateTopic(t, "grow", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
@@ -101,5 +101,13 @@ func TestGrowAndShrinkCluster(t *testing.T) {
 	}
 	if err := c.Engine(1).RemoveBroker(ctxT(t, 10*time.Second), 9); !errors.Is(err, engine.ErrUnknownBroker) {
 		t.Errorf("remove an unknown broker: %v, want ErrUnknownBroker", err)
+	}
+	// Broker 2 holds no replica once the topic is gone, but with 3 down
+	// __meta would be left with broker 1 alone of {1, 3}.
+	if err := c.Engine(1).DeleteTopic(ctxT(t, 10*time.Second), "grow"); err != nil {
+		t.Fatalf("delete topic: %v", err)
+	}
+	if err := c.Engine(1).RemoveBroker(ctxT(t, 10*time.Second), 2); !errors.Is(err, engine.ErrMetaQuorum) {
+		t.Errorf("remove a broker with another voter down: %v, want ErrMetaQuorum", err)
 	}
 }
