@@ -415,8 +415,8 @@ func (e *Engine) joinLoop() {
 
 // finishRemovals, on __meta's leader, finishes removals whose driver
 // stopped between the steps: a removed broker still in __meta's Raft group
-// or still with an address after 10 s. Runs on the reconcile goroutine
-// (the only user of Engine.removalSeen).
+// or still with an address after 10 s (and then every 10 s). Runs on the
+// reconcile goroutine (the only user of Engine.removalSeen).
 func (e *Engine) finishRemovals(st *shards.MetaState) {
 	if len(st.RemovedBrokers) == 0 {
 		return
@@ -437,6 +437,7 @@ func (e *Engine) finishRemovals(st *shards.MetaState) {
 			e.removalSeen[id] = now
 		} else if now.Sub(seen) > 10*time.Second {
 			pending = append(pending, id)
+			e.removalSeen[id] = now // the next attempt, if needed, in 10 s
 		}
 	}
 	if len(pending) == 0 {
