@@ -63,7 +63,12 @@ again. Give --timeout room for the moves (default 30s).`,
 
 // joinFunc returns the engine's Config.Join of `chronik start --join`:
 // AddRaftVoter for this broker to the brokers in seeds. nil without seeds.
-func joinFunc(seeds string, id uint64, raftAddr string, lg *slog.Logger) func(context.Context) error {
+//
+// It first checks that peers (--peers) names every registered broker: the
+// new broker's __meta replica learns the other brokers' Raft addresses
+// from __meta only once it has caught up, and it cannot catch up without
+// answering its leader.
+func joinFunc(seeds string, id uint64, raftAddr string, peers map[uint64]string, lg *slog.Logger) func(context.Context) error {
 	list := splitList(seeds)
 	if len(list) == 0 {
 		return nil
@@ -74,6 +79,15 @@ func joinFunc(seeds string, id uint64, raftAddr string, lg *slog.Logger) func(co
 			return fmt.Errorf("kafka client for %v: %w", list, err)
 		}
 		defer cl.Close()
+		md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		if err != nil {
+			return fmt.Errorf("brokers of the cluster at %v: %w", list, err)
+		}
+		for _, b := range md.Brokers {
+			if _, ok := peers[uint64(b.NodeID)]; !ok && uint64(b.NodeID) != id {
+				return fmt.Errorf("--peers has no entry for broker %d of the cluster: name every broker (id@raft-host:port) and this one", b.NodeID)
+			}
+		}
 		if err := addRaftVoter(ctx, cl, nil, id, raftAddr); err != nil {
 			return err
 		}

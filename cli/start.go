@@ -129,7 +129,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		RaftLogBudgetBytes:    c.Int64("raft-log-budget-bytes"),
 		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
 		RaftTLS:               sc.tls.raftFiles(),
-		Join:                  joinFunc(c.String("join"), c.Uint64("node-id"), c.String("raft-addr"), lg),
+		Join:                  joinFunc(c.String("join"), c.Uint64("node-id"), c.String("raft-addr"), peers, lg),
 	}
 	if err := sc.engine.Validate(); err != nil {
 		errs = append(errs, err)
