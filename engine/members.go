@@ -30,8 +30,8 @@ import (
 // (the CLI moves them off first with reassignments): __meta takes it out of
 // the broker table and marks its id removed, then it leaves __meta's Raft
 // group (after handing __meta's leadership away if it had it), only while
-// the reachable voters left form a quorum, and last every broker's
-// registry drops its address. The removed broker sees itself removed in
+// the other reachable voters form a quorum without it, and last every
+// broker's registry drops its address. The removed broker sees itself removed in
 // __meta (Removed) and stops serving.
 
 // AddBroker adds broker id, whose Raft transport listens on raftAddr, to the
@@ -67,21 +67,23 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 	if have, ok := e.reg.Addr(id); ok && have != addr && (voter || nonVoting) {
 		return fmt.Errorf("broker %d is a member at %s, not %s: %w", id, have, addr, ErrInvalidBroker)
 	}
+	if !voter && !nonVoting {
+		live := 0
+		for v := range m.Nodes {
+			if v == e.cfg.NodeID || e.links.reachable(v) {
+				live++
+			}
+		}
+		if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
+			return fmt.Errorf("add broker %d: %d of %d __meta voters reachable, %d needed once it is added: %w",
+				id, live, len(m.Nodes), quorum, ErrMetaQuorum)
+		}
+	}
 	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpAddBroker, Broker: &shards.BrokerInfo{ID: id}, RaftAddr: addr}); err != nil {
 		return fmt.Errorf("add broker %d: %w", id, brokerMetaError(err))
 	}
 	if voter || nonVoting {
 		return nil
-	}
-	live := 0
-	for v := range m.Nodes {
-		if v == e.cfg.NodeID || e.links.reachable(v) {
-			live++
-		}
-	}
-	if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
-		return fmt.Errorf("add broker %d: %d of %d __meta voters reachable, %d needed once it is added: %w",
-			id, live, len(m.Nodes), quorum, ErrMetaQuorum)
 	}
 	err = e.metaAttempts(ctx, func(actx context.Context) error {
 		return e.nh.SyncRequestAddReplica(actx, shards.MetaShardID, id, shards.NodeHostID(id), 0)
@@ -100,9 +102,10 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 // (Removed) and its id is never taken back. Removing a broker that is
 // already removed succeeds (and finishes an interrupted removal).
 //
-// Errors: ErrUnknownBroker, ErrBrokerHasReplicas, ErrMetaQuorum (the
-// reachable voters left would not form a quorum of __meta, or it is the
-// last voter), ErrTimeout, ErrNotReady, ErrClosed.
+// Errors: ErrUnknownBroker, ErrBrokerHasReplicas, ErrMetaQuorum (the other
+// voters this broker reaches would not form a quorum of __meta's voters,
+// with it or without it, or it is the last voter), ErrTimeout, ErrNotReady,
+// ErrClosed.
 func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 	ctx, cancel := withDeadline(ctx, memberChangeTimeout)
 	defer cancel()
