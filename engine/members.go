@@ -416,6 +416,10 @@ func (e *Engine) joinLoop() {
 	e.log.Info("added to the cluster: __meta replica started as a joiner")
 }
 
+// removalResumeDelay is how long a broker removal may stay unfinished
+// before __meta's leader finishes it (tests shorten it).
+var removalResumeDelay = 10 * time.Second
+
 // finishRemovals, on __meta's leader, finishes removals whose driver
 // stopped between the steps: a removed broker still in __meta's Raft group
 // or still with an address after 10 s (and then every 10 s). Runs on the
@@ -438,9 +442,9 @@ func (e *Engine) finishRemovals(st *shards.MetaState) {
 		}
 		if seen, ok := e.removalSeen[id]; !ok {
 			e.removalSeen[id] = now
-		} else if now.Sub(seen) > 10*time.Second {
+		} else if now.Sub(seen) > removalResumeDelay {
 			pending = append(pending, id)
-			e.removalSeen[id] = now // the next attempt, if needed, in 10 s
+			e.removalSeen[id] = now // the next attempt, if needed, as late
 		}
 	}
 	if len(pending) == 0 {

@@ -111,3 +111,35 @@ func TestGrowAndShrinkCluster(t *testing.T) {
 		t.Errorf("remove a broker with another voter down: %v, want ErrMetaQuorum", err)
 	}
 }
+
+// A removal cut short after __meta recorded it (the driver stopped) is
+// finished by __meta's leader: the broker leaves __meta's Raft group and
+// every registry, and the removed broker sees itself removed.
+func TestBrokerRemovalResumes(t *testing.T) {
+	old := engine.SetRemovalResumeDelay(200 * time.Millisecond)
+	t.Cleanup(func() { engine.SetRemovalResumeDelay(old) })
+	c := testcluster.New(t, 3)
+	n := c.AddEngine(t)
+	if err := c.Engine(1).MarkBrokerRemoved(ctxT(t, 10*time.Second), uint64(n)); err != nil {
+		t.Fatalf("record the removal: %v", err)
+	}
+	select {
+	case <-c.Engine(n).Removed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the broker did not see itself removed")
+	}
+	c.Stop(n)
+	waitUntil(t, 15*time.Second, "broker 4 out of __meta's raft group", func() bool {
+		v, err := c.Engine(2).MetaVoters(ctxT(t, 5*time.Second))
+		return err == nil && slices.Equal(v, []uint64{1, 2, 3})
+	})
+	for i := 1; i <= 3; i++ {
+		waitUntil(t, 10*time.Second, "broker 4 out of every registry", func() bool {
+			_, ok := c.Engine(i).RegistryAddr(uint64(n))
+			return !ok
+		})
+	}
+	for i := 1; i <= 3; i++ {
+		waitUntil(t, 10*time.Second, "three brokers in Metadata", func() bool { return slices.Equal(brokerIDs(c, i), []uint64{1, 2, 3}) })
+	}
+}
