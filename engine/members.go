@@ -19,8 +19,8 @@ import (
 // A broker is added by AddBroker on any current member: __meta records its
 // Raft address first (so every broker's registry resolves it before any
 // Raft group has it as a member), then it joins __meta's Raft group as a
-// voter, but only while the reachable voters form a quorum of the bigger
-// group, so that __meta never waits for the new broker to commit. The new
+// voter, but only while the reachable voters (the new broker counting if
+// its Raft port answers) form a quorum of the bigger group. The new
 // broker, started with Config.Join, calls AddBroker through a member
 // (Config.Join) on its first start, then starts its __meta replica as a
 // joiner, catches up, registers its Kafka listeners and from then on gets
@@ -42,8 +42,9 @@ import (
 //
 // Errors: ErrInvalidBroker (id out of range, a bad address, the address of
 // another broker, or a member with another address), ErrBrokerRemoved (ids
-// are never taken back), ErrMetaQuorum (too few voters reachable to add
-// one), ErrTimeout, ErrNotReady, ErrClosed.
+// are never taken back), ErrMetaQuorum (the reachable voters, with the new
+// broker if its Raft port answers, would not form a quorum of the bigger
+// group), ErrTimeout, ErrNotReady, ErrClosed.
 func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) error {
 	ctx, cancel := withDeadline(ctx, memberChangeTimeout)
 	defer cancel()
@@ -68,15 +69,22 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 		return fmt.Errorf("broker %d is a member at %s, not %s: %w", id, have, addr, ErrInvalidBroker)
 	}
 	if !voter && !nonVoting {
+		// The new broker counts when its Raft port answers: a broker
+		// started with Config.Join listens before it asks to be added,
+		// and catches up __meta's small state at once (this is how a
+		// one-broker cluster grows to two).
 		live := 0
 		for v := range m.Nodes {
 			if v == e.cfg.NodeID || e.links.reachable(v) {
 				live++
 			}
 		}
+		if e.answers(ctx, addr) {
+			live++
+		}
 		if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
-			return fmt.Errorf("add broker %d: %d of %d __meta voters reachable, %d needed once it is added: %w",
-				id, live, len(m.Nodes), quorum, ErrMetaQuorum)
+			return fmt.Errorf("add broker %d: %d of the %d __meta voters and the new broker reachable, %d needed once it is added "+
+				"(start the new broker with --join, or bring the others back): %w", id, live, len(m.Nodes)+1, quorum, ErrMetaQuorum)
 		}
 	}
 	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpAddBroker, Broker: &shards.BrokerInfo{ID: id}, RaftAddr: addr}); err != nil {
@@ -237,6 +245,19 @@ func (e *Engine) moveMetaLeadershipOff(ctx context.Context, id uint64, m *dragon
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// answers reports whether a TCP connection to addr opens within
+// probeTimeout.
+func (e *Engine) answers(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	conn, err := e.links.dial(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // memberChangeTimeout bounds AddBroker and RemoveBroker called with a

@@ -36,6 +36,7 @@ func waitReassigned(t *testing.T, c *testcluster.Cluster, topic string, brokers 
 // a removed id cannot come back, and an addition or a removal that would
 // leave __meta without a reachable quorum is refused.
 func TestGrowAndShrinkCluster(t *testing.T) {
+	t.Parallel() // mostly waiting
 	c := testcluster.New(t, 3)
 	c.CreateTopic(t, "grow", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
 	c.WaitLeader(t, "grow", 0, 5*time.Second)
@@ -116,6 +117,7 @@ func TestGrowAndShrinkCluster(t *testing.T) {
 // finished by __meta's leader: the broker leaves __meta's Raft group and
 // every registry, and the removed broker sees itself removed.
 func TestBrokerRemovalResumes(t *testing.T) {
+	// Not parallel: it changes a package setting every engine reads.
 	old := engine.SetRemovalResumeDelay(200 * time.Millisecond)
 	t.Cleanup(func() { engine.SetRemovalResumeDelay(old) })
 	c := testcluster.New(t, 3)
@@ -141,5 +143,23 @@ func TestBrokerRemovalResumes(t *testing.T) {
 	}
 	for i := 1; i <= 3; i++ {
 		waitUntil(t, 10*time.Second, "three brokers in Metadata", func() bool { return slices.Equal(brokerIDs(c, i), []uint64{1, 2, 3}) })
+	}
+}
+
+// A one-broker cluster grows to two: the joining broker's Raft port answers
+// before it asks to be added, so it counts towards the quorum of the
+// two-voter __meta, and topics can then have two replicas.
+func TestGrowOneBrokerToTwo(t *testing.T) {
+	t.Parallel() // mostly waiting
+	c := testcluster.New(t, 1)
+	n := c.AddEngine(t)
+	for i := 1; i <= n; i++ {
+		waitUntil(t, 10*time.Second, "two brokers in Metadata", func() bool { return slices.Equal(brokerIDs(c, i), []uint64{1, 2}) })
+	}
+	c.CreateTopic(t, "two", engine.TopicConfig{Partitions: 1, ReplicationFactor: 2})
+	c.WaitLeader(t, "two", 0, 5*time.Second)
+	produceLeader(t, c, "two", 0, records("x", 10))
+	if got := fetchAll(t, c.Engine(c.WaitLeader(t, "two", 0, 5*time.Second)), "two", 0); len(got) != 10 {
+		t.Errorf("read %d records, want 10", len(got))
 	}
 }

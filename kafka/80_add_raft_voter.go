@@ -16,8 +16,8 @@ package kafka
 //   - ClusterID, when set, must be this cluster's (INCONSISTENT_CLUSTER_ID).
 //     VoterDirectoryID is ignored. INVALID_REQUEST for a removed id (ids
 //     are never taken back), a bad or taken address, no listener, or when
-//     the reachable __meta voters would not form a quorum of the bigger
-//     group.
+//     the reachable __meta voters (with the new broker, if its Raft port
+//     answers) would not form a quorum of the bigger group.
 //   - Any broker answers: the request goes to __meta from there.
 //   - Authorization: Alter on the cluster, else CLUSTER_AUTHORIZATION_FAILED.
 //
