@@ -129,16 +129,37 @@ func addRaftVoter(ctx context.Context, cl *kgo.Client, via *int32, id uint64, ra
 	return codeErr(fmt.Sprintf("add broker %d", id), r.ErrorCode, r.ErrorMessage)
 }
 
-// codeErr returns nil for code 0, else the Kafka error with its message.
+// codeErr returns nil for code 0, else the Kafka error with the broker's
+// message (errors.Is matches the kerr error).
 func codeErr(what string, code int16, msg *string) error {
-	if err := kerr.ErrorForCode(code); err != nil {
-		if msg != nil && *msg != "" {
-			return fmt.Errorf("%s: %w: %s", what, err, *msg)
-		}
-		return fmt.Errorf("%s: %w", what, err)
+	err := kerr.ErrorForCode(code)
+	if err == nil {
+		return nil
 	}
-	return nil
+	ke := &kafkaErr{what: what, err: err}
+	if msg != nil {
+		ke.msg = *msg
+	}
+	return ke
 }
+
+// kafkaErr is a Kafka error code answered for what, with the broker's
+// message: the code's name and the message, not the code's generic
+// description, when there is one.
+type kafkaErr struct {
+	what, msg string
+	err       error
+}
+
+func (e *kafkaErr) Error() string {
+	var ke *kerr.Error
+	if e.msg != "" && errors.As(e.err, &ke) {
+		return fmt.Sprintf("%s: %s: %s", e.what, ke.Message, e.msg)
+	}
+	return fmt.Sprintf("%s: %v", e.what, e.err)
+}
+
+func (e *kafkaErr) Unwrap() error { return e.err }
 
 func brokerArg(c *cli.Context, cmd string) (int32, error) {
 	if c.NArg() != 1 {

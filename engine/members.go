@@ -30,9 +30,11 @@ import (
 // (the CLI moves them off first with reassignments): __meta takes it out of
 // the broker table and marks its id removed, then it leaves __meta's Raft
 // group (after handing __meta's leadership away if it had it), only while
-// the other reachable voters form a quorum without it, and last every
-// broker's registry drops its address. The removed broker sees itself removed in
-// __meta (Removed) and stops serving.
+// the reachable voters form a quorum before and after, and last every
+// broker's registry drops its address. The removed broker sees itself
+// removed in __meta, keeps its __meta replica running until it left the
+// Raft group (its vote may be needed for that; awaitLeft), and then closes
+// Removed: it stops serving.
 
 // AddBroker adds broker id, whose Raft transport listens on raftAddr, to the
 // cluster: its address goes into __meta (and so into every broker's
@@ -83,8 +85,8 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 			live++
 		}
 		if quorum := (len(m.Nodes)+1)/2 + 1; live < quorum {
-			return fmt.Errorf("add broker %d: %d of the %d __meta voters and the new broker reachable, %d needed once it is added "+
-				"(start the new broker with --join, or bring the others back): %w", id, live, len(m.Nodes)+1, quorum, ErrMetaQuorum)
+			return fmt.Errorf("add broker %d: %d of %d reachable (__meta's %d voters and the new broker), %d needed once it is added "+
+				"(start the new broker with --join, or bring the others back): %w", id, live, len(m.Nodes)+1, len(m.Nodes), quorum, ErrMetaQuorum)
 		}
 	}
 	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpAddBroker, Broker: &shards.BrokerInfo{ID: id}, RaftAddr: addr}); err != nil {
@@ -110,9 +112,9 @@ func (e *Engine) AddBroker(ctx context.Context, id uint64, raftAddr string) erro
 // (Removed) and its id is never taken back. Removing a broker that is
 // already removed succeeds (and finishes an interrupted removal).
 //
-// Errors: ErrUnknownBroker, ErrBrokerHasReplicas, ErrMetaQuorum (the other
-// voters this broker reaches would not form a quorum of __meta's voters,
-// with it or without it, or it is the last voter), ErrTimeout, ErrNotReady,
+// Errors: ErrUnknownBroker, ErrBrokerHasReplicas, ErrMetaQuorum (the
+// voters this broker reaches would not form a quorum of __meta before or
+// after the change, or it is the last voter), ErrTimeout, ErrNotReady,
 // ErrClosed.
 func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 	ctx, cancel := withDeadline(ctx, memberChangeTimeout)
@@ -142,8 +144,7 @@ func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 		if err := e.checkMetaQuorumWithout(m, id); err != nil {
 			return err
 		}
-		// The broker stops serving once it applies OpRemoveBroker: it
-		// must not be leading __meta then.
+		// A leader never removes itself.
 		e.moveMetaLeadershipOff(ctx, id, m)
 	}
 	if _, err := e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRemoveBroker, Broker: &shards.BrokerInfo{ID: id}}); err != nil {
@@ -154,19 +155,22 @@ func (e *Engine) RemoveBroker(ctx context.Context, id uint64) error {
 }
 
 // checkMetaQuorumWithout refuses the removal of voter id from __meta
-// (membership m) unless the voters left that this broker reaches form a
-// quorum both of the current voters (the change itself must commit without
-// id: the removed broker stops serving as soon as it applies its removal
-// from the broker table, before the membership change) and of the voters
-// left (everything after it).
+// (membership m) unless both the change itself (under the current voters,
+// id's vote included: a removed broker keeps its replica running until it
+// left, see awaitLeft) and everything after it (under the voters left)
+// can commit with the voters this broker reaches.
 func (e *Engine) checkMetaQuorumWithout(m *dragonboat.Membership, id uint64) error {
-	left, liveLeft := 0, 0
+	left, liveLeft, idLive := 0, 0, 0
 	for v := range m.Nodes {
+		live := v == e.cfg.NodeID || e.links.reachable(v)
 		if v == id {
+			if live {
+				idLive = 1
+			}
 			continue
 		}
 		left++
-		if v == e.cfg.NodeID || e.links.reachable(v) {
+		if live {
 			liveLeft++
 		}
 	}
@@ -176,9 +180,9 @@ func (e *Engine) checkMetaQuorumWithout(m *dragonboat.Membership, id uint64) err
 	if need := left/2 + 1; liveLeft < need {
 		return fmt.Errorf("remove broker %d: %d of the %d __meta voters left are reachable, %d needed: %w", id, liveLeft, left, need, ErrMetaQuorum)
 	}
-	if need := len(m.Nodes)/2 + 1; liveLeft < need {
-		return fmt.Errorf("remove broker %d: %d __meta voters other than it reachable, %d of %d needed to commit the change without it: %w",
-			id, liveLeft, need, len(m.Nodes), ErrMetaQuorum)
+	if need := len(m.Nodes)/2 + 1; liveLeft+idLive < need {
+		return fmt.Errorf("remove broker %d: %d of %d __meta voters reachable, %d needed to commit the change: %w",
+			id, liveLeft+idLive, len(m.Nodes), need, ErrMetaQuorum)
 	}
 	return nil
 }
@@ -388,10 +392,7 @@ func (e *Engine) syncBrokers(st *shards.MetaState) {
 	}
 	for _, id := range st.RemovedBrokers {
 		if id == e.cfg.NodeID {
-			e.removedOnce.Do(func() {
-				e.log.Error("this broker was removed from the cluster (chronik cluster remove-broker); it stops serving", "broker", id)
-				close(e.removed)
-			})
+			e.removedOnce.Do(func() { go e.awaitLeft() })
 			continue
 		}
 		if _, ok := st.RaftAddrs[id]; ok {
@@ -402,6 +403,37 @@ func (e *Engine) syncBrokers(st *shards.MetaState) {
 			e.log.Info("raft registry: removed broker dropped", "broker", id)
 		}
 	}
+}
+
+// removalGrace bounds how long a broker that applied its own removal from
+// the broker table keeps its Raft replicas running for the membership
+// change that follows (its vote may be needed to commit it).
+const removalGrace = 10 * time.Second
+
+// awaitLeft runs once this broker applied its removal from the broker
+// table: it waits until its own view of __meta's membership no longer has
+// it (or removalGrace passed: a removed replica need not learn of its
+// removal) and then closes Removed.
+func (e *Engine) awaitLeft() {
+	deadline := time.Now().Add(removalGrace)
+	for time.Now().Before(deadline) {
+		member := false
+		for _, si := range e.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true}).ShardInfoList {
+			if si.ShardID == shards.MetaShardID {
+				_, member = si.Replicas[e.cfg.NodeID]
+			}
+		}
+		if !member {
+			break
+		}
+		select {
+		case <-e.closing:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	e.log.Error("this broker was removed from the cluster (chronik cluster remove-broker); it stops serving", "broker", e.cfg.NodeID)
+	close(e.removed)
 }
 
 // joinLoop runs on the first start of a broker joining a running cluster

@@ -146,9 +146,10 @@ func TestBrokerRemovalResumes(t *testing.T) {
 	}
 }
 
-// A one-broker cluster grows to two: the joining broker's Raft port answers
-// before it asks to be added, so it counts towards the quorum of the
-// two-voter __meta, and topics can then have two replicas.
+// A one-broker cluster grows to two (the joining broker's Raft port
+// answers before it asks to be added, so it counts towards the quorum of
+// the two-voter __meta) and topics can have two replicas; then it shrinks
+// back to one.
 func TestGrowOneBrokerToTwo(t *testing.T) {
 	t.Parallel() // mostly waiting
 	c := testcluster.New(t, 1)
@@ -161,5 +162,26 @@ func TestGrowOneBrokerToTwo(t *testing.T) {
 	produceLeader(t, c, "two", 0, records("x", 10))
 	if got := fetchAll(t, c.Engine(c.WaitLeader(t, "two", 0, 5*time.Second)), "two", 0); len(got) != 10 {
 		t.Errorf("read %d records, want 10", len(got))
+	}
+
+	// And back to one: the leaving broker's vote commits its own removal
+	// from the two-voter __meta.
+	if err := c.Engine(1).ReassignPartition(ctxT(t, 10*time.Second), "two", 0, []uint64{1}); err != nil {
+		t.Fatalf("reassign onto broker 1: %v", err)
+	}
+	waitReassigned(t, c, "two", []uint64{1})
+	if err := c.Engine(1).RemoveBroker(ctxT(t, 20*time.Second), 2); err != nil {
+		t.Fatalf("remove broker 2 of 2: %v", err)
+	}
+	select {
+	case <-c.Engine(2).Removed():
+	case <-time.After(15 * time.Second):
+		t.Fatal("broker 2 did not see itself removed")
+	}
+	c.Stop(2)
+	waitUntil(t, 10*time.Second, "one broker in Metadata", func() bool { return slices.Equal(brokerIDs(c, 1), []uint64{1}) })
+	produceLeader(t, c, "two", 0, records("y", 5))
+	if got := fetchAll(t, c.Engine(1), "two", 0); len(got) != 15 {
+		t.Errorf("read %d records on the last broker, want 15", len(got))
 	}
 }
