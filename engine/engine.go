@@ -68,10 +68,11 @@ type Engine struct {
 	wg          sync.WaitGroup
 }
 
-// Open starts an engine: the NodeHost (with the static registry), the __meta
-// replica, the reconciler that starts this broker's partition replicas, and
-// the registration of this broker in __meta. It does not wait for __meta to
-// elect a leader; WaitReady does.
+// Open starts an engine: the NodeHost (with the registry, filled from
+// Config.Peers), the __meta replica (for a new broker with Config.Join,
+// once a member added it), the reconciler that starts this broker's
+// partition replicas, and the registration of this broker in __meta. It
+// does not wait for __meta to elect a leader; WaitReady does.
 func Open(cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -249,7 +250,7 @@ func (e *Engine) registerLoop() {
 	for {
 		st := e.meta.State()
 		if st.Removed(me.ID) {
-			return // syncBrokers reports it
+			return // the reconciler reports it (Removed)
 		}
 		b, ok := st.Brokers[me.ID]
 		registered := ok && b.Equal(me) && st.RaftAddrs[me.ID] == raftAddr

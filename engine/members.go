@@ -392,8 +392,7 @@ func (e *Engine) syncBrokers(st *shards.MetaState) {
 	}
 	for _, id := range st.RemovedBrokers {
 		if id == e.cfg.NodeID {
-			e.removedOnce.Do(func() { go e.awaitLeft() })
-			continue
+			continue // the reconciler starts awaitLeft (finishRemovals)
 		}
 		if _, ok := st.RaftAddrs[id]; ok {
 			continue // still in __meta's raft group, or about to leave it
@@ -477,8 +476,14 @@ var removalResumeDelay = 10 * time.Second
 // stopped between the steps: a removed broker still in __meta's Raft group
 // or still with an address after 10 s (and then every 10 s). Runs on the
 // reconcile goroutine (the only user of Engine.removalSeen).
+//
+// On the removed broker itself it starts awaitLeft, once.
 func (e *Engine) finishRemovals(st *shards.MetaState) {
 	if len(st.RemovedBrokers) == 0 {
+		return
+	}
+	if st.Removed(e.cfg.NodeID) {
+		e.removedOnce.Do(func() { e.goFunc(e.awaitLeft) })
 		return
 	}
 	if l, _ := e.leaders.get(shards.MetaShardID); l != e.cfg.NodeID {
