@@ -39,14 +39,15 @@ kgo-integration:
 # partitions, power loss, torn segment tails) under a 60 s bench verify load,
 # FAULT_RUNS times, one JSON line per run appended to FAULT_REPORT. make test
 # runs each scenario once with a 7 s load, and leaves out the variants of
-# TestKillLeaderFailover and TestRollingRestart, and the 100-topic restart,
+# TestKillLeaderFailover and TestRollingRestart, the 100-topic restart and
+# the grow-to-4-and-shrink-to-3 run under load (TestGrowShrinkUnderLoad),
 # that test-faults adds. CHRONIK_TEST_ALL=1 make test runs the variants of
 # engine and kafka tests that make test leaves out.
 FAULT_RUNS   ?= 3
 FAULT_REPORT ?= faults-report.jsonl
 test-faults: build
 	CHRONIK_FAULTS=full CHRONIK_FAULTS_RUNS=$(FAULT_RUNS) CHRONIK_FAULTS_REPORT=$(abspath $(FAULT_REPORT)) \
-		$(GO) test -count=1 -timeout 120m -run '^(TestFaults|TestKillLeaderFailover|TestRollingRestart|TestManyTopicsRestart|TestTxnETLBrokerKill)$$' -v ./internal/proctest/
+		$(GO) test -count=1 -timeout 120m -run '^(TestFaults|TestKillLeaderFailover|TestRollingRestart|TestManyTopicsRestart|TestTxnETLBrokerKill|TestGrowShrinkUnderLoad)$$' -v ./internal/proctest/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)

@@ -22,8 +22,10 @@ import (
 func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect and rebalance the cluster",
+		Usage: "inspect and rebalance the cluster, add and remove brokers",
 		Subcommands: []*cli.Command{
+			clusterAddBrokerCommand(),
+			clusterRemoveBrokerCommand(),
 			{
 				Name:  "status",
 				Usage: "brokers, and per partition: leader, epoch, replicas, high watermark, each replica's lag; consumer group lag",

@@ -41,6 +41,7 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of all on-disk state", EnvVars: []string{"CHRONIK_DATA_DIR"}},
 			&cli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:7001", Usage: "host:port of this broker's Raft transport; must match its --peers entry", EnvVars: []string{"CHRONIK_RAFT_ADDR"}},
 			&cli.StringFlag{Name: "peers", Usage: "every member as id@raft-host:port, comma separated, this broker included (default: this broker alone, --node-id@--raft-addr)", EnvVars: []string{"CHRONIK_PEERS"}},
+			&cli.StringFlag{Name: "join", Usage: "Kafka addresses (host:port, comma separated) of brokers of a running cluster this new broker joins: on its first start it asks them to add it (AddRaftVoter; chronik cluster add-broker does the same) before it starts; ignored once it has data", EnvVars: []string{"CHRONIK_JOIN"}},
 			&cli.StringFlag{Name: "rack", Usage: "this broker's rack or zone (Kafka's broker.rack): once brokers have racks, a partition's replicas go to different racks, and consumers with client.rack read from a replica in their rack", EnvVars: []string{"CHRONIK_RACK"}},
 			&cli.BoolFlag{Name: "metrics-partition-labels", Value: true, Usage: "serve per-partition series on /metrics (produce and fetch counters, replica gauges); false keeps only per-topic and broker-wide series, for clusters with many partitions", EnvVars: []string{"CHRONIK_METRICS_PARTITION_LABELS"}},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8090", Usage: "host:port serving /healthz, /readyz, /metrics and /v1/partitions; empty disables", EnvVars: []string{"CHRONIK_HTTP_ADDR"}},
@@ -135,6 +136,7 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 		RaftLogBudgetBytes:    c.Int64("raft-log-budget-bytes"),
 		LeaderBalanceInterval: max(c.Duration("leader-balance-cooldown")/2, 100*time.Millisecond),
 		RaftTLS:               sc.tls.raftFiles(),
+		Join:                  joinFunc(c.String("join"), c.Uint64("node-id"), c.String("raft-addr"), peers, lg),
 	}
 	if err := sc.engine.Validate(); err != nil {
 		errs = append(errs, err)
@@ -394,6 +396,8 @@ func runStart(c *cli.Context) error {
 		}()
 	case runErr = <-errc:
 		lg.Error("shutting down after a listener failed", "err", runErr)
+	case <-e.Removed():
+		lg.Warn("this broker was removed from the cluster (chronik cluster remove-broker): shutting down; its id cannot rejoin, its data dir can be deleted", "node", sc.engine.NodeID)
 	}
 
 	// Stop accepting and finish in-flight requests, then let the engine

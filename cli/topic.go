@@ -31,6 +31,15 @@ func adminFlags() []cli.Flag {
 // context bounded by --timeout; done cancels the context and closes the
 // client.
 func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
+	cl, ctx, done, err := newAdminKgo(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kadm.NewClient(cl), ctx, done, nil
+}
+
+// newAdminKgo is newAdmin's kgo client, for requests kadm does not wrap.
+func newAdminKgo(c *cli.Context) (*kgo.Client, context.Context, func(), error) {
 	seeds := splitList(c.String("brokers"))
 	if len(seeds) == 0 {
 		return nil, nil, nil, errors.New("--brokers is empty")
@@ -49,7 +58,7 @@ func newAdmin(c *cli.Context) (*kadm.Client, context.Context, func(), error) {
 		return nil, nil, nil, fmt.Errorf("kafka client for %v: %w", seeds, err)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
+	return cl, ctx, func() { cancel(); cl.Close() }, nil
 }
 
 func topicCommand() *cli.Command {

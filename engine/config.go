@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,10 +23,19 @@ type Config struct {
 	NodeID    uint64            // this broker's id, in [1, 999]
 	DataDir   string            // root of all on-disk state
 	RaftAddr  string            // host:port this node's Raft transport listens on
-	Peers     map[uint64]string // every member's Raft address, this node included
+	Peers     map[uint64]string // Raft addresses of the members known at start, this node included (later ones come from __meta)
 	KafkaAddr string            // advertised Kafka host:port registered in __meta; "" for none
 	Rack      string            // optional rack id for replica placement
 	Logger    *slog.Logger      // nil discards logs
+
+	// Join, when set, makes the first start of this broker (no __meta
+	// data yet) a join of a running cluster instead of the start of a new
+	// one: the engine calls Join, retrying until it succeeds, before it
+	// starts its __meta replica as a joiner. Join must have a current
+	// member add this broker (Engine.AddBroker there; the CLI sends the
+	// Kafka request AddRaftVoter). Ignored on every later start. nil: this
+	// broker is an initial member of a cluster of Peers.
+	Join func(ctx context.Context) error
 
 	// KafkaListeners maps each Kafka listener name ("PLAINTEXT", "SSL",
 	// "SASL_PLAINTEXT", "SASL_SSL") to the host:port this broker advertises

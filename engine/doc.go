@@ -71,13 +71,21 @@
 //
 // # Implementation notes
 //
-// One dragonboat v4 NodeHost per engine, in registry mode with a static
-// registry (shards.Registry) built from Peers before the NodeHost starts:
-// every broker's NodeHostID is derived from its id, and any (shard, replica)
-// resolves from the table, also for replicas started later or joined. A
-// target not in the table is logged once and counted (UnknownRaftTargets).
+// One dragonboat v4 NodeHost per engine, in registry mode with chronik's
+// registry (shards.Registry) built from Peers before the NodeHost starts
+// and kept equal to __meta's broker addresses afterwards: every broker's
+// NodeHostID is derived from its id, and any (shard, replica) resolves from
+// the table, also for replicas started later or joined, and for brokers
+// added later (AddBroker records the address before the broker becomes a
+// member of anything). A target not in the table is logged once and
+// counted (UnknownRaftTargets).
 //
-// Shard __meta (id 1, one replica per configured peer) holds brokers, topics
+// Brokers join a running cluster through AddBroker on a member and
+// Config.Join on the new broker, and leave through RemoveBroker once they
+// hold no replica (members.go); __meta changes by one voter at a time, only
+// while the reachable voters keep a quorum.
+//
+// Shard __meta (id 1, one replica per broker) holds brokers, topics
 // with their placement, reported partition leaders, the producer-id counter
 // and the cluster id. Any broker may propose; placement happens inside the
 // deterministic state machine (round robin over registered brokers, one

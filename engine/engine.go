@@ -50,6 +50,8 @@ type Engine struct {
 	moving    map[movingTask]bool   // reassignment tasks running on this broker (reassign.go)
 	removing  map[string]bool       // partition directories being deleted (stopPartition)
 
+	removalSeen map[uint64]time.Time // unfinished broker removals, when first seen (members.go; reconcile goroutine only)
+
 	// Damaged replicas (quarantine.go).
 	qmu              sync.Mutex
 	quarantine       map[uint64]*QuarantinedReplica // by shard
@@ -57,17 +59,20 @@ type Engine struct {
 	quarantinedTotal atomic.Uint64
 	rebuiltTotal     atomic.Uint64
 
-	ready     chan struct{} // closed once this broker is registered in __meta
-	readyOnce sync.Once
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	ready       chan struct{} // closed once this broker is registered in __meta
+	readyOnce   sync.Once
+	removed     chan struct{} // closed once __meta shows this broker removed (members.go)
+	removedOnce sync.Once
+	closing     chan struct{}
+	closeOnce   sync.Once
+	wg          sync.WaitGroup
 }
 
-// Open starts an engine: the NodeHost (with the static registry), the __meta
-// replica, the reconciler that starts this broker's partition replicas, and
-// the registration of this broker in __meta. It does not wait for __meta to
-// elect a leader; WaitReady does.
+// Open starts an engine: the NodeHost (with the registry, filled from
+// Config.Peers), the __meta replica (for a new broker with Config.Join,
+// once a member added it), the reconciler that starts this broker's
+// partition replicas, and the registration of this broker in __meta. It
+// does not wait for __meta to elect a leader; WaitReady does.
 func Open(cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -99,9 +104,11 @@ func Open(cfg Config) (*Engine, error) {
 		repairing:   map[uint64]bool{},
 		moving:      map[movingTask]bool{},
 		removing:    map[string]bool{},
+		removalSeen: map[uint64]time.Time{},
 		quarantine:  map[uint64]*QuarantinedReplica{},
 		damaged:     make(chan damageReport, 64),
 		ready:       make(chan struct{}),
+		removed:     make(chan struct{}),
 		closing:     make(chan struct{}),
 	}
 	e.leaders.init()
@@ -122,7 +129,12 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("start raft node host at %s: %w", raftAddr, err)
 	}
 	e.nh = nh
-	if err := e.startMeta(); err != nil {
+	e.meta = shards.NewMetaSM(e.onMetaChange)
+	if cfg.Join != nil && !nh.HasNodeInfo(shards.MetaShardID, cfg.NodeID) {
+		// A new broker of a running cluster: its __meta replica starts
+		// once a member has added it (members.go).
+		e.goFunc(e.joinLoop)
+	} else if err := e.startMeta(false); err != nil {
 		nh.Close()
 		return nil, err
 	}
@@ -196,20 +208,27 @@ func (e *Engine) raftConfig(shard, replica uint64) config.Config {
 	return raftconf.Replica(shard, replica, e.raftOptions())
 }
 
-// startMeta starts this broker's __meta replica: every configured peer is an
-// initial member (replica id = broker id).
-func (e *Engine) startMeta() error {
-	e.meta = shards.NewMetaSM(func(*shards.MetaState) {
-		select {
-		case e.metaChanged <- struct{}{}:
-		default:
-		}
-	})
+// onMetaChange runs on __meta's apply goroutine after every update: it
+// brings the Raft registry and the peer links up to date with the broker
+// table (members.go) and wakes the reconciler.
+func (e *Engine) onMetaChange(st *shards.MetaState) {
+	e.syncBrokers(st)
+	select {
+	case e.metaChanged <- struct{}{}:
+	default:
+	}
+}
+
+// startMeta starts this broker's __meta replica (replica id = broker id):
+// on the first start of an initial member with every configured peer as an
+// initial member, as a joiner when a member added it (join), and with no
+// member map on every restart.
+func (e *Engine) startMeta(join bool) error {
 	rc := e.raftConfig(shards.MetaShardID, e.cfg.NodeID)
 	rc.SnapshotEntries = 1000
 	rc.CompactionOverhead = 1000
 	var members map[uint64]string
-	if !e.nh.HasNodeInfo(shards.MetaShardID, e.cfg.NodeID) {
+	if !join && !e.nh.HasNodeInfo(shards.MetaShardID, e.cfg.NodeID) {
 		ids := make([]uint64, 0, len(e.cfg.Peers))
 		for id := range e.cfg.Peers {
 			ids = append(ids, id)
@@ -217,7 +236,7 @@ func (e *Engine) startMeta() error {
 		members = shards.Members(ids)
 	}
 	create := func(uint64, uint64) sm.IStateMachine { return e.meta }
-	if err := e.nh.StartReplica(members, false, create, rc); err != nil {
+	if err := e.nh.StartReplica(members, join, create, rc); err != nil {
 		return fmt.Errorf("start __meta replica: %w", err)
 	}
 	return nil
@@ -227,10 +246,14 @@ func (e *Engine) startMeta() error {
 // the controller generate the cluster id.
 func (e *Engine) registerLoop() {
 	me := shards.BrokerInfo{ID: e.cfg.NodeID, KafkaAddr: e.cfg.KafkaAddr, Listeners: maps.Clone(e.cfg.KafkaListeners), Rack: e.cfg.Rack}
+	raftAddr, _ := shards.CanonicalAddr(e.cfg.RaftAddr)
 	for {
 		st := e.meta.State()
+		if st.Removed(me.ID) {
+			return // the reconciler reports it (Removed)
+		}
 		b, ok := st.Brokers[me.ID]
-		registered := ok && b.Equal(me)
+		registered := ok && b.Equal(me) && st.RaftAddrs[me.ID] == raftAddr
 		if registered && st.ClusterID != "" {
 			e.readyOnce.Do(func() { close(e.ready) })
 			return
@@ -238,7 +261,7 @@ func (e *Engine) registerLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var err error
 		if !registered {
-			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRegister, Broker: &me})
+			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpRegister, Broker: &me, RaftAddr: raftAddr})
 		} else if leader, _ := e.leaders.get(shards.MetaShardID); leader == e.cfg.NodeID {
 			_, err = e.proposeMeta(ctx, shards.MetaCommand{Op: shards.OpInitCluster, ClusterID: newClusterID()})
 		}

@@ -31,6 +31,11 @@ var (
 	ErrInvalidCredential        = errs.ErrInvalidCredential
 	ErrInvalidReplicaAssignment = errs.ErrInvalidReplicaAssignment
 	ErrNoReassignmentInProgress = errs.ErrNoReassignmentInProgress
+	ErrUnknownBroker            = errs.ErrUnknownBroker
+	ErrBrokerRemoved            = errs.ErrBrokerRemoved
+	ErrBrokerHasReplicas        = errs.ErrBrokerHasReplicas
+	ErrMetaQuorum               = errs.ErrMetaQuorum
+	ErrInvalidBroker            = errs.ErrInvalidBroker
 )
 
 // NotLeaderError carries the current leader of a partition; it matches

@@ -35,16 +35,16 @@ const (
 
 // peerLinks is the state of this broker's Raft connections to its peers.
 type peerLinks struct {
-	byAddr map[string]uint64 // canonical Raft address -> broker id; read-only
-	addrOf map[uint64]string // the reverse; read-only
 	// suspects receives brokers to dial now (a connection to them failed).
 	suspects chan uint64
 	// dial connects to a Raft address (net.Dialer's DialContext; tests
 	// replace it).
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	mu   sync.Mutex
-	down map[uint64]time.Time // broker -> since when a dial to it fails (absent: up)
+	mu     sync.Mutex
+	byAddr map[string]uint64    // canonical Raft address -> broker id
+	addrOf map[uint64]string    // the reverse (setPeer, dropPeer)
+	down   map[uint64]time.Time // broker -> since when a dial to it fails (absent: up)
 	// upSince is when each broker last came back up (or this engine
 	// started): the leader balancer waits before handing leadership to a
 	// broker that has just returned.
@@ -65,6 +65,37 @@ func newPeerLinks(peers map[uint64]string) *peerLinks {
 	return l
 }
 
+// setPeer records broker id's Raft address (a broker added to the
+// cluster); a new peer counts as up from now until a dial fails.
+func (l *peerLinks) setPeer(id uint64, addr string) {
+	c, err := shards.CanonicalAddr(addr)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.addrOf[id]; ok {
+		if old == c {
+			return
+		}
+		delete(l.byAddr, old)
+	} else {
+		l.upSince[id] = time.Now()
+	}
+	l.byAddr[c] = id
+	l.addrOf[id] = c
+}
+
+// dropPeer forgets broker id (removed from the cluster).
+func (l *peerLinks) dropPeer(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.byAddr, l.addrOf[id])
+	delete(l.addrOf, id)
+	delete(l.down, id)
+	delete(l.upSince, id)
+}
+
 // set records a connection to the broker at addr established (up) or
 // failed (suspect: the prober decides).
 func (l *peerLinks) set(addr string, up bool) {
@@ -72,7 +103,9 @@ func (l *peerLinks) set(addr string, up bool) {
 	if err != nil {
 		return
 	}
+	l.mu.Lock()
 	id, ok := l.byAddr[c]
+	l.mu.Unlock()
 	if !ok {
 		return
 	}
@@ -88,16 +121,22 @@ func (l *peerLinks) set(addr string, up bool) {
 
 // probe dials broker id's Raft port and records the outcome.
 func (l *peerLinks) probe(ctx context.Context, id uint64) {
+	l.mu.Lock()
+	addr, known := l.addrOf[id]
+	l.mu.Unlock()
+	if !known {
+		return // removed meanwhile
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	conn, err := l.dial(ctx, "tcp", l.addrOf[id])
+	conn, err := l.dial(ctx, "tcp", addr)
 	if err == nil {
 		conn.Close()
 		l.heard(id)
 		return
 	}
 	l.mu.Lock()
-	if _, was := l.down[id]; !was {
+	if _, was := l.down[id]; !was && l.addrOf[id] != "" {
 		l.down[id] = time.Now()
 	}
 	l.mu.Unlock()

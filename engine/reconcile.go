@@ -152,6 +152,7 @@ func (e *Engine) reconcile() {
 	e.balanceLeaders(st)
 	e.repairMembership(st)
 	e.driveReassignments(st)
+	e.finishRemovals(st)
 }
 
 // startConcurrency bounds the replicas one reconcile pass starts at once.

@@ -181,8 +181,8 @@ func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, 
 	if e.local(part.Shard) == nil {
 		return fmt.Errorf("topic %q partition %d: no local replica to change membership from: %w", topic, partition, ErrNotReady)
 	}
-	if _, ok := e.cfg.Peers[broker]; !ok {
-		return fmt.Errorf("broker %d is not a configured peer: %w", broker, ErrInvalidReplicationFactor)
+	if _, ok := e.reg.Addr(broker); !ok {
+		return fmt.Errorf("broker %d is not a known broker: %w", broker, ErrInvalidReplicationFactor)
 	}
 	for {
 		err = e.nh.SyncRequestAddReplica(ctx, part.Shard, replica, shards.NodeHostID(broker), 0)

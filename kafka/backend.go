@@ -71,6 +71,11 @@ type backend interface {
 	// ListReassignments lists the moves in progress, of topics or all
 	// (engine.Engine.ListReassignments).
 	ListReassignments(topics ...string) []engine.Reassignment
+	// AddBroker adds a broker to the cluster (engine.Engine.AddBroker).
+	AddBroker(ctx context.Context, id uint64, raftAddr string) error
+	// RemoveBroker removes a broker that holds no replica from the cluster
+	// (engine.Engine.RemoveBroker).
+	RemoveBroker(ctx context.Context, id uint64) error
 }
 
 // produceWaiter is a proposed produce's outcome (*engine.PendingProduce).

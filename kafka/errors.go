@@ -62,6 +62,11 @@ var errorCodes = []struct {
 	{engine.ErrInvalidCredential, kerr.UnacceptableCredential},
 	{engine.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 	{engine.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{engine.ErrUnknownBroker, kerr.BrokerIDNotRegistered},
+	{engine.ErrBrokerRemoved, kerr.InvalidRequest},
+	{engine.ErrBrokerHasReplicas, kerr.InvalidRequest},
+	{engine.ErrMetaQuorum, kerr.InvalidRequest},
+	{engine.ErrInvalidBroker, kerr.InvalidRequest},
 }
 
 // errorCode returns the Kafka error code for err: 0 for nil, the first match

@@ -224,6 +224,8 @@ func (b *stubBackend) ReassignPartition(context.Context, string, int32, []uint64
 	return b.err
 }
 func (b *stubBackend) ListReassignments(...string) []engine.Reassignment { return nil }
+func (b *stubBackend) AddBroker(context.Context, uint64, string) error   { return b.err }
+func (b *stubBackend) RemoveBroker(context.Context, uint64) error        { return b.err }
 func (b *stubBackend) AlterScramCredentials(context.Context, string, engine.ScramChange) error {
 	return b.err
 }

@@ -133,6 +133,18 @@ func TestEveryVersion(t *testing.T) {
 			r.Filters = append(r.Filters, f)
 			return r
 		},
+		// Refused (see responseErrors): an unknown broker, a voter without
+		// a listener; the round trip checks the encodings.
+		64: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrUnregisterBrokerRequest()
+			r.BrokerID = 77
+			return r
+		},
+		80: func(v int16) kmsg.Request {
+			r := kmsg.NewPtrAddRaftVoterRequest()
+			r.VoterID = 77
+			return r
+		},
 		66: func(v int16) kmsg.Request {
 			r := kmsg.NewPtrListTransactionsRequest()
 			r.StateFilters = []string{"Ongoing"}
@@ -171,6 +183,14 @@ func responseErrors(resp kmsg.Response) []error {
 		}
 	}
 	switch r := resp.(type) {
+	case *kmsg.UnregisterBrokerResponse:
+		if r.ErrorCode != kerr.BrokerIDNotRegistered.Code {
+			errs = append(errs, fmt.Errorf("unregister an unknown broker: %v, want BROKER_ID_NOT_REGISTERED", kerr.ErrorForCode(r.ErrorCode)))
+		}
+	case *kmsg.AddRaftVoterResponse:
+		if r.ErrorCode != kerr.InvalidRequest.Code {
+			errs = append(errs, fmt.Errorf("add a voter without a listener: %v, want INVALID_REQUEST", kerr.ErrorForCode(r.ErrorCode)))
+		}
 	case *kmsg.DescribeACLsResponse:
 		add(r.ErrorCode)
 	case *kmsg.CreateACLsResponse:

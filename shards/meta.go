@@ -39,6 +39,16 @@ type MetaState struct {
 	// ScramSecret keys the fake credentials answered for unknown users, so
 	// every broker answers an unknown user alike (scramcred.Fake).
 	ScramSecret []byte `json:",omitempty"`
+
+	// RaftAddrs is every broker's Raft address as __meta knows it (a
+	// broker registers its own; OpAddBroker records a new one before it is
+	// added to __meta's Raft group); every broker's registry follows it
+	// (meta_brokers.go). The map is replaced, never changed in place.
+	RaftAddrs map[uint64]string `json:",omitempty"`
+	// RemovedBrokers are the ids of brokers removed from the cluster, in
+	// order; an id is never taken back (dragonboat refuses a removed
+	// replica of __meta forever).
+	RemovedBrokers []uint64 `json:",omitempty"`
 }
 
 // BrokerInfo is one registered broker.
@@ -142,6 +152,16 @@ const (
 	// OpReassignRemoved records that Replica left shard Shard's Raft group:
 	// it leaves Replicas.
 	OpReassignRemoved = "reassign-removed"
+	// OpAddBroker records RaftAddr as the Raft address of new broker
+	// Broker.ID, before it is added to __meta's Raft group
+	// (meta_brokers.go).
+	OpAddBroker = "add-broker"
+	// OpRemoveBroker takes broker Broker.ID, which holds no replica, out
+	// of the broker table and marks its id removed.
+	OpRemoveBroker = "remove-broker"
+	// OpBrokerLeft drops removed broker Broker.ID's Raft address once it
+	// left __meta's Raft group.
+	OpBrokerLeft = "broker-left"
 )
 
 // Meta result codes. A rejected command returns one of these in
@@ -163,6 +183,13 @@ const (
 	MetaInvalidReplicas
 	// MetaNoReassignment: OpReassign with Cancel where none is in progress.
 	MetaNoReassignment
+	// MetaBrokerRemoved: OpRegister or OpAddBroker of a removed broker id.
+	MetaBrokerRemoved
+	// MetaBrokerHasReplicas: OpRemoveBroker of a broker that still holds
+	// (or is the target of) a partition replica.
+	MetaBrokerHasReplicas
+	// MetaAddrInUse: OpAddBroker with another broker's Raft address.
+	MetaAddrInUse
 )
 
 // MetaCommand is one proposal to __meta, JSON encoded.
@@ -189,6 +216,7 @@ type MetaCommand struct {
 	Scram      *ScramAlteration  `json:"scram,omitempty"`
 	Brokers    []uint64          `json:"brokers,omitempty"`
 	Cancel     bool              `json:"cancel,omitempty"`
+	RaftAddr   string            `json:"raft_addr,omitempty"`
 }
 
 // Encode returns the command's wire form.
@@ -312,7 +340,19 @@ func (s *MetaState) apply(c MetaCommand) sm.Result {
 		if c.Broker == nil || c.Broker.ID == 0 {
 			return sm.Result{Value: MetaBadCommand, Data: []byte{1}}
 		}
+		if slices.Contains(s.RemovedBrokers, c.Broker.ID) {
+			return bad(MetaBrokerRemoved)
+		}
 		s.Brokers[c.Broker.ID] = *c.Broker
+		if c.RaftAddr != "" && s.RaftAddrs[c.Broker.ID] != c.RaftAddr {
+			s.RaftAddrs = maps.Clone(s.RaftAddrs)
+			if s.RaftAddrs == nil {
+				s.RaftAddrs = map[uint64]string{}
+			}
+			s.RaftAddrs[c.Broker.ID] = c.RaftAddr
+		}
+	case OpAddBroker, OpRemoveBroker, OpBrokerLeft:
+		return s.changeBrokers(c)
 	case OpLeader:
 		if cur, ok := s.Leaders[c.Shard]; !ok || c.Epoch >= cur.Epoch {
 			s.Leaders[c.Shard] = LeaderInfo{Leader: c.Leader, Epoch: c.Epoch}

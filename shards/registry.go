@@ -3,6 +3,7 @@ package shards
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -53,15 +54,21 @@ func CanonicalAddr(addr string) (string, error) {
 	return net.JoinHostPort(strings.ToLower(host), strconv.FormatUint(p, 10)), nil
 }
 
-// Registry is a static dragonboat node registry: it resolves any
+// Registry is chronik's dragonboat node registry: it resolves any
 // (shard, replica) to the Raft address of broker BrokerOf(replica) from a
-// table fixed before the NodeHost starts. Replicas started later, or joined
-// with an empty member map, resolve every peer from their first message.
-// A target that is not in the table is logged once, counted in
-// UnknownTargets and reported to dragonboat as an error (it drops the
-// message and Raft retries). Safe for concurrent use.
+// table of brokers, filled from the configured peers before the NodeHost
+// starts and changed only by __meta's broker table (Set and Delete, called
+// when a broker added to or removed from a running cluster is applied), so
+// replicas started later, or joined with an empty member map, resolve every
+// peer from their first message. A target that is not in the table is
+// logged once, counted in UnknownTargets and reported to dragonboat as an
+// error (it drops the message and Raft retries). Safe for concurrent use;
+// Resolve takes no lock.
 type Registry struct {
-	addrs          map[uint64]string // broker id -> canonical Raft address; read-only
+	// addrs is broker id -> canonical Raft address. The map is never
+	// changed once stored: Set and Delete store a changed copy.
+	addrs          atomic.Pointer[map[uint64]string]
+	wmu            sync.Mutex // serialises Set and Delete
 	streams        uint64
 	log            *slog.Logger
 	unknown        atomic.Uint64
@@ -74,7 +81,8 @@ func NewRegistry(peers map[uint64]string, logger *slog.Logger) (*Registry, error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{addrs: make(map[uint64]string, len(peers)), log: logger, loggedUnknowns: map[[2]uint64]bool{}}
+	r := &Registry{log: logger, loggedUnknowns: map[[2]uint64]bool{}}
+	addrs := make(map[uint64]string, len(peers))
 	for id, a := range peers {
 		if id == 0 || id >= ReplicaGenerationBase {
 			return nil, fmt.Errorf("peer id %d: must be in [1, %d)", id, ReplicaGenerationBase)
@@ -83,10 +91,53 @@ func NewRegistry(peers map[uint64]string, logger *slog.Logger) (*Registry, error
 		if err != nil {
 			return nil, fmt.Errorf("peer %d: %w", id, err)
 		}
-		r.addrs[id] = c
+		addrs[id] = c
 	}
+	r.addrs.Store(&addrs)
 	return r, nil
 }
+
+// Set records broker id's Raft address (a broker added to the cluster, or
+// one whose address __meta records). It reports whether the table changed.
+func (r *Registry) Set(id uint64, addr string) (bool, error) {
+	if id == 0 || id >= ReplicaGenerationBase {
+		return false, fmt.Errorf("broker id %d: must be in [1, %d)", id, ReplicaGenerationBase)
+	}
+	c, err := CanonicalAddr(addr)
+	if err != nil {
+		return false, fmt.Errorf("broker %d: %w", id, err)
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	cur := *r.addrs.Load()
+	if old, ok := cur[id]; ok && old == c {
+		return false, nil
+	} else if ok {
+		r.log.Warn("raft registry: broker address changed", "broker", id, "from", old, "to", c)
+	}
+	next := maps.Clone(cur)
+	next[id] = c
+	r.addrs.Store(&next)
+	return true, nil
+}
+
+// Delete drops broker id (removed from the cluster) from the table. It
+// reports whether the table changed.
+func (r *Registry) Delete(id uint64) bool {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	cur := *r.addrs.Load()
+	if _, ok := cur[id]; !ok {
+		return false
+	}
+	next := maps.Clone(cur)
+	delete(next, id)
+	r.addrs.Store(&next)
+	return true
+}
+
+// Brokers returns a copy of the table: broker id -> Raft address.
+func (r *Registry) Brokers() map[uint64]string { return maps.Clone(*r.addrs.Load()) }
 
 // UnknownTargets counts Resolve calls for a (shard, replica) whose broker is
 // not in the table.
@@ -94,7 +145,7 @@ func (r *Registry) UnknownTargets() uint64 { return r.unknown.Load() }
 
 // Addr returns broker id's Raft address.
 func (r *Registry) Addr(id uint64) (string, bool) {
-	a, ok := r.addrs[id]
+	a, ok := (*r.addrs.Load())[id]
 	return a, ok
 }
 
@@ -108,7 +159,7 @@ func (r *Registry) Create(nhid string, streamConnections uint64, _ config.Target
 // Close implements raftio.INodeRegistry.
 func (r *Registry) Close() error { return nil }
 
-// Add implements raftio.INodeRegistry. The table is static: the NodeHostID
+// Add implements raftio.INodeRegistry. The table is per broker: the NodeHostID
 // dragonboat passes must be the one derived from the replica's broker; any
 // other value is logged (the table still wins).
 func (r *Registry) Add(shardID, replicaID uint64, target string) {
@@ -117,20 +168,21 @@ func (r *Registry) Add(shardID, replicaID uint64, target string) {
 	}
 }
 
-// Remove implements raftio.INodeRegistry (no-op: the table is static).
+// Remove implements raftio.INodeRegistry (no-op: the table is per broker,
+// not per replica, and changes only through Set and Delete).
 func (r *Registry) Remove(shardID, replicaID uint64) {}
 
-// RemoveShard implements raftio.INodeRegistry (no-op: the table is static).
+// RemoveShard implements raftio.INodeRegistry (no-op, as Remove).
 func (r *Registry) RemoveShard(shardID uint64) {}
 
 // ErrUnknownTarget is returned by Resolve for a replica whose broker is not
-// among the configured peers.
-var ErrUnknownTarget = fmt.Errorf("chronik: raft target not in the static registry")
+// in the table (neither a configured peer nor a broker __meta added).
+var ErrUnknownTarget = fmt.Errorf("chronik: raft target not in the registry")
 
 // Resolve implements raftio.INodeRegistry: (shard, replica) -> (address,
 // connection key).
 func (r *Registry) Resolve(shardID, replicaID uint64) (string, string, error) {
-	a, ok := r.addrs[BrokerOf(replicaID)]
+	a, ok := (*r.addrs.Load())[BrokerOf(replicaID)]
 	if !ok {
 		r.unknown.Add(1)
 		key := [2]uint64{shardID, replicaID}

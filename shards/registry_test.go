@@ -55,3 +55,39 @@ func TestNodeHostIDIsStableAndDistinct(t *testing.T) {
 		t.Fatal("BrokerOf(1003) != 3")
 	}
 }
+
+// Brokers added to and removed from a running cluster change the table:
+// Set adds (or moves) a broker, Delete drops it, and Resolve follows.
+func TestRegistrySetDelete(t *testing.T) {
+	r, err := NewRegistry(map[uint64]string{1: "127.0.0.1:7001"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Resolve(200, 1004); !errors.Is(err, ErrUnknownTarget) {
+		t.Fatalf("broker 4 before it was added: %v", err)
+	}
+	if changed, err := r.Set(4, "LOCALHOST:7004"); err != nil || !changed {
+		t.Fatalf("set 4: %v %v", changed, err)
+	}
+	if changed, err := r.Set(4, "localhost:7004"); err != nil || changed {
+		t.Fatalf("set 4 again (same canonical address): changed %v, %v", changed, err)
+	}
+	if a, _, err := r.Resolve(200, 1004); err != nil || a != "localhost:7004" {
+		t.Fatalf("resolve broker 4: %q %v", a, err)
+	}
+	if _, err := r.Set(1000, "h:1"); err == nil {
+		t.Fatal("broker id 1000 accepted")
+	}
+	if _, err := r.Set(5, "nohost"); err == nil {
+		t.Fatal("address without port accepted")
+	}
+	if !r.Delete(4) || r.Delete(4) {
+		t.Fatal("delete 4: want true once, then false")
+	}
+	if _, _, err := r.Resolve(200, 4); !errors.Is(err, ErrUnknownTarget) {
+		t.Fatalf("broker 4 after it was removed: %v", err)
+	}
+	if got := r.Brokers(); len(got) != 1 || got[1] != "127.0.0.1:7001" {
+		t.Fatalf("brokers %v", got)
+	}
+}

@@ -80,6 +80,20 @@ var (
 	// ErrNoReassignmentInProgress: a cancel of a partition reassignment
 	// where none is in progress.
 	ErrNoReassignmentInProgress = errors.New("chronik: no reassignment in progress")
+	// ErrUnknownBroker: a broker id the cluster does not know.
+	ErrUnknownBroker = errors.New("chronik: unknown broker")
+	// ErrBrokerRemoved: a broker id that was removed from the cluster; ids
+	// are never taken back.
+	ErrBrokerRemoved = errors.New("chronik: broker id was removed from the cluster")
+	// ErrBrokerHasReplicas: a broker removal while partitions still have,
+	// or are moving, a replica on it.
+	ErrBrokerHasReplicas = errors.New("chronik: broker still holds partition replicas")
+	// ErrMetaQuorum: a membership change of __meta that would leave it
+	// without a quorum of reachable brokers.
+	ErrMetaQuorum = errors.New("chronik: the change would leave __meta without a quorum")
+	// ErrInvalidBroker: a broker to add with an id out of range or a Raft
+	// address that is not host:port or already another broker's.
+	ErrInvalidBroker = errors.New("chronik: invalid broker")
 )
 
 // NotLeaderError is returned for ErrNotLeader. Leader is the broker id of the

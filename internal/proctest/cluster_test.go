@@ -67,6 +67,8 @@ type cluster struct {
 	// broker's own entry must stay its Raft address; the others may be
 	// proxies).
 	peersOf map[int]string
+	// extraOf adds flags for the brokers it names.
+	extraOf map[int][]string
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1, below the
@@ -129,6 +131,7 @@ func (c *cluster) start(id int) {
 	args := append([]string{"start", "--node-id", strconv.Itoa(id), "--peers", peers,
 		"--kafka-addr", b.kafka, "--raft-addr", b.raft, "--http-addr", b.http, "--data-dir", b.dir,
 		"--log-level", cmp.Or(os.Getenv("CHRONIK_PROCTEST_LOG_LEVEL"), "warn")}, c.extra...)
+	args = append(args, c.extraOf[id]...)
 	b.cmd = exec.Command(chronikBin, args...)
 	// A test binary that dies (a -timeout panic, a kill) takes its brokers
 	// with it: no orphan keeps ports, disk and CPU.

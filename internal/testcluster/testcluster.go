@@ -11,6 +11,7 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -400,4 +401,55 @@ func (c *Cluster) waitFor(t testing.TB, d time.Duration, what string, ok func() 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// AddEngine starts engine N()+1 as a broker joining the running cluster
+// (engine.Config.Join asks the first running engine to add it), waits
+// until it is ready, and returns its number. Its Raft links are direct,
+// even WithFaults.
+func (c *Cluster) AddEngine(t testing.TB, opts ...Option) int {
+	t.Helper()
+	c.mu.Lock()
+	id := uint64(len(c.cfgs) + 1)
+	base := c.cfgs[1]
+	peers := map[uint64]string{}
+	for j, cfg := range c.cfgs {
+		peers[j] = cfg.RaftAddr
+	}
+	c.mu.Unlock()
+	cfg := base
+	cfg.NodeID = id
+	cfg.DataDir = t.TempDir()
+	cfg.RaftAddr = freeAddr(t)
+	peers[id] = cfg.RaftAddr
+	cfg.Peers = peers
+	cfg.KafkaAddr = fmt.Sprintf("127.0.0.1:%d", 19092+int(id))
+	cfg.Join = func(ctx context.Context) error {
+		for _, i := range c.Running() {
+			if i == int(id) {
+				continue
+			}
+			return c.Engine(i).AddBroker(ctx, id, cfg.RaftAddr)
+		}
+		return errors.New("testcluster: no running engine to join through")
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for _, f := range o.cfg {
+		f(&cfg)
+	}
+	c.mu.Lock()
+	c.cfgs[id] = cfg
+	c.mu.Unlock()
+	if err := c.start(id); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Engine(int(id)).WaitReady(ctx); err != nil {
+		t.Fatalf("engine %d not ready after joining: %v", id, err)
+	}
+	return int(id)
 }
