@@ -374,9 +374,17 @@ func (e *Engine) Removed() <-chan struct{} { return e.removed }
 // syncBrokers brings the registry and the peer links up to date with
 // __meta's broker addresses: a broker added at run time is resolvable from
 // the moment its OpAddBroker is applied, a removed one is dropped once it
-// left __meta's Raft group. Runs on __meta's apply goroutine: no blocking.
+// left __meta's Raft group. The brokers of this broker's own configured
+// peers keep their configured address. Runs on __meta's apply goroutine: no
+// blocking.
 func (e *Engine) syncBrokers(st *shards.MetaState) {
 	for id, a := range st.RaftAddrs {
+		if _, static := e.cfg.Peers[id]; static {
+			// The address this broker was configured with wins: it may
+			// differ from the one the peer registered (a proxy, a NAT,
+			// another network path to it).
+			continue
+		}
 		if have, ok := e.reg.Addr(id); ok && have == a {
 			continue
 		}
