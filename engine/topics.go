@@ -198,6 +198,18 @@ func (e *Engine) AddReplica(ctx context.Context, topic string, partition int32, 
 	return err
 }
 
+// TopicName returns the name of the topic whose ID is id: what a request
+// that names topics by ID (Fetch v13+) needs, without building the
+// Metadata of every topic.
+func (e *Engine) TopicName(id [16]byte) (string, bool) {
+	for name, t := range e.meta.State().Topics {
+		if t.ID == id {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // Metadata returns the cluster as recorded in __meta: brokers, topics and,
 // per partition, the leader (this broker's own view for partitions it
 // hosts, else the leader last reported to __meta), epoch and replicas.

@@ -100,10 +100,6 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 		resp.SessionID = 0
 	}
 
-	var v *metaView // only topic IDs (v13+) need a metadata snapshot
-	if r.version >= 13 {
-		v = s.view()
-	}
 	// As in Kafka, a consumer fetch with client metadata (v11+) may be
 	// served by a follower; older versions read from the leader only.
 	consumer := r.version >= 11 && replicaID(req) < 0
@@ -118,8 +114,8 @@ func handleFetch(s *Server, ctx context.Context, r *request) (kmsg.Response, err
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
 		name, unknownID := rt.Topic, false
 		if r.version >= 13 {
-			if ti := v.byID[rt.TopicID]; ti != nil {
-				name = ti.Name
+			if n, ok := s.be.TopicName(rt.TopicID); ok {
+				name = n
 			} else {
 				unknownID = true
 			}

@@ -112,7 +112,7 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			continue
 		}
 		if req.ValidateOnly {
-			if s.view().byName[rt.Topic] != nil {
+			if s.view(rt.Topic).byName[rt.Topic] != nil {
 				setErr(kerr.TopicAlreadyExists.Code, fmt.Errorf("%w: %s", engine.ErrTopicExists, rt.Topic))
 				continue
 			}
@@ -130,7 +130,7 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) (kmsg.Respon
 			}
 			s.log.Info("created topic", "topic", rt.Topic, "partitions", tc.Partitions)
 			waitLedInView(ctx, s, rt.Topic, 1)
-			fillCreated(t, tc, s.view().byName[rt.Topic])
+			fillCreated(t, tc, s.view(rt.Topic).byName[rt.Topic])
 		}()
 	}
 	wg.Wait()
@@ -144,7 +144,7 @@ func waitLedInView(ctx context.Context, s *Server, topic string, partitions int)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for {
-		if ti := s.view().byName[topic]; ti != nil && len(ti.Partitions) >= max(partitions, 1) {
+		if ti := s.view(topic).byName[topic]; ti != nil && len(ti.Partitions) >= max(partitions, 1) {
 			led := true
 			for i := range ti.Partitions {
 				led = led && leaderOf(&ti.Partitions[i]) >= 0

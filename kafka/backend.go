@@ -14,6 +14,8 @@ type backend interface {
 	// Metadata describes the cluster; with topic names, only those topics
 	// (engine.Engine.Metadata).
 	Metadata(topics ...string) engine.Metadata
+	// TopicName resolves a topic ID (engine.Engine.TopicName).
+	TopicName(id [16]byte) (string, bool)
 	CreateTopic(ctx context.Context, name string, tc engine.TopicConfig) error
 	DeleteTopic(ctx context.Context, name string) error
 	CreatePartitions(ctx context.Context, topic string, count int32) error

@@ -176,6 +176,7 @@ func (b *stubBackend) NodeID() uint64 { return 1 }
 func (b *stubBackend) Metadata(...string) engine.Metadata {
 	return engine.Metadata{ClusterID: "stub", ControllerID: 1, Brokers: []engine.Broker{{ID: 1, KafkaAddr: b.addr}}}
 }
+func (b *stubBackend) TopicName([16]byte) (string, bool)                             { return "", false }
 func (b *stubBackend) CreateTopic(context.Context, string, engine.TopicConfig) error { return b.err }
 func (b *stubBackend) DeleteTopic(context.Context, string) error                     { return b.err }
 func (b *stubBackend) CreatePartitions(context.Context, string, int32) error         { return b.err }
