@@ -38,7 +38,7 @@ func handleFindCoordinator(s *Server, ctx context.Context, r *request) (kmsg.Res
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	resp.Version = r.version
-	v := s.view()
+	v := s.view(OffsetsTopic) // the brokers, and the offsets topic's partitions
 	find := func(key string) (endpoint, *kerr.Error) {
 		var id uint64
 		var e *kerr.Error

@@ -43,7 +43,16 @@ func handleAddPartitionsToTxn(s *Server, ctx context.Context, r *request) (kmsg.
 	req := r.kreq.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	resp.Version = r.version
-	v := s.view()
+	var named []string // the view covers only the topics the request names
+	for _, t := range req.Topics {
+		named = append(named, t.Topic)
+	}
+	for _, tx := range req.Transactions {
+		for _, t := range tx.Topics {
+			named = append(named, t.Topic)
+		}
+	}
+	v := s.view(named...)
 	if r.version < 4 {
 		tx := kmsg.AddPartitionsToTxnRequestTransaction{TransactionalID: req.TransactionalID,
 			ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch}

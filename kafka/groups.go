@@ -48,12 +48,14 @@ func (s *Server) GroupRecordsSkipped() int64 { return s.groups.RecordsSkipped() 
 func (s *Server) GroupSnapshot() []coordinator.GroupSnapshot { return s.groups.Snapshot() }
 
 // partitionKnown returns a check of whether a topic partition exists, for
-// the offset commit APIs; it reads the metadata view on first use only.
+// the offset commit APIs; it reads each topic's metadata once.
 func (s *Server) partitionKnown() func(topic string, partition int32) bool {
-	var v *metaView
+	views := map[string]*metaView{}
 	return func(topic string, partition int32) bool {
-		if v == nil {
-			v = s.view()
+		v, ok := views[topic]
+		if !ok {
+			v = s.view(topic)
+			views[topic] = v
 		}
 		return v.partition(topic, partition) != nil
 	}
