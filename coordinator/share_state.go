@@ -189,6 +189,9 @@ func (c *Coordinator) shareGroupFor(group string, create bool) (*shareGroup, *ke
 		return nil, kerr.InvalidGroupID
 	}
 	cp, e := c.partitionOf(group)
+	if e == kerr.CoordinatorNotAvailable && c.be != nil {
+		c.set.ensureTopic() // the first group of the cluster
+	}
 	if e != nil {
 		return nil, e
 	}
