@@ -73,7 +73,7 @@ type smember struct {
 	id, clientID, clientHost string
 	rack                     *string
 	epoch, prevEpoch         int32
-	topics                   []string           // sorted subscription
+	topics                   []string             // sorted subscription
 	assignment               map[[16]byte][]int32 // topic id -> partitions
 	timer                    *time.Timer
 	last                     time.Time

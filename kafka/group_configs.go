@@ -12,9 +12,9 @@ package kafka
 import (
 	"context"
 	"errors"
-	"time"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

@@ -208,7 +208,7 @@ type Server struct {
 	// shares holds the share partitions this broker leads and the share
 	// sessions of their members (share.go).
 	shares *shareManager
-	authz *acl.Authorizer // Config.Authz's super users and default
+	authz  *acl.Authorizer // Config.Authz's super users and default
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
