@@ -170,6 +170,9 @@ func (s *Server) openShare(ctx context.Context, sp *sharePart) error {
 	if sp.loaded && sp.leaderEpoch == pi.LeaderEpoch && st.StateEpoch == sp.stateEpoch {
 		return nil // only the configs were due
 	}
+	s.log.Debug("loading share partition", "group", sp.key.group, "topic", sp.name, "partition", sp.key.partition,
+		"leader_epoch", pi.LeaderEpoch, "was_loaded", sp.loaded, "old_leader_epoch", sp.leaderEpoch, "state_epoch", st.StateEpoch,
+		"old_state_epoch", sp.stateEpoch, "start_offset", st.StartOffset, "batches", len(st.Batches))
 	sp.loaded = false
 	sp.leaderEpoch, sp.stateEpoch = pi.LeaderEpoch, st.StateEpoch
 	sp.recs = map[int64]*srec{}
@@ -424,10 +427,12 @@ func (sp *sharePart) ack(member string, batches []ackBatch, maxType int8) (relea
 			}
 		}
 		prev = b.last
-		for o := max(b.first, sp.spso); o <= b.last; o++ {
+		for o := b.first; o <= b.last; o++ {
 			if i := o - b.first; len(b.types) > 1 && b.types[i] == ackGap {
 				continue
 			}
+			// Below the SPSO a record is settled: acknowledged by
+			// another member after this one's lock expired.
 			r := sp.recs[o]
 			if r == nil || r.state != srAcquired || r.member != member {
 				return false, kerr.InvalidRecordState
