@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -389,8 +390,11 @@ func (c *Coordinator) AlterShareGroupOffsets(group string, offsets []ShareOffset
 }
 
 // DeleteShareGroupOffsets deletes the share state of every partition of
-// the given topics in an empty share group. Errors: NON_EMPTY_GROUP,
-// GROUP_ID_NOT_FOUND, the coordinator errors.
+// the given topics in an empty share group: each becomes uninitialized
+// (start offset -1) under a new state epoch, so a partition leader still
+// holding the old state reads it again and starts over from
+// share.auto.offset.reset. Errors: NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, the
+// coordinator errors.
 func (c *Coordinator) DeleteShareGroupOffsets(group string, topics [][16]byte) *kerr.Error {
 	g, e := c.shareGroupFor(group, false)
 	if e != nil {
@@ -401,13 +405,12 @@ func (c *Coordinator) DeleteShareGroupOffsets(group string, topics [][16]byte) *
 		return kerr.NonEmptyGroup
 	}
 	var recs []engine.Record
-	var gone []shareKey
-	for k := range g.states {
-		for _, t := range topics {
-			if k.topic == t {
-				recs = append(recs, stateRecord(group, k, nil))
-				gone = append(gone, k)
-			}
+	next := map[shareKey]*shareState{}
+	for k, old := range g.states {
+		if slices.Contains(topics, k.topic) {
+			st := &shareState{StateEpoch: old.StateEpoch + 1, LeaderEpoch: old.LeaderEpoch, StartOffset: -1}
+			next[k] = st
+			recs = append(recs, stateRecord(group, k, st))
 		}
 	}
 	if len(recs) == 0 {
@@ -416,9 +419,7 @@ func (c *Coordinator) DeleteShareGroupOffsets(group string, topics [][16]byte) *
 	if e := g.writeShare(recs...); e != nil {
 		return e
 	}
-	for _, k := range gone {
-		delete(g.states, k)
-	}
+	maps.Copy(g.states, next)
 	return nil
 }
 

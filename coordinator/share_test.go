@@ -76,6 +76,15 @@ func TestShareStateSurvivesReload(t *testing.T) {
 		t.Fatalf("offsets %+v %v, want start offset 3", offs, e)
 	}
 
+	// Deleting the offsets makes the partition uninitialized under a new
+	// state epoch.
+	if e := c.DeleteShareGroupOffsets(group, [][16]byte{topic}); e != nil {
+		t.Fatal(e)
+	}
+	if st, _, e := c.ReadShareState(group, topic, 0, 2); e != nil || st.StartOffset != -1 || st.StateEpoch != 2 {
+		t.Fatalf("after deleting offsets: %+v %v, want start offset -1 at state epoch 2", st, e)
+	}
+
 	if e := c.DeleteGroup(group); e != nil {
 		t.Fatal(e)
 	}

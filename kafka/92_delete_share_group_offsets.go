@@ -4,8 +4,9 @@ package kafka
 //
 // Behaviour:
 //   - On the group's coordinator, for an empty share group: deletes the
-//     share state of every partition of the named topics (tombstones
-//     through Raft); the next fetch initializes them again from
+//     share state of every partition of the named topics (written through
+//     Raft as uninitialized under a new state epoch, so partition leaders
+//     drop what they hold); the next fetch initializes them again from
 //     share.auto.offset.reset.
 //   - NON_EMPTY_GROUP while the group has members; GROUP_ID_NOT_FOUND when
 //     no share group has the name; UNKNOWN_TOPIC_OR_PARTITION per topic that
