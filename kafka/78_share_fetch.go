@@ -14,7 +14,8 @@ package kafka
 //     starts one from the request's partitions, a later epoch adds the
 //     request's partitions and drops ForgottenTopicsData, -1 settles the
 //     piggybacked acknowledgements, releases what the member still holds
-//     on the session's partitions and ends the session. A later epoch
+//     on the session's partitions and ends the session; so does closing
+//     the connection the session last fetched on. A later epoch
 //     without a session: SHARE_SESSION_NOT_FOUND (the client starts a new
 //     one). Epochs are not checked further.
 //   - Piggybacked acknowledgements are applied and written to the share
@@ -95,6 +96,9 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 		s.shares.mu.Unlock()
 		resp.ErrorCode = kerr.ShareSessionNotFound.Code
 		return resp, nil
+	}
+	if r.conn != nil {
+		sess.conn = r.conn
 	}
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {

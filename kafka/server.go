@@ -354,6 +354,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			s.shareConnClosed(c)
 		}()
 	}
 }

@@ -103,9 +103,11 @@ type sharePart struct {
 }
 
 // shareSession is a member's share session on this broker: the partitions
-// it fetches.
+// it fetches, and the connection it last fetched on (its records are
+// released when that connection closes, as Kafka does).
 type shareSession struct {
 	parts map[spKey]bool
+	conn  *conn
 }
 
 // shareManager holds this broker's share partitions and sessions.
@@ -139,6 +141,32 @@ func (m *shareManager) wake() {
 	close(m.released)
 	m.released = make(chan struct{})
 	m.mu.Unlock()
+}
+
+// connClosed ends the share sessions last used on c and releases what
+// their members hold on their partitions.
+func (s *Server) shareConnClosed(c *conn) {
+	type ended struct {
+		member string
+		keys   []spKey
+	}
+	var all []ended
+	s.shares.mu.Lock()
+	for k, sess := range s.shares.sessions {
+		if sess.conn != c {
+			continue
+		}
+		delete(s.shares.sessions, k)
+		e := ended{member: k[1]}
+		for pk := range sess.parts {
+			e.keys = append(e.keys, pk)
+		}
+		all = append(all, e)
+	}
+	s.shares.mu.Unlock()
+	for _, e := range all {
+		s.releaseShareSession(e.keys, e.member)
+	}
 }
 
 func (m *shareManager) releasedCh() <-chan struct{} {

@@ -92,8 +92,8 @@ func acquired(p kmsg.ShareFetchResponseTopicPartition) [][3]int64 {
 // ShareFetch and ShareAcknowledge settle records one by one: accepted and
 // rejected records are not delivered again, released ones are, with a
 // higher delivery count, until share.delivery.count.limit archives them;
-// an expired acquisition lock releases records to other members; the
-// share-partition start offset follows. About 3 s.
+// an expired acquisition lock or a closed connection releases records to
+// other members; the share-partition start offset follows. About 5 s.
 func TestShareFetchRecordStates(t *testing.T) {
 	kc := newKafkaCluster(t, 1, groupTestConfig())
 	const topic, group = "share-states", "share-states"
@@ -113,6 +113,7 @@ func TestShareFetchRecordStates(t *testing.T) {
 	id := kc.Engine(1).Metadata(topic).Topics[0].ID
 	m1 := &shareClient{t: t, rc: dialRaw(t, kc.addrs[1]), group: group, member: "m1", topic: id}
 	m2 := &shareClient{t: t, rc: dialRaw(t, kc.addrs[1]), group: group, member: "m2", topic: id}
+	m4 := &shareClient{t: t, rc: dialRaw(t, kc.addrs[1]), group: group, member: "m4", topic: id}
 
 	steps := []struct {
 		name string
@@ -152,6 +153,19 @@ func TestShareFetchRecordStates(t *testing.T) {
 		{"the holder accepts", func() (kmsg.ShareFetchResponseTopicPartition, int16) {
 			return kmsg.ShareFetchResponseTopicPartition{}, m2.ack(ack{3, 3, ackAccept})
 		}, nil, 0},
+		{"another member acquires a new record", func() (kmsg.ShareFetchResponseTopicPartition, int16) {
+			if err := prod.ProduceSync(ctx, kgo.StringRecord("e")).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			return m4.fetch(time.Second)
+		}, [][3]int64{{4, 4, 1}}, 0},
+		{"its connection closes: released before its lock expires", func() (kmsg.ShareFetchResponseTopicPartition, int16) {
+			m4.rc.c.Close()
+			return m2.fetch(400 * time.Millisecond)
+		}, [][3]int64{{4, 4, 2}}, 0},
+		{"accepted", func() (kmsg.ShareFetchResponseTopicPartition, int16) {
+			return kmsg.ShareFetchResponseTopicPartition{}, m2.ack(ack{4, 4, ackAccept})
+		}, nil, 0},
 		{"a session that does not exist", func() (kmsg.ShareFetchResponseTopicPartition, int16) {
 			m3 := &shareClient{t: t, rc: m1.rc, group: group, member: "m3", topic: id, epoch: 4}
 			return m3.fetch(0)
@@ -173,7 +187,7 @@ func TestShareFetchRecordStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if so := resp.Groups[0].Topics[0].Partitions[0].StartOffset; so != 4 {
-		t.Fatalf("share-partition start offset %d, want 4 (every record settled)", so)
+	if so := resp.Groups[0].Topics[0].Partitions[0].StartOffset; so != 5 {
+		t.Fatalf("share-partition start offset %d, want 5 (every record settled)", so)
 	}
 }
