@@ -37,7 +37,7 @@ type shareLedger struct {
 func (l *shareLedger) member(ctx context.Context, t *testing.T, kc *kafkaCluster, id, group, topic string) func() {
 	var rmu sync.Mutex
 	results := map[int32][]error{}
-	cl := kc.client(t, kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
+	cl := kc.client(t, kgo.ShareGroup(group), kgo.ConsumeTopics(topic), kgo.ShareMaxRecords(50),
 		kgo.ShareAckCallback(func(_ *kgo.Client, res kgo.ShareAckResults) {
 			rmu.Lock()
 			defer rmu.Unlock()
@@ -123,7 +123,7 @@ func TestShareCoordinatorFailover(t *testing.T) {
 	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: parts, ReplicationFactor: 3})
 	ctx := testCtx(t, 3*time.Minute)
 	prod := kc.client(t, kgo.DefaultProduceTopic(topic))
-	produceN(t, prod, topic, parts, 2000)
+	produceN(t, prod, topic, parts, 3000)
 
 	setShareConfigs(t, ctx, kc, group, map[string]string{
 		coordinator.ShareAutoOffsetReset:    "earliest",
@@ -140,7 +140,7 @@ func TestShareCoordinatorFailover(t *testing.T) {
 			s()
 		}
 	}()
-	for l.ackedCount() < 600 {
+	for l.ackedCount() < 300 {
 		if ctx.Err() != nil {
 			t.Fatalf("only %d records acknowledged before the kill", l.ackedCount())
 		}
@@ -205,7 +205,7 @@ func TestShareCoordinatorFailover(t *testing.T) {
 	if twice > 0 {
 		t.Errorf("%d records acknowledged more than once", twice)
 	}
-	t.Logf("3000 records: %d deliveries, %d acknowledgements confirmed, %d settled without a confirmed acknowledgement (cut off by the kill)",
+	t.Logf("4000 records: %d deliveries, %d acknowledgements confirmed, %d settled without a confirmed acknowledgement (cut off by the kill)",
 		l.delivered, len(l.acked), unconfirmed)
 }
 
