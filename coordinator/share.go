@@ -27,30 +27,40 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Share group config names (IncrementalAlterConfigs on a GROUP resource)
-// and their defaults, as Kafka names them.
+// Share group config names (IncrementalAlterConfigs on a GROUP resource),
+// as Kafka names them. Their defaults are ShareDefaults.
 const (
-	ShareAutoOffsetReset     = "share.auto.offset.reset"       // latest
-	ShareRecordLockDuration  = "share.record.lock.duration.ms" // 30000
-	ShareDeliveryCountLimit  = "share.delivery.count.limit"    // 5
-	ShareSessionTimeout      = "share.session.timeout.ms"      // 45000
-	ShareHeartbeatInterval   = "share.heartbeat.interval.ms"   // 5000
-	ShareIsolationLevel      = "share.isolation.level"         // read_uncommitted
-	shareMaxGroupSize        = 200
-	defShareLockDurationMs   = 30000
-	defShareDeliveryLimit    = 5
-	defShareSessionTimeoutMs = 45000
-	defShareHeartbeatMs      = 5000
+	ShareAutoOffsetReset    = "share.auto.offset.reset"       // latest
+	ShareRecordLockDuration = "share.record.lock.duration.ms" // Config.ShareRecordLockDuration
+	ShareDeliveryCountLimit = "share.delivery.count.limit"    // Config.ShareDeliveryCountLimit
+	ShareSessionTimeout     = "share.session.timeout.ms"      // Config.ShareSessionTimeout
+	ShareHeartbeatInterval  = "share.heartbeat.interval.ms"   // Config.ShareHeartbeatInterval
+	ShareIsolationLevel     = "share.isolation.level"         // read_uncommitted
+	shareMaxGroupSize       = 200
 )
 
-// ShareConfigDefaults are the share group configs with their defaults.
-var ShareConfigDefaults = map[string]string{
-	ShareAutoOffsetReset:    "latest",
-	ShareRecordLockDuration: "30000",
-	ShareDeliveryCountLimit: "5",
-	ShareSessionTimeout:     "45000",
-	ShareHeartbeatInterval:  "5000",
-	ShareIsolationLevel:     "read_uncommitted",
+// ShareDefaults returns every share group config with its default: the
+// broker's Config for the lock duration, delivery limit, session timeout
+// and heartbeat interval.
+func (c *Coordinator) ShareDefaults() map[string]string {
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	return map[string]string{
+		ShareAutoOffsetReset:    "latest",
+		ShareRecordLockDuration: ms(c.cfg.ShareRecordLockDuration),
+		ShareDeliveryCountLimit: strconv.Itoa(c.cfg.ShareDeliveryCountLimit),
+		ShareSessionTimeout:     ms(c.cfg.ShareSessionTimeout),
+		ShareHeartbeatInterval:  ms(c.cfg.ShareHeartbeatInterval),
+		ShareIsolationLevel:     "read_uncommitted",
+	}
+}
+
+// IsShareConfig tells whether name is a share group config.
+func IsShareConfig(name string) bool {
+	switch name {
+	case ShareAutoOffsetReset, ShareRecordLockDuration, ShareDeliveryCountLimit, ShareSessionTimeout, ShareHeartbeatInterval, ShareIsolationLevel:
+		return true
+	}
+	return false
 }
 
 // shareGroup is one share group on a coordinator partition. mu guards it.
@@ -180,7 +190,7 @@ func (c *Coordinator) ShareGroupHeartbeat(_ context.Context, cl Client, req *kms
 		return fail(kerr.GroupIDNotFound)
 	}
 	defer g.mu.Unlock()
-	resp.HeartbeatIntervalMillis = int32(g.configInt(ShareHeartbeatInterval, defShareHeartbeatMs))
+	resp.HeartbeatIntervalMillis = int32(g.configInt(ShareHeartbeatInterval, c.cfg.ShareHeartbeatInterval.Milliseconds()))
 	m := g.members[req.MemberID]
 	switch req.MemberEpoch {
 	case -1:
@@ -236,7 +246,7 @@ func (c *Coordinator) ShareGroupHeartbeat(_ context.Context, cl Client, req *kms
 // touch restarts the member's session timer.
 func (g *shareGroup) touch(m *smember) {
 	m.last = time.Now()
-	timeout := time.Duration(g.configInt(ShareSessionTimeout, defShareSessionTimeoutMs)) * time.Millisecond
+	timeout := time.Duration(g.configInt(ShareSessionTimeout, g.cp.c.cfg.ShareSessionTimeout.Milliseconds())) * time.Millisecond
 	if m.timer != nil {
 		m.timer.Stop()
 	}

@@ -304,7 +304,7 @@ func (c *Coordinator) AlterShareGroupConfigs(group string, set map[string]*strin
 			if e := ValidateShareConfig(k, *v); e != nil {
 				return e
 			}
-		} else if _, ok := ShareConfigDefaults[k]; !ok {
+		} else if !IsShareConfig(k) {
 			return kerr.InvalidConfig
 		}
 	}

@@ -56,7 +56,7 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 	req := r.kreq.(*kmsg.ShareFetchRequest)
 	resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
 	resp.Version = r.version
-	resp.AcquisitionLockTimeoutMillis = 30000
+	resp.AcquisitionLockTimeoutMillis = s.shareLockMs()
 	group, member := deref(req.GroupID), deref(req.MemberID)
 	if !s.authorize(r, acl.Read, acl.Group, group) {
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code

@@ -43,7 +43,7 @@ func handleShareAcknowledge(s *Server, ctx context.Context, r *request) (kmsg.Re
 	req := r.kreq.(*kmsg.ShareAcknowledgeRequest)
 	resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
 	resp.Version = r.version
-	resp.AcquisitionLockTimeoutMillis = 30000
+	resp.AcquisitionLockTimeoutMillis = s.shareLockMs()
 	group, member := deref(req.GroupID), deref(req.MemberID)
 	switch {
 	case !s.authorize(r, acl.Read, acl.Group, group):

@@ -34,7 +34,7 @@ func (s *Server) alterGroupConfigs(ctx context.Context, group string, ch engine.
 		set[k] = nil
 	}
 	for k, v := range set {
-		if _, ok := coordinator.ShareConfigDefaults[k]; !ok {
+		if !coordinator.IsShareConfig(k) {
 			return kerr.InvalidConfig
 		}
 		if v != nil {
@@ -137,7 +137,8 @@ func (s *Server) describeGroupConfigsOnce(ctx context.Context, res *kmsg.Describ
 	if e != nil {
 		return e
 	}
-	for _, name := range slices.Sorted(maps.Keys(coordinator.ShareConfigDefaults)) {
+	defaults := s.groups.ShareDefaults()
+	for _, name := range slices.Sorted(maps.Keys(defaults)) {
 		if names != nil && !slices.Contains(names, name) {
 			continue
 		}
@@ -147,7 +148,7 @@ func (s *Server) describeGroupConfigsOnce(ctx context.Context, res *kmsg.Describ
 		if set {
 			c.IsDefault, c.Source = false, kmsg.ConfigSourceGroupConfig
 		} else {
-			val = coordinator.ShareConfigDefaults[name]
+			val = defaults[name]
 		}
 		c.Value = kmsg.StringPtr(val)
 		c.ConfigType = kmsg.ConfigTypeInt

@@ -194,7 +194,7 @@ func (s *Server) openShare(ctx context.Context, sp *sharePart) error {
 	if err != nil {
 		return err
 	}
-	sp.setConfig(cfg)
+	sp.setConfig(cfg, s.groups.ShareDefaults())
 	if sp.loaded && sp.leaderEpoch == pi.LeaderEpoch && st.StateEpoch == sp.stateEpoch {
 		return nil // only the configs were due
 	}
@@ -237,16 +237,19 @@ func (s *Server) openShare(ctx context.Context, sp *sharePart) error {
 	return nil
 }
 
-func (sp *sharePart) setConfig(cfg map[string]string) {
+// setConfig takes the group's configs, defaults where they are not set.
+func (sp *sharePart) setConfig(cfg, defaults map[string]string) {
 	sp.cfgAt = time.Now()
-	num := func(name string, def int64) int64 {
-		if n, err := strconv.ParseInt(cfg[name], 10, 64); err == nil && n > 0 {
-			return n
+	num := func(name string) int64 {
+		for _, m := range []map[string]string{cfg, defaults} {
+			if n, err := strconv.ParseInt(m[name], 10, 64); err == nil && n > 0 {
+				return n
+			}
 		}
-		return def
+		return 1
 	}
-	sp.lockDur = time.Duration(num(coordinator.ShareRecordLockDuration, 30000)) * time.Millisecond
-	sp.maxDelivery = int16(min(num(coordinator.ShareDeliveryCountLimit, 5), 1<<15-1))
+	sp.lockDur = time.Duration(num(coordinator.ShareRecordLockDuration)) * time.Millisecond
+	sp.maxDelivery = int16(min(num(coordinator.ShareDeliveryCountLimit), 1<<15-1))
 	sp.reset = cfg[coordinator.ShareAutoOffsetReset]
 }
 
@@ -594,6 +597,12 @@ func (s *Server) toShareCoordinator(ctx context.Context, group string, req kmsg.
 		return nil, fmt.Errorf("share coordinator broker %d: %w", id, err)
 	}
 	return resp, nil
+}
+
+// shareLockMs is the broker's default acquisition lock duration, in
+// milliseconds, for responses that concern no share partition.
+func (s *Server) shareLockMs() int32 {
+	return int32(s.cfg.Groups.WithDefaults().ShareRecordLockDuration.Milliseconds())
 }
 
 // shareErrorCode maps a share partition failure to a partition error
