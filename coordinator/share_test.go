@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -164,5 +165,41 @@ func TestShareGroupAssignment(t *testing.T) {
 	}
 	if e := c.DeleteGroup(group); e != kerr.NonEmptyGroup {
 		t.Fatalf("delete with members: %v, want NON_EMPTY_GROUP", e)
+	}
+}
+
+// Share group configs are checked by name and value, and the broker-wide
+// share defaults by Config.Validate.
+func TestShareConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{ShareAutoOffsetReset, "earliest", true},
+		{ShareAutoOffsetReset, "none", false},
+		{ShareRecordLockDuration, "15000", true},
+		{ShareRecordLockDuration, "0", false},
+		{ShareRecordLockDuration, "99999999999", false},
+		{ShareDeliveryCountLimit, "x", false},
+		{ShareIsolationLevel, "read_committed", true},
+		{"consumer.session.timeout.ms", "45000", false},
+	} {
+		if got := ValidateShareConfig(tc.name, tc.value) == nil; got != tc.ok {
+			t.Errorf("%s=%s: valid %v, want %v", tc.name, tc.value, got, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{}, true},
+		{"negative lock", Config{ShareRecordLockDuration: -time.Second}, false},
+		{"delivery limit too large", Config{ShareDeliveryCountLimit: 1 << 16}, false},
+		{"heartbeat not below session", Config{ShareSessionTimeout: time.Second, ShareHeartbeatInterval: time.Second}, false},
+	} {
+		if got := tc.cfg.Validate() == nil; got != tc.ok {
+			t.Errorf("%s: valid %v, want %v (%v)", tc.name, got, tc.ok, tc.cfg.Validate())
+		}
 	}
 }
