@@ -116,7 +116,7 @@ func TestBenchEmbeddedProduceThenConsume(t *testing.T) {
 	if sc.Consumed != p.Acked || sc.Bytes != p.Bytes || sc.Settings["share-group"] != "bench-share" {
 		t.Errorf("share group consumed %d records / %d bytes, produced %d / %d", sc.Consumed, sc.Bytes, p.Acked, p.Bytes)
 	}
-	t.Logf("share group consume: %.0f records/s", sc.RecordsPerSec)
+	t.Logf("consume: %.0f records/s; share group consume: %.0f records/s", c.RecordsPerSec, sc.RecordsPerSec)
 
 	text, err := runApp(t, "bench", "consume", "--embedded", "--dir", dir, "--records", "100", "-q")
 	if err != nil || !strings.Contains(text, "consume: 100 records consumed") {
