@@ -145,6 +145,15 @@ func (cp *coordPartition) isConsumerGroup(name string) bool {
 	return cp.groups[name] != nil
 }
 
+// isShareGroup tells whether a share group of this name exists: the name
+// then cannot be a classic or consumer group (GROUP_ID_NOT_FOUND, as Kafka
+// answers a request for a group of another type).
+func (cp *coordPartition) isShareGroup(name string) bool {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return cp.shares[name] != nil
+}
+
 // configInt returns an integer config of the group, def when unset.
 func (g *shareGroup) configInt(name string, def int64) int64 {
 	if v, ok := g.configs[name]; ok {

@@ -166,6 +166,29 @@ func TestShareGroupAssignment(t *testing.T) {
 	if e := c.DeleteGroup(group); e != kerr.NonEmptyGroup {
 		t.Fatalf("delete with members: %v, want NON_EMPTY_GROUP", e)
 	}
+
+	// The name is taken: classic and consumer groups cannot use it.
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.SetVersion(9)
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = group, 10000, 10000, "consumer"
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+	if r := c.JoinGroup(context.Background(), Client{ID: "test"}, join); r.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Errorf("JoinGroup of a share group: code %d, want GROUP_ID_NOT_FOUND", r.ErrorCode)
+	}
+	chb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	chb.SetVersion(1)
+	chb.Group, chb.MemberID, chb.RebalanceTimeoutMillis, chb.SubscribedTopicNames = group, "x", 10000, []string{"two"}
+	chb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	if r := c.ConsumerGroupHeartbeat(context.Background(), Client{ID: "test"}, chb); r.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Errorf("ConsumerGroupHeartbeat of a share group: code %d, want GROUP_ID_NOT_FOUND", r.ErrorCode)
+	}
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.SetVersion(8)
+	commit.Group, commit.Generation = group, -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "two", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+	if r := c.CommitOffsets(commit, anyPartition); r.Topics[0].Partitions[0].ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Errorf("OffsetCommit to a share group: code %d, want GROUP_ID_NOT_FOUND", r.Topics[0].Partitions[0].ErrorCode)
+	}
 }
 
 // Share group configs are checked by name and value, and the broker-wide
