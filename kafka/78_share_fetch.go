@@ -9,7 +9,10 @@ package kafka
 //     hold them; the response names the acquired ranges and their delivery
 //     counts. A partition's share state is read from the group's share
 //     coordinator on first use and initialized by share.auto.offset.reset
-//     (latest unless set on the group).
+//     (latest unless set on the group). With share.isolation.level
+//     read_committed only records below the last stable offset are
+//     acquired, and aborted transactions' records and transaction markers
+//     are archived without being delivered.
 //   - Share sessions (per group and member, on this broker): epoch 0
 //     starts one from the request's partitions, a later epoch adds the
 //     request's partitions and drops ForgottenTopicsData, -1 settles the

@@ -100,6 +100,7 @@ type sharePart struct {
 	lockDur     time.Duration
 	maxDelivery int16
 	reset       string
+	committed   bool // share.isolation.level=read_committed
 }
 
 // shareSession is a member's share session on this broker: the partitions
@@ -251,6 +252,7 @@ func (sp *sharePart) setConfig(cfg, defaults map[string]string) {
 	sp.lockDur = time.Duration(num(coordinator.ShareRecordLockDuration)) * time.Millisecond
 	sp.maxDelivery = int16(min(num(coordinator.ShareDeliveryCountLimit), 1<<15-1))
 	sp.reset = cfg[coordinator.ShareAutoOffsetReset]
+	sp.committed = cfg[coordinator.ShareIsolationLevel] == "read_committed"
 }
 
 // snapshot is the state to persist: every tracked record past the SPSO
@@ -375,7 +377,7 @@ func (s *Server) acquire(ctx context.Context, sp *sharePart, member string, maxR
 	if from >= sp.scan && sp.end-sp.spso >= shareMaxInFlight {
 		return nil, nil, -1, nil
 	}
-	res, err := s.be.Fetch(ctx, sp.name, sp.key.partition, from, engine.FetchOptions{MaxBytes: maxBytes})
+	res, err := s.be.Fetch(ctx, sp.name, sp.key.partition, from, engine.FetchOptions{MaxBytes: maxBytes, ReadCommitted: sp.committed})
 	if errors.Is(err, engine.ErrOffsetOutOfRange) {
 		// Retention removed records below the log start: they are gone.
 		lo, lerr := s.be.ListOffsets(ctx, sp.name, sp.key.partition, engine.Earliest)
@@ -394,6 +396,11 @@ func (s *Server) acquire(ctx context.Context, sp *sharePart, member string, maxR
 		return nil, nil, -1, err
 	}
 	cover := min(batchesEnd(res.Batches, from), res.HighWatermark)
+	var skip []offsetRange // read_committed: aborted and control records
+	if sp.committed {
+		cover = min(cover, res.LastStableOffset)
+		skip = abortedRanges(res.Batches, res.AbortedTxns)
+	}
 	var out []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord
 	var n int32
 	for o := from; o < cover && n < maxRecords; o++ {
@@ -410,6 +417,10 @@ func (s *Server) acquire(ctx context.Context, sp *sharePart, member string, maxR
 			sp.scan, sp.end = max(sp.scan, o+1), max(sp.end, o+1)
 		}
 		if r.state != srAvailable {
+			continue
+		}
+		if inRanges(skip, o) {
+			r.state = srArchived // never delivered: not a committed record
 			continue
 		}
 		if r.count >= sp.maxDelivery {
@@ -432,6 +443,63 @@ func (s *Server) acquire(ctx context.Context, sp *sharePart, member string, maxR
 		return nil, nil, res.HighWatermark, nil
 	}
 	return out, res.Batches, res.HighWatermark, nil
+}
+
+// offsetRange is an inclusive range of offsets.
+type offsetRange struct{ first, last int64 }
+
+func inRanges(rs []offsetRange, o int64) bool {
+	for _, r := range rs {
+		if o >= r.first && o <= r.last {
+			return true
+		}
+	}
+	return false
+}
+
+// abortedRanges returns the offsets of a read_committed fetch that hold no
+// committed record: control batches (transaction markers), and the batches
+// of aborted transactions, those of an aborted transaction's producer from
+// its first offset up to the producer's next control batch (its abort
+// marker), as Kafka's consumers filter them.
+func abortedRanges(b []byte, aborted []engine.AbortedTxn) []offsetRange {
+	type batch struct {
+		base, last int64
+		pid        int64
+		txn, ctrl  bool
+	}
+	var bs []batch
+	for len(b) >= 61 {
+		size := 12 + int(int32(binary.BigEndian.Uint32(b[8:12])))
+		if size < 61 || size > len(b) {
+			break
+		}
+		attrs := binary.BigEndian.Uint16(b[21:23])
+		base := int64(binary.BigEndian.Uint64(b))
+		bs = append(bs, batch{base: base, last: base + int64(int32(binary.BigEndian.Uint32(b[23:27]))),
+			pid: int64(binary.BigEndian.Uint64(b[43:51])), txn: attrs&0x10 != 0, ctrl: attrs&0x20 != 0})
+		b = b[size:]
+	}
+	var out []offsetRange
+	for _, x := range bs {
+		if x.ctrl {
+			out = append(out, offsetRange{x.base, x.last})
+		}
+	}
+	for _, a := range aborted {
+		for _, x := range bs {
+			if x.pid != a.ProducerID || x.last < a.FirstOffset {
+				continue
+			}
+			if x.ctrl {
+				break // the abort marker ends the transaction
+			}
+			if x.txn {
+				out = append(out, offsetRange{x.base, x.last})
+			}
+		}
+	}
+	return out
 }
 
 // ackBatch is one acknowledgement batch of a request.

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -189,5 +190,52 @@ func TestShareFetchRecordStates(t *testing.T) {
 	}
 	if so := resp.Groups[0].Topics[0].Partitions[0].StartOffset; so != 5 {
 		t.Fatalf("share-partition start offset %d, want 5 (every record settled)", so)
+	}
+}
+
+// With share.isolation.level=read_committed a share group acquires only
+// committed records: an aborted transaction's records and the transaction
+// markers are archived, never delivered. About 3 s.
+func TestShareFetchReadCommitted(t *testing.T) {
+	kc := newKafkaCluster(t, 1, groupTestConfig())
+	const topic, group = "share-committed", "share-committed"
+	kc.CreateTopic(t, topic, engine.TopicConfig{Partitions: 1, ReplicationFactor: 1})
+	ctx := testCtx(t, time.Minute)
+	tx := kc.client(t, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("share-committed"))
+	for _, commit := range []bool{false, true} {
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := tx.ProduceSync(ctx, kgo.StringRecord(fmt.Sprint(commit, i))).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setShareConfigs(t, ctx, kc, group, map[string]string{
+		coordinator.ShareAutoOffsetReset: "earliest",
+		coordinator.ShareIsolationLevel:  "read_committed",
+	})
+	id := kc.Engine(1).Metadata(topic).Topics[0].ID
+	m := &shareClient{t: t, rc: dialRaw(t, kc.addrs[1]), group: group, member: "m", topic: id}
+	// Offsets 0-2 aborted, 3 its marker, 4-6 committed, 7 its marker.
+	p, code := m.fetch(time.Second)
+	if got := acquired(p); code != 0 || len(got) != 1 || got[0] != [3]int64{4, 6, 1} {
+		t.Fatalf("acquired %v (code %d), want offsets 4-6 only", got, code)
+	}
+	if code := m.ack(ack{4, 6, ackAccept}); code != 0 {
+		t.Fatalf("accept: code %d", code)
+	}
+	resp, err := (&kmsg.DescribeShareGroupOffsetsRequest{Groups: []kmsg.DescribeShareGroupOffsetsRequestGroup{{
+		GroupID: group, Topics: []kmsg.DescribeShareGroupOffsetsRequestGroupTopic{{Topic: topic, Partitions: []int32{0}}},
+	}}}).RequestWith(ctx, kc.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if so := resp.Groups[0].Topics[0].Partitions[0].StartOffset; so < 7 {
+		t.Fatalf("share-partition start offset %d, want 7 or 8 (everything before settled)", so)
 	}
 }
