@@ -180,14 +180,17 @@ func (m *shareManager) releasedCh() <-chan struct{} {
 // partition on this broker; sp.mu is held. Errors: a *engine.NotLeaderError
 // when this broker does not lead the partition, coordinator failures.
 func (s *Server) openShare(ctx context.Context, sp *sharePart) error {
-	v := s.view(sp.name)
-	pi := v.partition(sp.name, sp.key.partition)
-	if pi == nil {
-		return fmt.Errorf("topic %q partition %d: %w", sp.name, sp.key.partition, engine.ErrUnknownPartition)
+	// The local replica's view, not __meta's: a leadership lost and won
+	// back between two reports to __meta shows there as one epoch, and
+	// the state written meanwhile by the other leader would be missed.
+	st0, err := s.be.PartitionStats(sp.name, sp.key.partition)
+	if err != nil {
+		return err
 	}
-	if pi.Leader != s.be.NodeID() {
-		return &engine.NotLeaderError{Leader: pi.Leader, Epoch: uint64(max(pi.LeaderEpoch, 0))}
+	if !st0.IsLeader {
+		return &engine.NotLeaderError{Leader: st0.Leader, Epoch: uint64(max(st0.LeaderEpoch, 0))}
 	}
+	pi := &engine.PartitionInfo{Partition: sp.key.partition, Leader: s.be.NodeID(), LeaderEpoch: st0.LeaderEpoch}
 	if sp.loaded && sp.leaderEpoch == pi.LeaderEpoch && time.Since(sp.cfgAt) < shareConfigTTL {
 		return nil
 	}
