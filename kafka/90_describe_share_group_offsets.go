@@ -7,6 +7,7 @@ package kafka
 //     requested partition (all initialized partitions when Topics is null),
 //     -1 for one never initialized, with the leader epoch of its last
 //     writer. Lag is not computed (-1).
+//   - While the coordinator loads the request waits up to 10 s.
 //   - A name that is no share group: GROUP_ID_NOT_FOUND; another broker's
 //     group: NOT_COORDINATOR.
 //   - Authorization: Describe on the group, else GROUP_AUTHORIZATION_FAILED;
@@ -17,6 +18,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -32,7 +34,7 @@ func init() {
 	regKey(92, 0, 0, handleDeleteShareGroupOffsets)
 }
 
-func handleDescribeShareGroupOffsets(s *Server, _ context.Context, r *request) (kmsg.Response, error) {
+func handleDescribeShareGroupOffsets(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
 	resp.Version = r.version
@@ -44,7 +46,11 @@ func handleDescribeShareGroupOffsets(s *Server, _ context.Context, r *request) (
 		var offs []coordinator.ShareOffset
 		e := kerr.GroupAuthorizationFailed
 		if s.authorize(r, acl.Describe, acl.Group, rg.GroupID) {
-			offs, e = s.groups.ShareGroupOffsets(rg.GroupID)
+			e = asKerr(retryLoading(ctx, false, func() error {
+				var e *kerr.Error
+				offs, e = s.groups.ShareGroupOffsets(rg.GroupID)
+				return kerrOrNil(e)
+			}))
 		}
 		if e != nil {
 			g.ErrorCode, g.ErrorMessage = e.Code, kmsg.StringPtr(e.Message)
@@ -98,6 +104,27 @@ func handleDescribeShareGroupOffsets(s *Server, _ context.Context, r *request) (
 		resp.Groups = append(resp.Groups, g)
 	}
 	return resp, nil
+}
+
+// kerrOrNil returns e as an error, nil (not a nil *kerr.Error) if none.
+func kerrOrNil(e *kerr.Error) error {
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+// asKerr is the *kerr.Error in err, nil if none (UNKNOWN_SERVER_ERROR for
+// another error).
+func asKerr(err error) *kerr.Error {
+	if err == nil {
+		return nil
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return kerr.UnknownServerError
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -8,6 +8,9 @@ package kafka
 //     drops its in-flight state, written through Raft. The state epoch is
 //     bumped, so a partition leader still holding the old state is fenced
 //     and reads the new one.
+//   - While the coordinator loads (or __consumer_offsets is being created)
+//     the request waits up to 10 s rather than answering
+//     COORDINATOR_LOAD_IN_PROGRESS, which clients do not retry here.
 //   - NON_EMPTY_GROUP while the group has members; GROUP_ID_NOT_FOUND when
 //     a consumer group has the name; UNKNOWN_TOPIC_OR_PARTITION per
 //     partition that does not exist.
@@ -24,7 +27,7 @@ import (
 	"github.com/chronik-io/chronik/coordinator"
 )
 
-func handleAlterShareGroupOffsets(s *Server, _ context.Context, r *request) (kmsg.Response, error) {
+func handleAlterShareGroupOffsets(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.AlterShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterShareGroupOffsetsResponse)
 	resp.Version = r.version
@@ -65,7 +68,7 @@ func handleAlterShareGroupOffsets(s *Server, _ context.Context, r *request) (kms
 			}
 		}
 	}
-	if e := s.groups.AlterShareGroupOffsets(req.GroupID, offs); e != nil {
+	if e := asKerr(retryLoading(ctx, false, func() error { return kerrOrNil(s.groups.AlterShareGroupOffsets(req.GroupID, offs)) })); e != nil {
 		resp.ErrorCode, resp.ErrorMessage = e.Code, kmsg.StringPtr(e.Message)
 		for _, rp := range okParts {
 			rp.ErrorCode = e.Code

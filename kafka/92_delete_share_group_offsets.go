@@ -8,6 +8,7 @@ package kafka
 //     Raft as uninitialized under a new state epoch, so partition leaders
 //     drop what they hold); the next fetch initializes them again from
 //     share.auto.offset.reset.
+//   - While the coordinator loads the request waits up to 10 s.
 //   - NON_EMPTY_GROUP while the group has members; GROUP_ID_NOT_FOUND when
 //     no share group has the name; UNKNOWN_TOPIC_OR_PARTITION per topic that
 //     does not exist.
@@ -23,7 +24,7 @@ import (
 	"github.com/chronik-io/chronik/acl"
 )
 
-func handleDeleteShareGroupOffsets(s *Server, _ context.Context, r *request) (kmsg.Response, error) {
+func handleDeleteShareGroupOffsets(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DeleteShareGroupOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteShareGroupOffsetsResponse)
 	resp.Version = r.version
@@ -49,7 +50,7 @@ func handleDeleteShareGroupOffsets(s *Server, _ context.Context, r *request) (km
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	if e := s.groups.DeleteShareGroupOffsets(req.GroupID, ids); e != nil {
+	if e := asKerr(retryLoading(ctx, false, func() error { return kerrOrNil(s.groups.DeleteShareGroupOffsets(req.GroupID, ids)) })); e != nil {
 		resp.ErrorCode, resp.ErrorMessage = e.Code, kmsg.StringPtr(e.Message)
 	}
 	return resp, nil

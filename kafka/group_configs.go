@@ -53,11 +53,20 @@ func (s *Server) alterGroupConfigs(ctx context.Context, group string, ch engine.
 // is being created, elected or loaded, for at most 10 s: admin clients do
 // not retry these codes for a GROUP config resource.
 func retryCoordinator(ctx context.Context, f func() error) error {
+	return retryLoading(ctx, true, f)
+}
+
+// retryLoading calls f until it does not fail with
+// COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE (nor, with
+// notCoord, NOT_COORDINATOR), for at most 10 s: what a coordinator answers
+// while __consumer_offsets is created or a partition loaded, and which
+// clients do not retry for the share group admin requests.
+func retryLoading(ctx context.Context, notCoord bool, f func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
 		err := f()
-		if !errors.Is(err, kerr.CoordinatorNotAvailable) && !errors.Is(err, kerr.CoordinatorLoadInProgress) && !errors.Is(err, kerr.NotCoordinator) {
+		if !errors.Is(err, kerr.CoordinatorNotAvailable) && !errors.Is(err, kerr.CoordinatorLoadInProgress) && (!notCoord || !errors.Is(err, kerr.NotCoordinator)) {
 			return err
 		}
 		select {
