@@ -261,6 +261,11 @@ type ConsumeConfig struct {
 	// Group, if set, consumes as a member of this consumer group (with
 	// offset commits); empty reads every partition directly.
 	Group string
+	// ShareGroup, if set, consumes as a member of this share group
+	// (KIP-932): records are acquired from the broker and accepted as
+	// they are polled. Consume sets the group's share.auto.offset.reset
+	// to earliest first. Not with Group.
+	ShareGroup string
 	// Records is how many records to read. Default 0 with Duration 0 means
 	// "everything up to the high watermarks seen at start" is not supported:
 	// set Records, Duration or both; the run ends at whichever comes first.
@@ -327,6 +332,9 @@ func (c ConsumeConfig) Validate() error {
 	}
 	if c.Duration < 0 {
 		bad("Duration %s: must not be negative", c.Duration)
+	}
+	if c.Group != "" && c.ShareGroup != "" {
+		bad("Group %q and ShareGroup %q: set at most one", c.Group, c.ShareGroup)
 	}
 	if c.Records == 0 && c.Duration == 0 {
 		bad("Records 0 and Duration 0: set a record count, a duration, or both")

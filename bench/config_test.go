@@ -122,6 +122,7 @@ func TestConsumeConfigValidate(t *testing.T) {
 		{"negative records", func(c *ConsumeConfig) { c.Records = -1 }, "Records -1"},
 		{"fetch bytes", func(c *ConsumeConfig) { c.FetchMaxBytes = 1 }, "FetchMaxBytes 1"},
 		{"topic", func(c *ConsumeConfig) { c.Topic = "bad/topic" }, `Topic "bad/topic"`},
+		{"two groups", func(c *ConsumeConfig) { c.Group, c.ShareGroup = "g", "s" }, `Group "g" and ShareGroup "s"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConsumeConfig()

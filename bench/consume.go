@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Consume reads cfg.Topic from its earliest offsets over the Kafka protocol
@@ -22,7 +23,7 @@ import (
 // beside a Produce, on one clock).
 //
 // The clock starts at the first fetch, once every partition answers
-// ListOffsets (with cfg.Group it includes joining the group), and stops at the last record
+// ListOffsets (with cfg.Group or cfg.ShareGroup it includes joining the group), and stops at the last record
 // received. Fetch and consumer group errors are counted in Result.Failed
 // and Result.Errors.
 //
@@ -55,6 +56,12 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 		// coordinator) as fetch errors, which are counted below.
 		opts = append(opts, kgo.ConsumerGroup(cfg.Group))
 	}
+	if cfg.ShareGroup != "" {
+		if err := shareFromStart(ctx, cfg.Brokers, cfg.ShareGroup, cfg.Logger); err != nil {
+			return Result{}, err
+		}
+		opts = append(opts, kgo.ShareGroup(cfg.ShareGroup))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: consumer: new client: %w", err)
@@ -67,6 +74,7 @@ func Consume(ctx context.Context, cfg ConsumeConfig) (Result, error) {
 		"topic":           cfg.Topic,
 		"partitions":      strconv.Itoa(int(partitions)),
 		"group":           cfg.Group,
+		"share-group":     cfg.ShareGroup,
 		"records":         strconv.FormatInt(cfg.Records, 10),
 		"duration":        cfg.Duration.String(),
 		"fetch-max-bytes": FormatSize(int64(cfg.FetchMaxBytes)),
@@ -118,6 +126,33 @@ func waitTopicReady(ctx context.Context, brokers []string, topic string, log *sl
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// shareFromStart sets share.auto.offset.reset=earliest on a share group,
+// so that its share partitions start at the log start, as a plain consume
+// does.
+func shareFromStart(ctx context.Context, brokers []string, group string, log *slog.Logger) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("chronik-bench-admin"),
+		kgo.WithLogger(kgoLogger{logger(log)}))
+	if err != nil {
+		return fmt.Errorf("bench: admin client: %w", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = "share.auto.offset.reset", kmsg.StringPtr("earliest")
+	res.Configs = append(res.Configs, c)
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil && len(resp.Resources) == 1 {
+		err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: share group %q: set share.auto.offset.reset: %w", group, err)
+	}
+	return nil
 }
 
 func (r *consumeRun) countError(msg string) {

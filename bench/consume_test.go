@@ -24,12 +24,12 @@ func TestProduceThenConsume(t *testing.T) {
 		t.Fatalf("acked %d, want 3000 (errors %v)", pres.Acked, pres.Errors)
 	}
 
-	for _, group := range []string{"", "bench-group"} {
-		t.Run("group="+group, func(t *testing.T) {
+	for _, tc := range []struct{ group, share string }{{"", ""}, {"bench-group", ""}, {"", "bench-share"}} {
+		t.Run("group="+tc.group+",share="+tc.share, func(t *testing.T) {
 			cc := DefaultConsumeConfig()
 			cc.Brokers = fake.ListenAddrs()
 			cc.Topic = "roundtrip"
-			cc.Group = group
+			cc.Group, cc.ShareGroup = tc.group, tc.share
 			cc.Records = 3000
 			cc.IdleTimeout = 5 * time.Second
 			cres, err := Consume(testCtx(t), cc)

@@ -138,6 +138,7 @@ func benchConsumeCommand() *cli.Command {
 		Usage: "consume a topic from the start and report throughput and end-to-end latency",
 		Flags: append(benchCommonFlags(),
 			&cli.StringFlag{Name: "group", Usage: "consume as this consumer group (default: read partitions directly)"},
+			&cli.StringFlag{Name: "share-group", Usage: "consume as a member of this share group (KIP-932), accepting every record; sets its share.auto.offset.reset to earliest"},
 			&cli.Int64Flag{Name: "records", Value: d.Records, Usage: "records to consume (0 with --duration: until the duration)"},
 			&cli.StringFlag{Name: "fetch-max-bytes", Value: bench.FormatSize(int64(d.FetchMaxBytes)), Usage: "largest fetch response"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: d.IdleTimeout, Usage: "stop when no record arrives for this long"},
@@ -147,6 +148,7 @@ func benchConsumeCommand() *cli.Command {
 			cfg.Brokers = splitList(c.String("brokers"))
 			cfg.Topic = c.String("topic")
 			cfg.Group = c.String("group")
+			cfg.ShareGroup = c.String("share-group")
 			cfg.Records = c.Int64("records")
 			if c.IsSet("duration") && !c.IsSet("records") {
 				cfg.Records = 0

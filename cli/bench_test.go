@@ -104,6 +104,20 @@ func TestBenchEmbeddedProduceThenConsume(t *testing.T) {
 		t.Errorf("consume latency out of order: %+v", l)
 	}
 
+	// The same records through a share group: every record once.
+	out, err = runApp(t, "bench", "consume", "--embedded", "--dir", dir, "--records", "20000", "--share-group", "bench-share", "--json", "-q")
+	if err != nil {
+		t.Fatalf("bench consume --share-group: %v\n%s", err, out)
+	}
+	var sc bench.Result
+	if err := json.Unmarshal([]byte(out), &sc); err != nil {
+		t.Fatalf("consume --share-group JSON: %v\n%s", err, out)
+	}
+	if sc.Consumed != p.Acked || sc.Bytes != p.Bytes || sc.Settings["share-group"] != "bench-share" {
+		t.Errorf("share group consumed %d records / %d bytes, produced %d / %d", sc.Consumed, sc.Bytes, p.Acked, p.Bytes)
+	}
+	t.Logf("consume: %.0f records/s; share group consume: %.0f records/s", c.RecordsPerSec, sc.RecordsPerSec)
+
 	text, err := runApp(t, "bench", "consume", "--embedded", "--dir", dir, "--records", "100", "-q")
 	if err != nil || !strings.Contains(text, "consume: 100 records consumed") {
 		t.Errorf("text report: err %v\n%s", err, text)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -45,7 +46,7 @@ func groupCommand() *cli.Command {
 // GroupListing is one line of group list output.
 type GroupListing struct {
 	Group string `json:"group"`
-	// Type is "classic" or "consumer" (KIP-848); empty from a broker
+	// Type is "classic", "consumer" (KIP-848) or "share" (KIP-932); empty from a broker
 	// before ListGroups v5.
 	Type         string `json:"type,omitempty"`
 	State        string `json:"state"`
@@ -79,11 +80,13 @@ func runGroupList(c *cli.Context) error {
 }
 
 // GroupDescription is a described group with its lag: a classic group
-// (DescribeGroups) or a KIP-848 consumer group (ConsumerGroupDescribe:
-// Type "consumer", Protocol is its server-side assignor).
+// (DescribeGroups), a KIP-848 consumer group (ConsumerGroupDescribe:
+// Type "consumer", Protocol is its server-side assignor) or a share group
+// (ShareGroupDescribe: Type "share"; a partition's Committed is its
+// share-partition start offset).
 type GroupDescription struct {
 	Group        string `json:"group"`
-	Type         string `json:"type"` // classic or consumer
+	Type         string `json:"type"` // classic, consumer or share
 	State        string `json:"state"`
 	ProtocolType string `json:"protocol_type"`
 	Protocol     string `json:"protocol"`
@@ -164,7 +167,83 @@ func describeGroups(ctx context.Context, adm *kadm.Client, groups []string) ([]G
 		d.Type = "classic"
 		out = append(out, d)
 	}
-	return out, addConsumerGroups(ctx, adm, out)
+	if err := addConsumerGroups(ctx, adm, out); err != nil {
+		return out, err
+	}
+	return out, addShareGroups(ctx, adm, out)
+}
+
+// addShareGroups describes the groups still Dead with ShareGroupDescribe
+// and DescribeShareGroupOffsets: share groups (KIP-932). Their partitions'
+// Committed is the share-partition start offset (SPSO), and Lag the
+// records from it to the end (some of them may be settled already). A
+// broker without the APIs leaves them as they are.
+func addShareGroups(ctx context.Context, adm *kadm.Client, out []GroupDescription) error {
+	var dead []string
+	for _, d := range out {
+		if d.State == "Dead" && d.Error == "" {
+			dead = append(dead, d.Group)
+		}
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	described, err := adm.DescribeShareGroups(ctx, dead...)
+	if err != nil && len(described) == 0 {
+		return nil
+	}
+	offsets, _ := adm.DescribeShareGroupOffsets(ctx, dead...)
+	for i := range out {
+		sg, ok := described[out[i].Group]
+		if !ok || sg.Err != nil {
+			continue
+		}
+		d := &out[i]
+		d.Type, d.State, d.ProtocolType, d.Protocol = "share", sg.GroupState, "share", sg.Assignor
+		d.GroupEpoch, d.AssignmentEpoch, d.Coordinator = sg.GroupEpoch, sg.AssignmentEpoch, sg.Coordinator.NodeID
+		d.Members, d.Partitions, d.TotalLag = []GroupMember{}, []PartitionLag{}, 0
+		for _, m := range sg.Members {
+			epoch := m.MemberEpoch
+			gm := GroupMember{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost,
+				MemberEpoch: &epoch, Assignment: map[string][]int32{}}
+			for t, ps := range m.Assignment {
+				for p := range ps {
+					gm.Assignment[t] = append(gm.Assignment[t], p)
+				}
+				slices.Sort(gm.Assignment[t])
+				gm.Partitions += len(ps)
+			}
+			d.Members = append(d.Members, gm)
+		}
+		so := offsets[d.Group]
+		if so.Err != nil {
+			d.Error = so.Err.Error()
+			continue
+		}
+		var topics []string
+		for t := range so.Offsets {
+			topics = append(topics, t)
+		}
+		ends, _ := adm.ListEndOffsets(ctx, topics...)
+		for _, t := range slices.Sorted(slices.Values(topics)) {
+			for _, p := range slices.Sorted(maps.Keys(so.Offsets[t])) {
+				o := so.Offsets[t][p]
+				pl := PartitionLag{Topic: t, Partition: p, Committed: o.StartOffset, End: -1, Lag: -1}
+				if o.Err != nil {
+					pl.Error = o.Err.Error()
+				}
+				if e, ok := ends.Lookup(t, p); ok && e.Err == nil {
+					pl.End = e.Offset
+					if o.StartOffset >= 0 {
+						pl.Lag = max(e.Offset-o.StartOffset, 0)
+						d.TotalLag += pl.Lag
+					}
+				}
+				d.Partitions = append(d.Partitions, pl)
+			}
+		}
+	}
+	return nil
 }
 
 // addConsumerGroups describes the groups DescribeGroups found Dead again
@@ -272,10 +351,14 @@ func runGroupDescribe(c *cli.Context) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		if d.Type == "consumer" {
+		switch d.Type {
+		case "share":
+			fmt.Fprintf(w, "group %s: share group (KIP-932) %s, assignor %s, group epoch %d, coordinator %d, %d members, %d records from the start offsets to the ends\n",
+				d.Group, d.State, d.Protocol, d.GroupEpoch, d.Coordinator, len(d.Members), d.TotalLag)
+		case "consumer":
 			fmt.Fprintf(w, "group %s: consumer group (KIP-848) %s, assignor %s, group epoch %d, assignment epoch %d, coordinator %d, %d members, total lag %d\n",
 				d.Group, d.State, d.Protocol, d.GroupEpoch, d.AssignmentEpoch, d.Coordinator, len(d.Members), d.TotalLag)
-		} else {
+		default:
 			fmt.Fprintf(w, "group %s: %s, protocol %s/%s, coordinator %d, %d members, total lag %d\n",
 				d.Group, d.State, d.ProtocolType, d.Protocol, d.Coordinator, len(d.Members), d.TotalLag)
 		}
@@ -283,6 +366,10 @@ func runGroupDescribe(c *cli.Context) error {
 			fmt.Fprintf(w, "  error: %s\n", d.Error)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		if d.Type == "share" {
+			printShareGroup(tw, d)
+			continue
+		}
 		if len(d.Members) > 0 && d.Type == "consumer" {
 			fmt.Fprintln(tw, "MEMBER\tINSTANCE\tCLIENT-ID\tHOST\tEPOCH\tASSIGNED\tTARGET")
 			for _, m := range d.Members {
@@ -316,6 +403,27 @@ func runGroupDescribe(c *cli.Context) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// printShareGroup prints a share group's members and its partitions'
+// start offsets.
+func printShareGroup(tw *tabwriter.Writer, d GroupDescription) {
+	if len(d.Members) > 0 {
+		fmt.Fprintln(tw, "MEMBER\tCLIENT-ID\tHOST\tEPOCH\tASSIGNED")
+		for _, m := range d.Members {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.MemberID, m.ClientID, orDash(m.ClientHost), *m.MemberEpoch, assignmentString(m.Assignment))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tSTART-OFFSET\tEND\tIN-FLIGHT-OR-UNREAD")
+	for _, p := range d.Partitions {
+		start := "-"
+		if p.Committed >= 0 {
+			start = fmt.Sprint(p.Committed)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\n", p.Topic, p.Partition, start, p.End, p.Lag)
+	}
+	tw.Flush()
 }
 
 func orDash(s string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/bench"
 )
@@ -133,5 +134,40 @@ func TestGroupCommands(t *testing.T) {
 	}
 	if out, err := runApp(t, "group", "list", "--brokers", brokers); err != nil || !strings.Contains(out, "orders848  consumer") {
 		t.Fatalf("group list: %v\n%s", err, out)
+	}
+	// A share group: describe shows its members and start offsets.
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, "orders-share"
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value = "share.auto.offset.reset", kmsg.StringPtr("earliest")
+	res.Configs = append(res.Configs, cfg)
+	req.Resources = append(req.Resources, res)
+	if resp, err := req.RequestWith(ctx, kc); err != nil || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("set share.auto.offset.reset: %v %+v", err, resp)
+	}
+	sharer, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.ShareGroup("orders-share"), kgo.ConsumeTopics("events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sharer.Close()
+	for n := 0; n < 10 && ctx.Err() == nil; {
+		n += sharer.PollFetches(ctx).NumRecords()
+	}
+	out, err = runApp(t, "group", "describe", "--brokers", brokers, "--json", "orders-share")
+	if err != nil {
+		t.Fatalf("describe share group: %v", err)
+	}
+	desc = nil
+	if err := json.Unmarshal([]byte(out), &desc); err != nil || len(desc) != 1 {
+		t.Fatalf("describe share group: %v %s", err, out)
+	}
+	if d := desc[0]; d.Type != "share" || len(d.Members) != 1 || len(d.Members[0].Assignment["events"]) != 2 || len(d.Partitions) != 2 ||
+		d.Partitions[0].Committed < 0 || d.Partitions[0].End != 5 {
+		t.Fatalf("describe share group: %s", out)
+	}
+	if text, err := runApp(t, "group", "describe", "--brokers", brokers, "orders-share"); err != nil || !strings.Contains(text, "share group (KIP-932)") ||
+		!strings.Contains(text, "START-OFFSET") {
+		t.Fatalf("describe share group table: %v\n%s", err, text)
 	}
 }

@@ -54,6 +54,8 @@ SASL_SSL://) can be served at once; see docs/SECURITY.md for TLS.`,
 			&cli.DurationFlag{Name: "offsets-retention", Value: 7 * 24 * time.Hour, Usage: "how long an empty group's committed offsets are kept (offsets.retention.minutes)", EnvVars: []string{"CHRONIK_OFFSETS_RETENTION"}},
 			&cli.DurationFlag{Name: "group-consumer-session-timeout", Value: 45 * time.Second, Usage: "how long a KIP-848 consumer group member may go without heartbeating before it is removed (group.consumer.session.timeout.ms)", EnvVars: []string{"CHRONIK_GROUP_CONSUMER_SESSION_TIMEOUT"}},
 			&cli.DurationFlag{Name: "group-consumer-heartbeat-interval", Value: 5 * time.Second, Usage: "heartbeat interval told to KIP-848 consumers; below the session timeout (group.consumer.heartbeat.interval.ms)", EnvVars: []string{"CHRONIK_GROUP_CONSUMER_HEARTBEAT_INTERVAL"}},
+			&cli.DurationFlag{Name: "group-share-record-lock-duration", Value: 30 * time.Second, Usage: "how long a share group member holds an acquired record before it is released to others; a group's share.record.lock.duration.ms overrides it (group.share.record.lock.duration.ms)", EnvVars: []string{"CHRONIK_GROUP_SHARE_RECORD_LOCK_DURATION"}},
+			&cli.IntFlag{Name: "group-share-delivery-count-limit", Value: 5, Usage: "deliveries of a share group record before it is archived; a group's share.delivery.count.limit overrides it (group.share.delivery.count.limit)", EnvVars: []string{"CHRONIK_GROUP_SHARE_DELIVERY_COUNT_LIMIT"}},
 			&cli.DurationFlag{Name: "group-initial-rebalance-delay", Value: 3 * time.Second, Usage: "wait before an empty group's first rebalance, so members starting together join one generation; 0 for none (group.initial.rebalance.delay.ms)", EnvVars: []string{"CHRONIK_GROUP_INITIAL_REBALANCE_DELAY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"CHRONIK_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"CHRONIK_LOG_FORMAT"}},
@@ -165,6 +167,9 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 			// KIP-848 timers; Validate checks interval < timeout.
 			ConsumerSessionTimeout:    c.Duration("group-consumer-session-timeout"),
 			ConsumerHeartbeatInterval: c.Duration("group-consumer-heartbeat-interval"),
+			// Share groups (KIP-932).
+			ShareRecordLockDuration: c.Duration("group-share-record-lock-duration"),
+			ShareDeliveryCountLimit: c.Int("group-share-delivery-count-limit"),
 		},
 	}
 	sc.kafka.Authz = kafka.AuthzConfig{
@@ -193,6 +198,10 @@ func parseStart(c *cli.Context, lg *slog.Logger) (startConfig, error) {
 	if c.Duration("group-consumer-session-timeout") <= 0 || c.Duration("group-consumer-heartbeat-interval") <= 0 {
 		errs = append(errs, fmt.Errorf("--group-consumer-session-timeout %s and --group-consumer-heartbeat-interval %s: must be positive",
 			c.Duration("group-consumer-session-timeout"), c.Duration("group-consumer-heartbeat-interval")))
+	}
+	if c.Duration("group-share-record-lock-duration") <= 0 || c.Int("group-share-delivery-count-limit") <= 0 {
+		errs = append(errs, fmt.Errorf("--group-share-record-lock-duration %s and --group-share-delivery-count-limit %d: must be positive",
+			c.Duration("group-share-record-lock-duration"), c.Int("group-share-delivery-count-limit")))
 	}
 	if c.Duration("offsets-retention") <= 0 {
 		errs = append(errs, fmt.Errorf("--offsets-retention %s: must be positive", c.Duration("offsets-retention")))

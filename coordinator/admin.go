@@ -115,6 +115,18 @@ func (c *Coordinator) ListGroups() ([]GroupListing, *kerr.Error) {
 				out = append(out, l)
 			}
 		}
+		for _, g := range cp.shareList() {
+			g.mu.Lock()
+			l := GroupListing{Name: g.name, ProtocolType: "share", State: "Empty", Type: "share"}
+			if len(g.members) > 0 {
+				l.State = "Stable"
+			}
+			dead := g.dead
+			g.mu.Unlock()
+			if !dead {
+				out = append(out, l)
+			}
+		}
 	}
 	return out, nil
 }
@@ -133,7 +145,12 @@ func (c *Coordinator) DeleteGroup(name string) *kerr.Error {
 	}
 	g := cp.lookup(name, false)
 	if g == nil {
-		return kerr.GroupIDNotFound
+		sg := cp.shareLookup(name, false)
+		if sg == nil {
+			return kerr.GroupIDNotFound
+		}
+		defer sg.mu.Unlock()
+		return sg.delete()
 	}
 	defer g.mu.Unlock()
 	if g.state != groupEmpty || len(g.members) > 0 || (g.consumer != nil && len(g.consumer.members) > 0) {

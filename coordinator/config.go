@@ -49,6 +49,23 @@ type Config struct {
 	// consumers (group.consumer.heartbeat.interval.ms). Default 5s; it
 	// must be below ConsumerSessionTimeout.
 	ConsumerHeartbeatInterval time.Duration
+	// ShareRecordLockDuration is how long a share group member holds a
+	// record it acquired before the record is released to others
+	// (group.share.record.lock.duration.ms; a group's
+	// share.record.lock.duration.ms overrides it). Default 30s.
+	ShareRecordLockDuration time.Duration
+	// ShareDeliveryCountLimit is how often a share group record is
+	// delivered before it is archived instead
+	// (group.share.delivery.count.limit; a group's
+	// share.delivery.count.limit overrides it). Default 5.
+	ShareDeliveryCountLimit int
+	// ShareSessionTimeout is how long a share group member stays without
+	// heartbeating (group.share.session.timeout.ms). Default 45s.
+	ShareSessionTimeout time.Duration
+	// ShareHeartbeatInterval is the heartbeat interval told to share group
+	// members (group.share.heartbeat.interval.ms). Default 5s; it must be
+	// below ShareSessionTimeout.
+	ShareHeartbeatInterval time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default (and a
@@ -92,6 +109,18 @@ func (c *Config) setDefaults() {
 	if c.ConsumerHeartbeatInterval == 0 {
 		c.ConsumerHeartbeatInterval = 5 * time.Second
 	}
+	if c.ShareRecordLockDuration == 0 {
+		c.ShareRecordLockDuration = 30 * time.Second
+	}
+	if c.ShareDeliveryCountLimit == 0 {
+		c.ShareDeliveryCountLimit = 5
+	}
+	if c.ShareSessionTimeout == 0 {
+		c.ShareSessionTimeout = 45 * time.Second
+	}
+	if c.ShareHeartbeatInterval == 0 {
+		c.ShareHeartbeatInterval = 5 * time.Second
+	}
 }
 
 // Validate reports every field with a bad value, joined (nil if none).
@@ -112,6 +141,16 @@ func (c Config) Validate() error {
 	if c.ConsumerSessionTimeout < 0 || c.ConsumerHeartbeatInterval < 0 ||
 		(c.ConsumerSessionTimeout != 0 && c.ConsumerHeartbeatInterval != 0 && c.ConsumerHeartbeatInterval >= c.ConsumerSessionTimeout) {
 		errs = append(errs, fmt.Errorf("coordinator: ConsumerHeartbeatInterval (%s) must be >= 0 and below ConsumerSessionTimeout (%s)", c.ConsumerHeartbeatInterval, c.ConsumerSessionTimeout))
+	}
+	if c.ShareRecordLockDuration < 0 || c.ShareRecordLockDuration > 1<<31*time.Millisecond {
+		errs = append(errs, fmt.Errorf("coordinator: ShareRecordLockDuration (%s) must be >= 0 and fit in int32 milliseconds", c.ShareRecordLockDuration))
+	}
+	if c.ShareDeliveryCountLimit < 0 || c.ShareDeliveryCountLimit > 1<<15-1 {
+		errs = append(errs, fmt.Errorf("coordinator: ShareDeliveryCountLimit (%d) must be in 0..32767", c.ShareDeliveryCountLimit))
+	}
+	if c.ShareSessionTimeout < 0 || c.ShareHeartbeatInterval < 0 ||
+		(c.ShareSessionTimeout != 0 && c.ShareHeartbeatInterval != 0 && c.ShareHeartbeatInterval >= c.ShareSessionTimeout) {
+		errs = append(errs, fmt.Errorf("coordinator: ShareHeartbeatInterval (%s) must be >= 0 and below ShareSessionTimeout (%s)", c.ShareHeartbeatInterval, c.ShareSessionTimeout))
 	}
 	return errors.Join(errs...)
 }

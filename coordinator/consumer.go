@@ -129,6 +129,9 @@ func (c *Coordinator) ConsumerGroupHeartbeat(_ context.Context, cl Client, req *
 	if e != nil {
 		return fail(e, "")
 	}
+	if cp.isShareGroup(req.Group) {
+		return fail(kerr.GroupIDNotFound, "Group "+req.Group+" is a share group.")
+	}
 	g := cp.lookup(req.Group, req.MemberEpoch == epochJoin)
 	if g == nil {
 		if req.MemberEpoch == epochJoin {

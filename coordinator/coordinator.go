@@ -61,6 +61,7 @@ type coordPartition struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
+	shares map[string]*shareGroup // share groups (share.go)
 
 	// The live records of the partition (compact.go).
 	liveLog
@@ -97,7 +98,7 @@ func New(be Backend, cfg Config, log *slog.Logger) *Coordinator {
 		newPart: func(p, epoch int32) *coordPartition {
 			ctx, cancel := context.WithCancel(context.Background())
 			return &coordPartition{c: c, p: p, epoch: epoch, ctx: ctx, cancel: cancel,
-				loaded: make(chan struct{}), groups: map[string]*group{},
+				loaded: make(chan struct{}), groups: map[string]*group{}, shares: map[string]*shareGroup{},
 				txnPids: map[int64]map[string]struct{}{}}
 		}}
 	if be != nil {
@@ -153,9 +154,14 @@ func (cp *coordPartition) loadedCh() <-chan struct{} { return cp.loaded }
 func (cp *coordPartition) unload() {
 	cp.cancel()
 	cp.mu.Lock()
-	groups := cp.groups
-	cp.groups = map[string]*group{}
+	groups, shares := cp.groups, cp.shares
+	cp.groups, cp.shares = map[string]*group{}, map[string]*shareGroup{}
 	cp.mu.Unlock()
+	for _, g := range shares {
+		g.mu.Lock()
+		g.kill()
+		g.mu.Unlock()
+	}
 	for _, g := range groups {
 		g.mu.Lock()
 		g.kill(kerr.NotCoordinator)

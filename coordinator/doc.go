@@ -15,6 +15,12 @@
 //     a partition before another member gets it, session and rebalance
 //     timeouts, static members, and the conversion of empty groups between
 //     the two protocols;
+//   - share groups (KIP-932; share*.go): membership and the sharing
+//     assignor (ShareGroupHeartbeat, ShareGroupDescribe), and, as the share
+//     coordinator, the persisted state of share partitions and the groups'
+//     configs (ReadShareState, WriteShareState, the share offsets admin,
+//     AlterShareGroupConfigs); the live acquisition state is kept by the
+//     data partition's leader in package kafka;
 //   - committed offsets (CommitOffsets, FetchOffsets, DeleteOffsets) and
 //     groups as a whole (DescribeGroup, ListGroups, DeleteGroup);
 //   - expiry of the offsets of empty groups (Config.OffsetsRetention);

@@ -51,6 +51,9 @@ func (c *Coordinator) JoinGroup(ctx context.Context, cl Client, req *kmsg.JoinGr
 	if e != nil {
 		return fail(e)
 	}
+	if cp.isShareGroup(req.Group) {
+		return fail(kerr.GroupIDNotFound)
+	}
 	g := cp.lookup(req.Group, req.MemberID == "")
 	if g == nil {
 		if req.MemberID != "" {

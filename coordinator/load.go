@@ -132,7 +132,14 @@ func (cp *coordPartition) replay() (replayStats, error) {
 			ls.pend(sr, owner, rec.Key, rec.Value)
 			return
 		}
-		ls.apply(sr)
+		if sr.kind == recShareConfig || sr.kind == recShareState {
+			if err := ls.applyShare(sr.kind, rec.Key, rec.Value); err != nil {
+				st.skip(1, rec.Offset, err)
+				return
+			}
+		} else {
+			ls.apply(sr)
+		}
 		if sr.kind != recLoadMarker {
 			setLive(rec.Key, rec.Value)
 		}
@@ -159,6 +166,7 @@ func (cp *coordPartition) replay() (replayStats, error) {
 		return st, cp.ctx.Err()
 	}
 	cp.reset(live, st.records)
+	cp.restoreShares(ls.shares)
 	for name, lg := range ls.groups {
 		g := newGroup(cp, name)
 		g.offsets, g.txnOffsets = lg.offsets, lg.txn
@@ -258,6 +266,7 @@ type loadedGroup struct {
 }
 
 type loadState struct {
+	shares map[string]*loadedShare // share groups (share_state.go)
 	groups map[string]*loadedGroup
 	pids   map[int64]map[string]struct{} // producer id -> groups with offsets pending
 }

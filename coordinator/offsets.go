@@ -60,6 +60,10 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest, known func(to
 		return resp
 	}
 	recs := b.recs
+	if cp.isShareGroup(req.Group) {
+		all(kerr.GroupIDNotFound)
+		return resp
+	}
 	g := cp.lookup(req.Group, req.Generation < 0)
 	if g == nil {
 		if req.Generation < 0 {

@@ -107,6 +107,11 @@ func decodeStoredRecord(key, value []byte) (storedRecord, error) {
 		}
 	case recLoadMarker:
 		r.kind = recLoadMarker
+	case recShareConfig, recShareState:
+		if _, _, err := decodeShareKey(key); err != nil {
+			return r, err
+		}
+		r.kind, r.key, r.value = v, key, value
 	default:
 		return r, fmt.Errorf("%w: key version %d", errBadGroupRecord, v)
 	}

@@ -16,8 +16,9 @@ package kafka
 //   - v3: ClientSoftwareName, ClientSoftwareVersion, flexible versions
 //   - v3+: SupportedFeatures and FinalizedFeatures: group.version 0-1,
 //     finalized at 1 (the KIP-848 consumer group protocol is on, as in a
-//     new Kafka 4 cluster), FinalizedFeaturesEpoch 1. chronik has no other
-//     feature flags.
+//     new Kafka 4 cluster), share.version 0-1 finalized at 1 (share groups,
+//     KIP-932), FinalizedFeaturesEpoch 1. chronik has no other feature
+//     flags.
 
 import (
 	"context"
@@ -66,13 +67,15 @@ func handleApiVersions(s *Server, _ context.Context, r *request) (kmsg.Response,
 
 // features are the feature flags ApiVersions advertises: each supported
 // range and the finalized level. group.version 1 enables KIP-848 consumer
-// groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe).
+// groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe); share.version 1
+// enables share groups (KIP-932: ShareGroupHeartbeat, ShareFetch, ...).
 var features = []struct {
 	name     string
 	min, max int16
 	level    int16
 }{
 	{name: "group.version", min: 0, max: 1, level: 1},
+	{name: "share.version", min: 0, max: 1, level: 1},
 }
 
 // validSoftwareName reports whether s matches Kafka's

@@ -39,7 +39,7 @@ import (
 
 func init() { regKey(32, 0, 4, handleDescribeConfigs) }
 
-func handleDescribeConfigs(s *Server, _ context.Context, r *request) (kmsg.Response, error) {
+func handleDescribeConfigs(s *Server, ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	resp.Version = r.version
@@ -91,6 +91,8 @@ func handleDescribeConfigs(s *Server, _ context.Context, r *request) (kmsg.Respo
 				res.Configs = append(res.Configs, c)
 			}
 		case kmsg.ConfigResourceTypeBrokerLogger:
+		case kmsg.ConfigResourceTypeGroupConfig:
+			s.describeGroupConfigs(ctx, &res, rr.ConfigNames)
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 		}

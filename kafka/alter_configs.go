@@ -45,6 +45,8 @@ func alterConfigs(ctx context.Context, s *Server, alts []configAlteration, valid
 			if len(a.change.Set) > 0 || len(a.change.Unset) > 0 {
 				out[i] = kerrWith(kerr.InvalidConfig, errAlterBroker)
 			}
+		case a.rtype == kmsg.ConfigResourceTypeGroupConfig:
+			out[i] = s.alterGroupConfigs(ctx, a.name, a.change, validateOnly)
 		case a.rtype != kmsg.ConfigResourceTypeTopic:
 			out[i] = kerrWith(kerr.InvalidRequest, fmt.Errorf("resource type %v cannot be altered", a.rtype))
 		default:

@@ -163,6 +163,10 @@ func (s *Server) configAuthz(r *request, op acl.Operation, rt kmsg.ConfigResourc
 		if !s.authorizeCluster(r, op) {
 			return errClusterAuthz
 		}
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if !s.authorize(r, op, acl.Group, name) {
+			return kerr.GroupAuthorizationFailed
+		}
 	}
 	return nil
 }

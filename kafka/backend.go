@@ -42,6 +42,10 @@ type backend interface {
 	// DeleteRecords moves a partition's log start offset on its leader (-1 =
 	// the high watermark) and returns the new log start.
 	DeleteRecords(ctx context.Context, topic string, partition int32, offset int64) (int64, error)
+	// PartitionStats describes this broker's replica of a partition: whether
+	// it leads it, in which leader epoch (Raft term)
+	// (engine.Engine.PartitionStats); share partitions are tied to it.
+	PartitionStats(topic string, partition int32) (engine.PartitionStats, error)
 	// LocalReplicas lists the partition replicas this broker hosts.
 	LocalReplicas(checksums bool) []engine.ReplicaStatus
 	// DiskFreeBytes is the free space on the data directory's file system,

@@ -107,6 +107,10 @@ func kafkaError(err error) *kerr.Error {
 			return m.kerr
 		}
 	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke // a coordinator's answer (share groups)
+	}
 	return kerr.UnknownServerError
 }
 

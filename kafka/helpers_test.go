@@ -209,9 +209,12 @@ func (b *stubBackend) DeleteRecords(context.Context, string, int32, int64) (int6
 	return 0, b.err
 }
 func (b *stubBackend) LocalReplicas(bool) []engine.ReplicaStatus { return nil }
-func (b *stubBackend) DiskFreeBytes() int64                      { return -1 }
-func (b *stubBackend) ACLIndex() *acl.Index                      { return nil }
-func (b *stubBackend) ACLs(acl.Filter) []acl.Binding             { return nil }
+func (b *stubBackend) PartitionStats(string, int32) (engine.PartitionStats, error) {
+	return engine.PartitionStats{}, b.err
+}
+func (b *stubBackend) DiskFreeBytes() int64          { return -1 }
+func (b *stubBackend) ACLIndex() *acl.Index          { return nil }
+func (b *stubBackend) ACLs(acl.Filter) []acl.Binding { return nil }
 func (b *stubBackend) CreateACLs(context.Context, []acl.Binding) error {
 	return b.err
 }

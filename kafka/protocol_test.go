@@ -23,7 +23,7 @@ func TestApiVersions(t *testing.T) {
 			t.Fatalf("v%d: error %d", v, resp.ErrorCode)
 		}
 		want := map[int16][2]int16{0: {3, 11}, 1: {4, 16}, 2: {1, 8}, 3: {0, 12}, 18: {0, 4}, 19: {2, 7}, 20: {1, 6}, 22: {0, 4}, 32: {0, 4}, 60: {0, 1},
-			68: {0, 1}, 69: {0, 1}}
+			68: {0, 1}, 69: {0, 1}, 76: {0, 1}, 77: {0, 1}, 78: {0, 2}, 79: {0, 2}, 90: {0, 1}, 91: {0, 0}, 92: {0, 0}}
 		got := map[int16][2]int16{}
 		for _, k := range resp.ApiKeys {
 			got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
@@ -33,11 +33,14 @@ func TestApiVersions(t *testing.T) {
 				t.Errorf("v%d: key %d (%s) versions %v, want %v", v, k, kmsg.NameForKey(k), got[k], r)
 			}
 		}
-		// Kafka 4's feature for KIP-848 groups, from v3 on.
+		// Kafka 4's features for KIP-848 groups and share groups (KIP-932),
+		// from v3 on.
 		wantFeatures := v >= 3
-		gotFeatures := len(resp.FinalizedFeatures) == 1 && resp.FinalizedFeatures[0].Name == "group.version" &&
-			resp.FinalizedFeatures[0].MaxVersionLevel == 1 && len(resp.SupportedFeatures) == 1 &&
-			resp.SupportedFeatures[0].MaxVersion == 1 && resp.FinalizedFeaturesEpoch >= 0
+		gotFeatures := len(resp.FinalizedFeatures) == 2 && len(resp.SupportedFeatures) == 2 && resp.FinalizedFeaturesEpoch >= 0
+		for i, name := range []string{"group.version", "share.version"} {
+			gotFeatures = gotFeatures && resp.FinalizedFeatures[i].Name == name && resp.FinalizedFeatures[i].MaxVersionLevel == 1 &&
+				resp.SupportedFeatures[i].Name == name && resp.SupportedFeatures[i].MaxVersion == 1
+		}
 		if gotFeatures != wantFeatures {
 			t.Errorf("v%d: features %+v finalized %+v epoch %d", v, resp.SupportedFeatures, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
 		}

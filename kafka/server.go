@@ -205,7 +205,10 @@ type Server struct {
 	txns   *coordinator.TxnCoordinator
 	// peers sends requests to other brokers (WriteTxnMarkers).
 	peers *peers
-	authz *acl.Authorizer // Config.Authz's super users and default
+	// shares holds the share partitions this broker leads and the share
+	// sessions of their members (share.go).
+	shares *shareManager
+	authz  *acl.Authorizer // Config.Authz's super users and default
 	// badLogs rate-limits the WARN lines about bad clients.
 	badLogs *logLimiter
 	// reqBytes is the budget of buffered request bytes
@@ -259,6 +262,7 @@ func newServer(be backend, cfg Config) (*Server, error) {
 		groups:     newGroupCoordinator(be, cfg.Groups, cfg.Logger),
 		txns:       newTxnCoordinator(be, ps, cfg.Txns, cfg.Logger),
 		peers:      ps,
+		shares:     newShareManager(),
 		authz:      acl.NewAuthorizer(acl.Config{SuperUsers: cfg.Authz.SuperUsers, AllowEveryoneIfNoACL: cfg.Authz.AllowEveryoneIfNoACL}),
 		badLogs:    newLogLimiter(time.Second, badLogsPerSecond),
 		reqBytes:   newByteSem(cfg.QueuedMaxRequestBytes),
@@ -350,6 +354,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			s.shareConnClosed(c)
 		}()
 	}
 }

@@ -20,24 +20,29 @@ import (
 // CHRONIK_FRANZ_GO_TESTS=all (`make kgo-integration`) the whole suite runs
 // but for franzGoSkip.
 //
-// franzGoSkip: what chronik does not serve (share groups, OAUTHBEARER), and TestIssue769, which sets its own Dialer and so cannot
+// franzGoSkip: what chronik does not serve (OAUTHBEARER), and TestIssue769, which sets its own Dialer and so cannot
 // run with KGO_TEST_TLS (kgo refuses a Dialer beside DialTLSConfig).
 const franzGoTests = "TestGroupETL|TestTxnEtl|TestGroupSimple|TestSCRAMAuth|TestSCRAMAuthBadCredentials|TestClient_Produce|TestIssue325|TestIssue810|TestIssue865|" +
-	"TestAddRemovePartitions|TestPauseIssue489|TestIssueFetchLargerThanBrokerMaxReadBytes|TestPooling"
+	"TestAddRemovePartitions|TestPauseIssue489|TestIssueFetchLargerThanBrokerMaxReadBytes|TestPooling|" + franzGoShareTests
 
-const franzGoSkip = "Share|OAuth|TestIssue769"
+// franzGoShareTests are franz-go's share group (KIP-932) tests, run in
+// make test (1 broker) and against three brokers in make kgo-integration.
+const franzGoShareTests = "TestShareGroup|TestShareGroupOffsetsAdmin|TestShareGroupAckOnClose|TestShareGroupETL"
+
+const franzGoSkip = "OAuth|TestIssue769"
 
 // franzGoTests3 run again against three brokers (RF=3), with fewer
 // records, in make kgo-integration: transactions and groups (classic and
 // KIP-848) whose coordinators, partition leaders and transaction markers
-// are spread over brokers.
-const franzGoTests3 = "TestTxnEtl"
+// are spread over brokers, and share groups, whose partition leaders write
+// share state to a share coordinator on another broker.
+const franzGoTests3 = "TestTxnEtl|" + franzGoShareTests
 
 // franzGoKillTests3 run twice against one three-broker cluster, with the
 // node coordinating the most groups (not the controller) killed in
 // between (a crash: no leadership hand-over) and restarted: the second run
 // is served by the coordinators that took over, and loaded the first run's
-// groups (classic and KIP-848).
+// groups (classic and KIP-848) and share groups.
 //
 // Killing it in the middle of a run (CHRONIK_FRANZ_GO_KILL=midrun) moves
 // live groups too, but fails about 3 runs in 10, classic and KIP-848
@@ -47,7 +52,7 @@ const franzGoTests3 = "TestTxnEtl"
 // tests kill the coordinator under live KIP-848 groups
 // (kafka TestConsumerGroupCoordinatorFailover, proctest
 // TestGroupCoordinatorKill/848).
-const franzGoKillTests3 = "TestGroupETL|TestGroupSimple"
+const franzGoKillTests3 = "TestGroupETL|TestGroupSimple|TestShareGroupETL"
 
 // franzGoKill3 is when a mid-run kill happens, counted from the first
 // group's appearance.
