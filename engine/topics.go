@@ -121,6 +121,14 @@ func (e *Engine) waitLeaders(ctx context.Context, name string) error {
 			if all {
 				return nil // led, not yet by the preferred replicas: usable
 			}
+			for i, p := range t.Partitions {
+				if st.Leaders[p.Shard].Leader != 0 {
+					continue
+				}
+				local, term := e.leaders.get(p.Shard)
+				e.log.Warn("new topic: partition without a leader in __meta", "topic", name, "partition", i, "shard", p.Shard,
+					"replicas", p.Replicas, "hosted_here", e.local(p.Shard) != nil, "local_leader", local, "local_term", term)
+			}
 			return fmt.Errorf("topic %q: waiting for partition leaders: %w", name, ErrTimeout)
 		case <-e.closing:
 			return ErrClosed
