@@ -82,13 +82,16 @@ func TestFranzGoIntegration(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatalf("copy %s: %v", src, err)
 	}
-	one := []string{"test", "-count=1", "-timeout=4m", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
+	// -v everywhere: runFranzGo reads which tests ran, and fails on a
+	// skipped share group test (franz-go skips them against a broker
+	// without share groups).
+	one := []string{"test", "-count=1", "-timeout=4m", "-v", "-run", "^(" + franzGoTests + ")$", "./pkg/kgo/"}
 	if run := os.Getenv("CHRONIK_FRANZ_GO_RUN"); run != "" {
 		// A developer's narrowed run: franz-go's own -run pattern.
 		one = []string{"test", "-count=1", "-timeout=6m", "-v", "-run", run, "./pkg/kgo/"}
 	}
 	if all {
-		one = []string{"test", "-count=1", "-timeout=18m", "-skip", franzGoSkip, "./pkg/kgo/"}
+		one = []string{"test", "-count=1", "-timeout=18m", "-v", "-skip", franzGoSkip, "./pkg/kgo/"}
 	}
 	records := "10000" // per ETL chain; the whole suite takes more
 	if all {
@@ -198,10 +201,16 @@ func runFranzGo(ctx context.Context, t *testing.T, dir string, seeds []string, a
 		t.Fatalf("franz-go integration tests failed (%v): %v\n%s\n\nlast output:\n%s", err, time.Since(start).Round(time.Second),
 			strings.Join(failed, "\n"), tail(string(res), 4000))
 	}
-	// With -v (the 3-broker and narrowed runs), which subtests ran.
+	// Which tests ran (every run is -v). A skipped share group test means
+	// franz-go found no share group support: a failure here.
 	for _, l := range strings.Split(string(res), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "--- ") {
-			t.Log(strings.TrimSpace(l))
+		tl := strings.TrimSpace(l)
+		if !strings.HasPrefix(tl, "--- ") {
+			continue
+		}
+		t.Log(tl)
+		if strings.HasPrefix(tl, "--- SKIP: TestShareGroup") {
+			t.Errorf("franz-go skipped a share group test: %s", tl)
 		}
 	}
 	t.Logf("franz-go integration tests passed in %v", time.Since(start).Round(time.Second))
