@@ -22,7 +22,8 @@ package kafka
 //     through it (Raft forwards the proposal to the leader) rather than
 //     answering NOT_LEADER_OR_FOLLOWER, as the engine does for its own
 //     coordinator.
-//   - No CLUSTER_ACTION authorization: chronik has no ACLs. A commit marker
+//   - No CLUSTER_ACTION authorization: the inter-broker client carries no
+//     credentials of its own (as for the share state APIs 84 and 85). A commit marker
 //     on __consumer_offsets completes no transactional offset commits:
 //     TxnOffsetCommit is not served.
 //
