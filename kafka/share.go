@@ -665,7 +665,10 @@ func (s *Server) toShareCoordinator(ctx context.Context, group string, req kmsg.
 	}
 	resp, err := s.peers.request(ctx, id, b.KafkaAddr, req, handlers[req.Key()].max)
 	if err != nil {
-		return nil, fmt.Errorf("share coordinator broker %d: %w", id, err)
+		// The coordinator's broker did not answer (restarting, or a
+		// connection to its previous process): COORDINATOR_NOT_AVAILABLE,
+		// which the admin paths retry (retryLoading) and clients too.
+		return nil, fmt.Errorf("share coordinator broker %d: %w (%v)", id, kerr.CoordinatorNotAvailable, err)
 	}
 	return resp, nil
 }
