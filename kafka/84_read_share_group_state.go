@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-io/chronik/coordinator"
@@ -36,18 +35,12 @@ func handleReadShareGroupState(s *Server, _ context.Context, r *request) (kmsg.R
 	req := r.kreq.(*kmsg.ReadShareGroupStateRequest)
 	resp := req.ResponseKind().(*kmsg.ReadShareGroupStateResponse)
 	resp.Version = r.version
-	allowed := true // see Authorization above
 	for _, t := range req.Topics {
 		rt := kmsg.NewReadShareGroupStateResponseTopic()
 		rt.TopicID = t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewReadShareGroupStateResponseTopicPartition()
 			rp.Partition = p.Partition
-			if !allowed {
-				rp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-				rt.Partitions = append(rt.Partitions, rp)
-				continue
-			}
 			st, cfg, e := s.groups.ReadShareState(req.GroupID, t.TopicID, p.Partition, p.LeaderEpoch)
 			if e != nil {
 				rp.ErrorCode, rp.ErrorMessage = e.Code, kmsg.StringPtr(e.Message)
@@ -74,18 +67,12 @@ func handleWriteShareGroupState(s *Server, _ context.Context, r *request) (kmsg.
 	req := r.kreq.(*kmsg.WriteShareGroupStateRequest)
 	resp := req.ResponseKind().(*kmsg.WriteShareGroupStateResponse)
 	resp.Version = r.version
-	allowed := true // see Authorization above
 	for _, t := range req.Topics {
 		rt := kmsg.NewWriteShareGroupStateResponseTopic()
 		rt.TopicID = t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewWriteShareGroupStateResponseTopicPartition()
 			rp.Partition = p.Partition
-			if !allowed {
-				rp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-				rt.Partitions = append(rt.Partitions, rp)
-				continue
-			}
 			st := coordinator.ShareState{StateEpoch: p.StateEpoch, LeaderEpoch: p.LeaderEpoch, StartOffset: p.StartOffset}
 			for _, b := range p.StateBatches {
 				st.Batches = append(st.Batches, coordinator.ShareStateBatch{First: b.FirstOffset, Last: b.LastOffset, State: b.DeliveryState, DeliveryCount: b.DeliveryCount})
