@@ -69,7 +69,6 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp, nil
 	}
-	v := s.view()
 	az := s.topicAuthorizer(r, acl.Read)
 	skey := [2]string{group, member}
 
@@ -142,16 +141,16 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 				fp.out.AcknowledgeErrorCode = kerr.InvalidShareSessionEpoch.Code
 				continue
 			}
-			code, _, _ := s.shareAck(ctx, v, az, fp.k, member, batches, maxType)
+			code, _, _ := s.shareAck(ctx, az, fp.k, member, batches, maxType)
 			fp.out.AcknowledgeErrorCode = code
 		}
 	}
 	if req.ShareSessionEpoch == -1 {
 		s.releaseShareSession(fetchKeys, member)
-		return shareFetchResponse(s, r, v, resp, parts, order), nil
+		return shareFetchResponse(s, r, resp, parts, order), nil
 	}
 	if req.Version >= 2 && req.IsRenewAck {
-		return shareFetchResponse(s, r, v, resp, parts, order), nil
+		return shareFetchResponse(s, r, resp, parts, order), nil
 	}
 	for _, k := range fetchKeys {
 		part(k.topic, k.partition).has = true
@@ -177,7 +176,7 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 			if acquired >= maxRecords || maxBytes <= 0 {
 				break
 			}
-			n, size, lockMs := s.shareFetchPartition(ctx, v, az, fp, member, maxRecords-acquired, maxBytes)
+			n, size, lockMs := s.shareFetchPartition(ctx, az, fp, member, maxRecords-acquired, maxBytes)
 			if lockMs > 0 {
 				resp.AcquisitionLockTimeoutMillis = lockMs
 			}
@@ -193,7 +192,7 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 		t := time.NewTimer(wait)
 		watches := make([]<-chan struct{}, 0, len(fetchKeys))
 		for _, k := range fetchKeys {
-			if ch, err := s.be.Watch(parts[k].k.topicName(v), k.partition, parts[k].hw); err == nil {
+			if ch, err := s.be.Watch(s.topicNameOf(parts[k].k), k.partition, parts[k].hw); err == nil {
 				watches = append(watches, ch)
 			}
 		}
@@ -229,20 +228,19 @@ func handleShareFetch(s *Server, ctx context.Context, r *request) (kmsg.Response
 		default:
 		}
 	}
-	return shareFetchResponse(s, r, v, resp, parts, order), nil
+	return shareFetchResponse(s, r, resp, parts, order), nil
 }
 
-func (k spKey) topicName(v *metaView) string {
-	if t := v.byID[k.topic]; t != nil {
-		return t.Name
-	}
-	return ""
+// topicNameOf is the name of k's topic, "" if its ID is unknown.
+func (s *Server) topicNameOf(k spKey) string {
+	name, _ := s.be.TopicName(k.topic)
+	return name
 }
 
 // shareFetchPartition acquires records of one partition into fp and
 // returns how many, their batches' size and the lock duration (ms).
-func (s *Server) shareFetchPartition(ctx context.Context, v *metaView, az topicAuthz, fp *shareFetchPart, member string, maxRecords int32, maxBytes int) (int32, int, int32) {
-	name := fp.k.topicName(v)
+func (s *Server) shareFetchPartition(ctx context.Context, az topicAuthz, fp *shareFetchPart, member string, maxRecords int32, maxBytes int) (int32, int, int32) {
+	name := s.topicNameOf(fp.k)
 	if name == "" {
 		fp.out.ErrorCode = kerr.UnknownTopicID.Code
 		return 0, 0, 0
@@ -255,13 +253,13 @@ func (s *Server) shareFetchPartition(ctx context.Context, v *metaView, az topicA
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if err := s.openShare(ctx, sp); err != nil {
-		s.shareFetchError(v, fp, err)
+		s.shareFetchError(fp, err)
 		return 0, 0, 0
 	}
 	lockMs := int32(sp.lockDur / time.Millisecond)
 	acq, batches, hw, err := s.acquire(ctx, sp, member, maxRecords, maxBytes)
 	if err != nil {
-		s.shareFetchError(v, fp, err)
+		s.shareFetchError(fp, err)
 		return 0, 0, lockMs
 	}
 	fp.hw = hw
@@ -277,19 +275,19 @@ func (s *Server) shareFetchPartition(ctx context.Context, v *metaView, az topicA
 	return n, len(batches), lockMs
 }
 
-func (s *Server) shareFetchError(v *metaView, fp *shareFetchPart, err error) {
+func (s *Server) shareFetchError(fp *shareFetchPart, err error) {
 	fp.out.ErrorCode = shareErrorCode(err, false)
 	if id, epoch := leaderHint(err); id >= 0 {
 		fp.out.CurrentLeader.LeaderID, fp.out.CurrentLeader.LeaderEpoch = id, epoch
 	} else if fp.out.ErrorCode == kerr.NotLeaderForPartition.Code {
 		fp.out.ErrorCode = kerr.LeaderNotAvailable.Code
 	}
-	s.log.Debug("share fetch partition failed", "group", fp.k.group, "topic", fp.k.topicName(v), "partition", fp.k.partition, "err", err)
+	s.log.Debug("share fetch partition failed", "group", fp.k.group, "topic", s.topicNameOf(fp.k), "partition", fp.k.partition, "err", err)
 }
 
 // shareFetchResponse assembles the response from the partitions in order,
 // with every broker's endpoint when a partition names another leader.
-func shareFetchResponse(s *Server, r *request, v *metaView, resp *kmsg.ShareFetchResponse, parts map[spKey]*shareFetchPart, order []spKey) *kmsg.ShareFetchResponse {
+func shareFetchResponse(s *Server, r *request, resp *kmsg.ShareFetchResponse, parts map[spKey]*shareFetchPart, order []spKey) *kmsg.ShareFetchResponse {
 	idx := map[[16]byte]int{}
 	hint := false
 	for _, k := range order {
@@ -309,6 +307,7 @@ func shareFetchResponse(s *Server, r *request, v *metaView, resp *kmsg.ShareFetc
 		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, fp.out)
 	}
 	if hint {
+		v := s.brokerView()
 		for id := range v.brokers {
 			if ep, ok := v.endpoint(id, r.listener); ok {
 				ne := kmsg.NewShareFetchResponseNodeEndpoint()
@@ -323,8 +322,8 @@ func shareFetchResponse(s *Server, r *request, v *metaView, resp *kmsg.ShareFetc
 // shareAck applies one partition's acknowledgements and writes the share
 // state to the coordinator; it returns the error code and, for
 // NOT_LEADER_OR_FOLLOWER, the leader hint.
-func (s *Server) shareAck(ctx context.Context, v *metaView, az topicAuthz, k spKey, member string, batches []ackBatch, maxType int8) (int16, int32, int32) {
-	name := k.topicName(v)
+func (s *Server) shareAck(ctx context.Context, az topicAuthz, k spKey, member string, batches []ackBatch, maxType int8) (int16, int32, int32) {
+	name := s.topicNameOf(k)
 	if name == "" {
 		return kerr.UnknownTopicID.Code, -1, -1
 	}

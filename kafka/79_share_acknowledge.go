@@ -56,7 +56,6 @@ func handleShareAcknowledge(s *Server, ctx context.Context, r *request) (kmsg.Re
 		resp.ErrorCode = kerr.InvalidShareSessionEpoch.Code
 		return resp, nil
 	}
-	v := s.view()
 	az := s.topicAuthorizer(r, acl.Read)
 	maxType := int8(ackReject)
 	if req.Version >= 2 && req.IsRenewAck {
@@ -74,7 +73,7 @@ func handleShareAcknowledge(s *Server, ctx context.Context, r *request) (kmsg.Re
 			rp := kmsg.NewShareAcknowledgeResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = -1, -1
-			code, id, epoch := s.shareAck(ctx, v, az, spKey{group, t.TopicID, p.Partition}, member, batches, maxType)
+			code, id, epoch := s.shareAck(ctx, az, spKey{group, t.TopicID, p.Partition}, member, batches, maxType)
 			rp.ErrorCode = code
 			if code == kerr.NotLeaderForPartition.Code && id >= 0 {
 				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = id, epoch
@@ -99,6 +98,7 @@ func handleShareAcknowledge(s *Server, ctx context.Context, r *request) (kmsg.Re
 		}
 	}
 	if hint {
+		v := s.brokerView()
 		for id := range v.brokers {
 			if ep, ok := v.endpoint(id, r.listener); ok {
 				ne := kmsg.NewShareAcknowledgeResponseNodeEndpoint()

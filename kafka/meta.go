@@ -38,6 +38,11 @@ func (s *Server) view(topics ...string) *metaView {
 	return v
 }
 
+// brokerView is a metadata snapshot of the brokers only: no topic is
+// named "" (an invalid name), so it describes none, and costs nothing per
+// topic. For requests that need only node endpoints.
+func (s *Server) brokerView() *metaView { return s.view("") }
+
 // partition returns a topic's partition, or nil.
 func (v *metaView) partition(topic string, p int32) *engine.PartitionInfo {
 	t := v.byName[topic]
