@@ -368,7 +368,6 @@ func (c *Coordinator) AlterShareGroupOffsets(group string, offsets []ShareOffset
 	if len(g.members) > 0 {
 		return kerr.NonEmptyGroup
 	}
-	var recs []engine.Record
 	next := map[shareKey]*shareState{}
 	for _, o := range offsets {
 		k := shareKey{o.Topic, o.Partition}
@@ -377,16 +376,8 @@ func (c *Coordinator) AlterShareGroupOffsets(group string, offsets []ShareOffset
 			st.StateEpoch, st.LeaderEpoch = old.StateEpoch+1, old.LeaderEpoch
 		}
 		next[k] = st
-		recs = append(recs, stateRecord(group, k, st))
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if e := g.writeShare(recs...); e != nil {
-		return e
-	}
-	maps.Copy(g.states, next)
-	return nil
+	return g.replaceStates(group, next)
 }
 
 // DeleteShareGroupOffsets deletes the share state of every partition of
@@ -404,17 +395,25 @@ func (c *Coordinator) DeleteShareGroupOffsets(group string, topics [][16]byte) *
 	if len(g.members) > 0 {
 		return kerr.NonEmptyGroup
 	}
-	var recs []engine.Record
 	next := map[shareKey]*shareState{}
 	for k, old := range g.states {
 		if slices.Contains(topics, k.topic) {
-			st := &shareState{StateEpoch: old.StateEpoch + 1, LeaderEpoch: old.LeaderEpoch, StartOffset: -1}
-			next[k] = st
-			recs = append(recs, stateRecord(group, k, st))
+			next[k] = &shareState{StateEpoch: old.StateEpoch + 1, LeaderEpoch: old.LeaderEpoch, StartOffset: -1}
 		}
 	}
-	if len(recs) == 0 {
+	return g.replaceStates(group, next)
+}
+
+// replaceStates writes the share partition states of next through Raft and
+// then takes them into g.states (the admin paths that reset start
+// offsets); nothing to write is no error. g.mu is held.
+func (g *shareGroup) replaceStates(group string, next map[shareKey]*shareState) *kerr.Error {
+	if len(next) == 0 {
 		return nil
+	}
+	recs := make([]engine.Record, 0, len(next))
+	for k, st := range next {
+		recs = append(recs, stateRecord(group, k, st))
 	}
 	if e := g.writeShare(recs...); e != nil {
 		return e
