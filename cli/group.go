@@ -173,18 +173,25 @@ func describeGroups(ctx context.Context, adm *kadm.Client, groups []string) ([]G
 	return out, addShareGroups(ctx, adm, out)
 }
 
-// addShareGroups describes the groups still Dead with ShareGroupDescribe
-// and DescribeShareGroupOffsets: share groups (KIP-932). Their partitions'
-// Committed is the share-partition start offset (SPSO), and Lag the
-// records from it to the end (some of them may be settled already). A
-// broker without the APIs leaves them as they are.
-func addShareGroups(ctx context.Context, adm *kadm.Client, out []GroupDescription) error {
+// deadGroups names the groups of out that DescribeGroups found Dead
+// without an error: groups of another protocol, or none at all.
+func deadGroups(out []GroupDescription) []string {
 	var dead []string
 	for _, d := range out {
 		if d.State == "Dead" && d.Error == "" {
 			dead = append(dead, d.Group)
 		}
 	}
+	return dead
+}
+
+// addShareGroups describes the groups still Dead with ShareGroupDescribe
+// and DescribeShareGroupOffsets: share groups (KIP-932). Their partitions'
+// Committed is the share-partition start offset (SPSO), and Lag the
+// records from it to the end (some of them may be settled already). A
+// broker without the APIs leaves them as they are.
+func addShareGroups(ctx context.Context, adm *kadm.Client, out []GroupDescription) error {
+	dead := deadGroups(out)
 	if len(dead) == 0 {
 		return nil
 	}
@@ -250,12 +257,7 @@ func addShareGroups(ctx context.Context, adm *kadm.Client, out []GroupDescriptio
 // with ConsumerGroupDescribe: KIP-848 groups, which DescribeGroups does
 // not describe. A broker without the API leaves them as they are.
 func addConsumerGroups(ctx context.Context, adm *kadm.Client, out []GroupDescription) error {
-	var dead []string
-	for _, d := range out {
-		if d.State == "Dead" && d.Error == "" {
-			dead = append(dead, d.Group)
-		}
-	}
+	dead := deadGroups(out)
 	if len(dead) == 0 {
 		return nil
 	}
