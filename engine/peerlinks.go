@@ -287,8 +287,12 @@ func (l *systemListener) ConnectionEstablished(i raftio.ConnectionInfo) {
 	}
 }
 
+// ConnectionFailed also has the transport abandon the peer's other
+// connections (shards.Registry.Reconnect): they died with the one that
+// failed, and the first message written to each would be lost.
 func (l *systemListener) ConnectionFailed(i raftio.ConnectionInfo) {
 	if !i.SnapshotConnection {
+		l.reg.Reconnect(i.Address)
 		l.links.set(i.Address, false)
 	}
 }

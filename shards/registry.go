@@ -65,15 +65,43 @@ func CanonicalAddr(addr string) (string, error) {
 // error (it drops the message and Raft retries). Safe for concurrent use;
 // Resolve takes no lock.
 type Registry struct {
-	// addrs is broker id -> canonical Raft address. The map is never
-	// changed once stored: Set and Delete store a changed copy.
-	addrs          atomic.Pointer[map[uint64]string]
-	wmu            sync.Mutex // serialises Set and Delete
+	// targets is broker id -> its Raft address and connection keys. The
+	// map is never changed once stored: Set, Delete and Reconnect store a
+	// changed copy.
+	targets        atomic.Pointer[map[uint64]target]
+	wmu            sync.Mutex // serialises Set, Delete and Reconnect
 	streams        uint64
 	log            *slog.Logger
 	unknown        atomic.Uint64
 	mu             sync.Mutex
 	loggedUnknowns map[[2]uint64]bool
+}
+
+// target is one broker's entry: its canonical Raft address, how many times
+// its connections were abandoned (Reconnect), and the transport connection
+// key of each of the streams to it, built once so that Resolve does not
+// allocate.
+type target struct {
+	addr string
+	gen  uint64
+	keys []string
+}
+
+// newTarget builds the entry of addr at generation gen for streams
+// connections per peer.
+func newTarget(addr string, gen, streams uint64) target {
+	t := target{addr: addr, gen: gen, keys: make([]string, max(streams, 1))}
+	for i := range t.keys {
+		k := addr
+		if streams > 1 {
+			k = fmt.Sprintf("%s-%d", addr, i)
+		}
+		if gen > 0 {
+			k = fmt.Sprintf("%s~%d", k, gen)
+		}
+		t.keys[i] = k
+	}
+	return t
 }
 
 // NewRegistry builds a registry over peers (broker id -> Raft address).
@@ -82,7 +110,7 @@ func NewRegistry(peers map[uint64]string, logger *slog.Logger) (*Registry, error
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{log: logger, loggedUnknowns: map[[2]uint64]bool{}}
-	addrs := make(map[uint64]string, len(peers))
+	targets := make(map[uint64]target, len(peers))
 	for id, a := range peers {
 		if id == 0 || id >= ReplicaGenerationBase {
 			return nil, fmt.Errorf("peer id %d: must be in [1, %d)", id, ReplicaGenerationBase)
@@ -91,9 +119,9 @@ func NewRegistry(peers map[uint64]string, logger *slog.Logger) (*Registry, error
 		if err != nil {
 			return nil, fmt.Errorf("peer %d: %w", id, err)
 		}
-		addrs[id] = c
+		targets[id] = newTarget(c, 0, 0)
 	}
-	r.addrs.Store(&addrs)
+	r.targets.Store(&targets)
 	return r, nil
 }
 
@@ -109,15 +137,17 @@ func (r *Registry) Set(id uint64, addr string) (bool, error) {
 	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	cur := *r.addrs.Load()
-	if old, ok := cur[id]; ok && old == c {
+	cur := *r.targets.Load()
+	gen := uint64(0)
+	if old, ok := cur[id]; ok && old.addr == c {
 		return false, nil
 	} else if ok {
-		r.log.Warn("raft registry: broker address changed", "broker", id, "from", old, "to", c)
+		r.log.Warn("raft registry: broker address changed", "broker", id, "from", old.addr, "to", c)
+		gen = old.gen + 1
 	}
 	next := maps.Clone(cur)
-	next[id] = c
-	r.addrs.Store(&next)
+	next[id] = newTarget(c, gen, r.streams)
+	r.targets.Store(&next)
 	return true, nil
 }
 
@@ -126,18 +156,53 @@ func (r *Registry) Set(id uint64, addr string) (bool, error) {
 func (r *Registry) Delete(id uint64) bool {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	cur := *r.addrs.Load()
+	cur := *r.targets.Load()
 	if _, ok := cur[id]; !ok {
 		return false
 	}
 	next := maps.Clone(cur)
 	delete(next, id)
-	r.addrs.Store(&next)
+	r.targets.Store(&next)
 	return true
 }
 
+// Reconnect makes the transport open fresh connections to the broker at
+// Raft address addr for the messages sent from now on, and reports whether
+// addr is a broker's. It is called when a connection to addr failed: the
+// broker died or restarted, or the network between dropped, and its other
+// connections, idle since, are most likely dead too. dragonboat finds a
+// dead connection only by writing to it, loses that message, and then
+// refuses every message to the peer for up to a second; after a peer's
+// restart that message is often a vote, and the election waits another
+// timeout. The abandoned connections close when they idle out.
+func (r *Registry) Reconnect(addr string) bool {
+	c, err := CanonicalAddr(addr)
+	if err != nil {
+		return false
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	cur := *r.targets.Load()
+	for id, t := range cur {
+		if t.addr == c {
+			next := maps.Clone(cur)
+			next[id] = newTarget(c, t.gen+1, r.streams)
+			r.targets.Store(&next)
+			return true
+		}
+	}
+	return false
+}
+
 // Brokers returns a copy of the table: broker id -> Raft address.
-func (r *Registry) Brokers() map[uint64]string { return maps.Clone(*r.addrs.Load()) }
+func (r *Registry) Brokers() map[uint64]string {
+	cur := *r.targets.Load()
+	m := make(map[uint64]string, len(cur))
+	for id, t := range cur {
+		m[id] = t.addr
+	}
+	return m
+}
 
 // UnknownTargets counts Resolve calls for a (shard, replica) whose broker is
 // not in the table.
@@ -145,14 +210,22 @@ func (r *Registry) UnknownTargets() uint64 { return r.unknown.Load() }
 
 // Addr returns broker id's Raft address.
 func (r *Registry) Addr(id uint64) (string, bool) {
-	a, ok := (*r.addrs.Load())[id]
-	return a, ok
+	t, ok := (*r.targets.Load())[id]
+	return t.addr, ok
 }
 
 // Create implements config.NodeRegistryFactory. The same table serves the
 // NodeHost's transport.
 func (r *Registry) Create(nhid string, streamConnections uint64, _ config.TargetValidator) (raftio.INodeRegistry, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
 	r.streams = streamConnections
+	cur := *r.targets.Load()
+	next := make(map[uint64]target, len(cur))
+	for id, t := range cur {
+		next[id] = newTarget(t.addr, t.gen, r.streams)
+	}
+	r.targets.Store(&next)
 	return r, nil
 }
 
@@ -182,7 +255,7 @@ var ErrUnknownTarget = fmt.Errorf("chronik: raft target not in the registry")
 // Resolve implements raftio.INodeRegistry: (shard, replica) -> (address,
 // connection key).
 func (r *Registry) Resolve(shardID, replicaID uint64) (string, string, error) {
-	a, ok := (*r.addrs.Load())[BrokerOf(replicaID)]
+	t, ok := (*r.targets.Load())[BrokerOf(replicaID)]
 	if !ok {
 		r.unknown.Add(1)
 		key := [2]uint64{shardID, replicaID}
@@ -195,10 +268,7 @@ func (r *Registry) Resolve(shardID, replicaID uint64) (string, string, error) {
 		}
 		return "", "", fmt.Errorf("shard %d replica %d: %w", shardID, replicaID, ErrUnknownTarget)
 	}
-	if r.streams > 1 {
-		return a, fmt.Sprintf("%s-%d", a, shardID%r.streams), nil
-	}
-	return a, a, nil
+	return t.addr, t.keys[shardID%uint64(len(t.keys))], nil
 }
 
 // Members returns the initial member map (replica id -> NodeHostID) of a

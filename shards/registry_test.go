@@ -44,6 +44,49 @@ func TestRegistryResolve(t *testing.T) {
 	}
 }
 
+// Reconnect gives a broker's connections new keys, so the transport dials
+// afresh instead of writing to connections that died with the one that
+// failed; the address, and other brokers' keys, stay as they were.
+func TestRegistryReconnect(t *testing.T) {
+	r, err := NewRegistry(map[uint64]string{1: "127.0.0.1:7001", 2: "127.0.0.1:7002"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create(NodeHostID(1), 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	key := func(shard, replica uint64) string {
+		t.Helper()
+		addr, k, err := r.Resolve(shard, replica)
+		if err != nil || addr != (map[uint64]string{1: "127.0.0.1:7001", 2: "127.0.0.1:7002"})[BrokerOf(replica)] {
+			t.Fatalf("resolve(%d,%d) = %q %q %v", shard, replica, addr, k, err)
+		}
+		return k
+	}
+	before := map[uint64]string{}
+	for shard := uint64(100); shard < 104; shard++ {
+		before[shard] = key(shard, 2)
+	}
+	if len(map[string]bool{before[100]: true, before[101]: true, before[102]: true, before[103]: true}) != 4 {
+		t.Fatalf("4 streams should have 4 keys: %v", before)
+	}
+	other := key(100, 1)
+	if !r.Reconnect("127.0.0.1:7002") {
+		t.Fatal("Reconnect of a known address reported false")
+	}
+	for shard, old := range before {
+		if k := key(shard, 2); k == old {
+			t.Fatalf("shard %d: key %q unchanged after Reconnect", shard, k)
+		}
+	}
+	if k := key(100, 1); k != other {
+		t.Fatalf("broker 1's key changed from %q to %q", other, k)
+	}
+	if r.Reconnect("127.0.0.1:9999") {
+		t.Fatal("Reconnect of an unknown address reported true")
+	}
+}
+
 func TestNodeHostIDIsStableAndDistinct(t *testing.T) {
 	if NodeHostID(7) != NodeHostID(7) || NodeHostID(7) == NodeHostID(8) {
 		t.Fatal("NodeHostID must be a pure, injective function of the broker id")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,6 +187,18 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// debugFileLogger appends debug-level logs, with millisecond times, to the
+// file at path (CHRONIK_FAULTS_KGO_LOG: the verify load's franz-go view of a
+// failover), closed when t ends.
+func debugFileLogger(t *testing.T, path string) *slog.Logger {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // testFault runs one scenario under a Verify load of the given length.
 func testFault(t *testing.T, sc faultScenario, load time.Duration) {
 	f := newFaultRun(t)
@@ -199,6 +212,9 @@ func testFault(t *testing.T, sc faultScenario, load time.Duration) {
 	cfg.Duration = load
 	cfg.Rate = 1000
 	cfg.ReadTimeout = 90 * time.Second
+	if path := os.Getenv("CHRONIK_FAULTS_KGO_LOG"); path != "" {
+		cfg.Logger = debugFileLogger(t, path)
+	}
 	// Small segments, so every replica has sealed segments as well as an
 	// active one when the faults hit.
 	segBytes := "65536"

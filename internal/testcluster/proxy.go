@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // LinkProxy forwards TCP connections from one broker to another's Raft
@@ -12,15 +13,29 @@ import (
 // in registry mode every broker resolves peers from its own table, so each
 // directed link can go through its own proxy. Process-level tests use it
 // the same way, giving each `chronik start` its own --peers.
+//
+// A dial through the proxy fails as a dial to the target itself would: while
+// the link is cut or the target is down (its process killed, or not yet
+// listening after a restart) the proxy stops listening, so connections are
+// refused rather than accepted and then closed. An accepted-then-closed
+// connection looks alive to the dialler until it next writes to it, and the
+// messages it then writes are lost; a real dead port never does that.
 type LinkProxy struct {
-	ln     net.Listener
 	target string
+	addr   string
+	wake   chan struct{}
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	ln     net.Listener // nil while not listening
+	cut    bool
+	down   bool // the last dial of the target failed
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
 }
+
+// proxyRecheck is how often a proxy whose target is down dials it again.
+const proxyRecheck = 20 * time.Millisecond
 
 // NewLinkProxy listens on a free 127.0.0.1 port and forwards every
 // connection to target.
@@ -29,19 +44,77 @@ func NewLinkProxy(target string) (*LinkProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &LinkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.serve()
+	p := &LinkProxy{ln: ln, target: target, addr: ln.Addr().String(), wake: make(chan struct{}, 1),
+		conns: map[net.Conn]struct{}{}}
+	p.wg.Add(2)
+	go p.serve(ln)
+	go p.run()
 	return p, nil
 }
 
 // Addr is the address the proxy listens on.
-func (p *LinkProxy) Addr() string { return p.ln.Addr().String() }
+func (p *LinkProxy) Addr() string { return p.addr }
 
-func (p *LinkProxy) serve() {
+func (p *LinkProxy) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run keeps the listener open exactly while the link is neither cut nor its
+// target down, and dials a down target until it answers.
+func (p *LinkProxy) run() {
+	defer p.wg.Done()
+	t := time.NewTicker(proxyRecheck)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.stopListening()
+			p.mu.Unlock()
+			return
+		}
+		cut, down := p.cut, p.down
+		switch {
+		case cut || down:
+			p.stopListening()
+		case p.ln == nil:
+			if ln, err := net.Listen("tcp", p.addr); err == nil { // else: the port is briefly taken; next tick
+				p.ln = ln
+				p.wg.Add(1)
+				go p.serve(ln)
+			}
+		}
+		p.mu.Unlock()
+		if !cut && down {
+			if c, err := net.DialTimeout("tcp", p.target, time.Second); err == nil {
+				c.Close()
+				p.mu.Lock()
+				p.down = false
+				p.mu.Unlock()
+				continue
+			}
+		}
+		select {
+		case <-t.C:
+		case <-p.wake:
+		}
+	}
+}
+
+// stopListening closes the listener; p.mu is held.
+func (p *LinkProxy) stopListening() {
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+}
+
+func (p *LinkProxy) serve(ln net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -53,9 +126,12 @@ func (p *LinkProxy) serve() {
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
+			p.down = true
+			p.stopListening()
 			p.mu.Unlock()
 			c.Close()
-			continue
+			p.poke()
+			return
 		}
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 		p.mu.Unlock()
@@ -79,15 +155,19 @@ func (p *LinkProxy) SetCut(cut bool) {
 	defer p.mu.Unlock()
 	p.cut = cut
 	if cut {
+		p.stopListening()
 		for c := range p.conns {
 			c.Close()
 		}
 	}
+	p.poke()
 }
 
 // Close stops the proxy and closes its connections.
 func (p *LinkProxy) Close() {
-	p.ln.Close()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.SetCut(true)
 	p.wg.Wait()
 }
