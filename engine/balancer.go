@@ -27,13 +27,13 @@ type balancer struct {
 
 // balanceLoop hands leadership back to the preferred replica of the
 // partitions this broker leads in its place (after a failure), once the
-// preferred broker's Raft port has answered for Config.LeaderBalanceCooldown.
-// It runs on the leader, which quiesces the partition before the transfer
-// (handOverQuiesced): a transfer asked for by the target found it, under
-// continuous produce, with committed entries not yet applied, and Raft then
-// skips the campaign and the leader drops proposals until the transfer
-// times out (an election timeout). A partition moves at most once per
-// cool-down.
+// preferred broker's Raft port has answered, and this broker has led the
+// partition, for Config.LeaderBalanceCooldown. It runs on the leader, which
+// quiesces the partition before the transfer (handOverQuiesced): a transfer
+// asked for by the target found it, under continuous produce, with
+// committed entries not yet applied, and Raft then skips the campaign and
+// the leader drops proposals until the transfer times out (an election
+// timeout). A partition moves at most once per cool-down.
 func (e *Engine) balanceLoop() {
 	if e.cfg.LeaderBalanceInterval < 0 {
 		return
@@ -80,7 +80,12 @@ func (e *Engine) balanceOnce(now time.Time) int {
 		if now.Sub(p.startedAt) < e.cfg.LeaderBalanceCooldown || now.Sub(e.balance.lastTry[shard]) < e.cfg.LeaderBalanceCooldown {
 			continue
 		}
-		if l, _ := e.leaders.get(shard); l != p.replica {
+		if e.leaders.ledFor(shard, p.replica) < e.cfg.LeaderBalanceCooldown {
+			// Not the leader, or only since a recent election: the
+			// preferred broker failed lately. A broker that was stopped
+			// (SIGSTOP, a long GC or I/O stall) keeps its Raft port open,
+			// so reachability alone does not show it; handing leadership
+			// to it before it has caught up stalls the partition's writes.
 			continue
 		}
 		a := findPartition(st, p)

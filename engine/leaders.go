@@ -81,6 +81,7 @@ type leaderTable struct {
 type leaderTerm struct {
 	leader uint64 // replica id; 0 = none
 	term   uint64
+	since  time.Time // when leader became the leader (this broker's clock)
 }
 
 func (t *leaderTable) init() {
@@ -90,7 +91,11 @@ func (t *leaderTable) init() {
 
 func (t *leaderTable) set(shard, leader, term uint64) {
 	t.mu.Lock()
-	t.m[shard] = leaderTerm{leader, term}
+	lt := leaderTerm{leader, term, time.Now()}
+	if old, ok := t.m[shard]; ok && old.leader == leader {
+		lt.since = old.since
+	}
+	t.m[shard] = lt
 	close(t.changed)
 	t.changed = make(chan struct{})
 	t.mu.Unlock()
@@ -108,6 +113,18 @@ func (t *leaderTable) get(shard uint64) (leader, term uint64) {
 	lt := t.m[shard]
 	t.mu.RUnlock()
 	return lt.leader, lt.term
+}
+
+// ledFor reports how long replica has led shard without a break (0 when it
+// does not lead it).
+func (t *leaderTable) ledFor(shard, replica uint64) time.Duration {
+	t.mu.RLock()
+	lt := t.m[shard]
+	t.mu.RUnlock()
+	if lt.leader != replica || replica == 0 {
+		return 0
+	}
+	return time.Since(lt.since)
 }
 
 func (t *leaderTable) remove(shard uint64) {

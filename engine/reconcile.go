@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,6 +55,7 @@ type rollLimits struct {
 // reconcileLoop keeps the local partition replicas equal to what __meta
 // assigns to this broker.
 func (e *Engine) reconcileLoop() {
+	e.awaitMetaReplay()
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
 	var lastSweep, lastMovedSweep time.Time
@@ -73,6 +75,63 @@ func (e *Engine) reconcileLoop() {
 		case <-t.C:
 		}
 	}
+}
+
+// metaReplayWait bounds how long the first reconcile pass waits for the
+// local __meta replica to replay its log.
+const metaReplayWait = 10 * time.Second
+
+// awaitMetaReplay waits, at most metaReplayWait, until the local __meta
+// replica has applied the last command its log had committed when the
+// broker started. Until then its state is a past one of the cluster: a
+// replica started, quarantined or rebuilt from it may be of a generation
+// __meta has since replaced, and __meta then refuses what the broker asks
+// for it.
+func (e *Engine) awaitMetaReplay() {
+	target := e.metaReplayTarget()
+	deadline := time.Now().Add(metaReplayWait)
+	for e.meta.State().Index < target {
+		if time.Now().After(deadline) {
+			e.log.Warn("__meta has not replayed its log; reconciling partitions from its state so far",
+				"applied", e.meta.State().Index, "want", target)
+			return
+		}
+		select {
+		case <-e.closing:
+			return
+		case <-e.metaChanged:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// metaReplayTarget is the index of the last command (an entry the state
+// machine applies: not a configuration change, not a leader's empty entry)
+// in the committed part of the local __meta log; 0 when there is none or
+// no local __meta yet (a joining broker).
+func (e *Engine) metaReplayTarget() uint64 {
+	lr, err := e.nh.GetLogReader(shards.MetaShardID)
+	if err != nil {
+		return 0
+	}
+	st, _ := lr.NodeState()
+	first, last := lr.GetRange()
+	hi := min(st.Commit, last)
+	if first == 0 || hi < first {
+		return 0
+	}
+	ents, err := lr.Entries(first, hi+1, math.MaxUint64)
+	if err != nil {
+		e.log.Warn("read the local __meta log", "err", err)
+		return 0
+	}
+	var target uint64
+	for _, ent := range ents {
+		if !ent.IsConfigChange() && len(ent.Cmd) > 0 {
+			target = ent.Index
+		}
+	}
+	return target
 }
 
 // assignment is one partition replica __meta places on this broker.
