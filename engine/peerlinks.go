@@ -49,11 +49,15 @@ type peerLinks struct {
 	// started): the leader balancer waits before handing leadership to a
 	// broker that has just returned.
 	upSince map[uint64]time.Time
+	// changed is closed, and replaced, whenever a broker goes down or comes
+	// back up: produce waits look again then.
+	changed chan struct{}
 }
 
 func newPeerLinks(peers map[uint64]string) *peerLinks {
 	l := &peerLinks{byAddr: map[string]uint64{}, addrOf: map[uint64]string{}, down: map[uint64]time.Time{},
-		upSince: map[uint64]time.Time{}, suspects: make(chan uint64, 64), dial: (&net.Dialer{}).DialContext}
+		upSince: map[uint64]time.Time{}, suspects: make(chan uint64, 64), dial: (&net.Dialer{}).DialContext,
+		changed: make(chan struct{})}
 	now := time.Now()
 	for id, a := range peers {
 		if c, err := shards.CanonicalAddr(a); err == nil {
@@ -138,8 +142,22 @@ func (l *peerLinks) probe(ctx context.Context, id uint64) {
 	l.mu.Lock()
 	if _, was := l.down[id]; !was && l.addrOf[id] != "" {
 		l.down[id] = time.Now()
+		l.notifyLocked()
 	}
 	l.mu.Unlock()
+}
+
+// notifyLocked wakes the watchers of a change; l.mu is held.
+func (l *peerLinks) notifyLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// watch returns a channel closed at the next change of any broker's link.
+func (l *peerLinks) watch() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
 }
 
 // probeLoop dials suspects at once and down peers every probeInterval,
@@ -172,6 +190,7 @@ func (l *peerLinks) heard(id uint64) {
 	if _, was := l.down[id]; was {
 		delete(l.down, id)
 		l.upSince[id] = time.Now()
+		l.notifyLocked()
 	}
 	l.mu.Unlock()
 }
@@ -220,6 +239,22 @@ func (l *peerLinks) inSync(replicas []uint64, self uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// quorumUnreachable reports whether this broker's Raft transport reaches
+// less than a majority of the replicas (ids) of a partition, counting its
+// own: then its replica can neither commit as leader nor learn who leads.
+func (e *Engine) quorumUnreachable(replicas []uint64) bool {
+	if len(replicas) < 2 {
+		return false
+	}
+	up := 0
+	for _, r := range replicas {
+		if b := shards.BrokerOf(r); b == e.cfg.NodeID || e.links.reachable(b) {
+			up++
+		}
+	}
+	return 2*up <= len(replicas)
 }
 
 // transferTarget returns the replica (id) of replicas, other than self, to

@@ -64,3 +64,45 @@ func TestPeerLinks(t *testing.T) {
 		t.Errorf("unreachable %v, want none", got)
 	}
 }
+
+// A replica cut off from a majority of its partition's replicas stops
+// waiting for Raft to answer: quorumUnreachable counts this broker and the
+// brokers its transport reaches, and a down broker wakes watch's waiters.
+func TestQuorumUnreachable(t *testing.T) {
+	e := &Engine{cfg: Config{NodeID: 1}}
+	tests := []struct {
+		name     string
+		down     []uint64
+		replicas []uint64
+		want     bool
+	}{
+		{"all up", nil, []uint64{1, 2, 3}, false},
+		{"one peer down", []uint64{2}, []uint64{1, 2, 3}, false},
+		{"both peers down", []uint64{2, 3}, []uint64{1, 2, 3}, true},
+		{"later generations count by broker", []uint64{2, 3}, []uint64{1001, 2002, 3}, true},
+		{"alone", []uint64{2, 3}, []uint64{1}, false},
+		{"two replicas, peer down", []uint64{2}, []uint64{1, 2}, true},
+		{"no replica here, one of three down", []uint64{2}, []uint64{2, 3, 4}, false},
+		{"no replica here, two of three down", []uint64{2, 3}, []uint64{2, 3, 4}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.links = newPeerLinks(map[uint64]string{1: "127.0.0.1:7001", 2: "127.0.0.1:7002", 3: "127.0.0.1:7003", 4: "127.0.0.1:7004"})
+			e.links.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return nil, errors.New("connection refused")
+			}
+			for _, b := range tt.down {
+				changed := e.links.watch()
+				e.links.probe(context.Background(), b)
+				select {
+				case <-changed:
+				default:
+					t.Fatalf("broker %d went down without waking watchers", b)
+				}
+			}
+			if got := e.quorumUnreachable(tt.replicas); got != tt.want {
+				t.Fatalf("quorumUnreachable(%v) with %v down = %v, want %v", tt.replicas, tt.down, got, tt.want)
+			}
+		})
+	}
+}

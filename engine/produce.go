@@ -54,7 +54,7 @@ func (e *Engine) awaitLeaderOf(ctx context.Context, topic string, index int32, m
 		return nil, nil, 0, &NotLeaderError{Leader: shards.BrokerOf(rec.Leader), Epoch: rec.Epoch}
 	}
 	leader, term := e.leaderHint(part.Shard, p.replica)
-	if leader == 0 && maxWait > 0 {
+	if leader == 0 && maxWait > 0 && !e.quorumUnreachable(part.Replicas) {
 		leader, term = e.awaitLeader(ctx, part.Shard, p.replica, 0, maxWait)
 	}
 	if leader == 0 {
@@ -305,10 +305,17 @@ func (e *Engine) proposeAsync(ctx context.Context, pr *pendingProposal) (*Pendin
 // entry's offset, and a plain producer's retry may duplicate it, as with
 // any leader change in Kafka.
 func (e *Engine) awaitApplied(rs *dragonboat.RequestState, pr *pendingProposal) (r dragonboat.RequestResult, lost bool) {
+	replicas := e.replicasOf(pr.p)
 	for {
-		changed := e.leaders.watch()
+		changed, linksChanged := e.leaders.watch(), e.links.watch()
 		if leader, _ := e.leaders.get(pr.p.shard); leader != pr.p.replica && !pr.forwarded {
 			// rs is not released: Raft still holds it and will time it out.
+			return r, true
+		}
+		if !pr.forwarded && e.quorumUnreachable(replicas) {
+			// Cut off from a majority, this leader cannot commit: it will
+			// step down at its next quorum check, and the partition is led
+			// elsewhere meanwhile. The client is better off asking again.
 			return r, true
 		}
 		select {
@@ -316,8 +323,17 @@ func (e *Engine) awaitApplied(rs *dragonboat.RequestState, pr *pendingProposal) 
 			rs.Release()
 			return r, false
 		case <-changed:
+		case <-linksChanged:
 		}
 	}
+}
+
+// replicasOf returns the replica ids __meta records for local partition p.
+func (e *Engine) replicasOf(p *partition) []uint64 {
+	if a := findPartition(e.meta.State(), p); a != nil {
+		return a.Replicas
+	}
+	return nil
 }
 
 // droppedProposal is the error for a produce whose proposal Raft dropped
@@ -325,7 +341,11 @@ func (e *Engine) awaitApplied(rs *dragonboat.RequestState, pr *pendingProposal) 
 // *NotLeaderError naming the new leader once there is one (clients follow
 // that hint at once), else ErrNotReady. Both are retriable.
 func (e *Engine) droppedProposal(ctx context.Context, pr *pendingProposal) error {
-	leader, term := e.awaitLeader(ctx, pr.p.shard, pr.p.replica, uint64(pr.epoch)+1, e.leaderWait())
+	wait := e.leaderWait()
+	if e.quorumUnreachable(e.replicasOf(pr.p)) {
+		wait = 0 // no new leader can be heard of here
+	}
+	leader, term := e.awaitLeader(ctx, pr.p.shard, pr.p.replica, uint64(pr.epoch)+1, wait)
 	if leader != 0 && leader != pr.p.replica {
 		return fmt.Errorf("topic %q partition %d: proposal dropped: %w", pr.topic, pr.partition,
 			&NotLeaderError{Leader: shards.BrokerOf(leader), Epoch: term})
