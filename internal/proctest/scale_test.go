@@ -71,8 +71,14 @@ func TestScale(t *testing.T) {
 	}
 	defer cl.Close()
 
-	// Create: 4 requests of 50 topics in flight at a time, as an operator's
-	// script or Terraform would.
+	// Create as `chronik topic create` does: one topic per request from
+	// createClients clients at a time. A broker answers one connection's
+	// admin requests in order, as Kafka does, and CreateTopics answers once
+	// the new partitions have elected their leaders (a second or two), so
+	// requests pipelined on one connection wait for each other: 4 requests
+	// of 50 topics in flight on one client took 89 s here, against 40 s for
+	// 64 clients of one topic each.
+	const createClients = 64
 	start := time.Now()
 	names := make([]string, topics)
 	for i := range names {
@@ -80,33 +86,40 @@ func TestScale(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, topics)
-	sem := make(chan struct{}, 4)
-	for lo := 0; lo < topics; lo += 50 {
-		batch := names[lo:min(lo+50, topics)]
+	next := make(chan string)
+	for range min(createClients, topics) {
+		wcl, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaAddrs()...), kgo.RetryTimeout(time.Minute),
+			kgo.RequestTimeoutOverhead(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wcl.Close()
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			req := kmsg.NewPtrCreateTopicsRequest()
-			req.TimeoutMillis = 60000
-			for _, n := range batch {
+			for n := range next {
+				req := kmsg.NewPtrCreateTopicsRequest()
+				req.TimeoutMillis = 60000
 				rt := kmsg.NewCreateTopicsRequestTopic()
 				rt.Topic, rt.NumPartitions, rt.ReplicationFactor = n, int32(perTopic), 3
 				req.Topics = append(req.Topics, rt)
-			}
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				errs <- err
-				return
-			}
-			for _, rt := range resp.Topics {
-				if rt.ErrorCode != 0 {
-					errs <- fmt.Errorf("create %s: error code %d", rt.Topic, rt.ErrorCode)
+				resp, err := req.RequestWith(ctx, wcl)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				for _, rt := range resp.Topics {
+					if rt.ErrorCode != 0 {
+						errs <- fmt.Errorf("create %s: error code %d", rt.Topic, rt.ErrorCode)
+					}
 				}
 			}
 		}()
 	}
+	for _, n := range names {
+		next <- n
+	}
+	close(next)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
