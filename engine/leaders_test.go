@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/chronik-io/chronik/shards"
 )
@@ -31,5 +32,31 @@ func TestPickLeader(t *testing.T) {
 				t.Fatalf("pickLeader(%d, %d, %+v) = %d, %d; want %d, %d", tc.leader, tc.term, tc.reported, l, term, tc.wantL, tc.wantT)
 			}
 		})
+	}
+}
+
+// ledFor measures an unbroken leadership: a new term with the same leader
+// keeps its start, another leader (or none) restarts it, and a replica that
+// does not lead has led for 0. The leader balancer hands a partition back
+// only after this broker has led it for the cool-down.
+func TestLeaderTableLedFor(t *testing.T) {
+	var lt leaderTable
+	lt.init()
+	if d := lt.ledFor(100, 1); d != 0 {
+		t.Fatalf("unknown shard: led for %v, want 0", d)
+	}
+	lt.set(100, 1, 3)
+	time.Sleep(20 * time.Millisecond)
+	lt.set(100, 1, 4) // re-elected: the same leadership goes on
+	if d := lt.ledFor(100, 1); d < 20*time.Millisecond {
+		t.Fatalf("after a new term with the same leader: led for %v, want >= 20ms", d)
+	}
+	if d := lt.ledFor(100, 2); d != 0 {
+		t.Fatalf("a replica that does not lead: led for %v, want 0", d)
+	}
+	lt.set(100, 0, 5) // an election
+	lt.set(100, 1, 5)
+	if d := lt.ledFor(100, 1); d >= 20*time.Millisecond {
+		t.Fatalf("after losing and regaining the leadership: led for %v, want it restarted", d)
 	}
 }

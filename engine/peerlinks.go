@@ -248,13 +248,11 @@ func (e *Engine) quorumUnreachable(replicas []uint64) bool {
 	if len(replicas) < 2 {
 		return false
 	}
-	up := 0
-	for _, r := range replicas {
-		if b := shards.BrokerOf(r); b == e.cfg.NodeID || e.links.reachable(b) {
-			up++
-		}
+	brokers := make([]uint64, len(replicas))
+	for i, r := range replicas {
+		brokers[i] = shards.BrokerOf(r)
 	}
-	return 2*up <= len(replicas)
+	return 2*len(e.links.inSync(brokers, e.cfg.NodeID)) <= len(replicas)
 }
 
 // transferTarget returns the replica (id) of replicas, other than self, to
