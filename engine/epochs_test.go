@@ -136,7 +136,16 @@ func TestOffsetForLeaderEpochFailover(t *testing.T) {
 			if i == l {
 				continue
 			}
-			if _, err := c.Engine(i).OffsetForLeaderEpoch(ctxT(t, 5*time.Second), topic, 0, -1, epochA); !errors.Is(err, engine.ErrNotLeader) {
+			// A follower that has not yet heard from the new leader (just
+			// after a restart) answers ErrNotReady; it must then learn it.
+			var err error
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				_, err = c.Engine(i).OffsetForLeaderEpoch(ctxT(t, 5*time.Second), topic, 0, -1, epochA)
+				if !errors.Is(err, engine.ErrNotReady) || time.Now().After(deadline) {
+					break
+				}
+			}
+			if !errors.Is(err, engine.ErrNotLeader) {
 				t.Errorf("%s: follower %d answered: %v", what, i, err)
 			}
 		}
