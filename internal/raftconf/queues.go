@@ -25,6 +25,17 @@ const (
 	readIndexQueueLength = 256
 )
 
+// pendingProposalShards is how many shards dragonboat splits a replica's
+// table of pending proposals into (16 by default). Each shard is a map, a
+// mutex and a seeded math/rand source (about 5 KB), and every Raft tick
+// walks all of them to time out proposals, on every replica, busy or idle:
+// 16 shards were about 80 KB of an idle replica's heap and a tenth of its
+// idle CPU. The shards exist to spread many concurrent proposers of one
+// replica over several locks; chronik has at most
+// engine.Config.MaxInFlightPerPartition (16) proposals in flight per
+// partition, and each holds the lock for a map insert.
+const pendingProposalShards = 1
+
 // dragonboat reads these lengths only from a dragonboat-soft-settings.json
 // in the process's working directory, once, into package variables (its
 // own monkey-test build sets the same variables through setters). The
@@ -39,9 +50,11 @@ var (
 	dbProposalQueueLen uint64
 	//go:linkname dbReadIndexQueueLen github.com/lni/dragonboat/v4.incomingReadIndexMaxLen
 	dbReadIndexQueueLen uint64
+	//go:linkname dbPendingProposalShards github.com/lni/dragonboat/v4.pendingProposalShards
+	dbPendingProposalShards uint64
 )
 
-var sizeQueuesOnce sync.Once
+var sizeQueuesOnce, sizeProposalShardsOnce sync.Once
 
 // sizeQueues sets dragonboat's per-replica queue lengths to chronik's, once
 // per process, before the first NodeHost starts a replica.
@@ -55,5 +68,13 @@ func sizeQueues() {
 		dbReceiveQueueLen = receiveQueueLength
 		dbProposalQueueLen = proposalQueueLength
 		dbReadIndexQueueLen = readIndexQueueLength
+	})
+	sizeProposalShardsOnce.Do(func() {
+		if dbPendingProposalShards != 16 {
+			slog.Warn("raft pending proposal shards are not dragonboat's default: left as they are",
+				"shards", dbPendingProposalShards)
+			return
+		}
+		dbPendingProposalShards = pendingProposalShards
 	})
 }

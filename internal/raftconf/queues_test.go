@@ -14,6 +14,7 @@ func TestNodeHostSizesQueues(t *testing.T) {
 		{"receive", dbReceiveQueueLen, receiveQueueLength},
 		{"proposals", dbProposalQueueLen, proposalQueueLength},
 		{"read index", dbReadIndexQueueLen, readIndexQueueLength},
+		{"pending proposal shards", dbPendingProposalShards, pendingProposalShards},
 	} {
 		if q.got != q.want {
 			t.Errorf("%s queue length %d, want %d", q.name, q.got, q.want)
