@@ -133,8 +133,9 @@ func (e *Engine) balanceOnce(now time.Time) int {
 // handOverQuiesced transfers the leadership of partition p, which this
 // broker leads, to replica to, and waits (at most two election timeouts)
 // for it to move. It first quiesces the partition: it holds every in-flight
-// slot, so that no new produce is proposed here, and gives the heartbeats
-// time to carry the commit index to the target. dragonboat's target skips
+// slot, so that no new produce is proposed here, and gives the target two
+// ticks to learn the last commit index (the leader sends it as soon as it
+// commits) and apply up to it. dragonboat's target skips
 // the campaign a transfer asks for while it has committed entries it has
 // not applied, and the leader then drops proposals until the transfer
 // times out (an election timeout, 1 s by default): under continuous
@@ -159,7 +160,7 @@ fill:
 			return ErrClosed
 		}
 	}
-	time.Sleep(2 * time.Duration(e.cfg.HeartbeatTicks) * e.cfg.RTT)
+	time.Sleep(2 * e.cfg.RTT)
 	if err := e.nh.RequestLeaderTransfer(p.shard, to); err != nil {
 		return fmt.Errorf("hand the leadership of shard %d to replica %d: %w", p.shard, to, err)
 	}

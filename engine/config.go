@@ -58,7 +58,8 @@ type Config struct {
 	// after ElectionTicks..2*ElectionTicks without a leader); default 10
 	// (about 1 s with the default RTT). Must exceed 2*HeartbeatTicks.
 	ElectionTicks uint64
-	// HeartbeatTicks is the leader heartbeat interval in ticks; default 1.
+	// HeartbeatTicks is the leader heartbeat interval in ticks; default 2
+	// (200 ms with the default RTT).
 	HeartbeatTicks uint64
 	// LogDB is the Raft log store, "pebble" (default) or "tan". It is fixed
 	// at the first start and recorded in DataDir/LOGDB; a later start with a

@@ -23,15 +23,18 @@ const (
 	// DefaultRTT is the Raft tick (dragonboat RTTMillisecond). Every
 	// replica does some work at every tick, busy or idle, so a broker's
 	// idle CPU grows with partitions/RTT; commits never wait for a tick.
-	// 100 ms with 10 election ticks and 1 heartbeat tick keeps the 1-2 s
-	// election timeout and 100 ms heartbeats of 50 ms x 20 / 2, with half
-	// the ticks.
+	// 100 ms with 10 election ticks gives a 1-2 s randomized election
+	// timeout in ten steps (fewer, coarser steps make split votes likelier).
 	DefaultRTT = 100 * time.Millisecond
 	// DefaultElectionTicks is the election timeout in ticks (about 1 s with
 	// DefaultRTT).
 	DefaultElectionTicks = 10
-	// DefaultHeartbeatTicks is the leader heartbeat interval in ticks.
-	DefaultHeartbeatTicks = 1
+	// DefaultHeartbeatTicks is the leader heartbeat interval in ticks:
+	// 200 ms, five to ten heartbeats per election timeout. Heartbeats are
+	// most of an idle replica's cost (a leader sends one to every follower
+	// and hears an answer), and followers do not wait for them to learn a
+	// commit: the leader sends the new commit index as soon as it has it.
+	DefaultHeartbeatTicks = 2
 	// DefaultSnapshotEntries is the Raft entry count between snapshots.
 	DefaultSnapshotEntries = 10000
 	// DefaultCompactionOverhead is how many entries stay in the Raft log
