@@ -32,6 +32,11 @@ func benchRaftCommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: d.Duration, Usage: "length of the measured phase"},
 			&cli.DurationFlag{Name: "warmup", Value: d.Warmup, Usage: "load this long first, excluded from the figures"},
 			&cli.StringFlag{Name: "logdb", Value: d.Raft.LogDB, Usage: "Raft log store: pebble or tan (the default is chronik's)"},
+			&cli.DurationFlag{Name: "raft-tick", Value: d.Raft.RTT, Usage: "Raft tick (chronik start --raft-tick)"},
+			&cli.Uint64Flag{Name: "raft-election-ticks", Value: d.Raft.ElectionTicks, Usage: "election timeout in ticks (chronik start --raft-election-ticks)"},
+			&cli.Uint64Flag{Name: "raft-heartbeat-ticks", Value: d.Raft.HeartbeatTicks, Usage: "heartbeat interval in ticks (chronik start --raft-heartbeat-ticks)"},
+			&cli.BoolFlag{Name: "idle", Usage: "no load: after --warmup, measure the CPU per node and heap per replica of --shards idle shards over --duration"},
+			&cli.BoolFlag{Name: "quiesce", Usage: "dragonboat's experimental quiesce mode on every replica (brokers do not use it); with --idle, a --warmup over ten election timeouts measures quiesced replicas"},
 			&cli.StringFlag{Name: "dir", Usage: "data directory, created empty and kept (default: a temporary directory, removed)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object (progress goes to stderr)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress line"},
@@ -44,7 +49,10 @@ func benchRaftCommand() *cli.Command {
 			cfg.Duration = c.Duration("duration")
 			cfg.Warmup = c.Duration("warmup")
 			cfg.Raft.LogDB = c.String("logdb")
+			cfg.Raft.RTT = c.Duration("raft-tick")
+			cfg.Raft.ElectionTicks, cfg.Raft.HeartbeatTicks = c.Uint64("raft-election-ticks"), c.Uint64("raft-heartbeat-ticks")
 			cfg.Dir = c.String("dir")
+			cfg.Idle, cfg.Quiesce = c.Bool("idle"), c.Bool("quiesce")
 			payload, err := sizeFlag(c, "payload")
 			if err != nil {
 				return err

@@ -90,6 +90,7 @@ func startCluster(ctx context.Context, cfg Config, dir string, lg *slog.Logger) 
 	for s := 1; s <= cfg.Shards; s++ {
 		for i, nh := range c.nhs {
 			rc := raftconf.Replica(uint64(s), uint64(i+1), cfg.Raft)
+			rc.Quiesce = cfg.Quiesce
 			if err := nh.StartOnDiskReplica(members, false, newCounter, rc); err != nil {
 				c.close()
 				return nil, fmt.Errorf("raftbench: start shard %d on node %d: %w", s, i+1, err)

@@ -13,8 +13,8 @@ import (
 const (
 	// MaxNodes bounds Config.Nodes: every NodeHost runs in this process.
 	MaxNodes = 9
-	// MaxShards bounds Config.Shards.
-	MaxShards = 1024
+	// MaxShards bounds Config.Shards (an idle run measures thousands).
+	MaxShards = 4096
 	// MaxPayload bounds Config.Payload (16 MiB, chronik's largest record).
 	MaxPayload = 16 << 20
 	// MaxInFlight bounds Config.InFlight: dragonboat queues at most 2048
@@ -41,6 +41,16 @@ type Config struct {
 	// Warmup runs the same load for this long before the measured phase;
 	// it is excluded from the figures. DefaultConfig sets 2s.
 	Warmup time.Duration
+	// Idle runs no load: the measured phase is Duration of idleness after
+	// Warmup's wait, and the report's figures are the CPU and heap an idle
+	// replica costs (Result.IdleCPUCoresPerNode, HeapPerReplicaBytes): the
+	// floor under a broker's own idle cost with as many partitions.
+	Idle bool
+	// Quiesce turns on dragonboat's experimental quiesce mode for every
+	// replica (chronik's brokers do not use it): an idle shard stops its
+	// heartbeats after ten election timeouts without activity. With Idle,
+	// make Warmup longer than that to measure quiesced replicas.
+	Quiesce bool
 	// Raft holds the Raft settings, including the LogDB ("pebble" or
 	// "tan"); zero fields get chronik's defaults (raftconf.DefaultOptions),
 	// so by default the benchmark runs exactly what a broker runs.

@@ -49,6 +49,15 @@ type Result struct {
 	// CPUCores is this process's CPU time during the measured phase
 	// divided by Elapsed; -1 where it cannot be read.
 	CPUCores float64 `json:"cpu_cores"`
+	// Idle is set for an idle run (Config.Idle): no proposals, and the
+	// figures are CPUCores, IdleCPUCoresPerNode and HeapPerReplicaBytes.
+	Idle bool `json:"idle,omitempty"`
+	// IdleCPUCoresPerNode is CPUCores divided by the nodes, in an idle run
+	// (Config.Idle): what one NodeHost with Shards idle replicas costs.
+	IdleCPUCoresPerNode float64 `json:"idle_cpu_cores_per_node,omitempty"`
+	// HeapPerReplicaBytes is the process's live heap after a forced
+	// collection divided by the replicas, in an idle run.
+	HeapPerReplicaBytes float64 `json:"heap_per_replica_bytes,omitempty"`
 	// Leaders[i] is how many shards node i+1 led when the load started.
 	Leaders []int `json:"leaders"`
 	// Errors counts failures by message, most frequent first.
@@ -100,10 +109,15 @@ func WriteJSON(w io.Writer, r Result) error {
 }
 
 // WriteText writes r as a short report in the shape of chronik's other
-// bench reports: counts, throughput, latency, CPU, leaders, replica check,
-// errors and settings.
+// bench reports: counts, throughput, latency, CPU (or, for an idle run,
+// CPU per node and heap per replica), leaders, replica check, errors and
+// settings.
 func WriteText(w io.Writer, r Result) error {
 	var b strings.Builder
+	if r.Idle {
+		writeIdle(&b, r)
+		return writeReport(w, &b, r)
+	}
 	fmt.Fprintf(&b, "raft: %s proposals applied, %s failed in %s", commas(r.Proposals), commas(r.Failed), roundDuration(r.Elapsed))
 	if r.WarmupProposals > 0 {
 		fmt.Fprintf(&b, " (after a warm-up of %s proposals, excluded)", commas(r.WarmupProposals))
@@ -123,18 +137,45 @@ func WriteText(w io.Writer, r Result) error {
 	if r.CPUCores >= 0 {
 		fmt.Fprintf(&b, "cpu: %.2f cores (this process: every replica of every shard)\n", r.CPUCores)
 	}
+	return writeReport(w, &b, r)
+}
+
+// writeIdle writes the figures of an idle run.
+func writeIdle(b *strings.Builder, r Result) {
+	nodes := max(len(r.Leaders), 1)
+	fmt.Fprintf(b, "raft idle: %s replicas (%s shards on %d nodes), no load for %s",
+		commas(int64(nodes)*atoiOr(r.Settings["shards"])), r.Settings["shards"], nodes, roundDuration(r.Elapsed))
+	if r.Interrupted {
+		b.WriteString(" [interrupted]")
+	}
+	b.WriteByte('\n')
+	if r.CPUCores >= 0 {
+		fmt.Fprintf(b, "cpu: %.3f cores per node (%.3f for the process)\n", r.IdleCPUCoresPerNode, r.CPUCores)
+	}
+	fmt.Fprintf(b, "heap: %.3f MB per replica (live heap after a GC, over every replica)\n", r.HeapPerReplicaBytes/1e6)
+}
+
+// atoiOr is s as an int64, or 0.
+func atoiOr(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// writeReport ends a report with what every run prints (leaders, replica
+// check, errors, settings, kept directory) and writes it to w.
+func writeReport(w io.Writer, b *strings.Builder, r Result) error {
 	b.WriteString("leaders:")
 	for i, n := range r.Leaders {
-		fmt.Fprintf(&b, " node%d=%d", i+1, n)
+		fmt.Fprintf(b, " node%d=%d", i+1, n)
 	}
 	b.WriteByte('\n')
 	if len(r.Lagging) == 0 {
 		b.WriteString("replicas: every replica applied as many entries as its leader\n")
 	} else {
-		fmt.Fprintf(&b, "replicas: lagging: %s\n", strings.Join(r.Lagging, "; "))
+		fmt.Fprintf(b, "replicas: lagging: %s\n", strings.Join(r.Lagging, "; "))
 	}
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "error: %s x %s\n", commas(e.Count), e.Error)
+		fmt.Fprintf(b, "error: %s x %s\n", commas(e.Count), e.Error)
 	}
 	keys := make([]string, 0, len(r.Settings))
 	for k := range r.Settings {
@@ -143,11 +184,11 @@ func WriteText(w io.Writer, r Result) error {
 	sort.Strings(keys)
 	b.WriteString("settings:")
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", k, r.Settings[k])
+		fmt.Fprintf(b, " %s=%s", k, r.Settings[k])
 	}
 	b.WriteByte('\n')
 	if r.Dir != "" {
-		fmt.Fprintf(&b, "data kept in %s\n", r.Dir)
+		fmt.Fprintf(b, "data kept in %s\n", r.Dir)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write raft report: %w", err)

@@ -1,6 +1,7 @@
 package raftbench
 
 import (
+	"runtime"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -69,6 +70,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if keep {
 		res.Dir = dir
 	}
+	if cfg.Idle {
+		res.Idle = true
+		res.Interrupted = !measureIdle(ctx, cfg, &res)
+		res.Lagging = c.lagging(lagWait)
+		return res, nil
+	}
 	l.start()
 	res.Interrupted = !l.warmup(ctx)
 	if !res.Interrupted {
@@ -96,6 +103,34 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		})
 	}
 	return res, nil
+}
+
+// measureIdle waits cfg.Warmup, then measures the process's CPU over
+// cfg.Duration with no load, and its live heap after a forced collection;
+// it reports false if ctx ended first.
+func measureIdle(ctx context.Context, cfg Config, res *Result) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(cfg.Warmup):
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapPerReplicaBytes = float64(ms.HeapAlloc) / float64(cfg.Shards*cfg.Nodes)
+	res.Started = time.Now()
+	cpu0, cpuOK := cpuTime()
+	select {
+	case <-ctx.Done():
+	case <-time.After(cfg.Duration):
+	}
+	res.Elapsed = time.Since(res.Started)
+	res.ElapsedSeconds = res.Elapsed.Seconds()
+	if cpu1, ok := cpuTime(); ok && cpuOK && res.Elapsed > 0 {
+		res.CPUCores = (cpu1 - cpu0).Seconds() / res.Elapsed.Seconds()
+		res.IdleCPUCoresPerNode = res.CPUCores / float64(cfg.Nodes)
+	}
+	return ctx.Err() == nil
 }
 
 // errorsOnly passes on only records at ERROR and above: dragonboat's
@@ -126,6 +161,8 @@ func settings(cfg Config) map[string]string {
 		"heartbeat-ticks":     strconv.FormatUint(cfg.Raft.HeartbeatTicks, 10),
 		"snapshot-entries":    strconv.FormatUint(cfg.Raft.SnapshotEntries, 10),
 		"compaction-overhead": strconv.FormatUint(cfg.Raft.CompactionOverhead, 10),
+		"idle":                strconv.FormatBool(cfg.Idle),
+		"quiesce":             strconv.FormatBool(cfg.Quiesce),
 	}
 }
 

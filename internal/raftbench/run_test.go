@@ -121,3 +121,42 @@ func TestRunInterrupted(t *testing.T) {
 		t.Fatalf("interrupted %v after %s", res.Interrupted, res.Elapsed)
 	}
 }
+
+// TestRunIdle runs 20 idle shards on three nodes, with and without
+// quiesce, and checks that an idle run proposes nothing and reports its CPU
+// and heap per replica.
+func TestRunIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dragonboat NodeHosts")
+	}
+	for _, quiesce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("quiesce=%v", quiesce), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := Config{Nodes: 3, Shards: 20, Idle: true, Quiesce: quiesce, Duration: time.Second, Warmup: 100 * time.Millisecond}
+			res, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Idle || res.Proposals != 0 || res.Failed != 0 || res.Interrupted || res.Elapsed < cfg.Duration {
+				t.Fatalf("idle run: %+v", res)
+			}
+			if res.CPUCores >= 0 && (res.IdleCPUCoresPerNode <= 0 || res.IdleCPUCoresPerNode > res.CPUCores) {
+				t.Fatalf("cpu %.3f cores, %.3f per node", res.CPUCores, res.IdleCPUCoresPerNode)
+			}
+			// Each replica holds at least its dragonboat queues (tens of KB).
+			if res.HeapPerReplicaBytes < 10e3 {
+				t.Fatalf("heap per replica %.0f bytes", res.HeapPerReplicaBytes)
+			}
+			var text bytes.Buffer
+			if err := WriteText(&text, res); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"raft idle: 60 replicas (20 shards on 3 nodes)", "cores per node", "MB per replica", fmt.Sprintf("quiesce=%v", quiesce)} {
+				if !strings.Contains(text.String(), want) {
+					t.Fatalf("report lacks %q:\n%s", want, text.String())
+				}
+			}
+		})
+	}
+}
