@@ -35,7 +35,9 @@ import (
 //
 // Each figure is checked against its target, and CHRONIK_SCALE_REPORT=FILE
 // writes them as one JSON object; CHRONIK_SCALE_FLAGS adds flags to every
-// broker (for example "--raft-heartbeat-ticks 2"). Without CHRONIK_SCALE=1 it is skipped:
+// broker (for example "--raft-heartbeat-ticks 3"), and
+// CHRONIK_SCALE_CPUPROFILE=FILE saves broker 1's CPU profile of its idle
+// window (go tool pprof -top bin/chronik FILE). Without CHRONIK_SCALE=1 it is skipped:
 // it runs for several minutes and wants the machine to itself.
 func TestScale(t *testing.T) {
 	if os.Getenv("CHRONIK_SCALE") != "1" {
@@ -174,7 +176,15 @@ func TestScale(t *testing.T) {
 		h := c.liveHeap(t, id)
 		rep.HeapPerReplicaBytes = append(rep.HeapPerReplicaBytes, (h-base[id-1])/float64(parts))
 	}
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		if f := os.Getenv("CHRONIK_SCALE_CPUPROFILE"); f != "" {
+			c.cpuProfile(t, 1, 25*time.Second, f)
+		}
+	}()
 	rep.IdleCPUCores = c.cpuOver(t, 30*time.Second)
+	<-profiled
 	t.Logf("idle: heap per partition replica %.0f bytes, CPU %.3f cores (%.3f before the topics)",
 		rep.HeapPerReplicaBytes, rep.IdleCPUCores, rep.BaseCPUCores)
 
@@ -276,6 +286,25 @@ func (c *cluster) liveHeap(t *testing.T, id int) float64 {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return c.mustMetric(t, id, "go_memstats_heap_alloc_bytes")
+}
+
+// cpuProfile saves broker id's CPU profile over d to file; a failure is
+// logged, not fatal: the profile is a diagnostic, not a figure.
+func (c *cluster) cpuProfile(t *testing.T, id int, d time.Duration, file string) {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.broker(id).http, int(d.Seconds()))
+	resp, err := (&http.Client{Timeout: d + time.Minute}).Get(url)
+	if err != nil {
+		t.Logf("broker %d: CPU profile: %v", id, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, b, 0o644)
+	}
+	if err != nil {
+		t.Logf("broker %d: CPU profile to %s: %v", id, file, err)
+	}
 }
 
 // cpuOver is each broker's CPU (user and system, in cores) over window.
