@@ -23,7 +23,8 @@ var (
 // from now on, and returns the logger they went to before (nil if none).
 // Only WARN and above reach lg, and whatever lg's handler enables of that:
 // dragonboat's INFO and DEBUG are dropped, and its raft package's warnings,
-// which report every campaign and vote, arrive at INFO. Each record has
+// which report every campaign and vote, arrive at INFO (and one config
+// warning chronik's defaults trigger by design at DEBUG). Each record has
 // the attribute component=dragonboat/<package>.
 func RouteLogs(lg *slog.Logger) *slog.Logger {
 	prev := logTarget.Swap(lg)
@@ -41,11 +42,21 @@ func (a *slogAdapter) Debugf(string, ...interface{}) {}
 func (a *slogAdapter) Infof(string, ...interface{})  {}
 func (a *slogAdapter) Warningf(f string, args ...interface{}) {
 	level := slog.LevelWarn
-	if a.pkg == "raft" {
+	switch {
+	case a.pkg == "raft":
 		level = slog.LevelInfo
+	case a.pkg == "config" && f == electionRatioWarning:
+		level = slog.LevelDebug
 	}
 	a.log(level, f, args)
 }
+
+// electionRatioWarning is what dragonboat's config package warns for every
+// replica it starts whose election timeout is under ten heartbeats.
+// chronik's defaults choose five to ten (DefaultElectionTicks,
+// DefaultHeartbeatTicks), so it arrives at DEBUG: 2,000 partitions would
+// otherwise log it 2,000 times at start.
+const electionRatioWarning = "ElectionRTT is not a magnitude larger than HeartbeatRTT"
 func (a *slogAdapter) Errorf(f string, args ...interface{}) {
 	a.log(slog.LevelError, f, args)
 }
