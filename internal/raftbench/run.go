@@ -1,13 +1,13 @@
 package raftbench
 
 import (
-	"runtime"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"

@@ -57,6 +57,7 @@ func (a *slogAdapter) Warningf(f string, args ...interface{}) {
 // DefaultHeartbeatTicks), so it arrives at DEBUG: 2,000 partitions would
 // otherwise log it 2,000 times at start.
 const electionRatioWarning = "ElectionRTT is not a magnitude larger than HeartbeatRTT"
+
 func (a *slogAdapter) Errorf(f string, args ...interface{}) {
 	a.log(slog.LevelError, f, args)
 }
