@@ -213,7 +213,8 @@ func offsetsTopicInfo(md engine.Metadata) *engine.TopicInfo { return topicInfo(m
 // as Kafka computes it. offsets describes that topic (nil: it does not
 // exist, and Locate starts creating it in the background). The error is
 // COORDINATOR_NOT_AVAILABLE while the topic is being created, the partition
-// has no leader, or the coordinator has no backend.
+// has no leader or its first leader is handing it to the preferred replica
+// (partitionSet.locate), or the coordinator has no backend.
 func (c *Coordinator) Locate(offsets *engine.TopicInfo, group string) (uint64, *kerr.Error) {
 	if c.be == nil {
 		return 0, kerr.CoordinatorNotAvailable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,55 @@ type partitionSet[P coordinatedPartition] struct {
 	mu       sync.Mutex
 	parts    map[int32]P
 	creating bool
+	// sighted is, per partition, the first-election leader locate last
+	// saw and since when (handingOver).
+	sighted map[int32]sighting
+}
+
+// sighting is a partition leader (broker, epoch) and when locate first saw
+// it.
+type sighting struct {
+	leader uint64
+	epoch  int32
+	since  time.Time
+}
+
+// A new partition's first leader is whichever replica's election timer
+// fired first; the engine then hands leadership to the preferred replica
+// (engine/reconcile.go), within a few hundred milliseconds. A coordinator
+// named in that window loses the partition right after: kafkajs' sendOffsets
+// then fails with NOT_COORDINATOR instead of looking the group up again.
+// So locate answers COORDINATOR_NOT_AVAILABLE (clients retry it) while a
+// first-election leader that is not the preferred one, with the preferred
+// broker in sync, has been seen for less than handOverWait.
+const (
+	// firstElectionEpoch is the highest leader epoch (Raft term) of a
+	// partition's first elections (the first is term 2 with pre-vote; one
+	// split vote makes it 3).
+	firstElectionEpoch = 3
+	// handOverWait bounds the wait, as engine's CreateTopic bounds its own
+	// wait for preferred leaders.
+	handOverWait = 3 * time.Second
+)
+
+// handingOver reports whether p's leader is a first-election leader about
+// to hand the partition to its preferred replica (see handOverWait).
+func (s *partitionSet[P]) handingOver(p engine.PartitionInfo, now time.Time) bool {
+	if p.PreferredLeader == 0 || p.Leader == p.PreferredLeader || p.LeaderEpoch > firstElectionEpoch ||
+		!slices.Contains(p.ISR, p.PreferredLeader) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sighted == nil {
+		s.sighted = map[int32]sighting{}
+	}
+	seen, ok := s.sighted[p.Partition]
+	if !ok || seen.leader != p.Leader || seen.epoch != p.LeaderEpoch {
+		seen = sighting{leader: p.Leader, epoch: p.LeaderEpoch, since: now}
+		s.sighted[p.Partition] = seen
+	}
+	return now.Sub(seen.since) < handOverWait
 }
 
 // watch compares this broker's leadership of each partition of the topic
@@ -118,7 +168,8 @@ func (s *partitionSet[P]) ensureTopic() {
 // locate returns the broker leading key's partition of t, the topic as
 // metadata describes it (nil: it does not exist, and locate starts creating
 // it). The error is COORDINATOR_NOT_AVAILABLE while the topic is being
-// created or the partition has no leader.
+// created, the partition has no leader, or its first leader is handing it
+// to the preferred replica (handingOver).
 func (s *partitionSet[P]) locate(t *engine.TopicInfo, key string) (uint64, *kerr.Error) {
 	n := partitionCount(t)
 	if n == 0 {
@@ -127,7 +178,7 @@ func (s *partitionSet[P]) locate(t *engine.TopicInfo, key string) (uint64, *kerr
 	}
 	want := PartitionFor(key, n)
 	for _, p := range t.Partitions {
-		if p.Partition == want && p.Leader != 0 {
+		if p.Partition == want && p.Leader != 0 && !s.handingOver(p, time.Now()) {
 			return p.Leader, nil
 		}
 	}

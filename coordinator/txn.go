@@ -281,7 +281,9 @@ func (tp *txnPartition) unload() {
 // Locate returns the broker coordinating transactional id txnID: the leader
 // of its __transaction_state partition. The error is
 // COORDINATOR_NOT_AVAILABLE while the topic is being created (Locate starts
-// that), the partition has no leader, or transactions are unavailable.
+// that), the partition has no leader or its first leader is handing it to
+// the preferred replica (partitionSet.locate), or transactions are
+// unavailable.
 func (tc *TxnCoordinator) Locate(txnID string) (uint64, *kerr.Error) {
 	if tc.be == nil {
 		return 0, kerr.CoordinatorNotAvailable
