@@ -391,6 +391,7 @@ func (l *Log) append(batches, owned []byte, firstIndex, lastIndex uint64) error 
 		}
 		return fmt.Errorf("append: write %s at %d: %w", act.path(logSuffix), pos, err)
 	}
+	act.startWriteback(pos + int64(len(frame)))
 	l.mu.Lock()
 	if e, ok := act.ib.add(&h, pos); ok {
 		act.idx = append(act.idx, e)

@@ -51,6 +51,9 @@ type segment struct {
 	// reserved is the file offset up to which blocks are preallocated past
 	// the data (see reserve); the writer's alone.
 	reserved int64
+	// writtenBack is the file offset up to which writeback was started
+	// (see startWriteback); the writer's alone.
+	writtenBack int64
 }
 
 var segmentIDs atomic.Uint64
