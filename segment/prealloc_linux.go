@@ -2,11 +2,7 @@
 
 package segment
 
-import (
-	"errors"
-	"os"
-	"syscall"
-)
+import "syscall"
 
 // fallocKeepSize is FALLOC_FL_KEEP_SIZE: allocate without changing the size.
 const fallocKeepSize = 0x1
@@ -15,27 +11,8 @@ const fallocKeepSize = 0x1
 // size, where f is an operating-system file; for other Files it does nothing
 // and says so.
 func preallocate(f File, off, n int64) error {
-	osf, ok := f.(*os.File)
-	if !ok {
-		return errors.ErrUnsupported
-	}
 	if n <= 0 {
 		return nil
 	}
-	sc, err := osf.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := sc.Control(func(fd uintptr) {
-		for {
-			ferr = syscall.Fallocate(int(fd), fallocKeepSize, off, n)
-			if ferr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	return ferr
+	return onFD(f, func(fd int) error { return syscall.Fallocate(fd, fallocKeepSize, off, n) })
 }
