@@ -59,7 +59,8 @@ type segment struct {
 var segmentIDs atomic.Uint64
 
 func newSegment(dir string, f File, meta segMeta, idx []indexEntry, ib indexBuilder) *segment {
-	s := &segment{id: segmentIDs.Add(1), dir: dir, f: f, meta: meta, idx: idx, ib: ib}
+	// What the file held when opened is not this process's to write out.
+	s := &segment{id: segmentIDs.Add(1), dir: dir, f: f, meta: meta, idx: idx, ib: ib, writtenBack: meta.Size}
 	s.refs.Store(1)
 	return s
 }

@@ -18,16 +18,13 @@ const writebackBytes = 1 << 20
 
 // startWriteback starts writing out the segment's data up to end once
 // writebackBytes have gathered since the last start. A failure (another
-// file system, an old kernel) is not an error: the data is written out
-// later, as without it, and Sync still makes it durable.
+// file system, an old kernel) is ignored: the data is written out later,
+// as without it, Sync still makes it durable, and the next window tries
+// again.
 func (s *segment) startWriteback(end int64) {
 	if end-s.writtenBack < writebackBytes {
 		return
 	}
-	if err := writeback(s.f, s.writtenBack, end-s.writtenBack); err != nil {
-		// Do not try on every append: the next window tries again.
-		s.writtenBack = end
-		return
-	}
+	_ = writeback(s.f, s.writtenBack, end-s.writtenBack)
 	s.writtenBack = end
 }

@@ -176,15 +176,12 @@ func TestScale(t *testing.T) {
 		h := c.liveHeap(t, id)
 		rep.HeapPerReplicaBytes = append(rep.HeapPerReplicaBytes, (h-base[id-1])/float64(parts))
 	}
-	profiled := make(chan struct{})
-	go func() {
-		defer close(profiled)
-		if f := os.Getenv("CHRONIK_SCALE_CPUPROFILE"); f != "" {
-			c.cpuProfile(t, 1, 25*time.Second, f)
-		}
-	}()
+	var profiled sync.WaitGroup
+	if f := os.Getenv("CHRONIK_SCALE_CPUPROFILE"); f != "" {
+		profiled.Go(func() { c.cpuProfile(t, 1, 25*time.Second, f) })
+	}
 	rep.IdleCPUCores = c.cpuOver(t, 30*time.Second)
-	<-profiled
+	profiled.Wait()
 	t.Logf("idle: heap per partition replica %.0f bytes, CPU %.3f cores (%.3f before the topics)",
 		rep.HeapPerReplicaBytes, rep.IdleCPUCores, rep.BaseCPUCores)
 

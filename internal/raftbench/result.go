@@ -142,9 +142,8 @@ func WriteText(w io.Writer, r Result) error {
 
 // writeIdle writes the figures of an idle run.
 func writeIdle(b *strings.Builder, r Result) {
-	nodes := max(len(r.Leaders), 1)
-	fmt.Fprintf(b, "raft idle: %s replicas (%s shards on %d nodes), no load for %s",
-		commas(int64(nodes)*atoiOr(r.Settings["shards"])), r.Settings["shards"], nodes, roundDuration(r.Elapsed))
+	fmt.Fprintf(b, "raft idle: %s shards on %d nodes, no load for %s",
+		r.Settings["shards"], len(r.Leaders), roundDuration(r.Elapsed))
 	if r.Interrupted {
 		b.WriteString(" [interrupted]")
 	}
@@ -153,12 +152,6 @@ func writeIdle(b *strings.Builder, r Result) {
 		fmt.Fprintf(b, "cpu: %.3f cores per node (%.3f for the process)\n", r.IdleCPUCoresPerNode, r.CPUCores)
 	}
 	fmt.Fprintf(b, "heap: %.3f MB per replica (live heap after a GC, over every replica)\n", r.HeapPerReplicaBytes/1e6)
-}
-
-// atoiOr is s as an int64, or 0.
-func atoiOr(s string) int64 {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
 }
 
 // writeReport ends a report with what every run prints (leaders, replica

@@ -152,7 +152,7 @@ func TestRunIdle(t *testing.T) {
 			if err := WriteText(&text, res); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"raft idle: 60 replicas (20 shards on 3 nodes)", "cores per node", "MB per replica", fmt.Sprintf("quiesce=%v", quiesce)} {
+			for _, want := range []string{"raft idle: 20 shards on 3 nodes", "cores per node", "MB per replica", fmt.Sprintf("quiesce=%v", quiesce)} {
 				if !strings.Contains(text.String(), want) {
 					t.Fatalf("report lacks %q:\n%s", want, text.String())
 				}

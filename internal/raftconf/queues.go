@@ -54,27 +54,27 @@ var (
 	dbPendingProposalShards uint64
 )
 
-var sizeQueuesOnce, sizeProposalShardsOnce sync.Once
+var sizeQueuesOnce sync.Once
 
-// sizeQueues sets dragonboat's per-replica queue lengths to chronik's, once
-// per process, before the first NodeHost starts a replica.
+// sizeQueues sets dragonboat's per-replica queue lengths and pending
+// proposal shards to chronik's, once per process, before the first NodeHost
+// starts a replica. Each is left alone (and logged) unless it holds
+// dragonboat's default.
 func sizeQueues() {
 	sizeQueuesOnce.Do(func() {
 		if dbReceiveQueueLen != 1024 || dbProposalQueueLen != 2048 || dbReadIndexQueueLen != 4096 {
 			slog.Warn("raft queue lengths are not dragonboat's defaults: left as they are",
 				"receive", dbReceiveQueueLen, "proposals", dbProposalQueueLen, "read_index", dbReadIndexQueueLen)
-			return
+		} else {
+			dbReceiveQueueLen = receiveQueueLength
+			dbProposalQueueLen = proposalQueueLength
+			dbReadIndexQueueLen = readIndexQueueLength
 		}
-		dbReceiveQueueLen = receiveQueueLength
-		dbProposalQueueLen = proposalQueueLength
-		dbReadIndexQueueLen = readIndexQueueLength
-	})
-	sizeProposalShardsOnce.Do(func() {
 		if dbPendingProposalShards != 16 {
 			slog.Warn("raft pending proposal shards are not dragonboat's default: left as they are",
 				"shards", dbPendingProposalShards)
-			return
+		} else {
+			dbPendingProposalShards = pendingProposalShards
 		}
-		dbPendingProposalShards = pendingProposalShards
 	})
 }
