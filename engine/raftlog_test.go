@@ -105,3 +105,86 @@ func TestRaftLogSingleReplica(t *testing.T) {
 		t.Fatalf("%d records readable, want %d", len(recs), batches)
 	}
 }
+
+// TestRaftLogMaxAge: with the tan-shared LogDB, whose log files are shared
+// by every replica of a broker, a quiet partition's replicas compact their
+// Raft log once its entries are RaftLogMaxAge old (else they would keep the
+// shared files on disk), and the records stay readable after a restart;
+// pebble keeps them (it needs no age bound). A byte bound of 1 KiB makes
+// the replicas snapshot right after the produce, so that nothing is left
+// to snapshot at when the entries grow old: the leader's empty entry has
+// to move them on.
+func TestRaftLogMaxAge(t *testing.T) {
+	const recs = 20
+	for _, tc := range []struct {
+		logdb     string
+		retain    int64
+		compacted bool
+	}{
+		{engine.LogDBTanShared, 1 << 10, true},
+		{engine.LogDBPebble, -1, false},
+	} {
+		t.Run(tc.logdb, func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+				cfg.LogDB = tc.logdb
+				cfg.RaftLogMaxAge = 2 * time.Second
+				cfg.RaftLogRetainBytes = tc.retain
+			}))
+			if got := c.Engine(1).LogDB(); got != tc.logdb {
+				t.Fatalf("LogDB() = %q, want %q", got, tc.logdb)
+			}
+			c.CreateTopic(t, "quiet", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+			for i := range recs {
+				produceLeader(t, c, "quiet", 0, []engine.Record{{Value: []byte(fmt.Sprintf("%01024d", i))}})
+			}
+			entries := func() (most uint64) {
+				for n := 1; n <= 3; n++ {
+					for _, r := range c.Engine(n).LocalReplicas(false) {
+						if r.Topic == "quiet" {
+							most = max(most, r.RaftLogEntries)
+						}
+					}
+				}
+				return most
+			}
+			if !tc.compacted {
+				time.Sleep(4 * time.Second) // twice the age
+				if got := entries(); got < recs {
+					t.Fatalf("a replica's log holds %d entries, want >= %d", got, recs)
+				}
+				return
+			}
+			deadline := time.Now().Add(15 * time.Second)
+			for entries() > 1 {
+				if time.Now().After(deadline) {
+					t.Fatalf("a replica's Raft log still holds %d entries %s after the last produce, want <= 1", entries(), 15*time.Second)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			c.Restart(2)
+			leader := c.Engine(c.WaitLeader(t, "quiet", 0, 10*time.Second))
+			if got := fetchAll(t, leader, "quiet", 0); len(got) != recs {
+				t.Fatalf("%d records readable after a restart, want %d", len(got), recs)
+			}
+			produceLeader(t, c, "quiet", 0, []engine.Record{{Value: []byte("after")}})
+			// Every replica, the restarted one too, reaches the new record
+			// with the same bytes.
+			same := func() bool {
+				n, sum := 0, uint32(0)
+				for i := 1; i <= 3; i++ {
+					for _, r := range c.Engine(i).LocalReplicas(true) {
+						if r.Topic == "quiet" && r.HighWatermark == recs+1 && (n == 0 || r.Checksum == sum) {
+							n, sum = n+1, r.Checksum
+						}
+					}
+				}
+				return n == 3
+			}
+			for deadline := time.Now().Add(10 * time.Second); !same(); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the replicas did not all reach %d identical records", recs+1)
+				}
+			}
+		})
+	}
+}

@@ -143,9 +143,9 @@ func (c Config) Validate() error {
 		bad("ProposalTimeout %s: must be positive", c.ProposalTimeout)
 	}
 	switch c.Raft.LogDB {
-	case raftconf.LogDBPebble, raftconf.LogDBTan:
+	case raftconf.LogDBPebble, raftconf.LogDBTan, raftconf.LogDBTanShared:
 	default:
-		bad("Raft.LogDB %q: want %q or %q", c.Raft.LogDB, raftconf.LogDBPebble, raftconf.LogDBTan)
+		bad("Raft.LogDB %q: want %q, %q or %q", c.Raft.LogDB, raftconf.LogDBPebble, raftconf.LogDBTan, raftconf.LogDBTanShared)
 	}
 	if c.Raft.RTT < time.Millisecond {
 		bad("Raft.RTT %s: must be at least 1ms", c.Raft.RTT)

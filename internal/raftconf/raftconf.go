@@ -15,6 +15,9 @@ const (
 	// LogDBTan is dragonboat's tan LogDB: one preallocated log file per
 	// replica, fsynced in parallel.
 	LogDBTan = "tan"
+	// LogDBTanShared is dragonboat's tan LogDB with the replicas of a
+	// NodeHost multiplexed over 16 shared log files (tanshared.go).
+	LogDBTanShared = "tan-shared"
 )
 
 // Defaults of the settings in Options. engine.Config documents each one
@@ -130,8 +133,11 @@ func NodeHost(dir, raftAddr string, o Options) config.NodeHostConfig {
 	} else {
 		nhc.Expert.LogDB = config.GetSmallMemLogDBConfig()
 	}
-	if o.LogDB == LogDBTan {
+	switch o.LogDB {
+	case LogDBTan:
 		nhc.Expert.LogDBFactory = tan.Factory
+	case LogDBTanShared:
+		nhc.Expert.LogDBFactory = tanSharedFactory{}
 	}
 	return nhc
 }
