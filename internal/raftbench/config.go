@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 	switch c.Raft.LogDB {
 	case raftconf.LogDBPebble, raftconf.LogDBTan, raftconf.LogDBTanShared:
 	default:
-		bad("Raft.LogDB %q: want %q, %q or %q", c.Raft.LogDB, raftconf.LogDBPebble, raftconf.LogDBTan, raftconf.LogDBTanShared)
+		bad("Raft.LogDB %q: want %q, %q or %q", c.Raft.LogDB, raftconf.LogDBPebble, raftconf.LogDBTanShared, raftconf.LogDBTan)
 	}
 	if c.Raft.RTT < time.Millisecond {
 		bad("Raft.RTT %s: must be at least 1ms", c.Raft.RTT)

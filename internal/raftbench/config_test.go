@@ -27,7 +27,7 @@ func TestValidate(t *testing.T) {
 		{"inflight", func(c *Config) { c.InFlight = 5000 }, []string{"InFlight 5000"}},
 		{"duration", func(c *Config) { c.Duration = -time.Second }, []string{"Duration -1s"}},
 		{"warmup", func(c *Config) { c.Warmup = -time.Second }, []string{"Warmup -1s"}},
-		{"logdb", func(c *Config) { c.Raft.LogDB = "rocks" }, []string{`Raft.LogDB "rocks": want "pebble" or "tan"`}},
+		{"logdb", func(c *Config) { c.Raft.LogDB = "rocks" }, []string{`Raft.LogDB "rocks": want "pebble", "tan-shared" or "tan"`}},
 		{"rtt", func(c *Config) { c.Raft.RTT = time.Microsecond }, []string{"Raft.RTT 1µs"}},
 		{"ticks", func(c *Config) { c.Raft.ElectionTicks, c.Raft.HeartbeatTicks = 4, 2 }, []string{"Raft.ElectionTicks 4"}},
 		{"proposal timeout", func(c *Config) { c.ProposalTimeout = time.Millisecond }, []string{"ProposalTimeout 1ms: must be at least one Raft tick"}},
