@@ -62,9 +62,9 @@ func (c EmbeddedConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("bench: ReadyTimeout %s: must not be negative", c.ReadyTimeout))
 	}
 	switch c.LogDB {
-	case "", engine.LogDBPebble, engine.LogDBTan, engine.LogDBTanShared:
+	case "", engine.LogDBPebble, engine.LogDBTan:
 	default:
-		errs = append(errs, fmt.Errorf("bench: LogDB %q: want %q, %q or %q", c.LogDB, engine.LogDBPebble, engine.LogDBTanShared, engine.LogDBTan))
+		errs = append(errs, fmt.Errorf("bench: LogDB %q: want %q or %q", c.LogDB, engine.LogDBPebble, engine.LogDBTan))
 	}
 	return errors.Join(errs...)
 }

@@ -43,7 +43,7 @@ func benchCommonFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress line"},
 		&cli.BoolFlag{Name: "embedded", Usage: "start an in-process chronik cluster and run against it"},
 		&cli.IntFlag{Name: "nodes", Value: 1, Usage: "brokers of the --embedded cluster"},
-		&cli.StringFlag{Name: "logdb", Usage: "Raft log store of the --embedded brokers: pebble (default), tan-shared or tan"},
+		&cli.StringFlag{Name: "logdb", Usage: "Raft log store of the --embedded brokers: pebble (default) or tan"},
 		&cli.StringFlag{Name: "dir", Usage: "data directory of the --embedded cluster, kept so a later run restarts it (default: a temporary directory, removed)"},
 		&cli.StringFlag{Name: "log-level", Value: "error", Usage: "log level on stderr: debug, info, warn, error"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run (client and --embedded brokers) to this file"},

@@ -31,7 +31,7 @@ func benchRaftCommand() *cli.Command {
 			&cli.IntFlag{Name: "inflight", Value: d.InFlight, Usage: "proposals outstanding per shard on its leader"},
 			&cli.DurationFlag{Name: "duration", Value: d.Duration, Usage: "length of the measured phase"},
 			&cli.DurationFlag{Name: "warmup", Value: d.Warmup, Usage: "load this long first, excluded from the figures"},
-			&cli.StringFlag{Name: "logdb", Value: d.Raft.LogDB, Usage: "Raft log store: pebble, tan-shared or tan (the default is chronik's)"},
+			&cli.StringFlag{Name: "logdb", Value: d.Raft.LogDB, Usage: "Raft log store: pebble or tan (the default is chronik's), or tan-shared (dragonboat's multiplexed tan, a yardstick brokers cannot use)"},
 			&cli.DurationFlag{Name: "raft-tick", Value: d.Raft.RTT, Usage: "Raft tick (chronik start --raft-tick)"},
 			&cli.Uint64Flag{Name: "raft-election-ticks", Value: d.Raft.ElectionTicks, Usage: "election timeout in ticks (chronik start --raft-election-ticks)"},
 			&cli.Uint64Flag{Name: "raft-heartbeat-ticks", Value: d.Raft.HeartbeatTicks, Usage: "heartbeat interval in ticks (chronik start --raft-heartbeat-ticks)"},

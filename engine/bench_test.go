@@ -22,7 +22,7 @@ import (
 // produce latency.
 func BenchmarkProduce(b *testing.B) {
 	for _, n := range []int{1, 3} {
-		for _, db := range []string{engine.LogDBTan, engine.LogDBTanShared, engine.LogDBPebble} {
+		for _, db := range []string{engine.LogDBTan, engine.LogDBPebble} {
 			for _, codec := range []string{"s2", "none"} {
 				b.Run(fmt.Sprintf("nodes=%d/logdb=%s/active=%s", n, db, codec), func(b *testing.B) { benchProduce(b, n, db, codec) })
 			}

@@ -14,9 +14,8 @@ import (
 
 // LogDB names accepted by Config.LogDB.
 const (
-	LogDBTan       = raftconf.LogDBTan
-	LogDBTanShared = raftconf.LogDBTanShared
-	LogDBPebble    = raftconf.LogDBPebble
+	LogDBTan    = raftconf.LogDBTan
+	LogDBPebble = raftconf.LogDBPebble
 )
 
 // Config configures one engine (one broker's replicated log).
@@ -92,11 +91,6 @@ type Config struct {
 	// 4 MiB), so many partitions do not each keep RaftLogRetainBytes.
 	// Default 1 GiB; negative: no shared bound.
 	RaftLogBudgetBytes int64
-	// RaftLogMaxAge, with LogDB "tan-shared", is how long every replica
-	// (__meta included) keeps an applied entry in its Raft log: the shared
-	// log files are deleted only once no replica has entries in them.
-	// Default 2m; ignored by the other LogDBs.
-	RaftLogMaxAge time.Duration
 	// ProduceTimeout bounds a produce whose context has no deadline;
 	// default 30s.
 	ProduceTimeout time.Duration
@@ -201,9 +195,6 @@ func (c *Config) setDefaults() {
 	if c.RaftLogBudgetBytes == 0 {
 		c.RaftLogBudgetBytes = 1 << 30
 	}
-	if c.RaftLogMaxAge == 0 {
-		c.RaftLogMaxAge = 2 * time.Minute
-	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 30 * time.Second
 	}
@@ -294,12 +285,9 @@ func (c Config) Validate() error {
 		bad("ElectionTicks %d: must be > 2*HeartbeatTicks (%d)", c.ElectionTicks, c.HeartbeatTicks)
 	}
 	switch c.LogDB {
-	case "", LogDBTan, LogDBTanShared, LogDBPebble:
+	case "", LogDBTan, LogDBPebble:
 	default:
-		bad("LogDB %q: want %q, %q or %q", c.LogDB, LogDBPebble, LogDBTanShared, LogDBTan)
-	}
-	if c.RaftLogMaxAge < 0 {
-		bad("RaftLogMaxAge %v: must not be negative", c.RaftLogMaxAge)
+		bad("LogDB %q: want %q or %q", c.LogDB, LogDBTan, LogDBPebble)
 	}
 	if c.MaxInFlightPerPartition < 1 {
 		bad("MaxInFlightPerPartition %d: must be >= 1", c.MaxInFlightPerPartition)

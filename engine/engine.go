@@ -39,8 +39,6 @@ type Engine struct {
 	hooks         hooks                    // Config.Hooks by interface
 	balance       balancer                 // state of the leader balancer (balancer.go)
 	acls          atomic.Pointer[aclIndex] // the index of __meta's ACLs, rebuilt on change (acls.go)
-	metaAges      logAges                  // __meta's applied entries by age (raftlogage.go)
-	metaTrimming  atomic.Bool              // a snapshot compacting __meta's Raft log is under way
 
 	metaChanged chan struct{} // signalled (non-blocking) on every __meta update
 	leaders     leaderTable

@@ -44,9 +44,6 @@ type partition struct {
 	// trimming: a snapshot that compacts the Raft log is under way
 	// (raftlog.go).
 	trimming atomic.Bool
-	// ages: when this replica applied which entries, for compaction by
-	// age (raftlogage.go).
-	ages logAges
 }
 
 // rollLimits are a partition's segment roll limits.

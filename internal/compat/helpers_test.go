@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"testing"
@@ -16,12 +17,17 @@ import (
 // partitions is the partition count of every topic the tests create.
 const partitions = 3
 
+// logDB is the Raft log store of the brokers these tests start:
+// CHRONIK_LOGDB when set (to run the suites on another one), else the
+// engine's default.
+func logDB() string { return os.Getenv("CHRONIK_LOGDB") }
+
 // startCluster starts an embedded cluster of n brokers, closed when t ends.
 func startCluster(t *testing.T, n int) *bench.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := bench.StartEmbedded(ctx, bench.EmbeddedConfig{Nodes: n})
+	c, err := bench.StartEmbedded(ctx, bench.EmbeddedConfig{Nodes: n, LogDB: logDB()})
 	if err != nil {
 		t.Fatalf("start %d-node cluster: %v", n, err)
 	}

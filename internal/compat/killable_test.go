@@ -39,7 +39,7 @@ func startKillableCluster(t *testing.T, n int, groups kafka.GroupConfig) *killab
 		lns[uint64(i)], addrs[uint64(i)] = ln, ln.Addr().String()
 	}
 	kc := &killableCluster{t: t, servers: map[int]*kafka.Server{}, groups: groups}
-	kc.cl = testcluster.New(t, n, testcluster.WithConfig(func(c *engine.Config) { c.KafkaAddr = addrs[c.NodeID] }))
+	kc.cl = testcluster.New(t, n, testcluster.WithConfig(func(c *engine.Config) { c.KafkaAddr, c.LogDB = addrs[c.NodeID], logDB() }))
 	for i := 1; i <= n; i++ {
 		kc.brokers = append(kc.brokers, addrs[uint64(i)])
 		kc.serve(i, lns[uint64(i)])

@@ -66,6 +66,7 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	cl := testcluster.New(t, 1, testcluster.WithConfig(func(c *engine.Config) {
 		c.KafkaListeners = sb.addrs
 		c.KafkaAddr = sb.addrs[string(kafka.ProtocolPlaintext)]
+		c.LogDB = logDB()
 	}))
 	// KIP-848 members heartbeat every second (Kafka's default, 5 s, makes
 	// franz-go's 848 subtests wait on heartbeats to move partitions).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,32 @@ func TestRunIdle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunTanShared: the tan-shared yardstick replicates on dragonboat's
+// multiplexed tan layout (the linked factory): every replica catches up,
+// and the logs on disk are the 16 shared ones ("shard-N"), not one per
+// replica ("node-S-R").
+func TestRunTanShared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dragonboat NodeHosts")
+	}
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Nodes, cfg.Shards, cfg.Payload, cfg.InFlight = 3, 2, 4<<10, 4
+	cfg.Duration, cfg.Warmup, cfg.Dir = time.Second, 200*time.Millisecond, dir
+	cfg.Raft.LogDB = raftconf.LogDBTanShared
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Proposals <= 0 || res.Failed != 0 || len(res.Lagging) != 0 || res.Settings["logdb"] != raftconf.LogDBTanShared {
+		t.Fatalf("proposals %d, failed %d, lagging %v, settings %v", res.Proposals, res.Failed, res.Lagging, res.Settings)
+	}
+	shared, _ := filepath.Glob(filepath.Join(dir, "node1", "*", "*", "tandb", "shard-*"))
+	own, _ := filepath.Glob(filepath.Join(dir, "node1", "*", "*", "tandb", "node-*"))
+	if len(shared) == 0 || len(own) != 0 {
+		t.Fatalf("node1's tan logs: shared %v, per replica %v; want only shared ones", shared, own)
 	}
 }

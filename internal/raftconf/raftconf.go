@@ -16,7 +16,8 @@ const (
 	// replica, fsynced in parallel.
 	LogDBTan = "tan"
 	// LogDBTanShared is dragonboat's tan LogDB with the replicas of a
-	// NodeHost multiplexed over 16 shared log files (tanshared.go).
+	// NodeHost multiplexed over 16 shared log files: for `bench raft`
+	// only, unsafe for brokers (tanshared.go).
 	LogDBTanShared = "tan-shared"
 )
 

@@ -17,6 +17,16 @@ import (
 // compacted entry is never rewritten (pebble writes each entry to its WAL,
 // an sstable and again in compaction). The linkname below reaches that
 // factory's Create.
+//
+// It is a yardstick only (`chronik bench raft --logdb tan-shared`), never a
+// broker's LogDB: removing one replica's data (RemoveNodeData, as a topic
+// deletion or a reassignment does) runs the per-replica layout's cleanup,
+// which deletes every log file of the shared log but the current one, with
+// the other replicas' entries and Raft state in them; the next read of
+// those panics the process ("open .../000002.log: no such file or
+// directory"). Shared files are also kept by any replica whose state was
+// last written to them, however short its log. docs/ENGINE.md has the
+// figures that make it worth fixing.
 
 //go:linkname tanSharedCreate github.com/lni/dragonboat/v4/internal/tan.multiplexLogFactory.Create
 func tanSharedCreate(recv struct{}, cfg config.NodeHostConfig, cb config.LogDBCallback, dirs []string, wals []string) (raftio.ILogDB, error)
