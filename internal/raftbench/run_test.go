@@ -175,7 +175,9 @@ func TestRunTanShared(t *testing.T) {
 	cfg.Nodes, cfg.Shards, cfg.Payload, cfg.InFlight = 3, 2, 4<<10, 4
 	cfg.Duration, cfg.Warmup, cfg.Dir = time.Second, 200*time.Millisecond, dir
 	cfg.Raft.LogDB = raftconf.LogDBTanShared
-	res, err := Run(context.Background(), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
