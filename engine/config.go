@@ -83,8 +83,10 @@ type Config struct {
 	// once it holds more than twice this much of applied entries, it is
 	// compacted to the newest RaftLogRetainBytes (and at least 16 entries).
 	// A follower that lags by more catches up from a snapshot (the segment
-	// files streamed) instead of the log. Default 128 MiB; negative leaves
-	// compaction to SnapshotEntries and CompactionOverhead alone.
+	// files streamed) instead of the log. A partition with one replica has
+	// no follower and keeps at most 4 MiB, with no entry minimum. Default
+	// 128 MiB; negative leaves compaction to SnapshotEntries and
+	// CompactionOverhead alone.
 	RaftLogRetainBytes int64
 	// RaftLogBudgetBytes bounds the Raft logs of all partition replicas of
 	// this broker together: each keeps at most its share (and at least
