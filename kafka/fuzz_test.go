@@ -3,7 +3,9 @@ package kafka
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -88,5 +90,42 @@ func TestReadFrameAllocatesAsBytesArrive(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 2*frameChunk {
 		t.Fatalf("%d bytes allocated per truncated 100 MiB frame, want at most %d", per, 2*frameChunk)
+	}
+}
+
+// Frames of every size around the chunk boundary read back byte for byte,
+// and a complete large frame costs about its own size in allocations (one
+// buffer of the frame's length; the chunks it is read through are reused).
+func TestReadFrameBody(t *testing.T) {
+	for _, n := range []int{8, frameChunk - 1, frameChunk, frameChunk + 1, 3*frameChunk + 5, 5 << 20} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			body := make([]byte, n)
+			for i := range body {
+				body[i] = byte(i*7 + i>>12)
+			}
+			in := binary.BigEndian.AppendUint32(nil, uint32(n))
+			in = append(in, body...)
+			got, err := readFrame(bytes.NewReader(in), DefaultMaxFrameBytes)
+			if err != nil {
+				t.Fatalf("read a %d-byte frame: %v", n, err)
+			}
+			if !bytes.Equal(got, body) {
+				t.Fatalf("a %d-byte frame read back different bytes", n)
+			}
+			// No collection while measuring: one could empty the pool.
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			const runs = 5
+			for range runs {
+				if _, err := readFrame(bytes.NewReader(in), DefaultMaxFrameBytes); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > uint64(n)+frameChunk/2 {
+				t.Fatalf("%d bytes allocated per %d-byte frame, want at most %d", per, n, n+frameChunk/2)
+			}
+		})
 	}
 }
