@@ -26,7 +26,8 @@ import (
 // that): entries the LogDB drops before it flushes its memtable are never
 // written twice more (pebble's sstables). Keeping 4 MiB moved one broker's
 // RF=1 produce from 165-178 to 179-222 MiB/s, and dropping the entry
-// minimum from a median 252 to 293 MiB/s (docs/PERFORMANCE.md).
+// minimum from a median 255 to 288 MB/s (ProduceVsKfake,
+// docs/PERFORMANCE.md).
 
 // raftLogMinEntries is the fewest entries a byte-bounded compaction keeps,
 // however large they are.
