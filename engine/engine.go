@@ -33,6 +33,7 @@ type Engine struct {
 	logdb string
 
 	links         *peerLinks               // which peers the Raft transport reaches (peerlinks.go)
+	progress      followerProgress         // what followers acknowledged (progress.go)
 	raftEvents    raftEventCounts          // dragonboat's snapshot events
 	corruptFrames atomic.Uint64            // damaged frames (or missing segments) found by reads, rewrites or segment.Check
 	disk          *diskGuard               // refuses produce while the data dir's disk is nearly full
@@ -120,6 +121,7 @@ func Open(cfg Config) (*Engine, error) {
 	nhc.RaftEventListener = (*raftListener)(e)
 	nhc.SystemEventListener = (*systemListener)(e)
 	nhc.Expert.NodeRegistryFactory = reg
+	raftconf.ObserveReplication(&nhc, e.progress.replicated)
 	if t := cfg.RaftTLS; t.Enabled() {
 		nhc.MutualTLS = true
 		nhc.CAFile, nhc.CertFile, nhc.KeyFile = t.CAFile, t.CertFile, t.KeyFile
