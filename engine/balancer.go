@@ -96,6 +96,14 @@ func (e *Engine) balanceOnce(now time.Time) int {
 		if _, ok := st.Brokers[b]; !ok || !e.links.upFor(b, e.cfg.LeaderBalanceCooldown) {
 			continue // not registered, or not back for long enough to have caught up
 		}
+		if lacking, ok := e.followersLack(a, p, true); !ok || lacking > raftLogMinRetain {
+			// A follower is still catching up (or has not answered this
+			// term). Raft hands leadership over once the target has, but
+			// the others would then catch up from the new leader's log,
+			// which as a follower's kept less than this one: a streamed
+			// snapshot of the whole partition instead.
+			continue
+		}
 		moves = append(moves, move{p, a.Preferred})
 	}
 	e.mu.Unlock()

@@ -84,8 +84,10 @@ type Config struct {
 	// compacted to the newest RaftLogRetainBytes (and at least 16 entries).
 	// A follower that lags by more catches up from a snapshot (the segment
 	// files streamed) instead of the log. A partition with one replica has
-	// no follower and keeps at most 4 MiB, with no entry minimum. Default
-	// 128 MiB; negative leaves compaction to SnapshotEntries and
+	// no follower and keeps at most 4 MiB, with no entry minimum, and so
+	// does a leader whose followers have acknowledged all but that, once it
+	// has led for three LeaderBalanceCooldowns (it keeps what they lack).
+	// Default 128 MiB; negative leaves compaction to SnapshotEntries and
 	// CompactionOverhead alone.
 	RaftLogRetainBytes int64
 	// RaftLogBudgetBytes bounds the Raft logs of all partition replicas of

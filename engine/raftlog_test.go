@@ -106,3 +106,89 @@ func TestRaftLogSingleReplica(t *testing.T) {
 		t.Fatalf("%d records readable, want %d", len(recs), batches)
 	}
 }
+
+// TestRaftLogLeaderKeepsWhatFollowersLack: a partition leader whose
+// followers have acknowledged its log keeps only a few MiB of it (they lack
+// nothing), its followers keep their share (one of them may be elected),
+// and with a follower down the leader keeps everything that follower
+// lacks, so that it catches up from the log and not from a snapshot. A
+// leader keeps less only once it has led for three balancer cool-downs.
+func TestRaftLogLeaderKeepsWhatFollowersLack(t *testing.T) {
+	t.Run("new leader", func(t *testing.T) { testLeaderKeeps(t, false) })
+	t.Run("settled leader", func(t *testing.T) { testLeaderKeeps(t, true) })
+}
+
+func testLeaderKeeps(t *testing.T, settled bool) {
+	const batchBytes, batches = 1<<20 - 4<<10, 24 // 24 MiB
+	c := testcluster.New(t, 3, testcluster.WithConfig(func(cfg *engine.Config) {
+		cfg.RaftLogRetainBytes = 64 << 20
+		if settled {
+			cfg.LeaderBalanceCooldown = 300 * time.Millisecond // settled after three
+		}
+	}))
+	c.CreateTopic(t, "lk", engine.TopicConfig{Partitions: 1, ReplicationFactor: 3})
+	val := make([]byte, batchBytes-200)
+	produce := func(n int) {
+		for i := range n {
+			produceLeader(t, c, "lk", 0, []engine.Record{{Key: []byte(fmt.Sprint(i)), Value: val}})
+		}
+	}
+	replica := func(n int) (r engine.ReplicaStatus) {
+		for _, s := range c.Engine(n).LocalReplicas(false) {
+			if s.Topic == "lk" {
+				r = s
+			}
+		}
+		return r
+	}
+	produce(batches)
+	leader := c.Leader("lk", 0)
+	if !settled {
+		// Led for less than 30 s: all 24 entries stay.
+		time.Sleep(4 * 250 * time.Millisecond) // a few rounds of compaction
+		if got := replica(leader).RaftLogEntries; got < batches {
+			t.Fatalf("a leader elected moments ago keeps %d entries, want its share (>= %d)", got, batches)
+		}
+		return
+	}
+	// Twice the 4 MiB kept beyond what the followers lack (a MiB at most),
+	// and a few config and election entries: fewer than the 16 entries a
+	// log keeps at least otherwise, and than the 24 of a 64 MiB share.
+	const want = 2*(5<<20)/batchBytes + 1 + 6
+	deadline := time.Now().Add(10 * time.Second)
+	for got := replica(leader).RaftLogEntries; got > want; got = replica(leader).RaftLogEntries {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's Raft log holds %d entries with every follower caught up, want <= %d", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	follower := 1 + leader%3
+	if got := replica(follower).RaftLogEntries; got < batches {
+		t.Fatalf("follower %d's Raft log holds %d entries, want its share (>= %d)", follower, got, batches)
+	}
+
+	c.Stop(follower)
+	produce(batches)
+	time.Sleep(4 * 250 * time.Millisecond) // a few rounds of compaction
+	if l := c.Leader("lk", 0); l != leader {
+		t.Fatalf("leadership moved from %d to %d", leader, l)
+	}
+	if got := replica(leader).RaftLogEntries; got < batches {
+		t.Fatalf("with follower %d down the leader's Raft log holds %d entries, want >= %d (all it lacks)", follower, got, batches)
+	}
+	c.Restart(follower)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		r := replica(follower)
+		if r.SnapshotsRecovered > 0 {
+			t.Fatalf("follower %d caught up from a streamed snapshot, want from the log", follower)
+		}
+		if r.HighWatermark == 2*batches {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted follower %d has high watermark %d, want %d", follower, r.HighWatermark, 2*batches)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

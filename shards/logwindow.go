@@ -44,11 +44,12 @@ func (w *raftLogWindow) observe(index uint64, n int64, grain int64) {
 }
 
 // trim reports, once the log holds more than 2*retain bytes and at least
-// minEntries entries arrived since the last compaction, how many of the
-// newest entries to keep when the log is compacted at the last applied
-// index: those holding the last retain bytes (to within a grain), and at
-// least minEntries. The caller compacts and then calls compacted.
-func (w *raftLogWindow) trim(retain int64, minEntries uint64) (keep uint64, due bool) {
+// minEntries entries arrived since the last compaction, up to which index
+// to compact the log: it keeps the newest applied entries holding the last
+// retain bytes (to within a grain), and at least minEntries of them. The
+// index is fixed now, however far the log has grown by the time the
+// compaction runs. The caller compacts and then calls compacted.
+func (w *raftLogWindow) trim(retain int64, minEntries uint64) (upTo uint64, due bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inLog <= 2*retain || w.lastIndex < w.compactedAt+max(minEntries, 1) {
@@ -62,16 +63,38 @@ func (w *raftLogWindow) trim(retain int64, minEntries uint64) (keep uint64, due 
 		}
 		from = w.samples[i].index
 	}
-	return max(w.lastIndex-from, minEntries), true
+	keep := max(w.lastIndex-from, minEntries)
+	if keep >= w.lastIndex {
+		return 0, false
+	}
+	return w.lastIndex - keep, true
 }
 
-// compacted records that the log was compacted at index keeping keep
-// entries before it, and forgets the samples a later trim cannot need.
-func (w *raftLogWindow) compacted(index, keep uint64) {
+// after returns how many applied bytes the entries after index hold, to
+// within a grain above, counted from the newest sample at or below index;
+// known is false when index is older than every sample (before the
+// replica opened, or forgotten).
+func (w *raftLogWindow) after(index uint64) (n int64, known bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if index >= w.lastIndex {
+		return 0, true
+	}
+	for i := len(w.samples) - 1; i >= 0; i-- {
+		if w.samples[i].index <= index {
+			return w.total - w.samples[i].total, true
+		}
+	}
+	return 0, false
+}
+
+// compacted records that a snapshot at index compacted the log up to
+// upTo, and forgets the samples a later trim cannot need.
+func (w *raftLogWindow) compacted(index, upTo uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.compactedAt = max(w.compactedAt, index)
-	from := index - min(keep, index)
+	from := upTo
 	cut := 0
 	for cut < len(w.samples) && w.samples[cut].index <= from {
 		cut++

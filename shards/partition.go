@@ -308,19 +308,27 @@ const raftLogGrain = 1 << 20
 
 // RaftLogTrim reports whether this replica's Raft log holds more than
 // 2*retain bytes of applied entries since it was last compacted (as far as
-// this replica knows since it opened), and if so how many of the newest
-// entries to keep when compacting it at the applied index: those holding
-// the last retain bytes (to within a MiB), and at least minEntries.
-// Followers that lag by less catch up from the log; others get a snapshot.
-// Safe for concurrent use.
-func (p *PartitionSM) RaftLogTrim(retain int64, minEntries uint64) (keep uint64, due bool) {
+// this replica knows since it opened), and if so up to which index to
+// compact it: it keeps the newest applied entries holding the last retain
+// bytes (to within a MiB), and at least minEntries of them. Followers that
+// lag by less catch up from the log; others get a snapshot. Safe for
+// concurrent use.
+func (p *PartitionSM) RaftLogTrim(retain int64, minEntries uint64) (upTo uint64, due bool) {
 	return p.raftLog.trim(retain, minEntries)
 }
 
-// RaftLogCompacted records that the Raft log was compacted at index keeping
-// keep entries before it (see RaftLogTrim). Safe for concurrent use.
-func (p *PartitionSM) RaftLogCompacted(index, keep uint64) {
-	p.raftLog.compacted(index, keep)
+// RaftLogBytesAfter returns about how many applied bytes lie in the entries
+// after index: at least that many, at most a MiB more; known is false when
+// this replica cannot tell (index is older than what it applied since it
+// opened, or than its last compaction). Safe for concurrent use.
+func (p *PartitionSM) RaftLogBytesAfter(index uint64) (n int64, known bool) {
+	return p.raftLog.after(index)
+}
+
+// RaftLogCompacted records that a snapshot at index compacted the Raft log
+// up to upTo (see RaftLogTrim). Safe for concurrent use.
+func (p *PartitionSM) RaftLogCompacted(index, upTo uint64) {
+	p.raftLog.compacted(index, upTo)
 }
 
 func (p *PartitionSM) setLogStart(l *segment.Log, e *sm.Entry) (sm.Result, error) {
