@@ -54,8 +54,8 @@ const raftLogMinRetain = 4 << 20
 // election a replica that was down may still be on its way back (a broker
 // restarting under full load took 7 s to answer), and it catches up from
 // this log or from a streamed snapshot of the whole partition. A kill test
-// under full load (a broker killed every 9 s) streamed such snapshots in 6
-// runs of 6 without this wait, 0 of 3 with it, and 1 of 4 before leaders
+// under full load (a broker killed every 9 s) streamed such snapshots in 9
+// runs of 9 without this wait, 0 of 3 with it, and 1 of 4 before leaders
 // kept less than their share at all.
 const raftLogSettle = 3
 
@@ -115,7 +115,8 @@ func (e *Engine) raftLogKeep(st *shards.MetaState, p *partition, share int64) (r
 // slowest follower (of those on reachable brokers, if reachable) has yet to
 // acknowledge, when p leads partition a; ok is false when p does not lead,
 // a's membership is changing, or a follower has not acknowledged anything
-// in the current term or lacks more than p can tell.
+// in the current term or lacks more than p can tell. With reachable and no
+// follower reachable, nobody lacks anything: 0, true.
 func (e *Engine) followersLack(a *shards.Partition, p *partition, reachable bool) (lacking int64, ok bool) {
 	leader, term := e.leaderHint(p.shard, p.replica)
 	if a == nil || leader != p.replica || a.Reassign != nil || len(a.Replaced) > 0 {

@@ -94,15 +94,15 @@ func (w *raftLogWindow) compacted(index, upTo uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.compactedAt = max(w.compactedAt, index)
-	from := upTo
 	cut := 0
-	for cut < len(w.samples) && w.samples[cut].index <= from {
+	for cut < len(w.samples) && w.samples[cut].index <= upTo {
 		cut++
 	}
 	if cut == 0 {
 		return // nothing known below the kept part
 	}
-	// What the log still holds: the bytes applied after the sample at from.
+	// What the log still holds: the bytes applied after the newest sample
+	// at or below upTo.
 	w.inLog = w.total - w.samples[cut-1].total
 	w.samples = append(w.samples[:0], w.samples[cut-1:]...)
 }
