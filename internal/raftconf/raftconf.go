@@ -135,6 +135,8 @@ func NodeHost(dir, raftAddr string, o Options) config.NodeHostConfig {
 		nhc.Expert.LogDB = config.GetSmallMemLogDBConfig()
 	}
 	switch o.LogDB {
+	case LogDBPebble:
+		nhc.Expert.LogDBFactory = pebbleFactory{l0Threshold: pebbleL0CompactionThreshold}
 	case LogDBTan:
 		nhc.Expert.LogDBFactory = tan.Factory
 	case LogDBTanShared:
