@@ -171,6 +171,9 @@ func TestMetricsOneBroker(t *testing.T) {
 		{after, `chronik_raft_elections_total{class="partition"}`, 1, 1e9},
 		{after, `chronik_raft_unreachable_peers`, 0, 0},
 		{after, `chronik_raft_snapshots_total{event="sent"}`, 0, 0},
+		{after, `chronik_logdb_written_bytes_total{kind="wal"}`, n * size, 1e12}, // every record went through the Raft log
+		{after, `chronik_logdb_disk_bytes`, 1, 1e12},
+		{after, `chronik_logdb_l0_sublevels`, 0, 24},
 	} {
 		v, ok := tc.s.samples[tc.series]
 		if !ok || v < tc.min || v > tc.max {

@@ -152,13 +152,19 @@ type raftStatsSource interface {
 
 var _ raftStatsSource = (*engine.Engine)(nil)
 
-// raftCollector reports dragonboat's snapshot counters and the peers this
-// broker's Raft transport cannot reach, read at scrape time.
+// raftCollector reports dragonboat's snapshot counters, the peers this
+// broker's Raft transport cannot reach and the Raft log store's writes,
+// read at scrape time.
 type raftCollector struct {
 	e           raftStatsSource
 	snapshots   *prometheus.Desc
 	compactions *prometheus.Desc
 	unreachable *prometheus.Desc
+	logdbBytes  *prometheus.Desc
+	logdbOps    *prometheus.Desc
+	l0Files     *prometheus.Desc
+	l0Sublevels *prometheus.Desc
+	logdbDisk   *prometheus.Desc
 }
 
 func newRaftCollector(e raftStatsSource) *raftCollector {
@@ -170,6 +176,16 @@ func newRaftCollector(e raftStatsSource) *raftCollector {
 			"Raft log prefixes removed after a snapshot on this broker.", nil, nil),
 		unreachable: prometheus.NewDesc("chronik_raft_unreachable_peers",
 			"Peer brokers whose Raft connection from this broker last failed (their replicas are out of the ISR this broker reports).", nil, nil),
+		logdbBytes: prometheus.NewDesc("chronik_logdb_written_bytes_total",
+			"Bytes the Raft log store (pebble) wrote: kind=wal (every entry), flush (entries still in the log when their memtable filled), compaction (rewritten before their deletion).", []string{"kind"}, nil),
+		logdbOps: prometheus.NewDesc("chronik_logdb_operations_total",
+			"Memtable flushes (op=flush) and compactions (op=compaction) of the Raft log store.", []string{"op"}, nil),
+		l0Files: prometheus.NewDesc("chronik_logdb_l0_files",
+			"sstables in L0 of the Raft log store, over all its shards.", nil, nil),
+		l0Sublevels: prometheus.NewDesc("chronik_logdb_l0_sublevels",
+			"L0 sublevels of the Raft log store's deepest shard: files a read may have to look in; pebble stalls writes at 24.", nil, nil),
+		logdbDisk: prometheus.NewDesc("chronik_logdb_disk_bytes",
+			"Disk used by the Raft log store.", nil, nil),
 	}
 }
 
@@ -178,6 +194,11 @@ func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.snapshots
 	ch <- c.compactions
 	ch <- c.unreachable
+	ch <- c.logdbBytes
+	ch <- c.logdbOps
+	ch <- c.l0Files
+	ch <- c.l0Sublevels
+	ch <- c.logdbDisk
 }
 
 // Collect implements prometheus.Collector.
@@ -192,4 +213,13 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.compactions, prometheus.CounterValue, float64(st.LogCompactions))
 	ch <- prometheus.MustNewConstMetric(c.unreachable, prometheus.GaugeValue, float64(len(st.UnreachablePeers)))
+	l := st.LogDB
+	ch <- prometheus.MustNewConstMetric(c.logdbBytes, prometheus.CounterValue, float64(l.WALBytes), "wal")
+	ch <- prometheus.MustNewConstMetric(c.logdbBytes, prometheus.CounterValue, float64(l.FlushBytes), "flush")
+	ch <- prometheus.MustNewConstMetric(c.logdbBytes, prometheus.CounterValue, float64(l.CompactionBytes), "compaction")
+	ch <- prometheus.MustNewConstMetric(c.logdbOps, prometheus.CounterValue, float64(l.Flushes), "flush")
+	ch <- prometheus.MustNewConstMetric(c.logdbOps, prometheus.CounterValue, float64(l.Compactions), "compaction")
+	ch <- prometheus.MustNewConstMetric(c.l0Files, prometheus.GaugeValue, float64(l.L0Files))
+	ch <- prometheus.MustNewConstMetric(c.l0Sublevels, prometheus.GaugeValue, float64(l.L0Sublevels))
+	ch <- prometheus.MustNewConstMetric(c.logdbDisk, prometheus.GaugeValue, float64(l.DiskBytes))
 }

@@ -35,6 +35,7 @@ type Engine struct {
 	links         *peerLinks               // which peers the Raft transport reaches (peerlinks.go)
 	progress      followerProgress         // what followers acknowledged (progress.go)
 	raftEvents    raftEventCounts          // dragonboat's snapshot events
+	logdbStores   *raftconf.LogDBStores    // the pebble LogDB's stores, for RaftStats
 	corruptFrames atomic.Uint64            // damaged frames (or missing segments) found by reads, rewrites or segment.Check
 	disk          *diskGuard               // refuses produce while the data dir's disk is nearly full
 	hooks         hooks                    // Config.Hooks by interface
@@ -122,6 +123,7 @@ func Open(cfg Config) (*Engine, error) {
 	nhc.SystemEventListener = (*systemListener)(e)
 	nhc.Expert.NodeRegistryFactory = reg
 	raftconf.ObserveReplication(&nhc, e.progress.replicated)
+	e.logdbStores = raftconf.ObserveLogDB(&nhc)
 	if t := cfg.RaftTLS; t.Enabled() {
 		nhc.MutualTLS = true
 		nhc.CAFile, nhc.CertFile, nhc.KeyFile = t.CAFile, t.CertFile, t.KeyFile
@@ -432,6 +434,7 @@ func (e *Engine) close(graceful bool) error {
 	}
 	close(e.closing)
 	e.wg.Wait()
+	e.logdbStores.Detach() // their metrics are not to be read once closed
 	e.nh.Close()
 	e.mu.Lock()
 	for _, p := range e.parts {

@@ -287,6 +287,25 @@ type RaftStats struct {
 	// UnreachablePeers are the brokers whose Raft connection from this
 	// broker last failed, in id order.
 	UnreachablePeers []uint64
+	// LogDB is what the Raft log store wrote and holds (zero on tan).
+	LogDB LogDBStats
+}
+
+// LogDBStats are the counters of the pebble store under this broker's Raft
+// logs, summed over its shards. Every entry is appended to a write-ahead
+// log; an entry still in the Raft log when its memtable fills is flushed to
+// an L0 sstable, and compactions may rewrite it again before its deletion
+// reaches it: FlushBytes and CompactionBytes against WALBytes say how much
+// of the Raft log outlived its memtable.
+type LogDBStats struct {
+	WALBytes        uint64 // bytes appended to the write-ahead logs
+	Flushes         int64  // memtables flushed
+	FlushBytes      uint64 // bytes written by flushes
+	Compactions     int64  // compactions run
+	CompactionBytes uint64 // bytes written by compactions
+	L0Files         int64  // L0 sstables now
+	L0Sublevels     int32  // L0 sublevels now, of the deepest shard
+	DiskBytes       uint64 // disk used now
 }
 
 // RaftStats returns the counters of this broker's Raft layer.
@@ -300,6 +319,7 @@ func (e *Engine) RaftStats() RaftStats {
 		SnapshotsRecovered:   c.recovered.Load(),
 		LogCompactions:       c.compacted.Load(),
 		UnreachablePeers:     e.links.unreachable(),
+		LogDB:                LogDBStats(e.logdbStores.Stats()),
 	}
 }
 

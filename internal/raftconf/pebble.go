@@ -154,3 +154,77 @@ func setL0CompactionThreshold(db *pebble.DB, n int) error {
 	opts.L0CompactionThreshold = n
 	return nil
 }
+
+// LogDBStats are the counters of a NodeHost's pebble LogDB, summed over its
+// stores (one per LogDB shard): what its Raft log costs in writes besides
+// the WAL, and how deep L0 is.
+type LogDBStats struct {
+	WALBytes        uint64 // bytes appended to the write-ahead logs
+	Flushes         int64  // memtables flushed to L0
+	FlushBytes      uint64 // bytes those flushes wrote
+	Compactions     int64  // compactions run
+	CompactionBytes uint64 // bytes compactions wrote
+	L0Files         int64  // sstables in L0 now
+	L0Sublevels     int32  // the deepest store's L0 sublevels now
+	DiskBytes       uint64 // disk used by the stores now
+}
+
+// LogDBStores are the pebble stores of one NodeHost's LogDB, as they open.
+type LogDBStores struct {
+	mu  sync.Mutex
+	dbs []*pebble.DB
+}
+
+// ObserveLogDB returns the stores the NodeHost of nhc opens, or nil if its
+// LogDB is not pebble (Stats of nil is zero).
+func ObserveLogDB(nhc *config.NodeHostConfig) *LogDBStores {
+	f, ok := nhc.Expert.LogDBFactory.(pebbleFactory)
+	if !ok {
+		return nil
+	}
+	s := &LogDBStores{}
+	f.opened = s.add
+	nhc.Expert.LogDBFactory = f
+	return s
+}
+
+func (s *LogDBStores) add(db *pebble.DB) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dbs = append(s.dbs, db)
+}
+
+// Detach forgets the stores, before their NodeHost closes them; Stats is
+// zero from then on.
+func (s *LogDBStores) Detach() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dbs = nil
+}
+
+// Stats sums the stores' metrics (zero once detached).
+func (s *LogDBStores) Stats() LogDBStats {
+	var st LogDBStats
+	if s == nil {
+		return st
+	}
+	s.mu.Lock() // held throughout, so that Detach waits for it
+	defer s.mu.Unlock()
+	for _, db := range s.dbs {
+		m := db.Metrics()
+		st.WALBytes += m.WAL.BytesWritten
+		st.Flushes += m.Flush.Count
+		st.Compactions += m.Compact.Count
+		for _, l := range m.Levels {
+			st.FlushBytes += l.BytesFlushed
+			st.CompactionBytes += l.BytesCompacted
+		}
+		st.L0Files += m.Levels[0].NumFiles
+		st.L0Sublevels = max(st.L0Sublevels, m.Levels[0].Sublevels)
+		st.DiskBytes += m.DiskSpaceUsage()
+	}
+	return st
+}

@@ -2,11 +2,9 @@ package raftconf
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/lni/dragonboat/v4/config"
 	pb "github.com/lni/dragonboat/v4/raftpb"
 	"github.com/lni/vfs"
@@ -30,35 +28,25 @@ func TestPebbleL0CompactionThreshold(t *testing.T) {
 			o.TinyLogDBMemory = true // 4 MiB memtables
 			nhc := NodeHost(t.TempDir(), "127.0.0.1:0", o)
 			nhc.Expert.FS = vfs.Default // as NodeHostConfig.Prepare sets it
-			var (
-				mu  sync.Mutex
-				dbs []*pebble.DB
-			)
-			f := pebbleFactory{l0Threshold: tc.threshold, opened: func(db *pebble.DB) {
-				mu.Lock()
-				defer mu.Unlock()
-				dbs = append(dbs, db)
-			}}
+			stores := &LogDBStores{}
+			f := pebbleFactory{l0Threshold: tc.threshold, opened: stores.add}
 			ldb, err := f.Create(nhc, func(config.LogDBInfo) {}, []string{nhc.NodeHostDir}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ldb.Close()
-			if len(dbs) != int(nhc.Expert.LogDB.Shards) {
-				t.Fatalf("%d pebble stores opened, want %d", len(dbs), nhc.Expert.LogDB.Shards)
+			if len(stores.dbs) != int(nhc.Expert.LogDB.Shards) {
+				t.Fatalf("%d pebble stores opened, want %d", len(stores.dbs), nhc.Expert.LogDB.Shards)
 			}
 
 			counts := func() (flushes, compactions int64) {
-				for _, db := range dbs {
-					m := db.Metrics()
-					flushes += m.Flush.Count
-					compactions += m.Compact.Count
-				}
-				return flushes, compactions
+				st := stores.Stats()
+				return st.Flushes, st.Compactions
 			}
 			// Write 256 KiB entries until five memtables have been flushed
 			// (pebble's first memtables are smaller than the configured size).
 			const entry = 256 << 10
+			written := uint64(0)
 			for i := 1; ; i++ {
 				if f, _ := counts(); f >= 5 {
 					break
@@ -73,6 +61,7 @@ func TestPebbleL0CompactionThreshold(t *testing.T) {
 				if err := ldb.SaveRaftState([]pb.Update{u}, 1); err != nil {
 					t.Fatal(err)
 				}
+				written += entry
 			}
 			// Wait for compactions: the first as soon as two flushes
 			// overlap, or none for a second.
@@ -85,6 +74,10 @@ func TestPebbleL0CompactionThreshold(t *testing.T) {
 						return false
 					}
 				}
+			}
+			st := stores.Stats()
+			if st.WALBytes < written || st.FlushBytes == 0 || st.L0Files == 0 || st.DiskBytes == 0 {
+				t.Fatalf("stats %+v after %d flushes", st, st.Flushes)
 			}
 			compacted := wait(func(_, c int64) bool { return c > 0 }, time.Second)
 			if f, c := counts(); compacted != tc.wantCompactions {
