@@ -33,8 +33,14 @@ var forbiddenExternal = map[string][]string{
 	"engine":      {"github.com/twmb/franz-go/pkg/kgo"},
 	"kafka":       {"github.com/lni/"},
 	"coordinator": {"github.com/lni/", "github.com/twmb/franz-go/pkg/kgo"},
-	// pebble must never be imported by chronik itself (dragonboat pins an old one).
+	// pebble is dragonboat's, pinned old (TestPebbleIsDragonboats): only
+	// the package that tunes dragonboat's pebble LogDB may import it.
 	"*": {"github.com/cockroachdb/pebble"},
+}
+
+// externalExceptions are the packages exempt from forbiddenExternal["*"].
+var externalExceptions = map[string]bool{
+	module + "/internal/raftconf": true, // sets pebble options dragonboat does not expose
 }
 
 type pkg struct {
@@ -65,7 +71,11 @@ func TestImportDirection(t *testing.T) {
 		n++
 		from := top(p.ImportPath)
 		for _, imp := range p.Imports {
-			for _, bad := range append(forbiddenExternal[from], forbiddenExternal["*"]...) {
+			forbidden := forbiddenExternal[from]
+			if !externalExceptions[p.ImportPath] {
+				forbidden = append(forbidden, forbiddenExternal["*"]...)
+			}
+			for _, bad := range forbidden {
 				if strings.HasPrefix(imp, bad) {
 					t.Errorf("%s imports %s, which %s must not", p.ImportPath, imp, from)
 				}
@@ -88,5 +98,33 @@ func TestImportDirection(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("go list found only %d packages", n)
+	}
+}
+
+// TestPebbleIsDragonboats: the pebble in chronik's build is the one
+// dragonboat requires. A newer one breaks dragonboat's build; chronik's own
+// import of it (internal/raftconf) must never be what selects it.
+func TestPebbleIsDragonboats(t *testing.T) {
+	out, err := exec.Command("go", "mod", "graph").Output()
+	if err != nil {
+		t.Fatalf("go mod graph: %v", err)
+	}
+	const pebble = "github.com/cockroachdb/pebble@"
+	selected, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/cockroachdb/pebble").Output()
+	if err != nil {
+		t.Fatalf("go list -m pebble: %v", err)
+	}
+	want := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		from, to, ok := strings.Cut(line, " ")
+		if ok && strings.HasPrefix(from, "github.com/lni/dragonboat/v4@") && strings.HasPrefix(to, pebble) {
+			want = strings.TrimPrefix(to, pebble)
+		}
+	}
+	if want == "" {
+		t.Fatal("dragonboat requires no pebble in the module graph")
+	}
+	if got := strings.TrimSpace(string(selected)); got != want {
+		t.Fatalf("the build selects pebble %s; dragonboat requires %s", got, want)
 	}
 }

@@ -57,7 +57,8 @@ func newPebbleKV(cfg config.LogDBConfig, cb func(busy bool), dir, wal string, fs
 // L0 compaction threshold raised to l0Threshold.
 type pebbleFactory struct {
 	l0Threshold int
-	// opened, if not nil, is told of every pebble store opened (tests).
+	// opened, if not nil, is told of every pebble store opened
+	// (ObserveLogDB, tests).
 	opened func(*pebble.DB)
 }
 
