@@ -195,6 +195,7 @@ type engineCollector struct {
 	rebuilt      *prometheus.Desc
 	moves        *prometheus.Desc
 	diskFree     *prometheus.Desc
+	segCache     *prometheus.Desc
 
 	// Gauges of the partitions this broker leads, so that summing them
 	// over brokers counts each partition once.
@@ -218,6 +219,7 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 		rebuilt:    prometheus.NewDesc("chronik_replicas_rebuilt_total", "Damaged local partition replicas rebuilt from their leader.", nil, nil),
 		moves:      prometheus.NewDesc("chronik_leader_balance_moves_total", "Leaderships this broker handed back to their preferred replicas (leader balancer).", nil, nil),
 		diskFree:   prometheus.NewDesc("chronik_disk_free_bytes", "Free bytes on the file system holding the data directory (produce is refused below --min-free-bytes).", nil, nil),
+		segCache:   prometheus.NewDesc("chronik_segment_cache_bytes", "Decoded log frames in memory, shared by all local partitions (bounded by --segment-cache-bytes).", nil, nil),
 
 		ledHW:       prometheus.NewDesc("chronik_partition_high_watermark", "High watermark (committed log end offset) of a partition this broker leads.", tp, nil),
 		ledStart:    prometheus.NewDesc("chronik_partition_log_start_offset", "Log start offset of a partition this broker leads.", tp, nil),
@@ -228,7 +230,7 @@ func newEngineCollector(e *engine.Engine) *engineCollector {
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.quarantine, c.rebuilt, c.moves, c.diskFree,
+	for _, d := range []*prometheus.Desc{c.inflight, c.segBytes, c.hw, c.isLeader, c.unresolved, c.corrupt, c.quarantine, c.rebuilt, c.moves, c.diskFree, c.segCache,
 		c.ledHW, c.ledStart, c.ledSize, c.ledSegments} {
 		ch <- d
 	}
@@ -262,6 +264,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.rebuilt, prometheus.CounterValue, float64(c.e.ReplicasRebuilt()))
 	ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(c.e.LeaderBalanceMoves()))
 	ch <- prometheus.MustNewConstMetric(c.diskFree, prometheus.GaugeValue, float64(c.e.DiskFreeBytes()))
+	ch <- prometheus.MustNewConstMetric(c.segCache, prometheus.GaugeValue, float64(c.e.SegmentCacheBytes()))
 }
 
 // serverStats is what serverCollector reads of a *kafka.Server.

@@ -18,6 +18,9 @@ const (
 	LogDBPebble = raftconf.LogDBPebble
 )
 
+// DefaultSegmentCacheBytes is Config.SegmentCacheBytes's default.
+const DefaultSegmentCacheBytes = 128 << 20
+
 // Config configures one engine (one broker's replicated log).
 type Config struct {
 	NodeID    uint64            // this broker's id, in [1, 999]
@@ -114,8 +117,12 @@ type Config struct {
 	// are rewritten to the topic's compression.type in the background either
 	// way, and batches a producer compressed itself are stored as they are.
 	ActiveSegmentCodec string
-	// SegmentCacheBytes is the per-partition cache of recently written
-	// frames; 0 = the segment package default.
+	// SegmentCacheBytes bounds the cache of decoded frames (the tails of
+	// the partitions' logs, which consumers at the tail read without
+	// touching a file, and recently read frames) that all partitions of
+	// this broker share, busiest first; default 128 MiB; negative disables
+	// it. A budget per partition grew with the partition count: 256 busy
+	// partitions held 2 GiB of heap (docs/PERFORMANCE.md).
 	SegmentCacheBytes int64
 	// LeaderBalanceInterval is how often the leader balancer looks for
 	// partitions this broker leads in their preferred replica's place
@@ -198,6 +205,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RaftLogBudgetBytes == 0 {
 		c.RaftLogBudgetBytes = 1 << 30
+	}
+	if c.SegmentCacheBytes == 0 {
+		c.SegmentCacheBytes = DefaultSegmentCacheBytes
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 30 * time.Second

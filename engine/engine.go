@@ -20,6 +20,7 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/chronik-io/chronik/internal/raftconf"
+	"github.com/chronik-io/chronik/segment"
 	"github.com/chronik-io/chronik/shards"
 )
 
@@ -36,6 +37,7 @@ type Engine struct {
 	progress      followerProgress         // what followers acknowledged (progress.go)
 	raftEvents    raftEventCounts          // dragonboat's snapshot events
 	logdbStores   *raftconf.LogDBStores    // the pebble LogDB's stores, for RaftStats
+	segCache      *segment.Cache           // decoded frames of every local partition's log
 	corruptFrames atomic.Uint64            // damaged frames (or missing segments) found by reads, rewrites or segment.Check
 	disk          *diskGuard               // refuses produce while the data dir's disk is nearly full
 	hooks         hooks                    // Config.Hooks by interface
@@ -100,6 +102,7 @@ func Open(cfg Config) (*Engine, error) {
 	raftAddr, _ := shards.CanonicalAddr(cfg.RaftAddr)
 	e := &Engine{
 		cfg: cfg, log: lg, reg: reg, logdb: logdb,
+		segCache:    segment.NewCache(int(cfg.SegmentCacheBytes)),
 		metaChanged: make(chan struct{}, 1),
 		reports:     make(chan uint64, 1024),
 		parts:       map[uint64]*partition{},
@@ -491,6 +494,10 @@ func (e *Engine) CorruptFrames() uint64 { return e.corruptFrames.Load() }
 // DiskFreeBytes is the free space last measured (every second) on the file
 // system holding the data directory, -1 if it could not be read.
 func (e *Engine) DiskFreeBytes() int64 { return e.disk.free.Load() }
+
+// SegmentCacheBytes is how much the cache of decoded frames that all local
+// partitions share holds now (Config.SegmentCacheBytes bounds it).
+func (e *Engine) SegmentCacheBytes() int64 { return int64(e.segCache.Bytes()) }
 
 // raftListener receives dragonboat's leader events.
 type raftListener Engine

@@ -248,7 +248,9 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 	if e.cfg.ActiveSegmentCodec != "s2" {
 		o.ActiveCodec, o.ActiveCodecSet = segment.CodecNone, true
 	}
-	if e.cfg.SegmentCacheBytes != 0 {
+	if e.segCache != nil {
+		o.Cache = e.segCache
+	} else if e.cfg.SegmentCacheBytes != 0 {
 		o.CacheBytes = int(e.cfg.SegmentCacheBytes)
 	}
 	switch tc.Compression {

@@ -5,6 +5,31 @@ import (
 	"sync"
 )
 
+// Cache is a bounded LRU cache of decoded frames, which any number of logs
+// may share (Options.Cache): a broker gives all its partitions one, so the
+// memory the tail of the logs takes is one budget, however many partitions
+// there are, and the busiest partitions get most of it. Frames are keyed by
+// their segment file object, whose id is unique in the process, so logs
+// never see each other's frames. Safe for concurrent use.
+type Cache struct {
+	fc *frameCache
+}
+
+// NewCache returns a cache of at most maxBytes of decoded frames (a
+// frame larger than half of it is never cached); maxBytes <= 0 caches
+// nothing.
+func NewCache(maxBytes int) *Cache {
+	return &Cache{fc: newFrameCache(maxBytes)}
+}
+
+// Bytes returns how many bytes of frames the cache holds (with a small
+// per-frame overhead counted in).
+func (c *Cache) Bytes() int {
+	c.fc.mu.Lock()
+	defer c.fc.mu.Unlock()
+	return c.fc.bytes
+}
+
 // frameKey names a frame: the segment file object's unique id (a rewritten
 // segment gets a new one) and the frame's position in it.
 type frameKey struct {
@@ -20,13 +45,18 @@ type cachedFrame struct {
 	data []byte
 }
 
+// frameOverhead is what the cache counts for a frame besides its data.
+const frameOverhead = 128
+
 // frameCache is a bounded LRU of decoded frames, safe for concurrent use.
+// Frames are found by segment, then position, so that dropping a segment
+// touches only its own frames.
 type frameCache struct {
 	mu    sync.Mutex
 	max   int
 	bytes int
 	ll    *list.List // front = most recent; values are *cacheItem
-	m     map[frameKey]*list.Element
+	segs  map[uint64]map[int64]*list.Element
 }
 
 type cacheItem struct {
@@ -35,7 +65,7 @@ type cacheItem struct {
 }
 
 func newFrameCache(maxBytes int) *frameCache {
-	return &frameCache{max: maxBytes, ll: list.New(), m: make(map[frameKey]*list.Element)}
+	return &frameCache{max: maxBytes, ll: list.New(), segs: make(map[uint64]map[int64]*list.Element)}
 }
 
 func (c *frameCache) get(k frameKey) *cachedFrame {
@@ -44,7 +74,7 @@ func (c *frameCache) get(k frameKey) *cachedFrame {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[k]
+	e, ok := c.segs[k.seg][k.pos]
 	if !ok {
 		return nil
 	}
@@ -54,38 +84,46 @@ func (c *frameCache) get(k frameKey) *cachedFrame {
 
 // put adds f; frames larger than half the budget are not cached.
 func (c *frameCache) put(k frameKey, f *cachedFrame) {
-	sz := len(f.data) + 128
+	sz := len(f.data) + frameOverhead
 	if c.max <= 0 || sz > c.max/2 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[k]; ok {
+	frames := c.segs[k.seg]
+	if e, ok := frames[k.pos]; ok {
 		c.ll.MoveToFront(e)
 		return
 	}
-	c.m[k] = c.ll.PushFront(&cacheItem{key: k, f: f})
+	if frames == nil {
+		frames = make(map[int64]*list.Element)
+		c.segs[k.seg] = frames
+	}
+	frames[k.pos] = c.ll.PushFront(&cacheItem{key: k, f: f})
 	c.bytes += sz
 	for c.bytes > c.max {
-		e := c.ll.Back()
-		it := e.Value.(*cacheItem)
-		c.ll.Remove(e)
-		delete(c.m, it.key)
-		c.bytes -= len(it.f.data) + 128
+		c.remove(c.ll.Back())
 	}
 }
 
-// dropSegment forgets every frame of segment id (deleted or replaced).
+// remove drops e; c.mu must be held.
+func (c *frameCache) remove(e *list.Element) {
+	it := e.Value.(*cacheItem)
+	c.ll.Remove(e)
+	frames := c.segs[it.key.seg]
+	delete(frames, it.key.pos)
+	if len(frames) == 0 {
+		delete(c.segs, it.key.seg)
+	}
+	c.bytes -= len(it.f.data) + frameOverhead
+}
+
+// dropSegment forgets every frame of segment id (deleted, replaced, or its
+// log closed).
 func (c *frameCache) dropSegment(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for e := c.ll.Front(); e != nil; {
-		next := e.Next()
-		if it := e.Value.(*cacheItem); it.key.seg == id {
-			c.ll.Remove(e)
-			delete(c.m, it.key)
-			c.bytes -= len(it.f.data) + 128
-		}
-		e = next
+	for _, e := range c.segs[id] {
+		c.remove(e)
 	}
 }

@@ -156,9 +156,10 @@
 // Read pins the segment holding the offset (and up to three after it), finds
 // the frame through the sparse index, and returns whole batches from the one
 // that contains the offset, up to maxBytes but at least one. A bounded LRU
-// cache (CacheBytes) holds decoded frames: every appended frame goes in, so
-// consumers at the tail never touch the file or a decompressor, and frames
-// read from disk go in too. Cached data is immutable; a Read that stays in
+// cache (CacheBytes, or a Cache that several logs share) holds decoded
+// frames: every appended frame goes in, so consumers at the tail never touch
+// the file or a decompressor, and frames read from disk go in too; a log
+// closed gives its frames up. Cached data is immutable; a Read that stays in
 // one frame returns a sub-slice of it (no copy), a Read across frames a fresh
 // concatenation, and ReadV returns the per-frame slices without copying.
 //

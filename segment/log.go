@@ -107,7 +107,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, opts: o, fs: o.FS, log: o.Logger.With("dir", dir), cache: newFrameCache(o.CacheBytes), maxTs: -1, maxTsOff: -1}
+	l := &Log{dir: dir, opts: o, fs: o.FS, log: o.Logger.With("dir", dir), cache: o.frameCache(), maxTs: -1, maxTsOff: -1}
 	if err := recoverRestore(o.FS, dir); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
@@ -513,6 +513,7 @@ func (l *Log) Close() error {
 	l.segs = nil
 	l.mu.Unlock()
 	for _, s := range segs {
+		l.cache.dropSegment(s.id)
 		s.release()
 	}
 	return err

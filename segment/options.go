@@ -58,8 +58,13 @@ type Options struct {
 	// Default 4096. Every frame starting after the interval gets an entry.
 	IndexIntervalBytes int
 	// CacheBytes: budget of the in-memory cache of decompressed frames (the
-	// tail, and recently read frames). Default 8 MiB; < 0 disables it.
+	// tail, and recently read frames) of this log alone, when Cache is nil.
+	// Default 8 MiB; < 0 disables it.
 	CacheBytes int
+	// Cache, if set, is the cache of decompressed frames this log shares
+	// with others (CacheBytes is then unused); a log closed gives its
+	// frames up.
+	Cache *Cache
 	// FS is the file system; nil means the operating system's (OSFS).
 	FS FS
 	// Logger receives recovery and background-rewrite events; nil discards.
@@ -133,4 +138,13 @@ func (o *Options) withDefaults() (Options, error) {
 		return c, fmt.Errorf("segment options: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// frameCache returns the log's frame cache: the shared Cache, or one of its
+// own of CacheBytes.
+func (o *Options) frameCache() *frameCache {
+	if o.Cache != nil {
+		return o.Cache.fc
+	}
+	return newFrameCache(o.CacheBytes)
 }
