@@ -174,6 +174,7 @@ func TestMetricsOneBroker(t *testing.T) {
 		{after, `chronik_logdb_written_bytes_total{kind="wal"}`, n * size, 1e12}, // every record went through the Raft log
 		{after, `chronik_logdb_disk_bytes`, 1, 1e12},
 		{after, `chronik_logdb_l0_sublevels`, 0, 24},
+		{after, `chronik_logdb_write_stalls_total`, 0, 1e6},
 		{after, `chronik_segment_cache_bytes`, n * size, 1 << 27}, // the tail just produced, within the 128 MiB default
 	} {
 		v, ok := tc.s.samples[tc.series]

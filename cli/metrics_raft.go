@@ -165,6 +165,8 @@ type raftCollector struct {
 	l0Files     *prometheus.Desc
 	l0Sublevels *prometheus.Desc
 	logdbDisk   *prometheus.Desc
+	stalls      *prometheus.Desc
+	stallTime   *prometheus.Desc
 }
 
 func newRaftCollector(e raftStatsSource) *raftCollector {
@@ -186,6 +188,10 @@ func newRaftCollector(e raftStatsSource) *raftCollector {
 			"L0 sublevels of the Raft log store's deepest shard: files a read may have to look in; pebble stalls writes at 24.", nil, nil),
 		logdbDisk: prometheus.NewDesc("chronik_logdb_disk_bytes",
 			"Disk used by the Raft log store.", nil, nil),
+		stalls: prometheus.NewDesc("chronik_logdb_write_stalls_total",
+			"Times a shard of the Raft log store held its writes back (memtables all flushing, or L0 too deep); its replicas step no further meanwhile.", nil, nil),
+		stallTime: prometheus.NewDesc("chronik_logdb_write_stall_seconds_total",
+			"Time the Raft log store's shards held their writes back, summed over shards.", nil, nil),
 	}
 }
 
@@ -199,6 +205,8 @@ func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.l0Files
 	ch <- c.l0Sublevels
 	ch <- c.logdbDisk
+	ch <- c.stalls
+	ch <- c.stallTime
 }
 
 // Collect implements prometheus.Collector.
@@ -222,4 +230,6 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.l0Files, prometheus.GaugeValue, float64(l.L0Files))
 	ch <- prometheus.MustNewConstMetric(c.l0Sublevels, prometheus.GaugeValue, float64(l.L0Sublevels))
 	ch <- prometheus.MustNewConstMetric(c.logdbDisk, prometheus.GaugeValue, float64(l.DiskBytes))
+	ch <- prometheus.MustNewConstMetric(c.stalls, prometheus.CounterValue, float64(l.WriteStalls))
+	ch <- prometheus.MustNewConstMetric(c.stallTime, prometheus.CounterValue, l.WriteStallTime.Seconds())
 }

@@ -306,6 +306,12 @@ type LogDBStats struct {
 	L0Files         int64  // L0 sstables now
 	L0Sublevels     int32  // L0 sublevels now, of the deepest shard
 	DiskBytes       uint64 // disk used now
+	// WriteStalls counts the times the store held all Raft log writes of
+	// one of its shards back (memtables all flushing, or L0 too deep),
+	// and WriteStallTime how long in all: the replicas of that shard step
+	// no further meanwhile.
+	WriteStalls    uint64
+	WriteStallTime time.Duration
 }
 
 // RaftStats returns the counters of this broker's Raft layer.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe" // go:linkname and the pebble options below
 
 	"github.com/cockroachdb/pebble"
@@ -175,12 +177,47 @@ type LogDBStats struct {
 	L0Files         int64  // sstables in L0 now
 	L0Sublevels     int32  // the deepest store's L0 sublevels now
 	DiskBytes       uint64 // disk used by the stores now
+	// WriteStalls counts the times a store held writes back (its memtables
+	// all full and flushing, or L0 at its stop-writes depth); every Raft
+	// log write of the LogDB shard waits meanwhile, and with it the
+	// dragonboat step worker that made it.
+	WriteStalls uint64
+	// WriteStallTime is how long writes were held back in all.
+	WriteStallTime time.Duration
 }
 
 // LogDBStores are the pebble stores of one NodeHost's LogDB, as they open.
 type LogDBStores struct {
-	mu  sync.Mutex
-	dbs []*pebble.DB
+	mu     sync.Mutex
+	dbs    []*pebble.DB
+	stalls []*writeStalls
+}
+
+// writeStalls times one store's write stalls. pebble reports their start
+// and end under the store's mutex, once for each writer held back.
+type writeStalls struct {
+	held  int       // writers held back now (under the store's mutex)
+	since time.Time // when the first of them was (under the store's mutex)
+	count atomic.Uint64
+	nanos atomic.Int64
+}
+
+func (w *writeStalls) begin(pebble.WriteStallBeginInfo) {
+	if w.held == 0 {
+		w.since = time.Now()
+		w.count.Add(1)
+	}
+	w.held++
+}
+
+func (w *writeStalls) end() {
+	if w.held == 0 {
+		return
+	}
+	w.held--
+	if w.held == 0 {
+		w.nanos.Add(int64(time.Since(w.since)))
+	}
 }
 
 // ObserveLogDB returns the stores the NodeHost of nhc opens, or nil if its
@@ -197,9 +234,32 @@ func ObserveLogDB(nhc *config.NodeHostConfig) *LogDBStores {
 }
 
 func (s *LogDBStores) add(db *pebble.DB) {
+	w := &writeStalls{}
+	if err := listenWriteStalls(db, w); err != nil {
+		// Not reached: open tuned db through the same fields first.
+		w = nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dbs = append(s.dbs, db)
+	if w != nil {
+		s.stalls = append(s.stalls, w)
+	}
+}
+
+// listenWriteStalls has db report its write stalls to w.
+func listenWriteStalls(db *pebble.DB, w *writeStalls) error {
+	off, err := pebbleDBFields()
+	if err != nil {
+		return err
+	}
+	opts := *(**pebble.Options)(unsafe.Add(unsafe.Pointer(db), off[0]))
+	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(db), off[1]))
+	mu.Lock()
+	defer mu.Unlock()
+	opts.EventListener.WriteStallBegin = w.begin
+	opts.EventListener.WriteStallEnd = w.end
+	return nil
 }
 
 // Detach forgets the stores, before their NodeHost closes them; Stats is
@@ -211,6 +271,7 @@ func (s *LogDBStores) Detach() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dbs = nil
+	s.stalls = nil
 }
 
 // Stats sums the stores' metrics (zero once detached).
@@ -233,6 +294,10 @@ func (s *LogDBStores) Stats() LogDBStats {
 		st.L0Files += m.Levels[0].NumFiles
 		st.L0Sublevels = max(st.L0Sublevels, m.Levels[0].Sublevels)
 		st.DiskBytes += m.DiskSpaceUsage()
+	}
+	for _, w := range s.stalls {
+		st.WriteStalls += w.count.Load()
+		st.WriteStallTime += time.Duration(w.nanos.Load())
 	}
 	return st
 }

@@ -2,9 +2,12 @@ package raftconf
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/lni/dragonboat/v4/config"
 	pb "github.com/lni/dragonboat/v4/raftpb"
 	"github.com/lni/vfs"
@@ -98,5 +101,55 @@ func TestNodeHostLogDBFactory(t *testing.T) {
 	}
 	if f.Name() != "sharded-pebble" {
 		t.Fatalf("Name %q, want dragonboat's default factory's", f.Name())
+	}
+}
+
+// TestLogDBWriteStalls: the stores' write-stall hooks, called as pebble
+// calls them (under the store's mutex, once per writer held back), count
+// one stall per span of overlapping writers and time it.
+func TestLogDBWriteStalls(t *testing.T) {
+	o := DefaultOptions()
+	o.TinyLogDBMemory = true
+	nhc := NodeHost(t.TempDir(), "127.0.0.1:0", o)
+	nhc.Expert.FS = vfs.Default
+	stores := ObserveLogDB(&nhc)
+	ldb, err := nhc.Expert.LogDBFactory.Create(nhc, func(config.LogDBInfo) {}, []string{nhc.NodeHostDir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ldb.Close()
+	off, err := pebbleDBFields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stores.dbs[3]
+	opts := *(**pebble.Options)(unsafe.Add(unsafe.Pointer(db), off[0]))
+	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(db), off[1]))
+	listener := func(f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		f()
+	}
+	info := pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"}
+	steps := []struct {
+		call       func()
+		wantStalls uint64
+	}{
+		{func() { opts.EventListener.WriteStallBegin(info) }, 1},
+		{func() { opts.EventListener.WriteStallBegin(info) }, 1}, // a second writer, same stall
+		{func() { opts.EventListener.WriteStallEnd() }, 1},
+		{func() { time.Sleep(5 * time.Millisecond); opts.EventListener.WriteStallEnd() }, 1},
+		{func() { opts.EventListener.WriteStallBegin(info) }, 2},
+		{func() { opts.EventListener.WriteStallEnd() }, 2},
+		{func() { opts.EventListener.WriteStallEnd() }, 2}, // unpaired: ignored
+	}
+	for i, s := range steps {
+		listener(s.call)
+		if got := stores.Stats().WriteStalls; got != s.wantStalls {
+			t.Fatalf("step %d: %d stalls, want %d", i, got, s.wantStalls)
+		}
+	}
+	if d := stores.Stats().WriteStallTime; d < 5*time.Millisecond || d > time.Minute {
+		t.Fatalf("stall time %v, want the 5 ms the first stall lasted and a little more", d)
 	}
 }
