@@ -23,8 +23,11 @@ func NewCache(maxBytes int) *Cache {
 }
 
 // Bytes returns how many bytes of frames the cache holds (with a small
-// per-frame overhead counted in).
+// per-frame overhead counted in); 0 for a nil Cache.
 func (c *Cache) Bytes() int {
+	if c == nil {
+		return 0
+	}
 	c.fc.mu.Lock()
 	defer c.fc.mu.Unlock()
 	return c.fc.bytes
