@@ -43,7 +43,8 @@ import (
 // pebble LogDB (linkname to internal/logdb.NewLogDB) with dragonboat's own
 // pebble key-value store (linkname to its NewKVStore) and sets the
 // threshold on each opened pebble.DB, under the DB's mutex, as pebble's
-// compaction picker reads it.
+// compaction picker reads it; it also hooks the store's write stalls,
+// which LogDBStats counts.
 const pebbleL0CompactionThreshold = 16
 
 // kvStore has the layout of dragonboat's kv.IKVStore interface value, a
@@ -66,9 +67,9 @@ func newPebbleKV(cfg config.LogDBConfig, cb func(busy bool), dir, wal string, fs
 // L0 compaction threshold raised to l0Threshold.
 type pebbleFactory struct {
 	l0Threshold int
-	// opened, if not nil, is told of every pebble store opened
-	// (ObserveLogDB, tests).
-	opened func(*pebble.DB)
+	// opened, if not nil, is told of every pebble store opened and of
+	// its write stalls (ObserveLogDB, tests).
+	opened func(*pebble.DB, *writeStalls)
 }
 
 // Create implements config.LogDBFactory as dragonboat's default factory
@@ -89,14 +90,23 @@ func (f pebbleFactory) open(cfg config.LogDBConfig, cb func(busy bool), dir, wal
 		return kv, err
 	}
 	db, err := kv.pebbleDB()
+	stalls := &writeStalls{}
 	if err == nil {
-		err = setL0CompactionThreshold(db, f.l0Threshold)
+		err = withOptions(db, func(o *pebble.Options) error {
+			if f.l0Threshold > o.L0StopWritesThreshold {
+				return fmt.Errorf("L0 compaction threshold %d above the stop-writes threshold %d", f.l0Threshold, o.L0StopWritesThreshold)
+			}
+			o.L0CompactionThreshold = f.l0Threshold
+			o.EventListener.WriteStallBegin = stalls.begin
+			o.EventListener.WriteStallEnd = stalls.end
+			return nil
+		})
 	}
 	if err != nil {
 		return kvStore{}, errors.Join(fmt.Errorf("tune LogDB store %s: %w", dir, err), kv.close())
 	}
 	if f.opened != nil {
-		f.opened(db)
+		f.opened(db, stalls)
 	}
 	return kv, nil
 }
@@ -148,8 +158,10 @@ var pebbleDBFields = sync.OnceValues(func() ([2]uintptr, error) {
 	return [2]uintptr{opts.Offset, mu.Offset}, nil
 })
 
-// setL0CompactionThreshold sets db's L0CompactionThreshold to n.
-func setL0CompactionThreshold(db *pebble.DB, n int) error {
+// withOptions runs f on db's options under db's mutex, where pebble reads
+// them (its compaction picker) and calls their event listener's write
+// stall hooks.
+func withOptions(db *pebble.DB, f func(*pebble.Options) error) error {
 	off, err := pebbleDBFields()
 	if err != nil {
 		return err
@@ -158,11 +170,7 @@ func setL0CompactionThreshold(db *pebble.DB, n int) error {
 	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(db), off[1]))
 	mu.Lock()
 	defer mu.Unlock()
-	if n > opts.L0StopWritesThreshold {
-		return fmt.Errorf("L0 compaction threshold %d above the stop-writes threshold %d", n, opts.L0StopWritesThreshold)
-	}
-	opts.L0CompactionThreshold = n
-	return nil
+	return f(opts)
 }
 
 // LogDBStats are the counters of a NodeHost's pebble LogDB, summed over its
@@ -233,33 +241,11 @@ func ObserveLogDB(nhc *config.NodeHostConfig) *LogDBStores {
 	return s
 }
 
-func (s *LogDBStores) add(db *pebble.DB) {
-	w := &writeStalls{}
-	if err := listenWriteStalls(db, w); err != nil {
-		// Not reached: open tuned db through the same fields first.
-		w = nil
-	}
+func (s *LogDBStores) add(db *pebble.DB, stalls *writeStalls) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dbs = append(s.dbs, db)
-	if w != nil {
-		s.stalls = append(s.stalls, w)
-	}
-}
-
-// listenWriteStalls has db report its write stalls to w.
-func listenWriteStalls(db *pebble.DB, w *writeStalls) error {
-	off, err := pebbleDBFields()
-	if err != nil {
-		return err
-	}
-	opts := *(**pebble.Options)(unsafe.Add(unsafe.Pointer(db), off[0]))
-	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(db), off[1]))
-	mu.Lock()
-	defer mu.Unlock()
-	opts.EventListener.WriteStallBegin = w.begin
-	opts.EventListener.WriteStallEnd = w.end
-	return nil
+	s.stalls = append(s.stalls, stalls)
 }
 
 // Detach forgets the stores, before their NodeHost closes them; Stats is

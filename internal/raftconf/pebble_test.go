@@ -2,10 +2,8 @@ package raftconf
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/lni/dragonboat/v4/config"
@@ -118,33 +116,25 @@ func TestLogDBWriteStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ldb.Close()
-	off, err := pebbleDBFields()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stores.dbs[3]
-	opts := *(**pebble.Options)(unsafe.Add(unsafe.Pointer(db), off[0]))
-	mu := (*sync.Mutex)(unsafe.Add(unsafe.Pointer(db), off[1]))
-	listener := func(f func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		f()
-	}
 	info := pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"}
+	begin := func(o *pebble.Options) error { o.EventListener.WriteStallBegin(info); return nil }
+	end := func(o *pebble.Options) error { o.EventListener.WriteStallEnd(); return nil }
 	steps := []struct {
-		call       func()
+		call       func(*pebble.Options) error
 		wantStalls uint64
 	}{
-		{func() { opts.EventListener.WriteStallBegin(info) }, 1},
-		{func() { opts.EventListener.WriteStallBegin(info) }, 1}, // a second writer, same stall
-		{func() { opts.EventListener.WriteStallEnd() }, 1},
-		{func() { time.Sleep(5 * time.Millisecond); opts.EventListener.WriteStallEnd() }, 1},
-		{func() { opts.EventListener.WriteStallBegin(info) }, 2},
-		{func() { opts.EventListener.WriteStallEnd() }, 2},
-		{func() { opts.EventListener.WriteStallEnd() }, 2}, // unpaired: ignored
+		{begin, 1},
+		{begin, 1}, // a second writer, same stall
+		{end, 1},
+		{func(o *pebble.Options) error { time.Sleep(5 * time.Millisecond); return end(o) }, 1},
+		{begin, 2},
+		{end, 2},
+		{end, 2}, // unpaired: ignored
 	}
 	for i, s := range steps {
-		listener(s.call)
+		if err := withOptions(stores.dbs[3], s.call); err != nil {
+			t.Fatal(err)
+		}
 		if got := stores.Stats().WriteStalls; got != s.wantStalls {
 			t.Fatalf("step %d: %d stalls, want %d", i, got, s.wantStalls)
 		}
