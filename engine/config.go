@@ -120,9 +120,10 @@ type Config struct {
 	// SegmentCacheBytes bounds the cache of decoded frames (the tails of
 	// the partitions' logs, which consumers at the tail read without
 	// touching a file, and recently read frames) that all partitions of
-	// this broker share, busiest first; default 128 MiB; negative disables
-	// it. A budget per partition grew with the partition count: 256 busy
-	// partitions held 2 GiB of heap (docs/PERFORMANCE.md).
+	// this broker share, the least recently used leaving first; default
+	// 128 MiB; negative disables it. A budget per partition grew with the
+	// partition count: 256 busy partitions held 2 GiB of heap
+	// (docs/PERFORMANCE.md).
 	SegmentCacheBytes int64
 	// LeaderBalanceInterval is how often the leader balancer looks for
 	// partitions this broker leads in their preferred replica's place

@@ -248,11 +248,7 @@ func (e *Engine) segmentOptions(t *shards.Topic) *segment.Options {
 	if e.cfg.ActiveSegmentCodec != "s2" {
 		o.ActiveCodec, o.ActiveCodecSet = segment.CodecNone, true
 	}
-	if e.segCache != nil {
-		o.Cache = e.segCache
-	} else if e.cfg.SegmentCacheBytes != 0 {
-		o.CacheBytes = int(e.cfg.SegmentCacheBytes)
-	}
+	o.Cache = e.segCache
 	switch tc.Compression {
 	case "", "producer", "gzip", "snappy":
 	case "none", "uncompressed":

@@ -7,10 +7,10 @@ import (
 
 // Cache is a bounded LRU cache of decoded frames, which any number of logs
 // may share (Options.Cache): a broker gives all its partitions one, so the
-// memory the tail of the logs takes is one budget, however many partitions
-// there are, and the busiest partitions get most of it. Frames are keyed by
-// their segment file object, whose id is unique in the process, so logs
-// never see each other's frames. Safe for concurrent use.
+// memory the tails of the logs take is one budget however many partitions
+// there are, and the frames written or read most recently stay. Frames are
+// keyed by their segment file object, whose id is unique in the process,
+// so logs never see each other's frames. Safe for concurrent use.
 type Cache struct {
 	fc *frameCache
 }
