@@ -346,12 +346,14 @@ func describePartitions(ctx context.Context, adm *kadm.Client, topics ...string)
 	}
 	names := md.Topics.Names()
 	slices.Sort(names)
+	// A partition without a leader (just created, or its replicas down)
+	// has no end offset to list, and kadm leaves it out of ends with only
+	// a request-wide error: such partitions are still described, from
+	// Metadata, with that error, as a user checking on a cluster needs.
 	var ends kadm.ListedOffsets
+	var endsErr error
 	if len(names) > 0 {
-		ends, err = adm.ListEndOffsets(ctx, names...)
-		if err != nil && len(ends) == 0 {
-			return md, nil, fmt.Errorf("list end offsets: %w", err)
-		}
+		ends, endsErr = adm.ListEndOffsets(ctx, names...)
 	}
 	var out []PartitionStatus
 	for _, n := range names {
@@ -372,6 +374,8 @@ func describePartitions(ctx context.Context, adm *kadm.Client, topics ...string)
 				} else if lo.Err == nil {
 					ps.HighWatermark = lo.Offset
 				}
+			} else if endsErr != nil && ps.Error == "" {
+				ps.Error = fmt.Sprintf("list end offsets: %v", endsErr)
 			}
 			out = append(out, ps)
 		}
