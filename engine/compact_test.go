@@ -237,8 +237,14 @@ func TestCompaction(t *testing.T) {
 	}
 	c.RestartAll()
 	leader = c.WaitLeader(t, "cmp", 0, 10*time.Second)
-	if err := checkCompacted(fetchAll(t, c.Engine(leader), "cmp", 0), want, hw); err != nil {
-		t.Fatalf("after restart: %v", err)
+	if got := fetchAll(t, c.Engine(leader), "cmp", 0); checkCompacted(got, want, hw) != nil {
+		// Say what the leader served, to tell a short read from a lost record.
+		st, _ := c.Engine(leader).PartitionStats("cmp", 0)
+		var last []int64
+		for _, r := range got[max(0, len(got)-5):] {
+			last = append(last, r.Offset)
+		}
+		t.Fatalf("after restart: %v (leader %d: %+v; last offsets read %v)", checkCompacted(got, want, hw), leader, st, last)
 	}
 	res := produceLeader(t, c, "cmp", 0, []engine.Record{{Key: []byte("after"), Value: []byte("x")}})
 	if res.BaseOffset != hw {
@@ -263,7 +269,7 @@ func TestCompaction(t *testing.T) {
 }
 
 // nextOffset is the offset after the last batch of b.
-func nextOffset(t *testing.T, b []byte) int64 {
+func nextOffset(t testing.TB, b []byte) int64 {
 	t.Helper()
 	var next int64
 	for len(b) > 0 {
