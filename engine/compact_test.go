@@ -237,14 +237,15 @@ func TestCompaction(t *testing.T) {
 	}
 	c.RestartAll()
 	leader = c.WaitLeader(t, "cmp", 0, 10*time.Second)
-	if got := fetchAll(t, c.Engine(leader), "cmp", 0); checkCompacted(got, want, hw) != nil {
+	got := fetchAll(t, c.Engine(leader), "cmp", 0)
+	if err := checkCompacted(got, want, hw); err != nil {
 		// Say what the leader served, to tell a short read from a lost record.
 		st, _ := c.Engine(leader).PartitionStats("cmp", 0)
 		var last []int64
 		for _, r := range got[max(0, len(got)-5):] {
 			last = append(last, r.Offset)
 		}
-		t.Fatalf("after restart: %v (leader %d: %+v; last offsets read %v)", checkCompacted(got, want, hw), leader, st, last)
+		t.Fatalf("after restart: %v (leader %d: %+v; last offsets read %v)", err, leader, st, last)
 	}
 	res := produceLeader(t, c, "cmp", 0, []engine.Record{{Key: []byte("after"), Value: []byte("x")}})
 	if res.BaseOffset != hw {
@@ -266,24 +267,4 @@ func TestCompaction(t *testing.T) {
 			t.Fatalf("replica %d after restart: %v", i, err)
 		}
 	}
-}
-
-// nextOffset is the offset after the last batch of b.
-func nextOffset(t testing.TB, b []byte) int64 {
-	t.Helper()
-	var next int64
-	for len(b) > 0 {
-		if len(b) < 61 {
-			t.Fatalf("short batch")
-		}
-		n := int(uint32(b[8])<<24|uint32(b[9])<<16|uint32(b[10])<<8|uint32(b[11])) + 12
-		base := int64(0)
-		for _, x := range b[0:8] {
-			base = base<<8 | int64(x)
-		}
-		delta := int64(uint32(b[23])<<24 | uint32(b[24])<<16 | uint32(b[25])<<8 | uint32(b[26]))
-		next = base + delta + 1
-		b = b[n:]
-	}
-	return next
 }
